@@ -1,0 +1,21 @@
+// nestmq's embeddable Broker from dist/, default options, one TCP listener on 127.0.0.1.
+// Usage: node nestmq.cjs PORT
+const { Broker } = require('../../dist/index.js');
+
+const port = Number(process.argv[2]);
+if (!Number.isInteger(port) || port <= 0) {
+  console.error('usage: node nestmq.cjs PORT');
+  process.exit(2);
+}
+
+(async () => {
+  const b = new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:' + port } } });
+  await b.start();
+  console.log(`ready nestmq 127.0.0.1:${port} pid ${process.pid}`);
+})().catch((err) => {
+  console.error('nestmq failed to start:', err);
+  process.exit(1);
+});
+// Die with the orchestrator: its end of our stdin closes when it exits.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();

@@ -1,0 +1,212 @@
+// Broker launcher: one child process per broker per scenario run, on its own free port,
+// always on 127.0.0.1. Children get PR_SET_PDEATHSIG=KILL via setpriv(1) when available, so
+// they die with the orchestrator even if it is SIGKILLed; they are also killed explicitly.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '..', '..');
+const NESTMQ_DIST = path.join(ROOT, 'dist', 'index.js');
+
+const children = new Set();
+let tmpDir = null;
+
+function which(cmd) {
+  for (const d of (process.env.PATH || '').split(':').concat(['/usr/sbin', '/usr/local/sbin', '/sbin'])) {
+    const p = path.join(d, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {}
+  }
+  return null;
+}
+
+const SETPRIV = which('setpriv');
+export const MOSQUITTO = which('mosquitto');
+
+/** Settings written into the Mosquitto config for every run (also printed in docs). */
+export const MOSQUITTO_SETTINGS = [
+  'allow_anonymous true',
+  'max_connections -1',
+  'max_inflight_messages 0',
+  'max_queued_messages 0',
+  'persistence false',
+  'sys_interval 0',
+  'log_dest stderr',
+  'log_type error',
+  'log_type warning',
+];
+
+export function availability(name) {
+  if (name === 'nestmq') {
+    return fs.existsSync(NESTMQ_DIST) ? null : `dist/index.js not found (run npm run build)`;
+  }
+  if (name === 'aedes') {
+    return fs.existsSync(path.join(ROOT, 'node_modules', 'aedes', 'package.json')) ? null : 'aedes not installed';
+  }
+  if (name === 'mosquitto') return MOSQUITTO ? null : 'mosquitto not installed';
+  return `unknown broker ${name}`;
+}
+
+export function versions() {
+  const v = { node: process.version };
+  try {
+    v.aedes = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'aedes', 'package.json'), 'utf8')).version;
+  } catch {
+    v.aedes = 'n/a';
+  }
+  try {
+    v.nestmq = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  } catch {
+    v.nestmq = 'n/a';
+  }
+  v.mosquitto = 'n/a';
+  if (MOSQUITTO) {
+    try {
+      execFileSync(MOSQUITTO, ['-h'], { stdio: 'pipe' });
+    } catch (e) {
+      const out = String(e.stdout || '') + String(e.stderr || '');
+      const m = out.match(/mosquitto version (\S+)/);
+      if (m) v.mosquitto = m[1];
+    }
+  }
+  return v;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function spawnTracked(cmd, args, opts) {
+  const [c, a] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+  const child = spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+export function trackChild(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+export function spawnNode(script, args, extra = {}) {
+  const child = SETPRIV
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, script, ...args], extra)
+    : spawn(process.execPath, [script, ...args], extra);
+  return trackChild(child);
+}
+
+export function killAll() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {}
+  }
+  children.clear();
+  if (tmpDir) {
+    try {
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+    } catch {}
+    tmpDir = null;
+  }
+}
+
+function mosquittoConfig(port) {
+  if (!tmpDir) tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nestmq-bench-'));
+  const file = path.join(tmpDir, `mosquitto-${port}.conf`);
+  fs.writeFileSync(file, [`listener ${port} 127.0.0.1`, ...MOSQUITTO_SETTINGS, ''].join('\n'));
+  return file;
+}
+
+/**
+ * Start `name` on a fresh free port. Resolves {name, port, pid, child, exited, stop(), log()}
+ * once the broker accepts TCP connections.
+ */
+export async function startBroker(name, { readyTimeoutMs = 15000 } = {}) {
+  const port = await freePort();
+  let child;
+  if (name === 'mosquitto') {
+    child = spawnTracked(MOSQUITTO, ['-c', mosquittoConfig(port)], { cwd: ROOT });
+  } else if (name === 'aedes') {
+    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)], { cwd: ROOT });
+  } else if (name === 'nestmq') {
+    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)], { cwd: ROOT });
+  } else {
+    throw new Error(`unknown broker ${name}`);
+  }
+  let logTail = '';
+  const keep = (d) => {
+    logTail = (logTail + d.toString()).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+  });
+  const b = {
+    name,
+    port,
+    pid: child.pid,
+    child,
+    exited,
+    get exitInfo() {
+      return exitInfo;
+    },
+    log: () => logTail.trim(),
+    async stop() {
+      if (exitInfo) return;
+      child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    },
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  while (Date.now() < deadline) {
+    if (exitInfo) break;
+    if (await canConnect(port)) return b;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await b.stop();
+  throw new Error(
+    `${name} did not start listening on 127.0.0.1:${port}` +
+      (exitInfo ? ` (exited code=${exitInfo.code} signal=${exitInfo.signal})` : ` within ${readyTimeoutMs} ms`) +
+      (logTail ? `: ${logTail.trim().split('\n').slice(-5).join(' | ')}` : ''),
+  );
+}
+
+/** VmRSS of a process in KB, from /proc/PID/status. */
+export function rssKB(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = s.match(/VmRSS:\s+(\d+)\s*kB/);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}

@@ -1,0 +1,219 @@
+// Raw-socket MQTT clients for the load generator: net sockets, pre-encoded packets, the
+// FrameSplitter for input. All sockets go to 127.0.0.1 and are tracked so that the worker can
+// destroy them all and notice a connection the broker closed on us.
+import net from 'node:net';
+import { FrameSplitter, CONNACK, SUBACK } from './frames.mjs';
+import * as P from './packets.mjs';
+
+const HOST = '127.0.0.1';
+const live = new Set();
+let onUnexpected = null;
+
+/** Called with an Error when the broker closes (or errors) a connection we did not close. */
+export function setUnexpectedCloseHandler(fn) {
+  onUnexpected = fn;
+}
+
+export function liveCount() {
+  return live.size;
+}
+
+export function destroyAll() {
+  for (const c of live) {
+    c.closing = true;
+    c.sock.destroy();
+  }
+  live.clear();
+}
+
+const noop = () => {};
+
+/**
+ * Connect, send CONNECT (and SUBSCRIBE if `subscribe` given, in the same write), resolve once
+ * CONNACK (and SUBACK) arrived. Frames after that go to `onFrame(h, buf, start, end)`.
+ */
+export function openClient(port, clientId, opts = {}) {
+  const { subscribe = null, keepalive = 0, onFrame = noop, timeoutMs = 15000 } = opts;
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: HOST, noDelay: true });
+    const c = { sock, clientId, closing: false, ready: false, splitter: null };
+    let phase = 0;
+    let settled = false;
+    const timer = setTimeout(
+      () => fail(new Error(`${clientId}: no ${phase === 0 ? 'CONNACK' : 'SUBACK'} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    function fail(err) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      c.closing = true;
+      live.delete(c);
+      sock.destroy();
+      reject(err);
+    }
+    const handshake = (h, buf, s, e) => {
+      const type = h & 0xf0;
+      if (phase === 0) {
+        if (type !== CONNACK) return fail(new Error(`${clientId}: expected CONNACK, got type ${type >> 4}`));
+        if (buf[s + 1] !== 0) return fail(new Error(`${clientId}: CONNACK return code ${buf[s + 1]}`));
+        phase = subscribe ? 1 : 2;
+      } else if (phase === 1) {
+        if (type !== SUBACK) return onFrame(h, buf, s, e); // e.g. a retained message racing the SUBACK
+        for (let i = s + 2; i < e; i++) {
+          if (buf[i] === 0x80) return fail(new Error(`${clientId}: SUBSCRIBE refused (0x80)`));
+        }
+        phase = 2;
+      }
+      if (phase === 2 && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        c.ready = true;
+        c.splitter.onFrame = onFrame;
+        resolve(c);
+      }
+    };
+    c.splitter = new FrameSplitter(handshake);
+    sock.on('data', (chunk) => {
+      try {
+        c.splitter.push(chunk);
+      } catch (err) {
+        fail(err);
+        if (onUnexpected) onUnexpected(err);
+      }
+    });
+    sock.on('error', (err) => {
+      if (!settled) fail(new Error(`${clientId}: ${err.message}`));
+    });
+    sock.on('close', () => {
+      live.delete(c);
+      if (!settled) return fail(new Error(`${clientId}: connection closed during handshake`));
+      if (!c.closing && onUnexpected) onUnexpected(new Error(`broker closed connection ${clientId}`));
+    });
+    sock.on('connect', () => {
+      live.add(c);
+      const conn = P.connect(clientId, { keepalive });
+      sock.write(subscribe ? Buffer.concat([conn, P.subscribe(1, subscribe)]) : conn);
+    });
+  });
+}
+
+/** Open `n` clients with at most `concurrency` handshakes in progress; optsFor(i) -> {clientId, ...}. */
+export async function openMany(port, n, optsFor, { concurrency = 100, deadline = Infinity } = {}) {
+  const out = new Array(n);
+  let next = 0;
+  async function lane() {
+    while (next < n) {
+      if (Date.now() > deadline) throw new Error(`connecting ${n} clients: deadline passed after ${next}`);
+      const i = next++;
+      const o = optsFor(i);
+      out[i] = await openClient(port, o.clientId, o);
+    }
+  }
+  const lanes = [];
+  for (let k = 0; k < Math.min(concurrency, n); k++) lanes.push(lane());
+  await Promise.all(lanes);
+  return out;
+}
+
+/** Resolve when the socket drains (write() returned false); reject if it closes first. */
+export function drain(sock) {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      sock.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      sock.off('drain', onDrain);
+      reject(new Error('socket closed while waiting for drain'));
+    };
+    sock.once('drain', onDrain);
+    sock.once('close', onClose);
+  });
+}
+
+export function close(c) {
+  c.closing = true;
+  live.delete(c);
+  c.sock.destroy();
+}
+
+/** Wait until pred() is true (polled every `every` ms) or the deadline passes; returns pred(). */
+export async function waitUntil(pred, deadline, every = 5) {
+  while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, every));
+  return pred();
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const yieldNow = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Send `total` messages by writing the pre-encoded batch buffers in turn (each holds
+ * `perBatch` packets of `pktLen` bytes; the last write is trimmed). Honors write()
+ * backpressure (waits for 'drain'), yields to the event loop every few writes so that the
+ * receiving side of the generator keeps reading, stops at `deadline`. Returns messages sent.
+ */
+export async function pump(sock, batches, perBatch, pktLen, total, deadline) {
+  let sent = 0;
+  let k = 0;
+  let sinceYield = 0;
+  while (sent < total) {
+    if (Date.now() > deadline) break;
+    const b = batches[k];
+    k = k + 1 === batches.length ? 0 : k + 1;
+    const n = Math.min(perBatch, total - sent);
+    sent += n;
+    const ok = sock.write(n === perBatch ? b : b.subarray(0, n * pktLen));
+    if (!ok) {
+      await drain(sock);
+      sinceYield = 0;
+    } else if (++sinceYield >= 16) {
+      sinceYield = 0;
+      await yieldNow();
+    }
+  }
+  return sent;
+}
+
+/** Track first/last arrival time (performance.now(), per chunk) of messages counted by counter(). */
+export function timeArrivals(sockets, counter) {
+  const t = { first: 0, last: 0, firstCount: 0 };
+  const onData = () => {
+    const now = performance.now();
+    if (t.first === 0) {
+      const n = counter();
+      if (n === 0) return;
+      t.first = now;
+      t.firstCount = n;
+    }
+    t.last = now;
+  };
+  for (const s of sockets) s.on('data', onData);
+  return t;
+}
+
+/** Messages per second between the first and the last arrival (messages in the first chunk excluded). */
+export function rateOf(t, total) {
+  const dt = (t.last - t.first) / 1000;
+  if (!(dt > 0)) return NaN;
+  return (total - t.firstCount) / dt;
+}
+
+/** Wait until count() reaches target, or nothing new arrived for idleMs, or the deadline. */
+export async function waitForCount(count, target, idleMs, deadline) {
+  let lastN = count();
+  let lastChange = Date.now();
+  while (Date.now() < deadline) {
+    const n = count();
+    if (n >= target) return n;
+    if (n !== lastN) {
+      lastN = n;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > idleMs) {
+      return n;
+    }
+    await sleep(5);
+  }
+  return count();
+}

@@ -1,0 +1,370 @@
+#!/usr/bin/env node
+// nestmq benchmark orchestrator. Runs nestmq, Aedes and Mosquitto through the same scenarios
+// with one low-overhead load generator (bench/lib/worker.mjs, raw sockets + pre-encoded
+// packets), each broker in a fresh child process per scenario run, and prints a table (also
+// written to docs/benchmarks.md).
+//
+// Environment:
+//   BENCH_RUNS=3                 runs per scenario and broker; the median is reported
+//   BENCH_ONLY=fanin,latency     scenarios to run (default: all)
+//   BENCH_BROKERS=aedes,mosquitto  brokers to run (default: nestmq,aedes,mosquitto)
+//   BENCH_SCALE=1                multiplies message/connection counts (e.g. 0.2 for a smoke test)
+//   BENCH_DOCS=1|0               force/suppress writing docs/benchmarks.md (default: only when
+//                                all scenarios ran at scale 1)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  ROOT,
+  availability,
+  versions,
+  startBroker,
+  spawnNode,
+  killAll,
+  MOSQUITTO_SETTINGS,
+} from './lib/brokers.mjs';
+import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
+
+const ALL_SCENARIOS = ['fanin', 'fanout', 'qos1', 'latency', 'idle', 'retained', 'routing'];
+const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
+
+function listEnv(name, all) {
+  const v = process.env[name];
+  if (!v) return all;
+  const want = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = want.filter((w) => !all.includes(w));
+  if (bad.length) {
+    console.error(`${name}: unknown ${bad.join(', ')} (known: ${all.join(', ')})`);
+    process.exit(2);
+  }
+  return all.filter((a) => want.includes(a));
+}
+
+const RUNS = Math.max(1, Math.min(9, Number(process.env.BENCH_RUNS || 3) || 3));
+const SCALE = Math.max(0.01, Math.min(10, Number(process.env.BENCH_SCALE || 1) || 1));
+const scenarioIds = listEnv('BENCH_ONLY', ALL_SCENARIOS);
+const brokerNames = listEnv('BENCH_BROKERS', ALL_BROKERS);
+
+// ---------------------------------------------------------------- cleanup on every exit path
+let currentWorker = null;
+function cleanup() {
+  if (currentWorker) {
+    try {
+      currentWorker.kill('SIGKILL');
+    } catch {}
+    currentWorker = null;
+  }
+  killAll();
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping brokers and generator`);
+    cleanup();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (err) => {
+  console.error('bench: fatal:', err);
+  cleanup();
+  process.exit(1);
+});
+
+// ---------------------------------------------------------------- one scenario run
+function runWorker(scenario, broker, timeoutMs) {
+  return new Promise((resolve) => {
+    const w = spawnNode(
+      path.join(ROOT, 'bench', 'lib', 'worker.mjs'),
+      [scenario, String(broker.port), String(broker.pid), String(SCALE)],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    currentWorker = w;
+    let out = '';
+    let err = '';
+    w.stdout.on('data', (d) => (out += d));
+    w.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    let done = false;
+    const finish = (res) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try {
+        w.kill('SIGKILL');
+      } catch {}
+      currentWorker = null;
+      resolve(res);
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: `timed out after ${timeoutMs / 1000} s`, fatal: true }), timeoutMs);
+    broker.exited.then((info) =>
+      finish({
+        ok: false,
+        fatal: true,
+        error: `broker exited (code ${info.code}, signal ${info.signal})` + (broker.log() ? `: ${broker.log().split('\n').slice(-3).join(' | ')}` : ''),
+      }),
+    );
+    w.on('exit', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (line) {
+        // give a crashing broker a moment to be noticed (a crash can be what ended the run)
+        setTimeout(() => finish(JSON.parse(line.slice(7))), 100);
+      } else {
+        finish({ ok: false, error: `generator exited (code ${code}, signal ${signal}) without a result: ${err.trim().split('\n').slice(-3).join(' | ')}` });
+      }
+    });
+  });
+}
+
+async function runOne(mod, brokerName) {
+  let broker;
+  try {
+    broker = await startBroker(brokerName);
+  } catch (err) {
+    return { ok: false, error: err.message, fatal: true };
+  }
+  try {
+    return await runWorker(mod.id, broker, mod.timeoutMs);
+  } finally {
+    await broker.stop();
+  }
+}
+
+// ---------------------------------------------------------------- main
+const mods = {};
+for (const id of scenarioIds) mods[id] = await import(`./scenarios/${id}.mjs`);
+
+const skipped = {};
+for (const b of brokerNames) {
+  const why = availability(b);
+  if (why) {
+    skipped[b] = why;
+    console.log(`note: ${b} skipped: ${why}`);
+  }
+}
+const brokers = brokerNames.filter((b) => !skipped[b]);
+for (const b of ALL_BROKERS) if (!brokerNames.includes(b)) skipped[b] = 'not selected (BENCH_BROKERS)';
+
+const ver = versions();
+console.log(
+  `nestmq bench: ${RUNS} run(s), scale ${SCALE}, scenarios ${scenarioIds.join(',')}, brokers ${brokers.join(',') || '(none)'}`,
+);
+// results[scenario][broker] = [run results]
+const results = {};
+const gaveUp = {};
+const t0 = Date.now();
+for (let r = 1; r <= RUNS; r++) {
+  for (const id of scenarioIds) {
+    const mod = mods[id];
+    results[id] ??= {};
+    for (const b of brokers) {
+      results[id][b] ??= [];
+      const key = `${id}/${b}`;
+      if (gaveUp[key]) {
+        results[id][b].push({ ok: false, error: 'not retried after: ' + gaveUp[key], skipped: true });
+        continue;
+      }
+      const started = Date.now();
+      const res = await runOne(mod, b);
+      res.secs = (Date.now() - started) / 1000;
+      results[id][b].push(res);
+      if (!res.ok && res.fatal) gaveUp[key] = res.error;
+      const vals = res.ok
+        ? mod.metrics.map((m) => `${m.key}=${fmtValue(res.values[m.key], m.unit)}${m.unit === 'msgs/s' ? '' : ' ' + m.unit}`).join(' ')
+        : `FAILED: ${res.error}`;
+      const notes = res.ok && res.notes?.length ? `  [${res.notes.join('; ')}]` : '';
+      console.log(`[run ${r}/${RUNS}] ${id.padEnd(8)} ${b.padEnd(9)} ${vals}${notes}  (${res.secs.toFixed(1)} s)`);
+    }
+  }
+}
+const elapsed = (Date.now() - t0) / 1000;
+
+// ---------------------------------------------------------------- table
+const PEERS = ['aedes', 'mosquitto'];
+const rows = [];
+const footnotes = [];
+for (const id of scenarioIds) {
+  const mod = mods[id];
+  for (const m of mod.metrics) {
+    const med = {};
+    const cells = {};
+    for (const b of ALL_BROKERS) {
+      if (skipped[b]) {
+        cells[b] = 'skipped';
+        med[b] = NaN;
+        continue;
+      }
+      const runs = results[id]?.[b] ?? [];
+      const okRuns = runs.filter((x) => x.ok && Number.isFinite(x.values?.[m.key]));
+      med[b] = median(okRuns.map((x) => x.values[m.key]));
+      if (okRuns.length === 0) {
+        cells[b] = 'failed';
+      } else {
+        cells[b] = fmtValue(med[b], m.unit) + (okRuns.length < runs.length ? ` (${okRuns.length}/${runs.length} ok)` : '');
+        if (okRuns.some((x) => x.losses > 0)) cells[b] += ' †';
+      }
+    }
+    const ratio = (peer) => {
+      const n = med.nestmq;
+      const p = med[peer];
+      if (!Number.isFinite(n) || !Number.isFinite(p) || n <= 0 || p <= 0) return '–';
+      return fmtRatio(m.better === 'higher' ? n / p : p / n);
+    };
+    rows.push({ label: m.label, cells, r1: ratio('aedes'), r2: ratio('mosquitto'), better: m.better });
+  }
+  for (const b of brokers) {
+    const runs = results[id]?.[b] ?? [];
+    runs.forEach((x, i) => {
+      if (!x.ok) footnotes.push(`${id} / ${b} / run ${i + 1}: **failed**: ${x.error}`);
+      else if (x.notes?.length) footnotes.push(`${id} / ${b} / run ${i + 1}: ${x.notes.join('; ')}`);
+    });
+  }
+}
+
+const HEAD = ['Scenario', 'nestmq', 'aedes', 'mosquitto', 'nestmq/aedes', 'nestmq/mosquitto'];
+const tableRows = rows.map((r) => [r.label, r.cells.nestmq, r.cells.aedes, r.cells.mosquitto, r.r1, r.r2]);
+const RATIO_NOTE =
+  'Ratios: > 1 means nestmq is better. Throughput rows: nestmq/peer. Latency, memory and retained-ms rows (lower is better): peer/nestmq. † = some messages were lost in at least one run (see notes).';
+
+function textTable(head, body) {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
+}
+function mdTable(head, body) {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? ':---' : '---:')).join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+console.log(`\nMedian of ${RUNS} run(s) (${elapsed.toFixed(0)} s total)\n`);
+console.log(textTable(HEAD, tableRows));
+console.log('\n' + RATIO_NOTE);
+for (const [b, why] of Object.entries(skipped)) console.log(`${b}: skipped: ${why}`);
+if (footnotes.length) console.log('\nNotes:\n' + footnotes.map((f) => '  ' + f.replace(/\*\*/g, '')).join('\n'));
+
+// ---------------------------------------------------------------- docs/benchmarks.md
+const full = scenarioIds.length === ALL_SCENARIOS.length && SCALE === 1;
+const writeDocs = process.env.BENCH_DOCS === '1' || (process.env.BENCH_DOCS !== '0' && full);
+if (!writeDocs) {
+  console.log('\ndocs/benchmarks.md not updated (partial run; set BENCH_DOCS=1 to force)');
+} else {
+  const md = renderDocs({ tableMd: mdTable(HEAD, tableRows), footnotes, elapsed });
+  fs.mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), md);
+  console.log('\nwrote docs/benchmarks.md');
+}
+cleanup();
+
+function machine() {
+  let nproc = String(os.cpus().length);
+  try {
+    nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  } catch {}
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
+    if (m) cpu = m[1].trim();
+  } catch {}
+  return {
+    nproc,
+    cpu,
+    mem: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+  };
+}
+
+function renderDocs({ tableMd, footnotes, elapsed }) {
+  const mc = machine();
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const settings = scenarioIds.map((id) => `- **${id}**: ${mods[id].settings(SCALE)}`).join('\n');
+  const skippedLines = Object.entries(skipped).map(([b, why]) => `- ${b}: skipped: ${why}`).join('\n');
+  const perRun = [];
+  for (const id of scenarioIds) {
+    for (const m of mods[id].metrics) {
+      const cells = ALL_BROKERS.map((b) => {
+        if (skipped[b]) return 'skipped';
+        return (results[id]?.[b] ?? []).map((x) => (x.ok ? fmtValue(x.values[m.key], m.unit) : 'failed')).join(', ');
+      });
+      perRun.push(`| ${m.label} | ${cells.join(' | ')} |`);
+    }
+  }
+  return `# Benchmarks
+
+Generated by \`npm run bench\` (\`bench/run.mjs\`) on ${date}. Do not edit by hand: re-run the
+benchmark instead (\`BENCH_RUNS\`, \`BENCH_ONLY\`, \`BENCH_BROKERS\`, \`BENCH_SCALE\`: see
+\`bench/run.mjs\`).
+
+## Results
+
+Median of ${RUNS} run(s) per scenario and broker; each run starts a fresh broker process.
+
+${tableMd}
+
+${RATIO_NOTE}
+${skippedLines ? '\n' + skippedLines + '\n' : ''}
+Per-run values (${RUNS} run(s), in order):
+
+| Scenario | nestmq | aedes | mosquitto |
+|:---|---:|---:|---:|
+${perRun.join('\n')}
+
+## Machine
+
+- CPUs (\`nproc\`): ${mc.nproc}
+- CPU model: ${mc.cpu}
+- Memory: ${mc.mem}
+- Kernel: ${mc.kernel}
+- Node.js: ${ver.node}
+- nestmq: ${ver.nestmq} (\`dist/\` built by \`npm run build\`)
+- Aedes: ${ver.aedes}
+- Mosquitto: ${ver.mosquitto}
+- Date: ${date}
+- Total bench time: ${elapsed.toFixed(0)} s
+
+Brokers and the load generator share the same machine (all traffic on 127.0.0.1): the
+broker gets roughly one core and the generator the other, so absolute figures are lower than
+on a dedicated broker host; the comparison between brokers is the point.
+
+## Method
+
+- **One load generator** (\`bench/lib/worker.mjs\`, a fresh Node process per scenario run) for
+  all brokers: raw \`net\` sockets (\`noDelay\`), packets encoded once with mqtt-packet's
+  \`generate\` and concatenated into batches (one \`write()\` per batch, waiting for
+  \`'drain'\` when \`write()\` returns false), incoming bytes cut into frames by a minimal splitter
+  that reads only the fixed header and Remaining Length (\`bench/lib/frames.mjs\`). No MQTT client
+  library is on the hot path.
+- **Brokers**, each in its own child process on its own free ephemeral port on 127.0.0.1,
+  started fresh for every scenario run and killed (SIGKILL) afterwards:
+  - nestmq: \`bench/brokers/nestmq.cjs\` — \`new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:PORT' } } })\`,
+    all other options at their defaults.
+  - Aedes: \`bench/brokers/aedes.mjs\` — \`await Aedes.createBroker()\` with default options
+    (in-memory persistence and mqemitter) on a plain \`net.createServer(aedes.handle)\`.
+  - Mosquitto: \`mosquitto -c FILE\` with this config:
+
+    \`\`\`
+    listener PORT 127.0.0.1
+${MOSQUITTO_SETTINGS.map((s) => '    ' + s).join('\n')}
+    \`\`\`
+
+    \`max_inflight_messages 0\` and \`max_queued_messages 0\` lift Mosquitto's per-client
+    limits (defaults 20 and 1000) so that it neither throttles the QoS 1 subscriber to 20
+    in-flight messages nor drops QoS 0 messages when the subscriber falls behind; Aedes has no
+    such limits. \`persistence false\` and \`sys_interval 0\` keep disk and \`$SYS\` traffic out.
+- A run that does not finish within the scenario's time limit, or whose broker exits, is
+  recorded as failed; the broker/scenario pair is then not retried in later runs. A broker
+  that closes a generator connection fails the run too. Cells show the median over the
+  successful runs (\`(k/n ok)\` when some failed).
+- Throughputs are measured at the receiving side, from the first to the last message
+  received (per-chunk timestamps); losses (QoS 0) are counted and reported below.
+
+### Scenario settings
+
+${settings}
+
+## Notes from the runs
+
+${footnotes.length ? footnotes.map((f) => '- ' + f).join('\n') : '- none'}
+`;
+}

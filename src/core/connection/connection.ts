@@ -1,0 +1,203 @@
+import { PacketParser } from '../protocol/parser';
+import type { WillMessage } from '../protocol/packets';
+import type { Session } from '../sessions/session';
+import type { Engine } from '../engine';
+import { handleFailure, handlePacket } from '../handlers';
+import type { Transport } from './transport';
+
+export enum ConnectionState {
+  /** Socket open, waiting for CONNECT [MQTT-3.1.0-1]. */
+  AWAIT_CONNECT = 0,
+  /** CONNECT received, authentication running; nothing else is processed [MQTT-3.1.4-5]. */
+  AUTHENTICATING = 1,
+  CONNECTED = 2,
+  /** Closed: no further packet is acted on, nothing more is sent but what was queued. */
+  CLOSED = 3,
+}
+
+/** Reasons reading is paused; reading resumes when none is left. */
+export const enum Pause {
+  AUTH = 1,
+  /** A subscriber this client published to has a full queue (TCP backpressure to the publisher). */
+  THROTTLE = 2,
+  /** Our writes to this client are not draining (it does not read its acks). */
+  WRITE = 4,
+}
+
+let connectionSeq = 0;
+
+/**
+ * One client connection: the transport, the streaming parser, protocol state, timers and the
+ * outbound batch. Packets are processed strictly in order, one at a time, so acknowledgements and
+ * deliveries keep the order of arrival [MQTT-4.6.0-2/3/6]; an asynchronous step (authentication,
+ * a plugin) pauses processing rather than letting later packets overtake it.
+ */
+export class Connection {
+  readonly id = ++connectionSeq;
+  state = ConnectionState.AWAIT_CONNECT;
+  clientId = '';
+  username: string | null = null;
+  protocolLevel = 0;
+  keepalive = 0;
+  cleanSession = true;
+  connectedAt = 0;
+  session: Session | null = null;
+  will: WillMessage | null = null;
+  closeReason = '';
+  readonly parser: PacketParser;
+  readonly remoteAddress: string;
+  /** Publishers paused because of this (subscriber) connection's full queue; resumed as it drains. */
+  throttled: Connection[] | null = null;
+
+  private paused = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private out: Buffer[] | null = null;
+  private outBytes = 0;
+  /** True while registered in the engine's list of connections with output to flush. */
+  flushPending = false;
+
+  constructor(
+    readonly engine: Engine,
+    readonly transport: Transport,
+    readonly listener: string,
+  ) {
+    this.parser = new PacketParser({ maxPacketSize: engine.limits.maxPacketSize });
+    this.remoteAddress = transport.remoteAddress ? `${transport.remoteAddress}:${transport.remotePort ?? 0}` : 'unknown';
+    transport.setNoDelay?.(true);
+    transport.on('data', this.onData);
+    transport.on('drain', this.onDrain);
+    transport.on('error', this.onError);
+    transport.on('close', this.onClose);
+    // [unnumbered §3.1.4 step 1] a socket that sends no CONNECT in time is closed.
+    if (engine.limits.connectTimeout > 0) {
+      this.timer = setTimeout(this.onTimeout, engine.limits.connectTimeout * 1000);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.state !== ConnectionState.CLOSED;
+  }
+
+  /** Bytes queued for this client and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.outBytes + this.transport.writableLength;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.state === ConnectionState.CLOSED) return;
+    this.engine.stats.bytesReceived += chunk.length;
+    // Any packet (not just PINGREQ) proves the client alive [MQTT-3.1.2-24]; refresh is cheap.
+    if (this.timer !== null && this.state === ConnectionState.CONNECTED) this.timer.refresh();
+    this.parser.push(chunk);
+    this.process();
+  };
+
+  /** Decode and handle buffered packets until none is complete, the connection closes or pauses. */
+  process(): void {
+    const parser = this.parser;
+    while (this.paused === 0 && this.state !== ConnectionState.CLOSED) {
+      let packet;
+      try {
+        packet = parser.next();
+      } catch (err) {
+        handleFailure(this, err);
+        return;
+      }
+      if (packet === null) return;
+      handlePacket(this, packet);
+    }
+  }
+
+  pause(reason: Pause): void {
+    if (this.paused === 0) this.transport.pause();
+    this.paused |= reason;
+  }
+
+  resume(reason: Pause): void {
+    if ((this.paused & reason) === 0) return;
+    this.paused &= ~reason;
+    if (this.paused === 0 && this.state !== ConnectionState.CLOSED) {
+      this.transport.resume();
+      // Packets may already sit decoded-ready in the parser's buffer.
+      this.process();
+    }
+  }
+
+  isPaused(reason: Pause): boolean {
+    return (this.paused & reason) !== 0;
+  }
+
+  /** Queue bytes for this client; written in one batch per event-loop turn. */
+  send(data: Buffer): void {
+    if (this.transport.destroyed) return;
+    if (this.out === null) this.out = [data];
+    else this.out.push(data);
+    this.outBytes += data.length;
+    if (!this.flushPending) this.engine.scheduleFlush(this);
+  }
+
+  /** Write the batch: one write (one syscall) for everything queued this turn. */
+  flush(): void {
+    this.flushPending = false;
+    const out = this.out;
+    if (out === null || out.length === 0 || this.transport.destroyed) return;
+    const data = out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes);
+    out.length = 0;
+    this.engine.stats.bytesSent += this.outBytes;
+    this.outBytes = 0;
+    if (!this.transport.write(data) && this.transport.writableLength > this.engine.limits.maxWriteBuffer) {
+      // The client does not read what we send (its acks included): stop reading what it sends.
+      this.pause(Pause.WRITE);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.resume(Pause.WRITE);
+    this.engine.drained(this);
+  };
+
+  startKeepalive(seconds: number): void {
+    this.clearTimer();
+    if (seconds > 0) {
+      // [MQTT-3.1.2-24] 1.5 x keepalive; hbmqtt's timeout-disconnect-delay may only lengthen it.
+      const ms = Math.max(seconds * 1500, (seconds + this.engine.config.timeoutDisconnectDelay) * 1000);
+      this.timer = setTimeout(this.onTimeout, ms);
+    }
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timer = null;
+    this.close(this.state === ConnectionState.CONNECTED ? 'keepalive' : 'connect-timeout');
+  };
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /**
+   * End this connection: flush what is queued, then close the socket. Everything but a clean
+   * DISCONNECT publishes the Will [MQTT-3.1.2-8]; the DISCONNECT handler clears it first.
+   */
+  close(reason: string): void {
+    if (this.state === ConnectionState.CLOSED) return;
+    this.closeReason = reason;
+    const wasConnected = this.state === ConnectionState.CONNECTED;
+    this.state = ConnectionState.CLOSED;
+    this.clearTimer();
+    this.flush();
+    this.transport.destroySoon();
+    this.engine.connectionClosed(this, wasConnected);
+  }
+
+  private readonly onError = (): void => {
+    // ECONNRESET and friends: the close event follows and does the work.
+  };
+
+  private readonly onClose = (): void => {
+    this.close(this.closeReason || 'closed');
+    this.out = null;
+  };
+}

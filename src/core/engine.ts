@@ -1,0 +1,327 @@
+import { EventEmitter } from 'node:events';
+import type { BrokerConfig, LimitsConfig } from './config/types';
+import { Connection, ConnectionState, Pause } from './connection/connection';
+import type { BrokerEvents } from './hooks/events';
+import type { ClientInfo } from './hooks/plugin';
+import type { HookRegistry } from './hooks/registry';
+import { encodeAck } from './protocol/encoder';
+import { PacketType, type QoS } from './protocol/packets';
+import { InflightMessage, Message, OutboundState, QueuedMessage } from './sessions/message';
+import type { Session } from './sessions/session';
+import type { RetainedStore, SessionStore } from './stores/store';
+import { MatchResult, SubscriptionTrie } from './topics/subscription-trie';
+
+/** Counters for stats, metrics and $SYS; plain numbers bumped on the packet path. */
+export class BrokerStats {
+  connectionsTotal = 0;
+  connectionsRefused = 0;
+  clientsMaximum = 0;
+  messagesReceived = 0;
+  messagesSent = 0;
+  publishReceived = 0;
+  publishSent = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  /** QoS 0 messages not written to a slow consumer. */
+  droppedSlowConsumer = 0;
+  /** Messages not queued because a session's queue was full. */
+  droppedQueueFull = 0;
+  /** Publishes refused by authorization (acknowledged and dropped). */
+  droppedUnauthorized = 0;
+  protocolErrors = 0;
+}
+
+export type BrokerEmitter = EventEmitter<BrokerEvents>;
+
+/**
+ * The routing core: sessions, subscriptions, retained messages and delivery. Framework-free;
+ * handlers and connections call into it. One instance per Broker.
+ */
+export class Engine {
+  readonly limits: LimitsConfig;
+  readonly subscriptions = new SubscriptionTrie<Session>();
+  readonly connections = new Set<Connection>();
+  readonly stats = new BrokerStats();
+  /** Live connected clients by client id. */
+  readonly clients = new Map<string, Connection>();
+  private readonly match = new MatchResult<Session>();
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private clientSeq = 0;
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly sessions: SessionStore,
+    readonly retained: RetainedStore,
+    readonly hooks: HookRegistry,
+    readonly events: BrokerEmitter,
+  ) {
+    this.limits = config.limits;
+  }
+
+  // ---- output batching ------------------------------------------------------------------
+
+  /** Called by Connection.send on the first write of a turn: flushed together on setImmediate. */
+  scheduleFlush(conn: Connection): void {
+    conn.flushPending = true;
+    this.dirty.push(conn);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushAll);
+    }
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (let i = 0; i < list.length; i++) list[i].flush();
+  };
+
+  // ---- connection lifecycle ------------------------------------------------------------
+
+  addConnection(conn: Connection): void {
+    this.connections.add(conn);
+    this.stats.connectionsTotal++;
+  }
+
+  assignClientId(): string {
+    return `nestmq-${process.pid.toString(36)}-${Date.now().toString(36)}-${(++this.clientSeq).toString(36)}`;
+  }
+
+  /** Session bookkeeping once CONNECT was accepted; returns the session and whether it was present. */
+  attachSession(conn: Connection): { session: Session; present: boolean } {
+    const clientId = conn.clientId;
+    // [MQTT-3.1.4-2] an existing connection with this client id is closed first (its Will fires),
+    // and its teardown finishes before the new connection takes the session.
+    const previous = this.clients.get(clientId);
+    if (previous !== undefined && previous !== conn) previous.close('takeover');
+
+    let session = this.sessions.get(clientId);
+    let present = false;
+    if (conn.cleanSession) {
+      // [MQTT-3.1.2-6] discard any stored session; the new one ends with the connection.
+      if (session !== undefined) this.discardSession(session);
+      session = this.sessions.create(clientId, true);
+    } else if (session === undefined || session.clean) {
+      if (session !== undefined) this.discardSession(session);
+      session = this.sessions.create(clientId, false);
+    } else {
+      present = true; // [MQTT-3.2.2-2] even when the session holds no subscription
+    }
+    session.connection = conn;
+    conn.session = session;
+    this.clients.set(clientId, conn);
+    if (this.clients.size > this.stats.clientsMaximum) this.stats.clientsMaximum = this.clients.size;
+    return { session, present };
+  }
+
+  /** Re-send unacknowledged deliveries, then what was queued [MQTT-4.4.0-1, MQTT-4.6.0-1]. */
+  resumeSession(session: Session, conn: Connection): void {
+    const inflight = session.inflight;
+    if (inflight !== null) {
+      for (const entry of inflight.values()) {
+        if (entry.state === OutboundState.AWAIT_ACK) {
+          // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.
+          const enc = entry.retainFlag ? entry.message.retainedEncoding : entry.message.encoded;
+          conn.send(enc.withId(entry.qos, entry.packetId, true));
+        } else {
+          // [MQTT-4.3.3-1] after PUBREC only PUBREL is re-sent, never the PUBLISH.
+          conn.send(encodeAck(PacketType.PUBREL, entry.packetId));
+        }
+        this.stats.publishSent++;
+      }
+    }
+    this.pump(session);
+  }
+
+  discardSession(session: Session): void {
+    const subs = session.subscriptions;
+    if (subs !== null) for (const filter of subs.keys()) this.subscriptions.remove(filter, session);
+    this.sessions.delete(session);
+  }
+
+  connectionClosed(conn: Connection, wasConnected: boolean): void {
+    this.connections.delete(conn);
+    const session = conn.session;
+    let willPublished = false;
+    if (wasConnected && session !== null) {
+      // Guard by identity: after a takeover the map already points at the newcomer.
+      if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
+      if (session.connection === conn) {
+        session.connection = null;
+        if (session.clean) this.discardSession(session);
+        else this.sessions.detached(session);
+      }
+      const will = conn.will;
+      if (will !== null) {
+        // [MQTT-3.1.2-8] published on any close but DISCONNECT; [MQTT-3.1.2-10] then deleted.
+        conn.will = null;
+        willPublished = true;
+        this.publishWill(conn, will.topic, will.payload, will.qos, will.retain);
+      }
+    }
+    this.releaseThrottled(conn);
+    if (wasConnected) {
+      this.events.emit('clientDisconnected', {
+        clientId: conn.clientId,
+        username: conn.username,
+        remoteAddress: conn.remoteAddress,
+        listener: conn.listener,
+        reason: conn.closeReason,
+        willPublished,
+      });
+    }
+  }
+
+  private publishWill(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean): void {
+    const allowed = this.hooks.authorizePublish(clientInfo(conn), topic, qos, retain);
+    const go = (ok: boolean): void => {
+      if (!ok) {
+        this.stats.droppedUnauthorized++;
+        return;
+      }
+      // [MQTT-3.1.2-16/17] retained only when Will Retain is set.
+      this.publish(new Message(topic, payload, qos, retain, conn.clientId), null);
+    };
+    if (typeof allowed === 'boolean') go(allowed);
+    else allowed.then(go, () => undefined);
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  /**
+   * Take ownership of a message: update the retained store, then add it to the session of every
+   * client with a matching subscription, offline persistent ones included [MQTT-4.5.0-1].
+   * `publisher` (when a client published it) is throttled if a subscriber's queue fills.
+   */
+  publish(msg: Message, publisher: Connection | null): void {
+    this.stats.messagesReceived++;
+    if (msg.retain) {
+      // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
+      // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one.
+      if (msg.payload.length === 0) this.retained.delete(msg.topic);
+      else this.retained.set(msg);
+    }
+    const match = this.match;
+    this.subscriptions.match(msg.topic, match);
+    const n = match.length;
+    if (n > 0) {
+      const subscribers = match.subscribers;
+      const granted = match.qos;
+      const qos = msg.qos;
+      for (let i = 0; i < n; i++) {
+        const g = granted[i];
+        // [MQTT-3.8.4-6] delivered at min(publish QoS, granted QoS), never upgraded;
+        // [MQTT-3.3.5-1] one copy per client at the highest QoS of its matching subscriptions.
+        this.deliver(subscribers[i], msg, (g < qos ? g : qos) as QoS, false, publisher);
+      }
+      match.reset();
+    }
+    if (this.events.listenerCount('messageReceived') > 0) {
+      this.events.emit('messageReceived', { clientId: msg.origin, topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain });
+    }
+  }
+
+  /** Deliver one message to one session at the given QoS. */
+  deliver(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: Connection | null): void {
+    const conn = session.connection as Connection | null;
+    if (conn === null || conn.state !== ConnectionState.CONNECTED) {
+      // [MQTT-3.1.2-5] offline persistent session: QoS 1/2 queued, QoS 0 only if configured.
+      if (qos === 0 && !this.limits.queueQos0Messages) return;
+      if (session.queuedCount >= this.limits.maxQueuedMessages) {
+        this.stats.droppedQueueFull++;
+        return;
+      }
+      session.enqueue(new QueuedMessage(msg, qos, retainFlag));
+      return;
+    }
+    // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
+    if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
+      if (session.queuedCount >= this.limits.maxQueuedMessages) {
+        if (qos === 0) {
+          this.stats.droppedQueueFull++;
+          return;
+        }
+        // QoS 1/2 are never dropped for a live client: the publisher is paused instead (TCP
+        // backpressure) until this subscriber drains its queue.
+        if (publisher !== null) this.throttle(publisher, conn);
+      }
+      session.enqueue(new QueuedMessage(msg, qos, retainFlag));
+      return;
+    }
+    this.transmit(session, conn, msg, qos, retainFlag);
+  }
+
+  /** Write a delivery to a connected client; QoS 1/2 enter the in-flight window. */
+  private transmit(session: Session, conn: Connection, msg: Message, qos: QoS, retainFlag: boolean): void {
+    const enc = retainFlag ? msg.retainedEncoding : msg.encoded;
+    if (qos === 0) {
+      // A slow consumer's QoS 0 messages are dropped (and counted) rather than buffered forever.
+      if (conn.bufferedBytes > this.limits.maxWriteBuffer) {
+        this.stats.droppedSlowConsumer++;
+        return;
+      }
+      conn.send(enc.qos0());
+    } else {
+      // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
+      const id = session.allocatePacketId();
+      session.addInflight(new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK));
+      conn.send(enc.withId(qos, id, false));
+    }
+    this.stats.messagesSent++;
+    this.stats.publishSent++;
+  }
+
+  /** Move queued messages into the in-flight window while there is room. */
+  pump(session: Session): void {
+    const conn = session.connection as Connection | null;
+    if (conn === null || conn.state !== ConnectionState.CONNECTED) return;
+    const queue = session.queue;
+    if (queue === null) return;
+    const max = this.limits.maxInflightMessages;
+    while (queue.length > 0) {
+      const next = queue.peek()!;
+      if (next.qos > 0 && session.inflightCount >= max) break;
+      session.dequeue();
+      this.transmit(session, conn, next.message, next.qos, next.retainFlag);
+    }
+    if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn);
+  }
+
+  /** Outbound acknowledgement: frees a window slot, so the queue moves. */
+  acknowledged(session: Session): void {
+    if (session.queuedCount > 0) this.pump(session);
+  }
+
+  private throttle(publisher: Connection, subscriber: Connection): void {
+    if (publisher === subscriber || publisher.isPaused(Pause.THROTTLE)) return;
+    publisher.pause(Pause.THROTTLE);
+    if (subscriber.throttled === null) subscriber.throttled = [publisher];
+    else subscriber.throttled.push(publisher);
+  }
+
+  private releaseThrottled(subscriber: Connection): void {
+    const list = subscriber.throttled;
+    if (list === null) return;
+    subscriber.throttled = null;
+    for (const publisher of list) publisher.resume(Pause.THROTTLE);
+  }
+
+  /** A client's socket drained: nothing to do for now beyond resuming its reading. */
+  drained(_conn: Connection): void {}
+
+  /** Deliver retained messages matching a new subscription [MQTT-3.3.1-6/8, MQTT-3.8.4-3]. */
+  sendRetained(session: Session, filter: string, granted: QoS): void {
+    if (this.retained.size === 0) return;
+    const found: Message[] = [];
+    this.retained.match(filter, found);
+    for (const msg of found) {
+      this.deliver(session, msg, (msg.qos < granted ? msg.qos : granted) as QoS, true, null);
+    }
+  }
+}
+
+export function clientInfo(conn: Connection): ClientInfo {
+  return { clientId: conn.clientId, username: conn.username, remoteAddress: conn.remoteAddress, listener: conn.listener };
+}

@@ -1,0 +1,84 @@
+import { Connection, ConnectionState } from '../connection/connection';
+import { ProtocolError } from '../protocol/errors';
+import { PacketType, type Packet } from '../protocol/packets';
+import { handleConnect } from './connect';
+import { handleDisconnect } from './disconnect';
+import { handlePingreq } from './pingreq';
+import { handlePuback, handlePubcomp, handlePubrec } from './acks';
+import { handlePublish } from './publish';
+import { handlePubrel } from './pubrel';
+import { handleSubscribe } from './subscribe';
+import { handleUnsubscribe } from './unsubscribe';
+
+/**
+ * The one dispatch: enforces "CONNECT first, CONNECT once", switches on the packet type, and is
+ * the only place that turns an error into an action (closing the connection). Handlers never
+ * destroy sockets themselves; they throw ProtocolError or call conn.close() for refusals that
+ * the spec answers with a CONNACK first.
+ */
+export function handlePacket(conn: Connection, packet: Packet): void {
+  try {
+    if (conn.state === ConnectionState.AWAIT_CONNECT) {
+      // [MQTT-3.1.0-1] the first packet must be CONNECT; anything else closes without acting on it.
+      if (packet.type !== PacketType.CONNECT) throw new ProtocolError('first packet is not CONNECT', 'MQTT-3.1.0-1');
+      handleConnect(conn, packet);
+      return;
+    }
+    switch (packet.type) {
+      case PacketType.PUBLISH:
+        handlePublish(conn, packet);
+        return;
+      case PacketType.PUBACK:
+        handlePuback(conn, packet);
+        return;
+      case PacketType.PUBREC:
+        handlePubrec(conn, packet);
+        return;
+      case PacketType.PUBREL:
+        handlePubrel(conn, packet);
+        return;
+      case PacketType.PUBCOMP:
+        handlePubcomp(conn, packet);
+        return;
+      case PacketType.SUBSCRIBE:
+        handleSubscribe(conn, packet);
+        return;
+      case PacketType.UNSUBSCRIBE:
+        handleUnsubscribe(conn, packet);
+        return;
+      case PacketType.PINGREQ:
+        handlePingreq(conn);
+        return;
+      case PacketType.DISCONNECT:
+        handleDisconnect(conn);
+        return;
+      case PacketType.CONNECT:
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
+        throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2');
+      case PacketType.CONNACK:
+      case PacketType.SUBACK:
+      case PacketType.UNSUBACK:
+      case PacketType.PINGRESP:
+        // [unnumbered §2.2.1] server-to-client packets from a client are violations.
+        throw new ProtocolError(`packet type ${packet.type} is sent by servers only`);
+      default: {
+        const never: never = packet;
+        throw new ProtocolError(`unknown packet ${(never as Packet).type}`);
+      }
+    }
+  } catch (err) {
+    handleFailure(conn, err);
+  }
+}
+
+/**
+ * [MQTT-4.8.0-1] a protocol violation closes the connection that carried it (the Will fires);
+ * [MQTT-4.8.0-2] so does an unexpected failure while handling a packet, and nobody else is hurt.
+ */
+export function handleFailure(conn: Connection, err: unknown): void {
+  conn.engine.stats.protocolErrors++;
+  if (!(err instanceof ProtocolError)) {
+    conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+  }
+  conn.close('protocol-error');
+}

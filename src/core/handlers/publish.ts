@@ -1,0 +1,69 @@
+import { type Connection, Pause } from '../connection/connection';
+import { clientInfo } from '../engine';
+import { isThenable } from '../hooks/registry';
+import { encodeAck } from '../protocol/encoder';
+import { ProtocolError } from '../protocol/errors';
+import { PacketType, type PublishPacket } from '../protocol/packets';
+import { Message } from '../sessions/message';
+import { exceedsTopicLimits } from './connect';
+
+/**
+ * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
+ * then PUBREC, with the id remembered until PUBREL so a repeat is acknowledged but never routed
+ * twice [MQTT-4.3.3-2]. The parser has rejected wildcards, empty topics, QoS 3 and DUP on QoS 0.
+ */
+export function handlePublish(conn: Connection, packet: PublishPacket): void {
+  const engine = conn.engine;
+  engine.stats.publishReceived++;
+  if (exceedsTopicLimits(conn, packet.topic)) throw new ProtocolError('topic exceeds the configured limits');
+
+  if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
+    // A repeat before PUBREL: acknowledge again, deliver nothing.
+    conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
+    return;
+  }
+
+  // Clients may not publish into $SYS: acknowledged and dropped (3.1.1 has no negative ack [MQTT-3.3.5-2]).
+  if (packet.topic.charCodeAt(0) === 36 /* $ */ && packet.topic.startsWith('$SYS')) {
+    engine.stats.droppedUnauthorized++;
+    return acknowledge(conn, packet);
+  }
+
+  if (engine.hooks.hasPublishAuthorizers) {
+    const allowed = engine.hooks.authorizePublish(clientInfo(conn), packet.topic, packet.qos, packet.retain);
+    if (isThenable(allowed)) {
+      // Keep order: later packets wait until this one is decided [MQTT-4.6.0-2/3].
+      conn.pause(Pause.AUTH);
+      allowed.then((ok) => {
+        if (!conn.isOpen) return;
+        route(conn, packet, ok);
+        conn.resume(Pause.AUTH);
+      });
+      return;
+    }
+    return route(conn, packet, allowed);
+  }
+  route(conn, packet, true);
+}
+
+function route(conn: Connection, packet: PublishPacket, allowed: boolean): void {
+  const engine = conn.engine;
+  if (allowed) {
+    // The payload is a view into the received chunk; the message keeps it (no copy).
+    // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.
+    engine.publish(new Message(packet.topic, packet.payload, packet.qos, packet.retain, conn.clientId), conn);
+  } else {
+    engine.stats.droppedUnauthorized++;
+  }
+  acknowledge(conn, packet);
+}
+
+function acknowledge(conn: Connection, packet: PublishPacket): void {
+  if (packet.qos === 1) {
+    // [MQTT-4.3.2-2, MQTT-2.3.1-6] PUBACK with the same id once we own the message.
+    conn.send(encodeAck(PacketType.PUBACK, packet.packetId));
+  } else if (packet.qos === 2) {
+    conn.session!.addIncomingQos2(packet.packetId);
+    conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
+  }
+}

@@ -1,0 +1,22 @@
+import type { Connection } from '../connection/connection';
+import { clientInfo } from '../engine';
+import { encodeAck } from '../protocol/encoder';
+import { PacketType, type UnsubscribePacket } from '../protocol/packets';
+
+/**
+ * UNSUBSCRIBE: delete only subscriptions whose filter is identical character for character
+ * [MQTT-3.10.4-1]; nothing new is added for them afterwards [MQTT-3.10.4-2], while deliveries
+ * already in flight complete [MQTT-3.10.4-3] (they live in the session, not the subscription).
+ * One UNSUBACK with the packet id, even when nothing was deleted [MQTT-3.10.4-4/5/6].
+ */
+export function handleUnsubscribe(conn: Connection, packet: UnsubscribePacket): void {
+  const engine = conn.engine;
+  const session = conn.session!;
+  for (const filter of packet.topics) {
+    if (session.deleteSubscription(filter)) {
+      engine.subscriptions.remove(filter, session);
+      engine.events.emit('clientUnsubscribed', { ...clientInfo(conn), filter });
+    }
+  }
+  conn.send(encodeAck(PacketType.UNSUBACK, packet.packetId));
+}

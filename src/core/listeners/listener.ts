@@ -1,0 +1,132 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { WebSocketServer } from 'ws';
+import type { ListenerConfig } from '../config/types';
+import { Connection } from '../connection/connection';
+import type { Transport } from '../connection/transport';
+import type { Engine } from '../engine';
+import { WebSocketTransport } from './ws-transport';
+
+/**
+ * One configured listener: a TCP, TLS, WS or WSS server that turns accepted sockets into
+ * Connections. It tracks its sockets so that close() really ends them (server.close() alone
+ * leaves open sockets running).
+ */
+export class Listener {
+  private server: net.Server | http.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private readonly sockets = new Set<{ destroy(): unknown }>();
+  /** Connections refused because max-connections was reached. */
+  refused = 0;
+  address: { host: string; port: number } | null = null;
+
+  constructor(
+    readonly config: ListenerConfig,
+    private readonly engine: Engine,
+  ) {}
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  private tlsOptions(): tls.TlsOptions {
+    const c = this.config;
+    const path = `listeners.${c.name}`;
+    const read = (key: string, file: string | undefined): Buffer | undefined => {
+      if (file === undefined) return undefined;
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new Error(`${path}.${key}: cannot read ${file}: ${(err as Error).message}`);
+      }
+    };
+    if (!c.certfile || !c.keyfile) throw new Error(`${path}: ssl is on but certfile and keyfile are not both set`);
+    const ca: (string | Buffer)[] = [];
+    const cafile = read('cafile', c.cafile);
+    if (cafile) ca.push(cafile);
+    if (c.capath) {
+      try {
+        for (const f of readdirSync(c.capath)) if (/\.(pem|crt)$/.test(f)) ca.push(readFileSync(join(c.capath, f)));
+      } catch (err) {
+        throw new Error(`${path}.capath: cannot read ${c.capath}: ${(err as Error).message}`);
+      }
+    }
+    if (c.cadata) ca.push(c.cadata);
+    return {
+      cert: read('certfile', c.certfile),
+      key: read('keyfile', c.keyfile),
+      ca: ca.length > 0 ? ca : undefined,
+      requestCert: ca.length > 0,
+      rejectUnauthorized: false,
+    };
+  }
+
+  /** Accepts a new transport, or closes it at once when the listener is full (counted). */
+  private accept(transport: Transport & { destroy(): unknown }): void {
+    const max = this.config.maxConnections;
+    if (max > 0 && this.sockets.size >= max) {
+      this.refused++;
+      this.engine.stats.connectionsRefused++;
+      transport.destroy();
+      return;
+    }
+    this.sockets.add(transport);
+    transport.on('close', () => this.sockets.delete(transport));
+    this.engine.addConnection(new Connection(this.engine, transport, this.config.name));
+  }
+
+  async listen(): Promise<void> {
+    const c = this.config;
+    if (c.type === 'tcp') {
+      this.server = c.ssl
+        ? tls.createServer(this.tlsOptions(), (s) => this.accept(s))
+        : net.createServer({ noDelay: true }, (s) => this.accept(s));
+    } else {
+      const server = c.ssl ? https.createServer(this.tlsOptions()) : http.createServer();
+      server.on('request', (_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect to /mqtt\n');
+      });
+      // [MQTT-6.0.0-4] select the `mqtt` sub-protocol (mqttv3.1 accepted for older clients).
+      this.wss = new WebSocketServer({
+        server,
+        path: '/mqtt',
+        maxPayload: this.engine.limits.maxPacketSize + 5,
+        perMessageDeflate: false,
+        handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+      });
+      this.wss.on('connection', (ws, req) => this.accept(new WebSocketTransport(ws, req.socket)));
+      this.server = server;
+    }
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new Error(`listeners.${c.name}.bind: cannot listen on ${c.host}:${c.port}: ${err.code ?? err.message}`));
+      };
+      server.once('error', onError);
+      server.listen({ host: c.host, port: c.port, backlog: 1024 }, () => {
+        server.off('error', onError);
+        const a = server.address() as net.AddressInfo;
+        this.address = { host: a.address, port: a.port };
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.engine.events.emit('warning', err));
+  }
+
+  /** Stop accepting; open sockets are ended by the broker (closing their connections). */
+  stopAccepting(): Promise<void> {
+    const server = this.server;
+    if (server === null) return Promise.resolve();
+    this.wss?.close();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Strict decoding of MQTT UTF-8 string bodies (section 1.5.3).
+ *
+ * - ill-formed UTF-8, overlong forms and encoded surrogates U+D800..U+DFFF are refused [MQTT-1.5.3-1]
+ *   (Buffer#toString('utf8') would quietly substitute U+FFFD: never use it on peer input);
+ * - U+0000 is refused [MQTT-1.5.3-2]: in well-formed UTF-8 it can only be the byte 00, so a byte
+ *   scan finds it;
+ * - U+FEFF (EF BB BF) is kept wherever it is, including at the start [MQTT-1.5.3-3]: hence
+ *   ignoreBOM: true, without which TextDecoder strips a leading one.
+ *
+ * Policy for the "SHOULD NOT" characters of 1.5.3 (controls U+0001..U+001F, U+007F..U+009F,
+ * non-characters): accepted. The spec lets the receiver close, but does not require it, and
+ * peers (mosquitto, aedes) accept them.
+ */
+import { ProtocolError } from './errors';
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Byte classes: 0 plain ASCII, 1 NUL, 2 non-ASCII (>= 0x80), 3 wildcard ('+' or '#'). */
+const PLAIN = 0;
+const NUL = 1;
+const WILDCARD = 3;
+/** Classes for any string field: wildcards are ordinary characters. */
+const STRING_CLASS = new Uint8Array(256);
+/** Classes for Topic Names (PUBLISH topic, Will Topic), where '+' and '#' are refused. */
+const TOPIC_CLASS = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const c = b === 0 ? NUL : b >= 0x80 ? 2 : PLAIN;
+  STRING_CLASS[b] = c;
+  TOPIC_CLASS[b] = b === 0x23 || b === 0x2b ? WILDCARD : c;
+}
+
+/**
+ * Decodes `buf[start, end)` as a strict MQTT UTF-8 string; throws ProtocolError otherwise.
+ * Pure-ASCII strings (the overwhelming majority of topics and client ids) take a fast path that
+ * avoids TextDecoder and the subarray it needs.
+ */
+export function decodeUtf8(buf: Buffer, start: number, end: number): string {
+  return decode(buf, start, end, STRING_CLASS, '');
+}
+
+/**
+ * decodeUtf8 for a Topic Name, also refusing '+' and '#' (with `wildcardRule`, e.g. 'MQTT-3.3.2-2'
+ * for a PUBLISH topic, 'MQTT-4.7.1-1' for a Will Topic) in the same pass over the bytes. Both are
+ * ASCII, so a byte never belongs to a multi-byte sequence: a byte scan is exact.
+ * Emptiness is the caller's check [MQTT-4.7.3-1].
+ */
+export function decodeTopicName(buf: Buffer, start: number, end: number, wildcardRule: string): string {
+  return decode(buf, start, end, TOPIC_CLASS, wildcardRule);
+}
+
+function decode(buf: Buffer, start: number, end: number, classes: Uint8Array, wildcardRule: string): string {
+  let i = start;
+  while (i < end && classes[buf[i]] === PLAIN) i++;
+  if (i === end) return buf.toString('latin1', start, end);
+  // Slow path: something other than plain ASCII. 00, '+' and '#' never occur inside a
+  // multi-byte sequence, so the rest of the scan stays byte-wise.
+  let ascii = true;
+  for (; i < end; i++) {
+    const c = classes[buf[i]];
+    if (c === NUL) throw new ProtocolError('string contains U+0000', 'MQTT-1.5.3-2');
+    if (c === WILDCARD) throw new ProtocolError('Topic Name contains a wildcard character', wildcardRule);
+    if (c !== PLAIN) ascii = false;
+  }
+  if (ascii) return buf.toString('latin1', start, end);
+  try {
+    return decoder.decode(buf.subarray(start, end));
+  } catch {
+    throw new ProtocolError('string is not well-formed UTF-8', 'MQTT-1.5.3-1');
+  }
+}
+
+/** True when `s` would be accepted by decodeUtf8 once encoded: no lone surrogate, no U+0000. */
+export function isValidMqttString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) return false;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,64 @@
+import { EncodedPublish } from '../protocol/encoder';
+import type { QoS } from '../protocol/packets';
+
+/**
+ * An application message the broker has taken responsibility for. One instance is shared by
+ * every session it is delivered to, and so is its encoding: the bytes are built once
+ * (`encoded`), and each receiver gets either the shared QoS 0 bytes or a copy with its own packet
+ * id patched in.
+ */
+export class Message {
+  readonly encoded: EncodedPublish;
+
+  constructor(
+    readonly topic: string,
+    readonly payload: Buffer,
+    /** The QoS it was published with; delivery is at min(this, granted QoS) [MQTT-3.8.4-6]. */
+    readonly qos: QoS,
+    /** Whether it is (also) the retained message of its topic. */
+    readonly retain: boolean,
+    /** Client id of the publisher, or '' for the broker itself ($SYS, API). */
+    readonly origin: string,
+  ) {
+    // Live deliveries carry RETAIN=0 whatever the publisher set [MQTT-3.3.1-9]; copies sent because a
+    // subscription was just made carry RETAIN=1 [MQTT-3.3.1-8] and use `retainedEncoding`.
+    this.encoded = new EncodedPublish(topic, payload, false);
+  }
+
+  private retainedEncoded: EncodedPublish | null = null;
+
+  /** Encoding with RETAIN=1, for delivery of the stored retained copy on subscribe. */
+  get retainedEncoding(): EncodedPublish {
+    if (this.retainedEncoded === null) this.retainedEncoded = new EncodedPublish(this.topic, this.payload, true);
+    return this.retainedEncoded;
+  }
+}
+
+/** States of an outbound QoS 1/2 message in a session's in-flight window (section 4.3). */
+export enum OutboundState {
+  /** PUBLISH sent (QoS 1 or 2), awaiting PUBACK or PUBREC. */
+  AWAIT_ACK = 1,
+  /** PUBREC received and PUBREL sent (QoS 2), awaiting PUBCOMP; the PUBLISH is never resent [MQTT-4.3.3-1]. */
+  AWAIT_COMP = 2,
+}
+
+/** One outbound QoS 1/2 delivery in flight to a client, keyed by its packet id in the session. */
+export class InflightMessage {
+  constructor(
+    readonly packetId: number,
+    readonly message: Message,
+    readonly qos: 1 | 2,
+    /** Sent with RETAIN=1 because it answered a new subscription. */
+    readonly retainFlag: boolean,
+    public state: OutboundState,
+  ) {}
+}
+
+/** A delivery waiting for room in the in-flight window, or for its offline client. */
+export class QueuedMessage {
+  constructor(
+    readonly message: Message,
+    readonly qos: QoS,
+    readonly retainFlag: boolean,
+  ) {}
+}

@@ -1,0 +1,119 @@
+import type { QoS } from '../protocol/packets';
+import type { SessionJournal } from '../stores/store';
+import { Fifo } from './fifo';
+import { InflightMessage, QueuedMessage } from './message';
+
+/** The connection side a session needs: enough to deliver, without importing the Connection class. */
+export interface SessionLink {
+  readonly clientId: string;
+}
+
+/**
+ * Server-side session state of one client id [MQTT-3.1.3-2, MQTT-4.1.0-1]: subscriptions, outbound
+ * QoS 1/2 messages in flight, messages queued for the client (offline, or beyond the in-flight
+ * window), and inbound QoS 2 packet ids awaiting PUBREL.
+ *
+ * Collections are created on first use so that an idle connection's session costs a few hundred
+ * bytes. Every mutation goes through a method here, which tells the store's journal (null for
+ * the memory store), so a durable backend sees every change without the engine knowing it.
+ */
+export class Session {
+  /** filter -> granted QoS, in subscription order. */
+  subscriptions: Map<string, QoS> | null = null;
+  /** packet id -> in-flight outbound message; Map order is send order, which resends keep [MQTT-4.6.0-1]. */
+  inflight: Map<number, InflightMessage> | null = null;
+  queue: Fifo<QueuedMessage> | null = null;
+  /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL [MQTT-4.3.3-2]. */
+  incomingQos2: Set<number> | null = null;
+  /** The live connection, or null while a persistent session's client is away. */
+  connection: SessionLink | null = null;
+  /** Epoch ms of the last disconnect (for expiry of abandoned sessions). */
+  disconnectedAt = 0;
+  private nextPacketId = 1;
+
+  constructor(
+    readonly clientId: string,
+    /** CleanSession flag of the connection that created it: a clean session ends with its connection [MQTT-3.1.2-6]. */
+    public clean: boolean,
+    readonly journal: SessionJournal | null = null,
+  ) {}
+
+  get subscriptionCount(): number {
+    return this.subscriptions === null ? 0 : this.subscriptions.size;
+  }
+
+  get inflightCount(): number {
+    return this.inflight === null ? 0 : this.inflight.size;
+  }
+
+  get queuedCount(): number {
+    return this.queue === null ? 0 : this.queue.length;
+  }
+
+  setSubscription(filter: string, qos: QoS): void {
+    if (this.subscriptions === null) this.subscriptions = new Map();
+    this.subscriptions.set(filter, qos);
+    this.journal?.subscriptionSet(this, filter, qos);
+  }
+
+  deleteSubscription(filter: string): boolean {
+    if (this.subscriptions === null || !this.subscriptions.delete(filter)) return false;
+    this.journal?.subscriptionDeleted(this, filter);
+    return true;
+  }
+
+  /**
+   * A packet id not in use by any outbound message of this client [MQTT-2.3.1-4]; never 0
+   * [MQTT-2.3.1-1]. The caller keeps the in-flight window below 65535 entries, so this ends.
+   */
+  allocatePacketId(): number {
+    let id = this.nextPacketId;
+    const inflight = this.inflight;
+    if (inflight !== null) {
+      while (inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    }
+    this.nextPacketId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+
+  addInflight(entry: InflightMessage): void {
+    if (this.inflight === null) this.inflight = new Map();
+    this.inflight.set(entry.packetId, entry);
+    this.journal?.inflightSet(this, entry);
+  }
+
+  updateInflight(entry: InflightMessage): void {
+    this.journal?.inflightSet(this, entry);
+  }
+
+  deleteInflight(packetId: number): void {
+    if (this.inflight !== null && this.inflight.delete(packetId)) this.journal?.inflightDeleted(this, packetId);
+  }
+
+  enqueue(item: QueuedMessage): void {
+    if (this.queue === null) this.queue = new Fifo();
+    this.queue.push(item);
+    this.journal?.queued(this, item);
+  }
+
+  dequeue(): QueuedMessage | undefined {
+    if (this.queue === null) return undefined;
+    const item = this.queue.shift();
+    if (item !== undefined) this.journal?.dequeued(this, item);
+    return item;
+  }
+
+  addIncomingQos2(packetId: number): void {
+    if (this.incomingQos2 === null) this.incomingQos2 = new Set();
+    this.incomingQos2.add(packetId);
+    this.journal?.incomingQos2Set(this, packetId);
+  }
+
+  deleteIncomingQos2(packetId: number): void {
+    if (this.incomingQos2 !== null && this.incomingQos2.delete(packetId)) this.journal?.incomingQos2Deleted(this, packetId);
+  }
+
+  hasIncomingQos2(packetId: number): boolean {
+    return this.incomingQos2 !== null && this.incomingQos2.has(packetId);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Store interfaces: where broker state lives. The engine works on in-memory objects (Session,
+ * Message) through these interfaces; a durable backend (SQLite, later Redis) implements the same
+ * interfaces and mirrors every change it is told about through the journal, committing in batches.
+ *
+ * Mutations are synchronous on purpose: the per-packet path must not await a promise per message.
+ * Durability is a separate, batched concern: `flush()` resolves once every change made so far is
+ * durable, and the engine waits for it before acknowledging QoS 1/2 publishes when the store
+ * says it must (`durable`).
+ */
+import type { QoS } from '../protocol/packets';
+import type { InflightMessage, Message, QueuedMessage } from '../sessions/message';
+import type { Session } from '../sessions/session';
+
+/** Change notifications from a Session to a durable backend. The memory store has none. */
+export interface SessionJournal {
+  subscriptionSet(session: Session, filter: string, qos: QoS): void;
+  subscriptionDeleted(session: Session, filter: string): void;
+  inflightSet(session: Session, entry: InflightMessage): void;
+  inflightDeleted(session: Session, packetId: number): void;
+  queued(session: Session, item: QueuedMessage): void;
+  dequeued(session: Session, item: QueuedMessage): void;
+  incomingQos2Set(session: Session, packetId: number): void;
+  incomingQos2Deleted(session: Session, packetId: number): void;
+}
+
+export interface StoreLifecycle {
+  /** Load existing state (durable backends); called once by Broker.start(). */
+  open(): Promise<void>;
+  /** Resolves when every change so far is durable (a no-op in memory). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** True when acknowledgements must wait for flush(). */
+  readonly durable: boolean;
+}
+
+export interface SessionStore extends StoreLifecycle {
+  readonly size: number;
+  get(clientId: string): Session | undefined;
+  /** Creates and registers a new, empty session (replacing none: delete first). */
+  create(clientId: string, clean: boolean): Session;
+  delete(session: Session): void;
+  /** Records that the client went away (for expiry); the session itself stays. */
+  detached(session: Session): void;
+  values(): IterableIterator<Session>;
+}
+
+export interface RetainedStore extends StoreLifecycle {
+  readonly size: number;
+  get(topic: string): Message | undefined;
+  /** Stores (replaces) the retained message of msg.topic [MQTT-3.3.1-5]. */
+  set(msg: Message): void;
+  /** Deletes the retained message of a topic [MQTT-3.3.1-10]. */
+  delete(topic: string): void;
+  /** Appends every retained message whose topic matches the filter, with the `$` rule. */
+  match(filter: string, out: Message[]): void;
+}
+
+export interface Stores {
+  sessions: SessionStore;
+  retained: RetainedStore;
+}

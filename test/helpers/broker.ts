@@ -1,0 +1,88 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import * as net from 'node:net';
+import { Broker, type BrokerConfigInput, type BrokerOptions } from '../../src';
+
+/** A fresh broker on an ephemeral loopback port; `close()` stops it and every client opened through it. */
+export class TestBroker {
+  readonly clients: MqttClient[] = [];
+  readonly sockets: net.Socket[] = [];
+
+  private constructor(readonly broker: Broker) {}
+
+  static async start(config: BrokerConfigInput = {}, options?: BrokerOptions): Promise<TestBroker> {
+    const broker = new Broker(
+      { listeners: { default: { type: 'tcp', bind: '127.0.0.1:0' } }, ...config },
+      options,
+    );
+    await broker.start();
+    return new TestBroker(broker);
+  }
+
+  get port(): number {
+    return this.broker.port();
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  /** An MQTT.js client, connected (resolves on CONNACK). */
+  async client(options: IClientOptions = {}): Promise<MqttClient> {
+    const c = mqtt.connect(this.url, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...options });
+    this.clients.push(c);
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+      c.once('close', () => reject(new Error('closed before CONNACK')));
+    });
+    return c;
+  }
+
+  /** A raw TCP socket to the broker. */
+  async socket(): Promise<net.Socket> {
+    const s = net.connect(this.port, '127.0.0.1');
+    this.sockets.push(s);
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.end(true);
+    for (const s of this.sockets) s.destroy();
+    await this.broker.shutdown();
+  }
+}
+
+/** Resolves with the next message matching the topic (or any), rejects after `ms`. */
+export function nextMessage(client: MqttClient, ms = 3000): Promise<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('message', on);
+      reject(new Error('no message within ' + ms + ' ms'));
+    }, ms);
+    const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => {
+      clearTimeout(timer);
+      client.off('message', on);
+      resolve({ topic, payload, packet });
+    };
+    client.on('message', on);
+  });
+}
+
+/** Collects messages for `ms` milliseconds. */
+export function collect(client: MqttClient, ms: number): Promise<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[]> {
+  const got: { topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[] = [];
+  const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => void got.push({ topic, payload, packet });
+  client.on('message', on);
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      client.off('message', on);
+      resolve(got);
+    }, ms),
+  );
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
