@@ -20,16 +20,26 @@ class Session {
   }
 }
 
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+
+/** Runs fn(ops) ROUNDS times after a warm-up; prints the best and the median round. */
 function time(label, ops, fn) {
   fn(Math.min(ops, 10_000)); // warm-up
-  const start = process.hrtime.bigint();
-  const sink = fn(ops);
-  const ns = Number(process.hrtime.bigint() - start);
-  const per = ns / ops;
-  const perText = per >= 1e6 ? `${(per / 1e6).toFixed(2)} ms` : per >= 1e3 ? `${(per / 1e3).toFixed(2)} µs` : `${per.toFixed(0)} ns`;
+  const rounds = [];
+  let sink = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    sink = fn(ops);
+    rounds.push(Number(process.hrtime.bigint() - start) / ops);
+  }
+  rounds.sort((a, b) => a - b);
+  const best = rounds[0];
+  const median = rounds[Math.floor(rounds.length / 2)];
+  const fmt = (per) =>
+    (per >= 1e6 ? `${(per / 1e6).toFixed(2)} ms` : per >= 1e3 ? `${(per / 1e3).toFixed(1)} µs` : `${per.toFixed(0)} ns`).padStart(9);
   console.log(
-    `${label.padEnd(58)} ${String(ops).padStart(9)} ops  ${(ns / 1e6).toFixed(1).padStart(8)} ms  ${perText.padStart(10)}/op  ` +
-      `${Math.round((ops * 1e9) / ns).toLocaleString('en-US').padStart(11)} ops/s  (sink ${sink})`,
+    `${label.padEnd(54)} ${String(ops).padStart(9)} ops/round  best ${fmt(best)}/op  median ${fmt(median)}/op  ` +
+      `${Math.round(1e9 / best).toLocaleString('en-US').padStart(10)} ops/s  (sink ${sink})`,
   );
 }
 

@@ -1,18 +1,28 @@
 #!/usr/bin/env node
 /**
- * The service entry point (`npm start`, the `nestmq` bin): loads the config once, starts the
- * Broker, and is the only place that touches process signals.
+ * The service entry point (`npm start`, the `nestmq` bin): parses the command line, loads the
+ * config once, boots the Nest application around the Broker, and is the only place that touches
+ * process signals.
  */
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Broker, ConfigError, loadConfigFile, validateConfig } from './core';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { ConfigError, loadConfigFile, validateConfig } from './core';
+import { ServiceLogger } from './modules/logging/service-logger';
 
 const USAGE = `Usage: nestmq [--config FILE]
 
-  -c, --config FILE   YAML configuration (hbmqtt format); defaults to a TCP listener on 0.0.0.0:1883
+  -c, --config FILE   YAML configuration (hbmqtt format); default: a TCP listener on 0.0.0.0:1883
   -h, --help          show this help
   -v, --version       print the version
 `;
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 async function main(argv: string[]): Promise<number> {
   let configPath: string | undefined;
@@ -23,30 +33,26 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (a === '-v' || a === '--version') {
-      const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
-      process.stdout.write(`${pkg.version}\n`);
+      process.stdout.write(`${version()}\n`);
       return 0;
     }
-    if (a === '-c' || a === '--config') configPath = argv[++i];
+    if ((a === '-c' || a === '--config') && i + 1 < argv.length) configPath = argv[++i];
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else {
-      process.stderr.write(`nestmq: unknown argument ${a}\n${USAGE}`);
+      process.stderr.write(`nestmq: unknown or incomplete argument ${a}\n${USAGE}`);
       return 2;
     }
   }
-  const config = configPath ? loadConfigFile(configPath) : validateConfig(undefined);
-  const broker = new Broker(config);
-  broker.on('warning', (err) => process.stderr.write(`nestmq: warning: ${err.message}\n`));
-  await broker.start();
-  for (const [name, a] of Object.entries(broker.addresses)) {
-    const l = config.listeners.find((x) => x.name === name)!;
-    const scheme = l.type === 'ws' ? (l.ssl ? 'wss' : 'ws') : l.ssl ? 'mqtts' : 'mqtt';
-    process.stdout.write(`nestmq: listener ${name} bound to ${scheme}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}${l.type === 'ws' ? '/mqtt' : ''}\n`);
-  }
+  const config = configPath !== undefined ? loadConfigFile(configPath) : validateConfig(undefined);
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config }), {
+    logger: new ServiceLogger('nestmq', { logLevels: ['log', 'warn', 'error'] }),
+  });
+  const logger = new Logger('nestmq');
+  logger.log(`nestmq ${version()} started`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      process.stdout.write(`nestmq: ${signal} received, shutting down\n`);
-      broker.shutdown().then(resolve, resolve);
+      logger.log(`${signal} received, shutting down`);
+      app.close().then(resolve, resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -56,8 +62,10 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`nestmq: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+  (err: unknown) => {
+    // A bad config or a port in use: one clear message, never a stack trace.
+    const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`nestmq: ${message}\n`);
     process.exit(1);
   },
 );

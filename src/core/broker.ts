@@ -54,7 +54,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
-    this.config = isValidated(config) ? config : validateConfig(config);
+    this.config = validateConfig(config);
     this.stores = options.stores ?? createMemoryStores();
     const hooks = new HookRegistry(options.plugins ?? [], this.config.auth, (plugin, hook, err) => {
       const e = new Error(`plugin ${plugin.name ?? 'anonymous'} failed in ${hook}: ${(err as Error)?.message ?? String(err)}`);
@@ -181,10 +181,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
   get sessionCount(): number {
     return this.stores.sessions.size;
   }
-}
-
-function isValidated(c: unknown): c is BrokerConfig {
-  return typeof c === 'object' && c !== null && Object.isFrozen(c) && Array.isArray((c as BrokerConfig).listeners) && 'limits' in c && 'sysInterval' in c;
 }
 
 function snapshot(conn: Connection): ClientSnapshot {

@@ -1,7 +1,7 @@
 export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot } from './broker';
 export type { BrokerStats } from './engine';
 export * from './config/types';
-export { validateConfig, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
+export { validateConfig, isValidatedConfig, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
 export { loadConfigFile } from './config/loader';
 export type * from './hooks/events';
 export type * from './hooks/plugin';

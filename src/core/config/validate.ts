@@ -76,11 +76,19 @@ export function parseBind(bind: string): { host: string; port: number } | undefi
   return { host, port };
 }
 
+const validated = new WeakSet<object>();
+
+/** True for an object returned by validateConfig (so it is not validated twice). */
+export function isValidatedConfig(c: unknown): c is BrokerConfig {
+  return typeof c === 'object' && c !== null && validated.has(c);
+}
+
 /**
  * One validator for every entry point (embedding object, YAML file, Nest ConfigModule): reports
  * every problem at once by key path, and returns a frozen, complete config.
  */
 export function validateConfig(raw: unknown, source?: string): BrokerConfig {
+  if (isValidatedConfig(raw)) return raw;
   const problems: string[] = [];
   const input: BrokerConfigInput = raw === undefined || raw === null ? {} : (raw as BrokerConfigInput);
   if (!isObject(input)) throw new ConfigError(['(root): expected a mapping of configuration keys'], source);
@@ -207,5 +215,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     limits: Object.freeze(limits) as unknown as LimitsConfig,
   };
   if (problems.length > 0) throw new ConfigError(problems, source);
-  return Object.freeze(config);
+  Object.freeze(config);
+  validated.add(config);
+  return config;
 }

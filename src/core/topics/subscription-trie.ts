@@ -32,12 +32,14 @@
  * Filters must be valid (isValidTopicFilter); add() throws on an invalid one. Topics passed to
  * match() are expected to be valid Topic Names (no wildcards; see isValidTopicName).
  *
- * Hot path: match() splits the topic into a buffer owned by the trie, walks the tree collecting
- * the matching nodes' subscriber maps into the caller's reusable MatchResult, and only then
- * flattens them. The common case (exactly one matching filter node, e.g. 10,000 sessions on one
- * filter) is a straight copy; overlap between a few nodes is resolved by looking the subscriber
- * up in the other nodes' maps, and only many overlapping nodes use a scratch index map, which
- * the result keeps and clears. Nothing is allocated per publish once buffers have grown.
+ * Hot path: match() splits the topic into a level buffer owned by the trie and walks the tree,
+ * appending each matching node's subscribers straight into the caller's reusable MatchResult.
+ * De-duplication costs no Map operation: the trie interns every subscriber once in a record
+ * (Subscriber) that carries a match stamp and its position in the current result; a record
+ * already stamped by this match only has its QoS raised. Nodes keep their subscribers in
+ * parallel arrays (record, QoS), so a 10,000-session fan-out is a plain array copy; a per-node
+ * position Map is added only once a node holds many subscribers, to keep add/remove O(1).
+ * Nothing is allocated per publish once the buffers have grown.
  */
 
 import { isValidTopicFilter } from './topic-validation';
@@ -46,11 +48,25 @@ type QoS = 0 | 1 | 2;
 
 const DOLLAR = 0x24; // '$'
 
-/**
- * Above this many matching filter nodes, de-duplication switches from cross-lookups into the
- * other nodes' maps (cost grows with the number of nodes) to one scratch Map per result.
- */
-const CROSS_LOOKUP_MAX_SOURCES = 6;
+/** A node builds its position map above this many subscribers, and drops it below half. */
+const POSITION_MAP_MIN = 16;
+
+/** The trie's record for one subscriber, shared by every node it is subscribed at. */
+class Subscriber<S> {
+  readonly value: S;
+  /** Number of filters this subscriber holds in the trie; the record goes when it reaches 0. */
+  refs: number;
+  /** Stamp of the last match() that reported this subscriber, and its position in that result. */
+  stamp: number;
+  slot: number;
+
+  constructor(value: S) {
+    this.value = value;
+    this.refs = 0;
+    this.stamp = 0;
+    this.slot = 0;
+  }
+}
 
 class SubNode<S> {
   readonly parent: SubNode<S> | null;
@@ -59,8 +75,11 @@ class SubNode<S> {
   children: Map<string, SubNode<S>> | null;
   plus: SubNode<S> | null;
   hash: SubNode<S> | null;
-  /** Subscribers whose filter ends here, with their granted QoS; null when there are none. */
-  subs: Map<S, QoS> | null;
+  /** Subscribers whose filter ends here and their granted QoS (same index); null when none. */
+  subs: Subscriber<S>[] | null;
+  qos: QoS[] | null;
+  /** Index of each record in `subs`, kept only while the node is large. */
+  pos: Map<Subscriber<S>, number> | null;
 
   constructor(parent: SubNode<S> | null, key: string) {
     this.parent = parent;
@@ -69,10 +88,23 @@ class SubNode<S> {
     this.plus = null;
     this.hash = null;
     this.subs = null;
+    this.qos = null;
+    this.pos = null;
   }
 
   isEmpty(): boolean {
     return this.subs === null && this.children === null && this.plus === null && this.hash === null;
+  }
+
+  indexOf(record: Subscriber<S>): number {
+    const subs = this.subs;
+    if (subs === null) return -1;
+    if (this.pos !== null) {
+      const i = this.pos.get(record);
+      return i === undefined ? -1 : i;
+    }
+    for (let i = 0; i < subs.length; i++) if (subs[i] === record) return i;
+    return -1;
   }
 }
 
@@ -80,107 +112,45 @@ class SubNode<S> {
  * Reusable output of SubscriptionTrie.match(). Entries 0..length-1 of `subscribers` and `qos`
  * are valid; each subscriber appears once, with the highest QoS it was granted by a matching
  * filter. Keep one per publishing loop and pass it to every match(): match() resets it first.
+ * The arrays only grow; entries past `length` are stale.
  */
 export class MatchResult<S> {
   subscribers: S[];
   qos: QoS[];
   length: number;
 
-  /** @internal subscriber maps of the nodes that matched, gathered before flattening */
-  _sources: Array<Map<S, QoS>>;
-  /** @internal */
-  _sourceCount: number;
-  /** @internal scratch subscriber -> position, used only when many nodes overlap */
-  _index: Map<S, number>;
-  /** @internal position of the source being flattened (read by the forEach callbacks) */
-  _k: number;
-
   constructor() {
     this.subscribers = [];
     this.qos = [];
     this.length = 0;
-    this._sources = [];
-    this._sourceCount = 0;
-    this._index = new Map();
-    this._k = 0;
   }
 
-  /** Empties the result, dropping references to the subscribers it held. */
+  /** Empties the result, dropping its references to subscribers. */
   reset(): void {
     const subscribers = this.subscribers;
     for (let i = 0; i < this.length; i++) subscribers[i] = undefined as unknown as S;
     this.length = 0;
   }
-
-  /** @internal */
-  _finish(): void {
-    const m = this._sourceCount;
-    const sources = this._sources;
-    if (m === 1) {
-      sources[0].forEach(copyEntry, this);
-    } else if (m > 1 && m <= CROSS_LOOKUP_MAX_SOURCES) {
-      for (let k = 0; k < m; k++) {
-        this._k = k;
-        sources[k].forEach(crossEntry, this);
-      }
-    } else if (m > 1) {
-      for (let k = 0; k < m; k++) sources[k].forEach(indexEntry, this);
-      this._index.clear();
-    }
-    for (let k = 0; k < m; k++) sources[k] = undefined as unknown as Map<S, QoS>;
-    this._sourceCount = 0;
-  }
-}
-
-// forEach callbacks are module-level functions called with the result as `this`, so flattening
-// creates no closure per publish.
-
-function copyEntry<S>(this: MatchResult<S>, qos: QoS, subscriber: S): void {
-  const i = this.length++;
-  this.subscribers[i] = subscriber;
-  this.qos[i] = qos;
-}
-
-/** Emit the subscriber only from the first source holding it, at the max QoS over the rest. */
-function crossEntry<S>(this: MatchResult<S>, qos: QoS, subscriber: S): void {
-  const sources = this._sources;
-  const k = this._k;
-  for (let j = 0; j < k; j++) if (sources[j].has(subscriber)) return;
-  let max = qos;
-  for (let j = k + 1; j < this._sourceCount; j++) {
-    const q = sources[j].get(subscriber);
-    if (q !== undefined && q > max) max = q; // [MQTT-3.3.5-1]
-  }
-  const i = this.length++;
-  this.subscribers[i] = subscriber;
-  this.qos[i] = max;
-}
-
-function indexEntry<S>(this: MatchResult<S>, qos: QoS, subscriber: S): void {
-  const at = this._index.get(subscriber);
-  if (at === undefined) {
-    const i = this.length++;
-    this._index.set(subscriber, i);
-    this.subscribers[i] = subscriber;
-    this.qos[i] = qos;
-  } else if (qos > this.qos[at]) {
-    this.qos[at] = qos; // [MQTT-3.3.5-1]
-  }
 }
 
 export class SubscriptionTrie<S> {
   private readonly root: SubNode<S>;
+  private readonly records: Map<S, Subscriber<S>>;
   private pairs: number;
   private filters: number;
   private nodes: number;
+  /** Incremented by every match(); a record stamped with the current value is already in the result. */
+  private stamp: number;
   /** Topic levels of the match in progress; reused across calls. */
   private readonly levels: string[];
 
   constructor() {
     this.root = new SubNode<S>(null, '');
+    this.records = new Map();
     this.pairs = 0;
     this.filters = 0;
     this.nodes = 0;
+    this.stamp = 0;
     this.levels = [];
   }
 
@@ -192,6 +162,11 @@ export class SubscriptionTrie<S> {
   /** Number of distinct filters with at least one subscriber. */
   get filterCount(): number {
     return this.filters;
+  }
+
+  /** Number of distinct subscribers holding at least one filter. */
+  get subscriberCount(): number {
+    return this.records.size;
   }
 
   /** Number of nodes below the root (0 when empty); exposed to test pruning. */
@@ -215,14 +190,33 @@ export class SubscriptionTrie<S> {
       if (end < 0) break;
       start = end + 1;
     }
+
+    let record = this.records.get(subscriber);
+    if (record === undefined) {
+      record = new Subscriber(subscriber);
+      this.records.set(subscriber, record);
+    }
     let subs = node.subs;
-    if (subs === null) {
-      subs = node.subs = new Map();
+    let qosList = node.qos;
+    if (subs === null || qosList === null) {
+      subs = node.subs = [];
+      qosList = node.qos = [];
       this.filters++;
     }
-    const existed = subs.has(subscriber);
-    subs.set(subscriber, qos); // [MQTT-3.8.4-3] replace, never a second entry
-    if (existed) return false;
+    const at = node.indexOf(record);
+    if (at >= 0) {
+      qosList[at] = qos; // [MQTT-3.8.4-3] replace, never a second entry
+      return false;
+    }
+    const i = subs.length;
+    subs.push(record);
+    qosList.push(qos);
+    if (node.pos !== null) node.pos.set(record, i);
+    else if (subs.length > POSITION_MAP_MIN) {
+      const pos = (node.pos = new Map());
+      for (let j = 0; j < subs.length; j++) pos.set(subs[j], j);
+    }
+    record.refs++;
     this.pairs++;
     return true;
   }
@@ -232,11 +226,34 @@ export class SubscriptionTrie<S> {
    * matching) [MQTT-3.10.4-1]. Returns whether it existed. Prunes branches left empty.
    */
   remove(filter: string, subscriber: S): boolean {
+    const record = this.records.get(subscriber);
+    if (record === undefined) return false;
     const node = this.find(filter);
-    if (node === null || node.subs === null || !node.subs.delete(subscriber)) return false;
+    if (node === null) return false;
+    const at = node.indexOf(record);
+    if (at < 0) return false;
+
+    // swap-remove: delivery order among subscribers is not specified
+    const subs = node.subs!;
+    const qosList = node.qos!;
+    const last = subs.length - 1;
+    if (at !== last) {
+      subs[at] = subs[last];
+      qosList[at] = qosList[last];
+      if (node.pos !== null) node.pos.set(subs[at], at);
+    }
+    subs.pop();
+    qosList.pop();
+    if (node.pos !== null) {
+      node.pos.delete(record);
+      if (subs.length < POSITION_MAP_MIN / 2) node.pos = null;
+    }
+
     this.pairs--;
-    if (node.subs.size === 0) {
+    if (--record.refs === 0) this.records.delete(subscriber);
+    if (subs.length === 0) {
       node.subs = null;
+      node.qos = null;
       this.filters--;
       this.prune(node);
     }
@@ -245,8 +262,12 @@ export class SubscriptionTrie<S> {
 
   /** Granted QoS of `subscriber` on exactly `filter`, or undefined if not subscribed. */
   get(filter: string, subscriber: S): QoS | undefined {
+    const record = this.records.get(subscriber);
+    if (record === undefined) return undefined;
     const node = this.find(filter);
-    return node === null || node.subs === null ? undefined : node.subs.get(subscriber);
+    if (node === null) return undefined;
+    const at = node.indexOf(record);
+    return at < 0 ? undefined : node.qos![at];
   }
 
   has(filter: string, subscriber: S): boolean {
@@ -271,20 +292,21 @@ export class SubscriptionTrie<S> {
       levels[n++] = topic.substring(start, end);
       start = end + 1;
     }
+    // a fresh stamp marks which records are already in `result` (2^53 matches before reuse)
+    const stamp = ++this.stamp;
 
     const root = this.root;
     // [MQTT-4.7.2-1] '#' and '+' in the first level of a filter never match a '$' topic
     if (topic.charCodeAt(0) !== DOLLAR) {
-      if (root.hash !== null) collect(root.hash, result);
-      if (root.plus !== null) walk(root.plus, levels, n, 1, result);
+      if (root.hash !== null) collect(root.hash, result, stamp);
+      if (root.plus !== null) walk(root.plus, levels, n, 1, result, stamp);
     }
     if (root.children !== null) {
       const child = root.children.get(levels[0]);
-      if (child !== undefined) walk(child, levels, n, 1, result);
+      if (child !== undefined) walk(child, levels, n, 1, result, stamp);
     }
 
     for (let i = 0; i < n; i++) levels[i] = '';
-    result._finish();
   }
 
   /** The node for `level` under `node`, created if missing. */
@@ -346,22 +368,42 @@ export class SubscriptionTrie<S> {
   }
 }
 
-function collect<S>(node: SubNode<S>, result: MatchResult<S>): void {
-  if (node.subs !== null) result._sources[result._sourceCount++] = node.subs;
+/** Appends the subscribers ending at `node`, each subscriber once per match, at its max QoS. */
+function collect<S>(node: SubNode<S>, result: MatchResult<S>, stamp: number): void {
+  const subs = node.subs;
+  const qosList = node.qos;
+  if (subs === null || qosList === null) return;
+  const out = result.subscribers;
+  const outQos = result.qos;
+  let length = result.length;
+  for (let i = 0; i < subs.length; i++) {
+    const record = subs[i];
+    const qos = qosList[i];
+    if (record.stamp !== stamp) {
+      record.stamp = stamp;
+      record.slot = length;
+      out[length] = record.value;
+      outQos[length] = qos;
+      length++;
+    } else if (qos > outQos[record.slot]) {
+      outQos[record.slot] = qos; // [MQTT-3.3.5-1] one copy, at the highest granted QoS
+    }
+  }
+  result.length = length;
 }
 
 /** `node` has matched levels[0..i-1]; gather everything below it that matches the rest. */
-function walk<S>(node: SubNode<S>, levels: string[], n: number, i: number, result: MatchResult<S>): void {
+function walk<S>(node: SubNode<S>, levels: string[], n: number, i: number, result: MatchResult<S>, stamp: number): void {
   // '#' matches the remaining levels, including none: 'sport/#' matches 'sport' [MQTT-4.7.1-2]
-  if (node.hash !== null) collect(node.hash, result);
+  if (node.hash !== null) collect(node.hash, result, stamp);
   if (i === n) {
-    collect(node, result);
+    collect(node, result, stamp);
     return;
   }
   if (node.children !== null) {
     const child = node.children.get(levels[i]);
-    if (child !== undefined) walk(child, levels, n, i + 1, result);
+    if (child !== undefined) walk(child, levels, n, i + 1, result, stamp);
   }
   // '+' matches exactly one level, even an empty one: 'a/+/b' matches 'a//b' [MQTT-4.7.1-3]
-  if (node.plus !== null) walk(node.plus, levels, n, i + 1, result);
+  if (node.plus !== null) walk(node.plus, levels, n, i + 1, result, stamp);
 }
