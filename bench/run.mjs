@@ -9,6 +9,8 @@
 //   BENCH_ONLY=fanin,latency     scenarios to run (default: all)
 //   BENCH_BROKERS=aedes,mosquitto  brokers to run (default: nestmq,aedes,mosquitto)
 //   BENCH_SCALE=1                multiplies message/connection counts (e.g. 0.2 for a smoke test)
+//   BENCH_QUIET_WAIT=5           before each run, wait up to this many seconds for the machine to
+//                                be idle (other processes < 0.25 cores); 0 disables
 //   BENCH_DOCS=1|0               force/suppress writing docs/benchmarks.md (default: only when
 //                                all scenarios ran at scale 1)
 import fs from 'node:fs';
@@ -25,6 +27,7 @@ import {
   MOSQUITTO_SETTINGS,
 } from './lib/brokers.mjs';
 import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
+import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
 
 const ALL_SCENARIOS = ['fanin', 'fanout', 'qos1', 'latency', 'idle', 'retained', 'routing'];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
@@ -43,6 +46,8 @@ function listEnv(name, all) {
 
 const RUNS = Math.max(1, Math.min(9, Number(process.env.BENCH_RUNS || 3) || 3));
 const SCALE = Math.max(0.01, Math.min(10, Number(process.env.BENCH_SCALE || 1) || 1));
+const QUIET_WAIT_S = Math.max(0, Math.min(60, Number(process.env.BENCH_QUIET_WAIT ?? 5) || 0));
+const BUSY_CORES = 0.2; // other processes using more than this (average cores) during a run get flagged
 const scenarioIds = listEnv('BENCH_ONLY', ALL_SCENARIOS);
 const brokerNames = listEnv('BENCH_BROKERS', ALL_BROKERS);
 
@@ -115,18 +120,47 @@ function runWorker(scenario, broker, timeoutMs) {
   });
 }
 
+async function waitQuiet() {
+  const until = Date.now() + QUIET_WAIT_S * 1000;
+  let load = 0;
+  while (Date.now() < until) {
+    load = await machineLoad(250);
+    if (load < 0.25) return load;
+  }
+  return load;
+}
+
 async function runOne(mod, brokerName) {
+  if (QUIET_WAIT_S > 0) await waitQuiet();
+  const busy0 = machineBusyMs();
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
   let broker;
   try {
     broker = await startBroker(brokerName);
   } catch (err) {
     return { ok: false, error: err.message, fatal: true };
   }
+  let res;
+  let brokerMs = NaN;
   try {
-    return await runWorker(mod.id, broker, mod.timeoutMs);
+    res = await runWorker(mod.id, broker, mod.timeoutMs);
+    brokerMs = processCpuMs(broker.pid);
   } finally {
     await broker.stop();
   }
+  const wall = performance.now() - t0;
+  const ownU = process.cpuUsage(own0);
+  const foreign = machineBusyMs() - busy0 - brokerMs - (res.generatorCpuMs ?? NaN) - (ownU.user + ownU.system) / 1000;
+  res.secs = wall / 1000;
+  res.brokerCores = brokerMs / wall;
+  res.generatorCores = res.generatorCpuMs / wall;
+  res.foreignCores = Math.max(0, foreign / wall);
+  if (res.ok && res.foreignCores > BUSY_CORES) {
+    res.busy = true;
+    (res.notes ??= []).push(`machine busy: other processes used ${res.foreignCores.toFixed(2)} cores on average`);
+  }
+  return res;
 }
 
 // ---------------------------------------------------------------- main
@@ -163,16 +197,18 @@ for (let r = 1; r <= RUNS; r++) {
         results[id][b].push({ ok: false, error: 'not retried after: ' + gaveUp[key], skipped: true });
         continue;
       }
-      const started = Date.now();
       const res = await runOne(mod, b);
-      res.secs = (Date.now() - started) / 1000;
+      res.secs ??= 0;
       results[id][b].push(res);
       if (!res.ok && res.fatal) gaveUp[key] = res.error;
       const vals = res.ok
         ? mod.metrics.map((m) => `${m.key}=${fmtValue(res.values[m.key], m.unit)}${m.unit === 'msgs/s' ? '' : ' ' + m.unit}`).join(' ')
         : `FAILED: ${res.error}`;
       const notes = res.ok && res.notes?.length ? `  [${res.notes.join('; ')}]` : '';
-      console.log(`[run ${r}/${RUNS}] ${id.padEnd(8)} ${b.padEnd(9)} ${vals}${notes}  (${res.secs.toFixed(1)} s)`);
+      const cpu = Number.isFinite(res.brokerCores)
+        ? `, cpu: broker ${res.brokerCores.toFixed(2)} gen ${res.generatorCores.toFixed(2)} other ${res.foreignCores.toFixed(2)}`
+        : '';
+      console.log(`[run ${r}/${RUNS}] ${id.padEnd(8)} ${b.padEnd(9)} ${vals}${notes}  (${res.secs.toFixed(1)} s${cpu})`);
     }
   }
 }
@@ -201,6 +237,7 @@ for (const id of scenarioIds) {
       } else {
         cells[b] = fmtValue(med[b], m.unit) + (okRuns.length < runs.length ? ` (${okRuns.length}/${runs.length} ok)` : '');
         if (okRuns.some((x) => x.losses > 0)) cells[b] += ' †';
+        if (okRuns.some((x) => x.busy)) cells[b] += ' ‡';
       }
     }
     const ratio = (peer) => {
@@ -223,7 +260,7 @@ for (const id of scenarioIds) {
 const HEAD = ['Scenario', 'nestmq', 'aedes', 'mosquitto', 'nestmq/aedes', 'nestmq/mosquitto'];
 const tableRows = rows.map((r) => [r.label, r.cells.nestmq, r.cells.aedes, r.cells.mosquitto, r.r1, r.r2]);
 const RATIO_NOTE =
-  'Ratios: > 1 means nestmq is better. Throughput rows: nestmq/peer. Latency, memory and retained-ms rows (lower is better): peer/nestmq. † = some messages were lost in at least one run (see notes).';
+  'Ratios: > 1 means nestmq is better. Throughput rows: nestmq/peer. Latency, memory and retained-ms rows (lower is better): peer/nestmq. † = some messages were lost in at least one run; ‡ = other processes competed for the CPU in at least one run (see notes).';
 
 function textTable(head, body) {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i]).length)));

@@ -10,6 +10,8 @@ function finish(res) {
   if (finished) return;
   finished = true;
   destroyAll();
+  const u = process.cpuUsage();
+  res.generatorCpuMs = (u.user + u.system) / 1000;
   process.stdout.write('RESULT ' + JSON.stringify(res) + '\n', () => process.exit(0));
 }
 

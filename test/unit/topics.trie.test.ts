@@ -245,7 +245,7 @@ describe('SubscriptionTrie overlapping subscriptions', () => {
     expect(matched(trie, 'a/b/c/d').low).toBe(1);
   });
 
-  it('the result is reset by match() and reusable across publishes', () => {
+  it('the result is overwritten by match() and reusable across publishes', () => {
     const trie = new SubscriptionTrie<Sub>();
     const result = new MatchResult<Sub>();
     const subs = Array.from({ length: 50 }, (_, i) => new Sub(`s${i}`));
@@ -254,6 +254,8 @@ describe('SubscriptionTrie overlapping subscriptions', () => {
     expect(Object.keys(matched(trie, 'big', result))).toHaveLength(50);
     expect(matched(trie, 'small', result)).toEqual({ s0: 2 });
     expect(result.length).toBe(1);
+    // the stale tail of the bigger match no longer references sessions
+    expect(result.subscribers.slice(1).every((s) => s === undefined)).toBe(true);
     expect(matched(trie, 'none', result)).toEqual({});
     expect(result.length).toBe(0);
     result.reset();
@@ -269,6 +271,44 @@ describe('SubscriptionTrie overlapping subscriptions', () => {
     expect(result.length).toBe(10_000);
     expect(new Set(result.subscribers.slice(0, result.length)).size).toBe(10_000);
     expect(result.qos[1]).toBe(1);
+  });
+});
+
+describe('SubscriptionTrie large nodes (position map, swap-remove)', () => {
+  it('[MQTT-3.8.4-3] [MQTT-3.10.4-1] add/replace/remove of many subscribers on few filters stays exact', () => {
+    const subs = Array.from({ length: 40 }, (_, i) => new Sub(`s${i}`));
+    const op = fc.record({
+      remove: fc.boolean(),
+      filter: fc.constantFrom('a/+', 'a/b', '#'),
+      sub: fc.integer({ min: 0, max: 39 }),
+      qos: fc.constantFrom<QoS>(0, 1, 2),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const trie = new SubscriptionTrie<Sub>();
+        const model = new Map<string, QoS>();
+        for (const o of ops) {
+          const key = `${o.sub} ${o.filter}`;
+          if (o.remove) expect(trie.remove(o.filter, subs[o.sub])).toBe(model.delete(key));
+          else {
+            expect(trie.add(o.filter, subs[o.sub], o.qos)).toBe(!model.has(key));
+            model.set(key, o.qos);
+          }
+        }
+        const expected: Record<string, number> = {};
+        const holders = new Set<string>();
+        for (const [key, qos] of model) {
+          const [sub, filter] = key.split(' ');
+          holders.add(sub);
+          expect(trie.get(filter, subs[Number(sub)])).toBe(qos);
+          expected[`s${sub}`] = Math.max(expected[`s${sub}`] ?? 0, qos);
+        }
+        expect(matched(trie, 'a/b')).toEqual(expected);
+        expect(trie.size).toBe(model.size);
+        expect(trie.subscriberCount).toBe(holders.size);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -3,7 +3,7 @@
  *
  * One node per filter level. A node keeps its literal children in a Map keyed by the level
  * string, and its '+' and '#' children in dedicated fields; subscribers whose filter ends at a
- * node sit in that node's Map<subscriber, granted QoS>. Matching walks the topic's levels once,
+ * node sit in that node's parallel arrays of subscriber records and granted QoS. Matching walks the topic's levels once,
  * following at each node the literal child for the level, the '+' child, and collecting the '#'
  * child. No RegExp anywhere.
  *
@@ -111,8 +111,8 @@ class SubNode<S> {
 /**
  * Reusable output of SubscriptionTrie.match(). Entries 0..length-1 of `subscribers` and `qos`
  * are valid; each subscriber appears once, with the highest QoS it was granted by a matching
- * filter. Keep one per publishing loop and pass it to every match(): match() resets it first.
- * The arrays only grow; entries past `length` are stale.
+ * filter. Keep one per publishing loop and pass it to every match(), which overwrites it (no need
+ * to reset() in between). The arrays only grow; entries past `length` hold no subscriber.
  */
 export class MatchResult<S> {
   subscribers: S[];
@@ -275,11 +275,14 @@ export class SubscriptionTrie<S> {
   }
 
   /**
-   * Resets `result`, then fills it with every subscriber having a filter that matches `topic`,
+   * Overwrites `result` with every subscriber having a filter that matches `topic`,
    * once each, at the highest QoS among its matching filters [MQTT-3.3.5-1].
    */
   match(topic: string, result: MatchResult<S>): void {
-    result.reset();
+    // Entries are overwritten in place; only the stale tail past the new length is cleared at the
+    // end, so a steady fan-out does not pay for nulling every slot of a reset().
+    const previousLength = result.length;
+    result.length = 0;
     const levels = this.levels;
     let n = 0;
     let start = 0;
@@ -307,6 +310,8 @@ export class SubscriptionTrie<S> {
     }
 
     for (let i = 0; i < n; i++) levels[i] = '';
+    const subscribers = result.subscribers;
+    for (let i = result.length; i < previousLength; i++) subscribers[i] = undefined as unknown as S;
   }
 
   /** The node for `level` under `node`, created if missing. */

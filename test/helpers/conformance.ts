@@ -1,0 +1,80 @@
+/**
+ * Harness for test/conformance: a fresh broker per test (TestBroker, on an ephemeral port), raw
+ * clients (test/helpers/raw.ts) and MQTT.js clients, all closed after the test.
+ */
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { BrokerConfigInput, BrokerOptions } from '../../src';
+import { TestBroker } from './broker';
+import { RawClient, type ConnectOptions, connack } from './raw';
+
+export class Harness {
+  readonly raws: RawClient[] = [];
+
+  private constructor(readonly tb: TestBroker) {}
+
+  static async start(config: BrokerConfigInput = {}, options?: BrokerOptions): Promise<Harness> {
+    return new Harness(await TestBroker.start(config, options));
+  }
+
+  get broker(): TestBroker['broker'] {
+    return this.tb.broker;
+  }
+
+  get port(): number {
+    return this.tb.port;
+  }
+
+  /** A raw TCP connection, nothing sent yet. */
+  async raw(port = this.port): Promise<RawClient> {
+    const c = await RawClient.tcp(port);
+    this.raws.push(c);
+    return c;
+  }
+
+  /** A raw WebSocket connection to the named ws listener (path /mqtt). */
+  async websocket(listener: string, protocols: string[] = ['mqtt']): Promise<RawClient> {
+    const c = await RawClient.websocket(`ws://127.0.0.1:${this.broker.port(listener)}/mqtt`, protocols);
+    this.raws.push(c);
+    return c;
+  }
+
+  /** A raw connection that sent CONNECT and got the expected CONNACK (default 20 02 00 00). */
+  async connected(o: ConnectOptions = {}, expected = connack(0, 0)): Promise<RawClient> {
+    const c = await this.raw();
+    await c.connect(o, expected);
+    return c;
+  }
+
+  /** An MQTT.js 3.1.1 client, connected. */
+  client(o: IClientOptions = {}): Promise<MqttClient> {
+    return this.tb.client(o);
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.raws) r.destroy();
+    await this.tb.close();
+  }
+}
+
+/**
+ * Registers beforeEach/afterEach for a fresh broker per test; returns a getter for the harness.
+ *   const h = useBroker({ limits: { 'connect-timeout': 1 } });
+ *   it('...', async () => { const c = await h().connected(); ... });
+ */
+export function useBroker(config: BrokerConfigInput = {}, options?: () => BrokerOptions): () => Harness {
+  let h: Harness | null = null;
+  beforeEach(async () => {
+    h = await Harness.start(config, options?.());
+  });
+  afterEach(async () => {
+    const x = h;
+    h = null;
+    await x?.close();
+  });
+  return () => {
+    if (h === null) throw new Error('no broker: useBroker() must be called in a describe block');
+    return h;
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
