@@ -70,7 +70,10 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
 
 function exceedsTopicLimits(conn: Connection, topic: string): boolean {
   const limits = conn.engine.limits;
-  if (topic.length > limits.maxTopicLength && Buffer.byteLength(topic) > limits.maxTopicLength) return true;
+  // A UTF-16 unit takes 1-3 UTF-8 bytes: only long strings need the exact byte count.
+  if (topic.length * 3 > limits.maxTopicLength && Buffer.byteLength(topic) > limits.maxTopicLength) return true;
+  // n characters hold at most n + 1 levels: short topics need no count.
+  if (topic.length < limits.maxTopicLevels) return false;
   let levels = 1;
   for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++;
   return levels > limits.maxTopicLevels;
