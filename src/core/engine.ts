@@ -201,7 +201,10 @@ export class Engine {
       // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
       // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one.
       if (msg.payload.length === 0) this.retained.delete(msg.topic);
-      else this.retained.set(msg);
+      else {
+        msg.compact();
+        this.retained.set(msg);
+      }
     }
     const match = this.match;
     this.subscriptions.match(msg.topic, match);
@@ -233,6 +236,7 @@ export class Engine {
         this.stats.droppedQueueFull++;
         return;
       }
+      msg.compact();
       session.enqueue(new QueuedMessage(msg, qos, retainFlag));
       return;
     }
@@ -247,6 +251,7 @@ export class Engine {
         // backpressure) until this subscriber drains its queue.
         if (publisher !== null) this.throttle(publisher, conn);
       }
+      msg.compact();
       session.enqueue(new QueuedMessage(msg, qos, retainFlag));
       return;
     }
@@ -265,6 +270,7 @@ export class Engine {
       conn.send(enc.qos0());
     } else {
       // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
+      msg.compact();
       const id = session.allocatePacketId();
       session.addInflight(new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK));
       conn.send(enc.withId(qos, id, false));

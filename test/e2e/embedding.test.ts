@@ -30,7 +30,7 @@ describe('embedding API', () => {
     await c.unsubscribeAsync('t');
     expect(broker.clients().map((s) => s.clientId)).toEqual([c.options.clientId]);
 
-    const closed = new Promise((r) => c.once('close', r));
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
     await broker.shutdown();
     await closed; // shutdown really closes client sockets
     expect(broker.state).toBe('stopped');

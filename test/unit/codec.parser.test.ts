@@ -9,6 +9,7 @@ import { Packet, PacketType } from '../../src/core/protocol/packets';
 import { connectHeader, field, frame, hex, u16 } from '../helpers/raw-packets';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
+const realConcat = Buffer.concat.bind(Buffer);
 
 interface ValidCase {
   name: string;
@@ -612,6 +613,55 @@ describe('PacketParser: size limits and large packets', () => {
     } finally {
       concat.mockRestore();
     }
+  });
+
+  it('a big packet trickled in tiny chunks: each byte is copied at most twice (tiny chunks are merged as they queue)', () => {
+    const payload = Buffer.alloc(200_000, 0x5a);
+    const bytes = Buffer.concat([frame(0x30, field('t'), payload), hex('e0 00')]);
+    const parser = new PacketParser();
+    const concat = jest.spyOn(Buffer, 'concat');
+    try {
+      let copied = 0;
+      concat.mockImplementation(((list: readonly Uint8Array[], total?: number) => {
+        const out = realConcat(list, total);
+        copied += out.length;
+        return out;
+      }) as typeof Buffer.concat);
+      const packets: Packet[] = [];
+      for (let off = 0; off < bytes.length; off += 3) {
+        parser.push(bytes.subarray(off, off + 3));
+        let p: Packet | null;
+        while ((p = parser.next()) !== null) packets.push(p);
+      }
+      expect(packets).toHaveLength(2);
+      expect(packets[0]).toMatchObject({ type: PacketType.PUBLISH, topic: 't' });
+      expect((packets[0] as { payload: Buffer }).payload.equals(payload)).toBe(true);
+      expect(packets[1]).toEqual({ type: PacketType.DISCONNECT });
+      expect(concat.mock.calls.length).toBeGreaterThan(1); // runs of tiny chunks were merged
+      expect(copied).toBeLessThanOrEqual(2 * bytes.length);
+    } finally {
+      concat.mockRestore();
+    }
+  });
+
+  it('many tiny chunks pushed before draining (merged while queued) yield the same packets', () => {
+    const stream = Buffer.concat([...valid, ...valid, ...valid].map((c) => c.bytes));
+    const expected = [...valid, ...valid, ...valid].map((c) => c.packet);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 50 }), (sizes) => {
+        const parser = new PacketParser();
+        for (let off = 0, i = 0; off < stream.length; off += sizes[i++ % sizes.length]) {
+          parser.push(stream.subarray(off, off + sizes[i % sizes.length]));
+        }
+        expect(parser.bufferedBytes).toBe(stream.length);
+        const packets: Packet[] = [];
+        let p: Packet | null;
+        while ((p = parser.next()) !== null) packets.push(p);
+        expect(packets).toEqual(expected);
+        expect(parser.bufferedBytes).toBe(0);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('rejects an invalid maxPacketSize option', () => {

@@ -2,4 +2,4 @@ export * from './packets';
 export * from './errors';
 export * from './parser';
 export * from './encoder';
-export { decodeTopicName, decodeUtf8, isValidMqttString } from './utf8';
+export { decodeTopicName, decodeUtf8 } from './utf8';

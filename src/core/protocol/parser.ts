@@ -14,7 +14,9 @@
  *   advances. No copy: PUBLISH payloads are `subarray` views of the received chunk (they keep the
  *   chunk alive: copy a payload before storing it for long, e.g. as a retained message).
  * - slow path: the packet straddles chunks. The chunks stay queued untouched until the whole packet
- *   has arrived, then its bytes are concatenated once (never re-concatenated per chunk).
+ *   has arrived, then its bytes are concatenated once (never re-concatenated per chunk). Runs of
+ *   tiny chunks are merged as they queue up, so a trickled packet does not cost one Buffer object
+ *   per byte (each byte is copied at most twice in all).
  * - the first byte (type and flags) and the Remaining Length are checked as soon as they are
  *   available, so an oversized or ill-flagged packet is refused before its body is buffered.
  *
@@ -52,6 +54,14 @@ export interface ParserOptions {
 export const MAX_REMAINING_LENGTH = 268_435_455;
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Tiny chunks (a peer trickling a large packet a few bytes per TCP segment) are merged in runs of
+ * this many, so the queue holds few Buffer objects; each byte is copied at most once by this.
+ * Runs averaging more than COALESCE_MAX_AVERAGE bytes per chunk are left alone (no copy).
+ */
+const COALESCE_RUN = 256;
+const COALESCE_MAX_AVERAGE = 512;
 
 /**
  * Exact Remaining Length of the fixed-size packet types, -1 where it varies. Indexed by type.
@@ -147,6 +157,8 @@ export class PacketParser {
   private queue: Buffer[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
+  /** Start in `queue` of the chunks not yet considered for coalescing. */
+  private runStart = 0;
 
   /** Slow path: total size (header + body) of the packet being waited for, -1 if unknown. */
   private need = -1;
@@ -167,16 +179,31 @@ export class PacketParser {
     this.maxPacketSize = Math.min(max, MAX_REMAINING_LENGTH);
   }
 
-  /** Appends received bytes; nothing is parsed here. */
+  /** Appends received bytes; nothing is parsed here. Ignored once the parser is dead. */
   push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
+    if (chunk.length === 0 || this.failure !== null) return;
     if (this.pos === this.buf.length) {
       this.buf = chunk;
       this.pos = 0;
     } else {
       this.queue.push(chunk);
       this.queuedBytes += chunk.length;
+      if (this.queue.length - this.runStart >= COALESCE_RUN) this.coalesce();
     }
+  }
+
+  /** Merges the latest run of queued chunks into one if they are small on average. */
+  private coalesce(): void {
+    const queue = this.queue;
+    const start = Math.max(this.runStart, this.queueHead);
+    let bytes = 0;
+    for (let i = start; i < queue.length; i++) bytes += queue[i].length;
+    if (queue.length - start > 1 && bytes <= (queue.length - start) * COALESCE_MAX_AVERAGE) {
+      const merged = Buffer.concat(queue.slice(start), bytes);
+      queue.length = start;
+      queue.push(merged);
+    }
+    this.runStart = queue.length;
   }
 
   /** Bytes received and not yet consumed by a decoded packet. */
@@ -191,6 +218,7 @@ export class PacketParser {
     this.queue = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
+    this.runStart = 0;
     this.need = -1;
     this.needHeader = 0;
     this.failure = null;
@@ -252,6 +280,7 @@ export class PacketParser {
       if (this.queueHead === this.queue.length) {
         this.queue = [];
         this.queueHead = 0;
+        this.runStart = 0;
       }
       this.buf = chunk;
     } else {

@@ -53,35 +53,16 @@ function decode(buf: Buffer, start: number, end: number, classes: Uint8Array, wi
   let i = start;
   while (i < end && classes[buf[i]] === PLAIN) i++;
   if (i === end) return buf.toString('latin1', start, end);
-  // Slow path: something other than plain ASCII. 00, '+' and '#' never occur inside a
-  // multi-byte sequence, so the rest of the scan stays byte-wise.
-  let ascii = true;
+  // Stopped on NUL, a wildcard or a byte >= 0x80. 00, '+' and '#' never occur inside a multi-byte
+  // sequence, so the rest of the scan stays byte-wise; then the strict decoder judges the UTF-8.
   for (; i < end; i++) {
     const c = classes[buf[i]];
     if (c === NUL) throw new ProtocolError('string contains U+0000', 'MQTT-1.5.3-2');
     if (c === WILDCARD) throw new ProtocolError('Topic Name contains a wildcard character', wildcardRule);
-    if (c !== PLAIN) ascii = false;
   }
-  if (ascii) return buf.toString('latin1', start, end);
   try {
     return decoder.decode(buf.subarray(start, end));
   } catch {
     throw new ProtocolError('string is not well-formed UTF-8', 'MQTT-1.5.3-1');
   }
-}
-
-/** True when `s` would be accepted by decodeUtf8 once encoded: no lone surrogate, no U+0000. */
-export function isValidMqttString(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0) return false;
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      return false;
-    }
-  }
-  return true;
 }

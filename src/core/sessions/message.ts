@@ -8,11 +8,15 @@ import type { QoS } from '../protocol/packets';
  * id patched in.
  */
 export class Message {
-  readonly encoded: EncodedPublish;
+  /** Bytes of this message without a packet id; the same object serves every receiver. */
+  encoded: EncodedPublish;
+  private retainedEncoded: EncodedPublish | null = null;
+  private compacted = false;
 
   constructor(
     readonly topic: string,
-    readonly payload: Buffer,
+    /** Received payloads are views into the socket's chunk (zero-copy); see compact(). */
+    public payload: Buffer,
     /** The QoS it was published with; delivery is at min(this, granted QoS) [MQTT-3.8.4-6]. */
     readonly qos: QoS,
     /** Whether it is (also) the retained message of its topic. */
@@ -25,12 +29,25 @@ export class Message {
     this.encoded = new EncodedPublish(topic, payload, false);
   }
 
-  private retainedEncoded: EncodedPublish | null = null;
-
   /** Encoding with RETAIN=1, for delivery of the stored retained copy on subscribe. */
   get retainedEncoding(): EncodedPublish {
     if (this.retainedEncoded === null) this.retainedEncoded = new EncodedPublish(this.topic, this.payload, true);
     return this.retainedEncoded;
+  }
+
+  /**
+   * Called before the message is kept beyond the turn that received it (retained, queued, in
+   * flight): a payload that is a view into a larger received chunk is copied, so that a few
+   * stored bytes do not pin a whole 64 KiB socket buffer. Done at most once per message.
+   */
+  compact(): void {
+    if (this.compacted) return;
+    this.compacted = true;
+    const p = this.payload;
+    if (p.length === p.buffer.byteLength) return;
+    this.payload = Buffer.from(p);
+    this.encoded = new EncodedPublish(this.topic, this.payload, false);
+    this.retainedEncoded = null;
   }
 }
 
