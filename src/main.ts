@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
-import { ConfigError, loadConfigFile, validateConfig } from './core';
+import { ConfigError, loadConfigFile, validateWithEnv } from './core';
 import { ServiceLogger } from './modules/logging/service-logger';
 
 const USAGE = `Usage: nestmq [--config FILE]
@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  const config = configPath !== undefined ? loadConfigFile(configPath) : validateConfig(undefined);
+  configPath ??= process.env.NESTMQ_CONFIG;
+  const config = configPath !== undefined ? loadConfigFile(configPath, process.env) : validateWithEnv({}, process.env);
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config }), {
     logger: new ServiceLogger('nestmq', { logLevels: ['log', 'warn', 'error'] }),
   });

@@ -2,8 +2,10 @@ export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot } fro
 export type { BrokerStats } from './engine';
 export * from './config/types';
 export { validateConfig, isValidatedConfig, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
-export { loadConfigFile } from './config/loader';
+export { loadConfigFile, validateWithEnv } from './config/loader';
+export { applyEnvOverrides, ENV_PREFIX } from './config/env';
 export type * from './hooks/events';
 export type * from './hooks/plugin';
 export type { Stores, SessionStore, RetainedStore, SessionJournal } from './stores/store';
 export { createMemoryStores, MemoryRetainedStore, MemorySessionStore } from './stores/memory';
+export type { QoS, WillMessage } from './protocol/packets';
