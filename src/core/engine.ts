@@ -162,7 +162,7 @@ export class Engine {
       }
     }
     this.releaseThrottled(conn);
-    if (wasConnected) {
+    if (wasConnected && this.events.listenerCount('clientDisconnected') > 0) {
       this.events.emit('clientDisconnected', {
         clientId: conn.clientId,
         username: conn.username,
@@ -175,6 +175,8 @@ export class Engine {
   }
 
   private publishWill(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean): void {
+    // [MQTT-3.3.5-2] a Will is a client publish: into $SYS it is dropped, like a PUBLISH there.
+    if (topic.startsWith('$SYS')) return void this.stats.droppedUnauthorized++;
     const allowed = this.hooks.authorizePublish(clientInfo(conn), topic, qos, retain);
     const go = (ok: boolean): void => {
       if (!ok) {

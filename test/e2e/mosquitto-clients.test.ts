@@ -26,14 +26,18 @@ describe('[MQTT-7.0.0-2] interoperability with mosquitto-clients', () => {
     await pub.publishAsync('interop/retained', 'kept', { qos: 1, retain: true });
     const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(tb.port), '-q', String(qos), '-t', 'interop/#', '-v', '-C', '2', '-W', '5']);
     let out = '';
+    let err = '';
     sub.stdout.on('data', (d) => (out += d));
+    sub.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => sub.once('exit', r));
     // Wait until the subscription exists (the retained copy arrives first), then publish live.
-    await new Promise<void>((resolve) => {
-      const check = (): void => (out.includes('interop/retained kept') ? resolve() : void setTimeout(check, 20));
-      check();
-    });
+    const deadline = Date.now() + 5000;
+    while (!out.includes('interop/retained kept') && sub.exitCode === null && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect({ out, err }).toEqual({ out: 'interop/retained kept\n', err: '' });
     await pub.publishAsync('interop/live', 'now', { qos: 2 });
-    const code = await new Promise<number | null>((r) => sub.once('exit', r));
+    const code = await exited;
     expect(code).toBe(0);
     expect(out.trim().split('\n')).toEqual(['interop/retained kept', 'interop/live now']);
   });

@@ -60,17 +60,21 @@ export class Connection {
     readonly engine: Engine,
     readonly transport: Transport,
     readonly listener: string,
+    /** Told when this connection closes (the listener counts its connections). */
+    private readonly owner: { release(conn: Connection): void } | null = null,
   ) {
     this.parser = new PacketParser({ maxPacketSize: engine.limits.maxPacketSize });
     this.remoteAddress = transport.remoteAddress ? `${transport.remoteAddress}:${transport.remotePort ?? 0}` : 'unknown';
-    transport.setNoDelay?.(true);
-    transport.on('data', this.onData);
-    transport.on('drain', this.onDrain);
-    transport.on('error', this.onError);
-    transport.on('close', this.onClose);
+    // Shared handler functions find their connection through the transport: no closures per
+    // connection (an idle connection should cost little more than its socket).
+    (transport as ConnectionHolder)[kConnection] = this;
+    transport.on('data', onTransportData);
+    transport.on('drain', onTransportDrain);
+    transport.on('error', ignoreError);
+    transport.on('close', onTransportClose);
     // [unnumbered §3.1.4 step 1] a socket that sends no CONNECT in time is closed.
     if (engine.limits.connectTimeout > 0) {
-      this.timer = setTimeout(this.onTimeout, engine.limits.connectTimeout * 1000);
+      this.timer = setTimeout(onTimer, engine.limits.connectTimeout * 1000, this);
     }
   }
 
@@ -83,14 +87,14 @@ export class Connection {
     return this.outBytes + this.transport.writableLength;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.state === ConnectionState.CLOSED) return;
     this.engine.stats.bytesReceived += chunk.length;
     // Any packet (not just PINGREQ) proves the client alive [MQTT-3.1.2-24]; refresh is cheap.
     if (this.timer !== null && this.state === ConnectionState.CONNECTED) this.timer.refresh();
     this.parser.push(chunk);
     this.process();
-  };
+  }
 
   /** Decode and handle buffered packets until none is complete, the connection closes or pauses. */
   process(): void {
@@ -151,24 +155,27 @@ export class Connection {
     }
   }
 
-  private readonly onDrain = (): void => {
+  onDrain(): void {
     this.resume(Pause.WRITE);
     this.engine.drained(this);
-  };
+  }
 
   startKeepalive(seconds: number): void {
     this.clearTimer();
     if (seconds > 0) {
       // [MQTT-3.1.2-24] 1.5 x keepalive; hbmqtt's timeout-disconnect-delay may only lengthen it.
       const ms = Math.max(seconds * 1500, (seconds + this.engine.config.timeoutDisconnectDelay) * 1000);
-      this.timer = setTimeout(this.onTimeout, ms);
+      this.timer = setTimeout(onTimer, ms, this);
     }
   }
 
-  private readonly onTimeout = (): void => {
+  onTimeout(): void {
+    // [MQTT-3.1.2-24] while we hold its input back (throttled, or awaiting a plugin) its packets
+    // cannot reach us: that is no sign of a dead client, so wait for a full period after resuming.
+    if (this.state === ConnectionState.CONNECTED && (this.paused & (Pause.THROTTLE | Pause.AUTH)) !== 0) return void this.timer!.refresh();
     this.timer = null;
     this.close(this.state === ConnectionState.CONNECTED ? 'keepalive' : 'connect-timeout');
-  };
+  }
 
   private clearTimer(): void {
     if (this.timer !== null) {
@@ -190,14 +197,33 @@ export class Connection {
     this.flush();
     this.transport.destroySoon();
     this.engine.connectionClosed(this, wasConnected);
+    this.owner?.release(this);
   }
 
-  private readonly onError = (): void => {
-    // ECONNRESET and friends: the close event follows and does the work.
-  };
-
-  private readonly onClose = (): void => {
+  onTransportClosed(): void {
     this.close(this.closeReason || 'closed');
     this.out = null;
-  };
+  }
+}
+
+const kConnection = Symbol('nestmq.connection');
+type ConnectionHolder = Transport & { [kConnection]: Connection };
+
+function onTransportData(this: ConnectionHolder, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+
+function onTransportDrain(this: ConnectionHolder): void {
+  this[kConnection].onDrain();
+}
+
+function onTransportClose(this: ConnectionHolder): void {
+  this[kConnection].onTransportClosed();
+}
+
+/** ECONNRESET and friends: the close event follows and does the work. */
+function ignoreError(): void {}
+
+function onTimer(conn: Connection): void {
+  conn.onTimeout();
 }

@@ -36,6 +36,8 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
   if (clientId.length === 0) {
     // [MQTT-3.1.3-8] empty id with CleanSession=0: identifier rejected.
     if (!packet.cleanSession) return refuse(conn, ConnackCode.IDENTIFIER_REJECTED, 'identifier-rejected');
+    // [MQTT-3.1.2-1] MQIsdp is handled as MQTT 3.1, never as 3.1.1: 3.1 has no empty client ids.
+    if (packet.protocolLevel === 3) return refuse(conn, ConnackCode.IDENTIFIER_REJECTED, 'identifier-rejected');
     // [MQTT-3.1.3-6] assign a unique id and carry on as if the client had sent it.
     clientId = engine.assignClientId();
   } else if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
@@ -49,7 +51,10 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
   conn.will = packet.will;
   conn.state = ConnectionState.AUTHENTICATING;
 
-  const outcome = engine.hooks.authenticate({ ...clientInfo(conn), password: packet.password });
+  const hooks = engine.hooks;
+  const outcome = hooks.hasAuthenticators
+    ? hooks.authenticate({ ...clientInfo(conn), password: packet.password })
+    : hooks.withoutPlugins(packet.username);
   if (isThenable(outcome)) {
     // [MQTT-3.1.4-5] nothing else the client sent is acted on until the verdict is in.
     conn.pause(Pause.AUTH);
@@ -95,9 +100,9 @@ function completeConnect(conn: Connection, outcome: AuthOutcome): void {
   const { session, present } = engine.attachSession(conn);
   // [MQTT-3.2.0-1] CONNACK is the first packet we send, before any queued or retained message;
   // [MQTT-3.2.2-1/2/3] Session Present; [MQTT-3.1.4-4] return code 0.
-  conn.send(encodeConnack(present, ConnackCode.ACCEPTED));
+  conn.send(encodeConnack(present && conn.protocolLevel === 4, ConnackCode.ACCEPTED)); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
   conn.startKeepalive(conn.keepalive);
-  engine.events.emit('clientConnected', {
+  if (engine.events.listenerCount('clientConnected') > 0) engine.events.emit('clientConnected', {
     ...clientInfo(conn),
     cleanSession: conn.cleanSession,
     sessionPresent: present,

@@ -65,6 +65,6 @@ function applySubscribe(conn: Connection, packet: SubscribePacket, granted: numb
     const filter = subs[i].topic;
     // [MQTT-3.3.1-6] retained messages of every matching topic, also on re-subscribe [MQTT-3.8.4-3].
     engine.sendRetained(session, filter, granted[i] as QoS);
-    engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos: granted[i] as QoS });
+    if (engine.events.listenerCount('clientSubscribed') > 0) engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos: granted[i] as QoS });
   }
 }

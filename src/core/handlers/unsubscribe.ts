@@ -15,7 +15,7 @@ export function handleUnsubscribe(conn: Connection, packet: UnsubscribePacket): 
   for (const filter of packet.topics) {
     if (session.deleteSubscription(filter)) {
       engine.subscriptions.remove(filter, session);
-      engine.events.emit('clientUnsubscribed', { ...clientInfo(conn), filter });
+      if (engine.events.listenerCount('clientUnsubscribed') > 0) engine.events.emit('clientUnsubscribed', { ...clientInfo(conn), filter });
     }
   }
   conn.send(encodeAck(PacketType.UNSUBACK, packet.packetId));

@@ -47,6 +47,15 @@ export class HookRegistry {
     this.subscribeAuthorizers = pick((p) => typeof p.authorizeSubscribe === 'function');
   }
 
+  get hasAuthenticators(): boolean {
+    return this.authenticators !== null;
+  }
+
+  /** The verdict when no plugin is configured: `allow-anonymous` decides for anonymous clients. */
+  withoutPlugins(username: string | null): AuthOutcome {
+    return this.fallback({ clientId: '', username, remoteAddress: '', listener: '', password: null });
+  }
+
   get hasPublishAuthorizers(): boolean {
     return this.publishAuthorizers !== null;
   }

@@ -19,7 +19,7 @@ import { WebSocketTransport } from './ws-transport';
 export class Listener {
   private server: net.Server | http.Server | null = null;
   private wss: WebSocketServer | null = null;
-  private readonly sockets = new Set<{ destroy(): unknown }>();
+  private readonly connections = new Set<Connection>();
   /** Connections refused because max-connections was reached. */
   refused = 0;
   address: { host: string; port: number } | null = null;
@@ -30,7 +30,7 @@ export class Listener {
   ) {}
 
   get connectionCount(): number {
-    return this.sockets.size;
+    return this.connections.size;
   }
 
   private tlsOptions(): tls.TlsOptions {
@@ -68,15 +68,20 @@ export class Listener {
   /** Accepts a new transport, or closes it at once when the listener is full (counted). */
   private accept(transport: Transport & { destroy(): unknown }): void {
     const max = this.config.maxConnections;
-    if (max > 0 && this.sockets.size >= max) {
+    if (max > 0 && this.connections.size >= max) {
       this.refused++;
       this.engine.stats.connectionsRefused++;
       transport.destroy();
       return;
     }
-    this.sockets.add(transport);
-    transport.on('close', () => this.sockets.delete(transport));
-    this.engine.addConnection(new Connection(this.engine, transport, this.config.name));
+    const conn = new Connection(this.engine, transport, this.config.name, this);
+    this.connections.add(conn);
+    this.engine.addConnection(conn);
+  }
+
+  /** Called once by each of its connections when it closes. */
+  release(conn: Connection): void {
+    this.connections.delete(conn);
   }
 
   async listen(): Promise<void> {
@@ -126,7 +131,7 @@ export class Listener {
   }
 
   destroyAll(): void {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
+    for (const c of this.connections) c.transport.destroy();
+    this.connections.clear();
   }
 }
