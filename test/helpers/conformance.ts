@@ -2,7 +2,8 @@
  * Harness for test/conformance: a fresh broker per test (TestBroker, on an ephemeral port), raw
  * clients (test/helpers/raw.ts) and MQTT.js clients, all closed after the test.
  */
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type * as tls from 'node:tls';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { BrokerConfigInput, BrokerOptions } from '../../src';
 import { TestBroker } from './broker';
 import { RawClient, type ConnectOptions, connack } from './raw';
@@ -31,6 +32,13 @@ export class Harness {
     return c;
   }
 
+  /** A raw TLS connection to the named listener (certificate not verified). */
+  async tls(listener: string, options: tls.ConnectionOptions = {}): Promise<RawClient> {
+    const c = await RawClient.tls(this.broker.port(listener), options);
+    this.raws.push(c);
+    return c;
+  }
+
   /** A raw WebSocket connection to the named ws listener (path /mqtt). */
   async websocket(listener: string, protocols: string[] = ['mqtt']): Promise<RawClient> {
     const c = await RawClient.websocket(`ws://127.0.0.1:${this.broker.port(listener)}/mqtt`, protocols);
@@ -48,6 +56,32 @@ export class Harness {
   /** An MQTT.js 3.1.1 client, connected. */
   client(o: IClientOptions = {}): Promise<MqttClient> {
     return this.tb.client(o);
+  }
+
+  /** Resolves once the broker no longer lists `clientId` as connected (it noticed the close). */
+  async gone(clientId: string, ms = 2000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.broker.client(clientId) !== undefined) {
+      if (Date.now() > deadline) throw new Error(`${clientId} still connected after ${ms} ms`);
+      await sleep(5);
+    }
+  }
+
+  /** An MQTT.js 3.1.1 client over WebSocket to the named ws listener, connected. */
+  async wsClient(listener: string, o: IClientOptions = {}): Promise<MqttClient> {
+    const c = mqtt.connect(`ws://127.0.0.1:${this.broker.port(listener)}/mqtt`, {
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      protocolVersion: 4,
+      ...o,
+    });
+    this.tb.clients.push(c);
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+      c.once('close', () => reject(new Error('closed before CONNACK')));
+    });
+    return c;
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
  * "nothing arrived" and "closed without sending anything".
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import WebSocket from 'ws';
 
 export type Text = string | Buffer;
@@ -238,17 +239,28 @@ export class RawClient {
   static tcp(port: number, host = '127.0.0.1'): Promise<RawClient> {
     const socket = net.connect(port, host);
     socket.setNoDelay(true);
+    return RawClient.fromSocket(socket, 'connect');
+  }
+
+  /** A TLS connection (certificate not verified: test certificates); resolves once the handshake completed. */
+  static tls(port: number, options: tls.ConnectionOptions = {}): Promise<RawClient> {
+    const socket = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...options });
+    return RawClient.fromSocket(socket, 'secureConnect');
+  }
+
+  private static fromSocket(socket: net.Socket, ready: 'connect' | 'secureConnect'): Promise<RawClient> {
     const c = new RawClient(
       (b) => void (socket.destroyed ? undefined : socket.write(b)),
       () => void socket.destroy(),
       null,
     );
+    c.resetSocket = () => void socket.resetAndDestroy();
     socket.on('data', (d) => c.onBytes(d));
     socket.on('close', () => c.onClosed());
     // ECONNRESET / EPIPE after the server closed: 'close' follows and records it.
     socket.on('error', () => undefined);
     return new Promise((resolve, reject) => {
-      socket.once('connect', () => resolve(c));
+      socket.once(ready, () => resolve(c));
       socket.once('error', reject);
     });
   }
@@ -385,7 +397,7 @@ export class RawClient {
   }
 
   /** Waits `ms` and asserts that no packet arrived (nor was left untaken). */
-  async nothing(ms = 250): Promise<void> {
+  async nothing(ms = 200): Promise<void> {
     await sleep(ms);
     expect(this.inbox.map((p) => toHex(p.bytes))).toEqual([]);
   }
@@ -437,4 +449,12 @@ export class RawClient {
   destroy(): void {
     this.end();
   }
+
+  /** TCP only: aborts the connection with a RST instead of a FIN. */
+  reset(): void {
+    if (this.resetSocket === null) throw new Error('reset() needs a TCP connection');
+    this.resetSocket();
+  }
+
+  private resetSocket: (() => void) | null = null;
 }

@@ -1,0 +1,132 @@
+/**
+ * Keeps docs/conformance.md true: every checklist line is mapped, every mapped test exists and
+ * carries the id, every conformance test id is a checklist id, every conformance test is mapped.
+ * No broker here: this reads files only.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const MAP = join(ROOT, 'docs', 'conformance.md');
+const CHECKLIST_COPY = join(__dirname, 'fixtures', 'mqtt-3.1.1-server-checklist.md');
+/** The project's shared checklist, when this checkout sits in the workspace that has it. */
+const CHECKLIST_SHARED = '/work/shared/spec/mqtt-3.1.1-server-checklist.md';
+
+/** `[MQTT-3.1.2-24]` for numbered ids; `[§4.7 examples]` for `unnumbered §4.7 examples; ...`. */
+function titleTag(tag: string): string {
+  if (tag.startsWith('MQTT-')) return `[${tag}]`;
+  return `[${tag.replace(/^unnumbered /, '').split(/ \+ |;/)[0]}]`;
+}
+
+/** Checklist tags in order: `MQTT-x-y` (lines starting with `- [MQTT-`) and `unnumbered §...`. */
+function checklistTags(text: string): string[] {
+  const tags: string[] = [];
+  for (const line of text.split('\n')) {
+    const numbered = /^- \[(MQTT-\d+(?:\.\d+)*-\d+)\]/.exec(line);
+    if (numbered) tags.push(numbered[1]);
+    // The legend quotes `[unnumbered §x]` in backticks: not a statement.
+    for (const m of line.matchAll(/(?<!`)\[(unnumbered §[^\]]+)\]/g)) tags.push(m[1]);
+  }
+  return [...new Set(tags)];
+}
+
+interface Row {
+  tag: string;
+  refs: { file: string; title: string }[];
+  notes: string;
+}
+
+function mapRows(text: string): Row[] {
+  const rows: Row[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\| `\[(MQTT-[^\]]+|unnumbered [^\]]+)\]` \|/.exec(line);
+    if (!m) continue;
+    const cells = line.split(' | ');
+    const refs = [...line.matchAll(/`([\w.-]+\.test\.ts)` `([^`]+)`/g)].map((r) => ({ file: r[1], title: r[2] }));
+    rows.push({ tag: m[1], refs, notes: cells[cells.length - 1] });
+  }
+  return rows;
+}
+
+/** Test titles of a file, as written in the source (single-quoted `it('...')` / `test('...')`). */
+function titlesOf(file: string): string[] {
+  const src = readFileSync(file, 'utf8');
+  return [...src.matchAll(/\b(?:it|test)\(\s*'((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]);
+}
+
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...testFiles(p));
+    else if (entry.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const checklist = readFileSync(CHECKLIST_COPY, 'utf8');
+const tags = checklistTags(checklist);
+const rows = mapRows(readFileSync(MAP, 'utf8'));
+const conformanceFiles = readdirSync(__dirname).filter((f) => /^\d\d-.*\.test\.ts$/.test(f));
+
+describe('docs/conformance.md', () => {
+  it('the checklist copy in fixtures is the shared checklist, unchanged', () => {
+    if (!existsSync(CHECKLIST_SHARED)) return; // outside the workspace only the copy exists
+    expect(readFileSync(CHECKLIST_SHARED, 'utf8')).toBe(checklist);
+  });
+
+  it('the checklist has 135 numbered statements and 18 unnumbered ones', () => {
+    expect(tags.filter((t) => t.startsWith('MQTT-'))).toHaveLength(135);
+    expect(tags.filter((t) => t.startsWith('unnumbered'))).toHaveLength(18);
+  });
+
+  it('every checklist statement has a row in the map', () => {
+    const mapped = new Set(rows.map((r) => r.tag));
+    expect(tags.filter((t) => !mapped.has(t))).toEqual([]);
+  });
+
+  it('every row is covered by a test, a documented choice, "not applicable" or a later issue', () => {
+    const bare = rows.filter((r) => r.refs.length === 0 && !/Choice|Not applicable|later issue [3-6]/i.test(r.notes));
+    expect(bare.map((r) => r.tag)).toEqual([]);
+  });
+
+  it('every mapped test exists under its title, and that title carries the row\'s id', () => {
+    const problems: string[] = [];
+    const cache = new Map<string, string[]>();
+    for (const row of rows) {
+      for (const ref of row.refs) {
+        const file = join(__dirname, ref.file);
+        if (!existsSync(file)) {
+          problems.push(`${row.tag}: no file test/conformance/${ref.file}`);
+          continue;
+        }
+        if (!cache.has(file)) cache.set(file, titlesOf(file));
+        if (!cache.get(file)!.includes(ref.title)) problems.push(`${row.tag}: no test titled '${ref.title}' in ${ref.file}`);
+        if (!ref.title.includes(titleTag(row.tag))) problems.push(`${row.tag}: title '${ref.title}' lacks ${titleTag(row.tag)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('every numbered id mapped to a test appears in a test title under test/', () => {
+    const all = testFiles(join(ROOT, 'test')).flatMap(titlesOf).join('\n');
+    const missing = rows.filter((r) => r.refs.length > 0 && !all.includes(titleTag(r.tag))).map((r) => r.tag);
+    expect(missing).toEqual([]);
+  });
+
+  it('every id in a conformance test title is a checklist id, and every conformance test is mapped', () => {
+    const known = new Set(tags.map(titleTag));
+    const referenced = new Set(rows.flatMap((r) => r.refs.map((ref) => `${ref.file}\n${ref.title}`)));
+    const problems: string[] = [];
+    for (const f of conformanceFiles) {
+      for (const title of titlesOf(join(__dirname, f))) {
+        const ids = title.match(/\[(?:MQTT-|§)[^\]]+\]/g) ?? [];
+        if (ids.length === 0) problems.push(`${f}: '${title}' starts with no id`);
+        if (!title.startsWith('[')) problems.push(`${f}: '${title}' does not start with its ids`);
+        for (const id of ids) if (!known.has(id)) problems.push(`${f}: '${title}' has unknown id ${id}`);
+        if (!referenced.has(`${f}\n${title}`)) problems.push(`${f}: '${title}' is not in the map`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
