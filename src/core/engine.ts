@@ -29,6 +29,18 @@ export class BrokerStats {
   /** Publishes refused by authorization (acknowledged and dropped). */
   droppedUnauthorized = 0;
   protocolErrors = 0;
+  /** Connections closed because a packet's Remaining Length exceeded max-packet-size. */
+  closedPacketTooLarge = 0;
+  /** Sockets closed for sending no CONNECT within connect-timeout. */
+  closedConnectTimeout = 0;
+  /** Clients closed for silence beyond their keepalive. */
+  closedKeepalive = 0;
+  /** Connections closed for a topic beyond max-topic-length / max-topic-levels. */
+  closedTopicLimit = 0;
+  /** Subscriptions refused (SUBACK 0x80) because the client reached max-subscriptions. */
+  refusedSubscriptionLimit = 0;
+  /** CONNECTs refused for a client id longer than max-client-id-length. */
+  refusedClientIdLength = 0;
 }
 
 export type BrokerEmitter = EventEmitter<BrokerEvents>;

@@ -19,6 +19,10 @@ export interface ListenerConfigInput {
   cadata?: string;
   certfile?: string;
   keyfile?: string;
+  /** With a CA configured: refuse TLS clients without a valid certificate (default false: optional). */
+  'require-certificate'?: boolean | string;
+  /** Take the verified client certificate's subject CN as the username (mosquitto's use_identity_as_username). */
+  'use-identity-as-username'?: boolean | string;
 }
 
 export interface AuthConfigInput {
@@ -63,6 +67,8 @@ export interface ListenerConfig {
   readonly cadata?: string;
   readonly certfile?: string;
   readonly keyfile?: string;
+  readonly requireCertificate: boolean;
+  readonly useIdentityAsUsername: boolean;
 }
 
 export interface LimitsConfig {
@@ -84,17 +90,37 @@ export interface LimitsConfig {
   readonly maxWriteBuffer: number;
 }
 
+/** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */
+export type AuthPluginName = 'auth.anonymous' | 'auth.file';
+
 export interface AuthConfig {
-  readonly plugins: readonly string[];
+  /** Normalised names, in configured order. */
+  readonly plugins: readonly AuthPluginName[];
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
+}
+
+/** Built-in topic-check plugins. */
+export type TopicCheckPluginName = 'topic_taboo' | 'topic_acl';
+
+export interface TopicCheckConfig {
+  readonly enabled: boolean;
+  readonly plugins: readonly TopicCheckPluginName[];
+  /** hbmqtt/amqtt: username -> filters the user may subscribe to (and publish to, when no publish-acl). */
+  readonly acl?: Readonly<Record<string, readonly string[]>>;
+  /** amqtt: username -> topics the user may publish to. */
+  readonly publishAcl?: Readonly<Record<string, readonly string[]>>;
+  /** A Mosquitto acl_file (user / topic / pattern lines). */
+  readonly aclFile?: string;
 }
 
 export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   readonly timeoutDisconnectDelay: number;
   readonly auth: AuthConfig;
-  readonly topicCheck: Readonly<Record<string, unknown>>;
+  readonly topicCheck: TopicCheckConfig;
   readonly sysInterval: number;
   readonly limits: LimitsConfig;
+  /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */
+  readonly warnings: readonly string[];
 }

@@ -1,5 +1,8 @@
 import type {
   AuthConfig,
+  AuthPluginName,
+  TopicCheckConfig,
+  TopicCheckPluginName,
   BrokerConfig,
   BrokerConfigInput,
   LimitsConfig,
@@ -33,11 +36,42 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 
 const DEFAULT_BIND = '0.0.0.0:1883';
 
-const TOP_KEYS = new Set(['listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits']);
+const TOP_KEYS = new Set([
+  'listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits', 'plugins',
+  // hbmqtt keys it reads but nestmq has no use for (accepted so hbmqtt files load unchanged).
+  'publish-retry-delay', 'persistence',
+]);
 const LISTENER_KEYS = new Set([
   'bind', 'type', 'max-connections', 'max_connections', 'ssl', 'cafile', 'capath', 'cadata', 'certfile', 'keyfile',
+  'require-certificate', 'use-identity-as-username',
 ]);
 const AUTH_KEYS = new Set(['plugins', 'allow-anonymous', 'allow_anonymous', 'password-file', 'password_file']);
+const TOPIC_CHECK_KEYS = new Set(['enabled', 'plugins', 'acl', 'publish-acl', 'publish_acl', 'acl-file', 'acl_file']);
+
+/** hbmqtt documents `auth.anonymous`/`auth.file` while its code registers `auth_anonymous`/`auth_file`: both work. */
+const AUTH_PLUGINS: Record<string, AuthPluginName> = {
+  'auth.anonymous': 'auth.anonymous',
+  auth_anonymous: 'auth.anonymous',
+  'auth.file': 'auth.file',
+  auth_file: 'auth.file',
+  // amqtt >= 0.11 names plugins by class.
+  'amqtt.plugins.authentication.AnonymousAuthPlugin': 'auth.anonymous',
+  'amqtt.plugins.authentication.FileAuthPlugin': 'auth.file',
+  'amqtt.plugin.authentication.FileAuthPlugin': 'auth.file',
+};
+const TOPIC_PLUGINS: Record<string, TopicCheckPluginName> = {
+  topic_taboo: 'topic_taboo',
+  'topic.taboo': 'topic_taboo',
+  topic_acl: 'topic_acl',
+  'topic.acl': 'topic_acl',
+  'amqtt.plugins.topic_checking.TopicTabooPlugin': 'topic_taboo',
+  'amqtt.plugins.topic_checking.TopicAccessControlListPlugin': 'topic_acl',
+};
+/** Other plugin names of hbmqtt/amqtt files: their function is built in (or not needed), accepted silently. */
+const BUILTIN_PLUGINS = new Set([
+  'broker_sys', 'amqtt.plugins.sys.broker.BrokerSysPlugin', 'event_logger_plugin', 'packet_logger_plugin',
+  'amqtt.plugins.logging_amqtt.EventLoggerPlugin', 'amqtt.plugins.logging_amqtt.PacketLoggerPlugin',
+]);
 const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
   'max-packet-size': 'maxPacketSize',
   'connect-timeout': 'connectTimeout',
@@ -106,6 +140,24 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     return v;
   };
 
+  const warnings: string[] = [];
+  /**
+   * hbmqtt's booleans: on/off, yes/no, true/false and YAML booleans. Any other non-empty string
+   * is true to hbmqtt (Python truthiness; its own docs show `allow-anonymous: true / false`), so
+   * it is read the same way, with a warning, rather than refusing a file hbmqtt accepts.
+   */
+  const flag = (path: string, v: unknown, fallback: boolean): boolean => {
+    if (v === undefined || v === null) return fallback;
+    const f = parseFlag(v);
+    if (f !== undefined) return f;
+    if (typeof v === 'string' && v.trim() !== '') {
+      warnings.push(`${path}: ${JSON.stringify(v)} is not on/off, yes/no or true/false; read as true, as hbmqtt does`);
+      return true;
+    }
+    problems.push(`${path}: expected on/off, yes/no or a boolean, got ${JSON.stringify(v)}`);
+    return fallback;
+  };
+
   const str = (path: string, v: unknown): string | undefined => {
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'string') {
@@ -143,8 +195,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
       const bind = typeof l.bind === 'number' ? String(l.bind) : (l.bind ?? DEFAULT_BIND);
       const addr = typeof bind === 'string' ? parseBind(bind) : undefined;
       if (!addr) problems.push(`${path}.bind: expected host:port, :port or [ipv6]:port, got ${JSON.stringify(l.bind)}`);
-      const ssl = l.ssl === undefined ? false : parseFlag(l.ssl);
-      if (ssl === undefined) problems.push(`${path}.ssl: expected on/off, yes/no or a boolean, got ${JSON.stringify(l.ssl)}`);
+      const ssl = flag(`${path}.ssl`, l.ssl, false);
       const maxConnections = num(`${path}.max-connections`, l['max-connections'] ?? l.max_connections, 0, 0);
       listeners.push({
         name,
@@ -158,28 +209,104 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         cadata: str(`${path}.cadata`, l.cadata),
         certfile: str(`${path}.certfile`, l.certfile),
         keyfile: str(`${path}.keyfile`, l.keyfile),
+        requireCertificate: flag(`${path}.require-certificate`, l['require-certificate'], false),
+        useIdentityAsUsername: flag(`${path}.use-identity-as-username`, l['use-identity-as-username'], false),
       });
     }
   }
 
+  // auth: hbmqtt's section, plus amqtt's top-level `plugins` list (names, or one-key mappings of
+  // a class name to its settings).
   const rawAuth = (input.auth ?? {}) as Record<string, unknown>;
-  let auth: AuthConfig = { plugins: ['auth.anonymous'], allowAnonymous: true };
+  const authPlugins: AuthPluginName[] = [];
+  const topicPlugins: TopicCheckPluginName[] = [];
+  let allowAnonymousRaw: unknown;
+  let passwordFileRaw: unknown;
+  let amqttAcl: unknown;
+  const addPlugin = (path: string, name: unknown): void => {
+    if (typeof name !== 'string') return void problems.push(`${path}: expected a plugin name`);
+    const auth = AUTH_PLUGINS[name];
+    const topic = TOPIC_PLUGINS[name];
+    if (auth !== undefined) {
+      if (!authPlugins.includes(auth)) authPlugins.push(auth);
+    } else if (topic !== undefined) {
+      if (!topicPlugins.includes(topic)) topicPlugins.push(topic);
+    } else if (!BUILTIN_PLUGINS.has(name)) {
+      problems.push(`${path}: unknown plugin ${JSON.stringify(name)} (known: auth.anonymous, auth.file, topic_taboo, topic_acl)`);
+    }
+  };
+  if (input.plugins !== undefined) {
+    if (!Array.isArray(input.plugins)) problems.push('plugins: expected a list of plugin names');
+    else
+      input.plugins.forEach((entry: unknown, i: number) => {
+        if (isObject(entry) && Object.keys(entry).length === 1) {
+          const [name, settings] = Object.entries(entry)[0];
+          addPlugin(`plugins[${i}]`, name);
+          if (isObject(settings)) {
+            if (settings['allow-anonymous'] !== undefined) allowAnonymousRaw = settings['allow-anonymous'];
+            if (settings['password-file'] !== undefined) passwordFileRaw = settings['password-file'];
+            if (settings.acl !== undefined) amqttAcl = settings.acl;
+          }
+        } else addPlugin(`plugins[${i}]`, entry);
+      });
+  }
   if (!isObject(rawAuth)) problems.push('auth: expected a mapping');
   else {
     for (const key of Object.keys(rawAuth)) if (!AUTH_KEYS.has(key)) problems.push(`auth.${key}: unknown key`);
-    const plugins = rawAuth.plugins ?? ['auth.anonymous'];
-    if (!Array.isArray(plugins) || plugins.some((p) => typeof p !== 'string')) {
-      problems.push('auth.plugins: expected a list of plugin names');
+    if (rawAuth.plugins !== undefined) {
+      if (!Array.isArray(rawAuth.plugins)) problems.push('auth.plugins: expected a list of plugin names');
+      else rawAuth.plugins.forEach((name: unknown, i: number) => addPlugin(`auth.plugins[${i}]`, name));
     }
-    const anonRaw = rawAuth['allow-anonymous'] ?? rawAuth.allow_anonymous;
-    const allowAnonymous = anonRaw === undefined ? true : parseFlag(anonRaw);
-    if (allowAnonymous === undefined) problems.push(`auth.allow-anonymous: expected a boolean, got ${JSON.stringify(anonRaw)}`);
-    const passwordFile = rawAuth['password-file'] ?? rawAuth.password_file;
-    if (passwordFile !== undefined && typeof passwordFile !== 'string') problems.push('auth.password-file: expected a path');
-    auth = {
-      plugins: Array.isArray(plugins) ? (plugins as string[]) : ['auth.anonymous'],
-      allowAnonymous: allowAnonymous ?? true,
-      passwordFile: typeof passwordFile === 'string' ? passwordFile : undefined,
+    allowAnonymousRaw = rawAuth['allow-anonymous'] ?? rawAuth.allow_anonymous ?? allowAnonymousRaw;
+    passwordFileRaw = rawAuth['password-file'] ?? rawAuth.password_file ?? passwordFileRaw;
+  }
+  if (authPlugins.length === 0 && input.plugins === undefined) authPlugins.push('auth.anonymous');
+  const passwordFile = str('auth.password-file', passwordFileRaw);
+  if (authPlugins.includes('auth.file') && passwordFile === undefined) {
+    problems.push('auth.password-file: required by the auth.file plugin');
+  }
+  const auth: AuthConfig = {
+    plugins: authPlugins,
+    allowAnonymous: flag('auth.allow-anonymous', allowAnonymousRaw, true),
+    passwordFile,
+  };
+
+  // topic-check: hbmqtt's `enabled`, `plugins`, `acl`; amqtt's `publish-acl`; nestmq's `acl-file`
+  // (Mosquitto's acl_file syntax).
+  const rawTopicCheck = input['topic-check'] ?? {};
+  const aclMap = (path: string, v: unknown): Record<string, readonly string[]> | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (!isObject(v)) return void problems.push(`${path}: expected a mapping of usernames to topic lists`);
+    const out: Record<string, readonly string[]> = {};
+    for (const [user, topics] of Object.entries(v)) {
+      if (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string')) {
+        problems.push(`${path}.${user}: expected a list of topics`);
+        continue;
+      }
+      out[user] = Object.freeze([...(topics as string[])]);
+    }
+    return Object.freeze(out);
+  };
+  let topicCheck: TopicCheckConfig = { enabled: topicPlugins.length > 0, plugins: topicPlugins };
+  if (!isObject(rawTopicCheck)) problems.push('topic-check: expected a mapping');
+  else {
+    for (const key of Object.keys(rawTopicCheck)) if (!TOPIC_CHECK_KEYS.has(key)) problems.push(`topic-check.${key}: unknown key`);
+    if (rawTopicCheck.plugins !== undefined) {
+      if (!Array.isArray(rawTopicCheck.plugins)) problems.push('topic-check.plugins: expected a list of plugin names');
+      else
+        rawTopicCheck.plugins.forEach((name: unknown, i: number) => {
+          const t = typeof name === 'string' ? TOPIC_PLUGINS[name] : undefined;
+          if (t === undefined) problems.push(`topic-check.plugins[${i}]: unknown topic plugin ${JSON.stringify(name)} (known: topic_taboo, topic_acl)`);
+          else if (!topicPlugins.includes(t)) topicPlugins.push(t);
+        });
+    }
+    const aclFile = str('topic-check.acl-file', rawTopicCheck['acl-file'] ?? rawTopicCheck.acl_file);
+    topicCheck = {
+      enabled: flag('topic-check.enabled', rawTopicCheck.enabled, topicPlugins.length > 0 || aclFile !== undefined || amqttAcl !== undefined),
+      plugins: Object.freeze(topicPlugins),
+      acl: aclMap('topic-check.acl', rawTopicCheck.acl ?? amqttAcl),
+      publishAcl: aclMap('topic-check.publish-acl', rawTopicCheck['publish-acl'] ?? rawTopicCheck.publish_acl),
+      aclFile,
     };
   }
 
@@ -203,16 +330,14 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     }
   }
 
-  const topicCheck = input['topic-check'] ?? {};
-  if (!isObject(topicCheck)) problems.push('topic-check: expected a mapping');
-
   const config: BrokerConfig = {
     listeners: Object.freeze(listeners.map((l) => Object.freeze(l))),
     timeoutDisconnectDelay: num('timeout-disconnect-delay', input['timeout-disconnect-delay'], 0, 0),
     auth: Object.freeze({ ...auth, plugins: Object.freeze([...auth.plugins]) }),
-    topicCheck: Object.freeze(isObject(topicCheck) ? { ...topicCheck } : {}),
+    topicCheck: Object.freeze(topicCheck),
     sysInterval: num('sys_interval', input.sys_interval ?? input['sys-interval'], 0, 0),
     limits: Object.freeze(limits) as unknown as LimitsConfig,
+    warnings: Object.freeze(warnings),
   };
   if (problems.length > 0) throw new ConfigError(problems, source);
   Object.freeze(config);

@@ -44,6 +44,10 @@ export class Connection {
   session: Session | null = null;
   will: WillMessage | null = null;
   closeReason = '';
+  /** Subject CN of a verified TLS client certificate. */
+  certificateCommonName: string | null = null;
+  /** The listener takes the certificate's CN as the username (use-identity-as-username). */
+  identityIsUsername = false;
   readonly parser: PacketParser;
   readonly remoteAddress: string;
   /** Publishers paused because of this (subscriber) connection's full queue; resumed as it drains. */
@@ -174,7 +178,13 @@ export class Connection {
     // cannot reach us: that is no sign of a dead client, so wait for a full period after resuming.
     if (this.state === ConnectionState.CONNECTED && (this.paused & (Pause.THROTTLE | Pause.AUTH)) !== 0) return void this.timer!.refresh();
     this.timer = null;
-    this.close(this.state === ConnectionState.CONNECTED ? 'keepalive' : 'connect-timeout');
+    if (this.state === ConnectionState.CONNECTED) {
+      this.engine.stats.closedKeepalive++;
+      this.close('keepalive');
+    } else {
+      this.engine.stats.closedConnectTimeout++;
+      this.close('connect-timeout');
+    }
   }
 
   private clearTimer(): void {

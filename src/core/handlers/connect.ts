@@ -29,7 +29,8 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
 
   if (packet.will !== null && (!isValidTopicName(packet.will.topic) || exceedsTopicLimits(conn, packet.will.topic))) {
     // [MQTT-4.7.1-1, MQTT-3.1.3-10] a Will Topic must be a valid topic name: close without CONNACK.
-    throw new ProtocolError('invalid Will Topic', 'MQTT-4.7.1-1');
+    if (!isValidTopicName(packet.will.topic)) throw new ProtocolError('invalid Will Topic', 'MQTT-4.7.1-1');
+    throw new TopicLimitError('Will Topic exceeds the configured topic limits');
   }
 
   let clientId = packet.clientId;
@@ -42,6 +43,7 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
     clientId = engine.assignClientId();
   } else if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
     // [MQTT-3.1.3-9] ids over the configured length are refused (ids of 1-23 alphanumerics always pass [MQTT-3.1.3-5]).
+    engine.stats.refusedClientIdLength++;
     return refuse(conn, ConnackCode.IDENTIFIER_REJECTED, 'identifier-rejected');
   }
   conn.clientId = clientId;
@@ -52,8 +54,14 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
   conn.state = ConnectionState.AUTHENTICATING;
 
   const hooks = engine.hooks;
+  if (conn.identityIsUsername) {
+    // use-identity-as-username: the verified certificate is the credential and its CN the
+    // username (as Mosquitto's use_identity_as_username); without one the client is refused.
+    if (conn.certificateCommonName === null) return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'not-authorized');
+    return completeConnect(conn, { returnCode: 0, username: conn.certificateCommonName });
+  }
   const outcome = hooks.hasAuthenticators
-    ? hooks.authenticate({ ...clientInfo(conn), password: packet.password })
+    ? hooks.authenticate({ ...clientInfo(conn), password: packet.password, certificateCommonName: conn.certificateCommonName ?? undefined })
     : hooks.withoutPlugins(packet.username);
   if (isThenable(outcome)) {
     // [MQTT-3.1.4-5] nothing else the client sent is acted on until the verdict is in.
@@ -85,6 +93,9 @@ function exceedsTopicLimits(conn: Connection, topic: string): boolean {
 }
 
 export { exceedsTopicLimits };
+
+/** A PUBLISH or Will topic beyond max-topic-length / max-topic-levels: the connection closes. */
+export class TopicLimitError extends ProtocolError {}
 
 function completeConnect(conn: Connection, outcome: AuthOutcome): void {
   if (outcome.returnCode !== 0) {

@@ -1,5 +1,6 @@
 import { Connection, ConnectionState } from '../connection/connection';
-import { ProtocolError } from '../protocol/errors';
+import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
+import { TopicLimitError } from './connect';
 import { PacketType, type Packet } from '../protocol/packets';
 import { handleConnect } from './connect';
 import { handleDisconnect } from './disconnect';
@@ -76,7 +77,10 @@ export function handlePacket(conn: Connection, packet: Packet): void {
  * [MQTT-4.8.0-2] so does an unexpected failure while handling a packet, and nobody else is hurt.
  */
 export function handleFailure(conn: Connection, err: unknown): void {
-  conn.engine.stats.protocolErrors++;
+  const stats = conn.engine.stats;
+  stats.protocolErrors++;
+  if (err instanceof PacketTooLargeError) stats.closedPacketTooLarge++;
+  else if (err instanceof TopicLimitError) stats.closedTopicLimit++;
   if (!(err instanceof ProtocolError)) {
     conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
   }

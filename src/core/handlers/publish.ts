@@ -2,10 +2,9 @@ import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../engine';
 import { isThenable } from '../hooks/registry';
 import { encodeAck } from '../protocol/encoder';
-import { ProtocolError } from '../protocol/errors';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
-import { exceedsTopicLimits } from './connect';
+import { exceedsTopicLimits, TopicLimitError } from './connect';
 
 /**
  * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
@@ -15,7 +14,7 @@ import { exceedsTopicLimits } from './connect';
 export function handlePublish(conn: Connection, packet: PublishPacket): void {
   const engine = conn.engine;
   engine.stats.publishReceived++;
-  if (exceedsTopicLimits(conn, packet.topic)) throw new ProtocolError('topic exceeds the configured limits');
+  if (exceedsTopicLimits(conn, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
     // A repeat before PUBREL: acknowledge again, deliver nothing.

@@ -51,6 +51,7 @@ function applySubscribe(conn: Connection, packet: SubscribePacket, granted: numb
     const filter = subs[i].topic;
     const isNew = !session.subscriptions?.has(filter);
     if (isNew && session.subscriptionCount >= engine.limits.maxSubscriptions) {
+      engine.stats.refusedSubscriptionLimit++;
       granted[i] = SUBACK_FAILURE;
       continue;
     }

@@ -60,13 +60,15 @@ export class Listener {
       cert: read('certfile', c.certfile),
       key: read('keyfile', c.keyfile),
       ca: ca.length > 0 ? ca : undefined,
+      // A CA turns on client-certificate verification: optional by default (a client without a
+      // certificate may still log in with a password), mandatory with require-certificate.
       requestCert: ca.length > 0,
-      rejectUnauthorized: false,
+      rejectUnauthorized: ca.length > 0 && c.requireCertificate,
     };
   }
 
   /** Accepts a new transport, or closes it at once when the listener is full (counted). */
-  private accept(transport: Transport & { destroy(): unknown }): void {
+  private accept(transport: Transport & { destroy(): unknown }, tlsSocket?: tls.TLSSocket): void {
     const max = this.config.maxConnections;
     if (max > 0 && this.connections.size >= max) {
       this.refused++;
@@ -75,6 +77,11 @@ export class Listener {
       return;
     }
     const conn = new Connection(this.engine, transport, this.config.name, this);
+    if (tlsSocket !== undefined && tlsSocket.authorized) {
+      const cn = tlsSocket.getPeerCertificate()?.subject?.CN;
+      conn.certificateCommonName = Array.isArray(cn) ? cn[0] : (cn ?? null);
+      conn.identityIsUsername = this.config.useIdentityAsUsername;
+    }
     this.connections.add(conn);
     this.engine.addConnection(conn);
   }
@@ -88,7 +95,7 @@ export class Listener {
     const c = this.config;
     if (c.type === 'tcp') {
       this.server = c.ssl
-        ? tls.createServer(this.tlsOptions(), (s) => this.accept(s))
+        ? tls.createServer(this.tlsOptions(), (s) => this.accept(s, s))
         : net.createServer({ noDelay: true }, (s) => this.accept(s));
     } else {
       const server = c.ssl ? https.createServer(this.tlsOptions()) : http.createServer();
@@ -103,7 +110,9 @@ export class Listener {
         perMessageDeflate: false,
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
-      this.wss.on('connection', (ws, req) => this.accept(new WebSocketTransport(ws, req.socket)));
+      this.wss.on('connection', (ws, req) =>
+        this.accept(new WebSocketTransport(ws, req.socket), c.ssl ? (req.socket as tls.TLSSocket) : undefined),
+      );
       this.server = server;
     }
     const server = this.server;
