@@ -94,6 +94,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this._state !== 'new') throw new Error(`cannot start a broker in state ${this._state}`);
     this._state = 'starting';
     this.emit('starting');
+    for (const w of this.config.warnings) this.emit('warning', new Error(`config: ${w}`));
     try {
       await this.stores.sessions.open();
       await this.stores.retained.open();
