@@ -1,7 +1,7 @@
 export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot } from './broker';
 export type { BrokerStats } from './engine';
 export * from './config/types';
-export { validateConfig, isValidatedConfig, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
+export { validateConfig, isValidatedConfig, maskSecrets, DEFAULT_ADMIN_BIND, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
 export { loadConfigFile, validateWithEnv } from './config/loader';
 export { applyEnvOverrides, ENV_PREFIX } from './config/env';
 export type * from './hooks/events';

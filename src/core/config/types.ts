@@ -114,6 +114,22 @@ export interface TopicCheckConfig {
   readonly aclFile?: string;
 }
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface AdminConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** Bearer token for the admin API (secret: masked wherever config is shown). */
+  readonly token?: string;
+}
+
+export interface LoggingConfig {
+  readonly level: LogLevel;
+  /** json: one JSON object a line (production); pretty: human-readable (development). */
+  readonly format: 'json' | 'pretty';
+}
+
 export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   readonly timeoutDisconnectDelay: number;
@@ -121,6 +137,11 @@ export interface BrokerConfig {
   readonly topicCheck: TopicCheckConfig;
   readonly sysInterval: number;
   readonly limits: LimitsConfig;
+  /** Admin HTTP (health, metrics, REST API); used by the service, not by the embedded Broker. */
+  readonly admin: AdminConfig;
+  readonly logging: LoggingConfig;
+  /** Seconds a graceful shutdown may take before the process exits anyway. */
+  readonly shutdownGracePeriod: number;
   /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */
   readonly warnings: readonly string[];
 }

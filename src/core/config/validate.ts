@@ -1,4 +1,7 @@
 import type {
+  AdminConfig,
+  LoggingConfig,
+  LogLevel,
   AuthConfig,
   AuthPluginName,
   TopicCheckConfig,
@@ -35,9 +38,14 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
+/** Admin HTTP default: clear of MQTT (1883/8883) and the usual WebSocket ports (8080/8083/8084/9001). */
+export const DEFAULT_ADMIN_BIND = '0.0.0.0:18883';
+const ADMIN_KEYS = new Set(['enabled', 'bind', 'token']);
+const LOGGING_KEYS = new Set(['level', 'format']);
 
 const TOP_KEYS = new Set([
   'listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits', 'plugins',
+  'admin', 'logging', 'shutdown-grace-period',
   // hbmqtt keys it reads but nestmq has no use for (accepted so hbmqtt files load unchanged).
   'publish-retry-delay', 'persistence',
 ]);
@@ -330,6 +338,31 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     }
   }
 
+  const rawAdmin = (input.admin ?? {}) as Record<string, unknown>;
+  let admin: AdminConfig = { enabled: true, ...parseBind(DEFAULT_ADMIN_BIND)! };
+  if (!isObject(rawAdmin)) problems.push('admin: expected a mapping');
+  else {
+    for (const key of Object.keys(rawAdmin)) if (!ADMIN_KEYS.has(key)) problems.push(`admin.${key}: unknown key`);
+    const bind = rawAdmin.bind === undefined ? DEFAULT_ADMIN_BIND : String(rawAdmin.bind);
+    const addr = parseBind(bind);
+    if (!addr) problems.push(`admin.bind: expected host:port, :port or [ipv6]:port, got ${JSON.stringify(rawAdmin.bind)}`);
+    const token = str('admin.token', rawAdmin.token);
+    if (token !== undefined && token.length < 16) problems.push('admin.token: expected at least 16 characters');
+    admin = { enabled: flag('admin.enabled', rawAdmin.enabled, true), host: addr?.host ?? '0.0.0.0', port: addr?.port ?? 18883, token };
+  }
+
+  const rawLogging = (input.logging ?? {}) as Record<string, unknown>;
+  let logging: LoggingConfig = { level: 'info', format: 'json' };
+  if (!isObject(rawLogging)) problems.push('logging: expected a mapping');
+  else {
+    for (const key of Object.keys(rawLogging)) if (!LOGGING_KEYS.has(key)) problems.push(`logging.${key}: unknown key`);
+    const level = rawLogging.level ?? 'info';
+    if (!['debug', 'info', 'warn', 'error'].includes(level as string)) problems.push(`logging.level: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
+    const format = rawLogging.format ?? 'json';
+    if (format !== 'json' && format !== 'pretty') problems.push(`logging.format: expected json or pretty, got ${JSON.stringify(format)}`);
+    logging = { level: level as LogLevel, format: format === 'pretty' ? 'pretty' : 'json' };
+  }
+
   const config: BrokerConfig = {
     listeners: Object.freeze(listeners.map((l) => Object.freeze(l))),
     timeoutDisconnectDelay: num('timeout-disconnect-delay', input['timeout-disconnect-delay'], 0, 0),
@@ -337,10 +370,18 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     topicCheck: Object.freeze(topicCheck),
     sysInterval: num('sys_interval', input.sys_interval ?? input['sys-interval'], 0, 0),
     limits: Object.freeze(limits) as unknown as LimitsConfig,
+    admin: Object.freeze(admin),
+    logging: Object.freeze(logging),
+    shutdownGracePeriod: num('shutdown-grace-period', input['shutdown-grace-period'], 0, 10),
     warnings: Object.freeze(warnings),
   };
   if (problems.length > 0) throw new ConfigError(problems, source);
   Object.freeze(config);
   validated.add(config);
   return config;
+}
+
+/** The config as it may be shown or logged: secrets replaced by '***'. */
+export function maskSecrets(config: BrokerConfig): unknown {
+  return { ...config, admin: { ...config.admin, token: config.admin.token === undefined ? undefined : '***' } };
 }
