@@ -42,6 +42,9 @@ export interface LimitsConfigInput {
   'max-topic-levels'?: number;
   'max-client-id-length'?: number;
   'max-write-buffer'?: number;
+  'max-queued-bytes'?: number;
+  'queue-full-policy'?: string;
+  'session-expiry'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -88,6 +91,12 @@ export interface LimitsConfig {
   readonly maxClientIdLength: number;
   /** Bytes buffered for a slow consumer before its QoS 0 messages are dropped. */
   readonly maxWriteBuffer: number;
+  /** Payload bytes all session queues together may hold; beyond it queue-full-policy applies. */
+  readonly maxQueuedBytes: number;
+  /** What a full queue of an offline session (or the global budget) does to a new message. */
+  readonly queueFullPolicy: 'drop-new' | 'drop-oldest';
+  /** Seconds after which the session of a client that stayed away is removed; 0 = never. */
+  readonly sessionExpiry: number;
 }
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */
@@ -130,6 +139,14 @@ export interface LoggingConfig {
   readonly format: 'json' | 'pretty';
 }
 
+export interface PersistenceConfig {
+  readonly backend: 'memory' | 'sqlite';
+  /** SQLite database file (created with its folder when missing). */
+  readonly path: string;
+  /** SQLite `synchronous` with WAL: normal survives process crashes, full also power loss. */
+  readonly synchronous: 'normal' | 'full';
+}
+
 export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   readonly timeoutDisconnectDelay: number;
@@ -140,6 +157,7 @@ export interface BrokerConfig {
   /** Admin HTTP (health, metrics, REST API); used by the service, not by the embedded Broker. */
   readonly admin: AdminConfig;
   readonly logging: LoggingConfig;
+  readonly persistence: PersistenceConfig;
   /** Seconds a graceful shutdown may take before the process exits anyway. */
   readonly shutdownGracePeriod: number;
   /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */

@@ -1,4 +1,5 @@
 import type {
+  PersistenceConfig,
   AdminConfig,
   LoggingConfig,
   LogLevel,
@@ -35,6 +36,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxTopicLevels: 128,
   maxClientIdLength: 256,
   maxWriteBuffer: 4 * 1024 * 1024,
+  maxQueuedBytes: 256 * 1024 * 1024,
+  queueFullPolicy: 'drop-new',
+  sessionExpiry: 7 * 24 * 3600,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -42,6 +46,7 @@ const DEFAULT_BIND = '0.0.0.0:1883';
 export const DEFAULT_ADMIN_BIND = '0.0.0.0:18883';
 const ADMIN_KEYS = new Set(['enabled', 'bind', 'token']);
 const LOGGING_KEYS = new Set(['level', 'format']);
+const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
 
 const TOP_KEYS = new Set([
   'listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits', 'plugins',
@@ -91,6 +96,9 @@ const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
   'max-topic-levels': 'maxTopicLevels',
   'max-client-id-length': 'maxClientIdLength',
   'max-write-buffer': 'maxWriteBuffer',
+  'max-queued-bytes': 'maxQueuedBytes',
+  'queue-full-policy': 'queueFullPolicy',
+  'session-expiry': 'sessionExpiry',
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -319,7 +327,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   }
 
   const rawLimits = (input.limits ?? {}) as Record<string, unknown>;
-  const limits: Record<string, number | boolean> = { ...DEFAULT_LIMITS };
+  const limits: Record<string, number | boolean | string> = { ...DEFAULT_LIMITS };
   if (!isObject(rawLimits)) problems.push('limits: expected a mapping');
   else {
     for (const [key, v] of Object.entries(rawLimits)) {
@@ -328,12 +336,15 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         problems.push(`limits.${key}: unknown key`);
         continue;
       }
-      if (typeof DEFAULT_LIMITS[field] === 'boolean') {
+      if (field === 'queueFullPolicy') {
+        if (v !== 'drop-new' && v !== 'drop-oldest') problems.push(`limits.${key}: expected drop-new or drop-oldest, got ${JSON.stringify(v)}`);
+        else limits[field] = v;
+      } else if (typeof DEFAULT_LIMITS[field] === 'boolean') {
         const flag = parseFlag(v);
         if (flag === undefined) problems.push(`limits.${key}: expected a boolean, got ${JSON.stringify(v)}`);
         else limits[field] = flag;
       } else {
-        limits[field] = num(`limits.${key}`, v, key === 'connect-timeout' ? 0 : 1, DEFAULT_LIMITS[field] as number);
+        limits[field] = num(`limits.${key}`, v, key === 'connect-timeout' || key === 'session-expiry' ? 0 : 1, DEFAULT_LIMITS[field] as number);
       }
     }
   }
@@ -349,6 +360,25 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     const token = str('admin.token', rawAdmin.token);
     if (token !== undefined && token.length < 16) problems.push('admin.token: expected at least 16 characters');
     admin = { enabled: flag('admin.enabled', rawAdmin.enabled, true), host: addr?.host ?? '0.0.0.0', port: addr?.port ?? 18883, token };
+  }
+
+  // persistence: nestmq's backend choice. hbmqtt's docstring shows `persistence: {plugin: ...}`,
+  // which hbmqtt never implemented: accepted with a warning, memory used.
+  const rawPersistence = (input.persistence ?? {}) as Record<string, unknown>;
+  let persistence: PersistenceConfig = { backend: 'memory', path: 'data/nestmq.db', synchronous: 'normal' };
+  if (!isObject(rawPersistence)) problems.push('persistence: expected a mapping');
+  else {
+    for (const key of Object.keys(rawPersistence)) if (!PERSISTENCE_KEYS.has(key)) problems.push(`persistence.${key}: unknown key`);
+    if (rawPersistence.plugin !== undefined) warnings.push('persistence.plugin: hbmqtt key without effect; use persistence.backend: sqlite');
+    const backend = rawPersistence.backend ?? 'memory';
+    if (backend !== 'memory' && backend !== 'sqlite') problems.push(`persistence.backend: expected memory or sqlite, got ${JSON.stringify(backend)}`);
+    const sync = rawPersistence.synchronous ?? 'normal';
+    if (sync !== 'normal' && sync !== 'full') problems.push(`persistence.synchronous: expected normal or full, got ${JSON.stringify(sync)}`);
+    persistence = {
+      backend: backend === 'sqlite' ? 'sqlite' : 'memory',
+      path: str('persistence.path', rawPersistence.path) ?? 'data/nestmq.db',
+      synchronous: sync === 'full' ? 'full' : 'normal',
+    };
   }
 
   const rawLogging = (input.logging ?? {}) as Record<string, unknown>;
@@ -372,6 +402,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     limits: Object.freeze(limits) as unknown as LimitsConfig,
     admin: Object.freeze(admin),
     logging: Object.freeze(logging),
+    persistence: Object.freeze(persistence),
     shutdownGracePeriod: num('shutdown-grace-period', input['shutdown-grace-period'], 0, 10),
     warnings: Object.freeze(warnings),
   };
