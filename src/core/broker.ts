@@ -51,6 +51,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private _state: BrokerState = 'new';
   private startedAt = 0;
   private stopping: Promise<void> | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
@@ -98,6 +99,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       await this.stores.sessions.open();
       await this.stores.retained.open();
+      this.engine.restore();
+      this.engine.expireSessions();
       this.mqttListeners = this.config.listeners.map((l) => new Listener(l, this.engine));
       await Promise.all(this.mqttListeners.map((l) => l.listen()));
     } catch (err) {
@@ -106,6 +109,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
       throw err;
     }
     this.startedAt = Date.now();
+    const expiry = this.config.limits.sessionExpiry;
+    if (expiry > 0) {
+      this.expiryTimer = setInterval(() => this.engine.expireSessions(), Math.min(expiry, 60) * 1000);
+      this.expiryTimer.unref();
+    }
     this._state = 'started';
     this.emit('started');
   }
@@ -124,6 +132,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     this._state = 'stopping';
     this.emit('stopping');
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.expiryTimer = null;
     const accepting = Promise.all(this.mqttListeners.map((l) => l.stopAccepting()));
     for (const conn of [...this.engine.connections]) conn.close('shutdown');
     for (const l of this.mqttListeners) l.destroyAll();

@@ -41,6 +41,8 @@ export class BrokerStats {
   refusedSubscriptionLimit = 0;
   /** CONNECTs refused for a client id longer than max-client-id-length. */
   refusedClientIdLength = 0;
+  /** Sessions removed after session-expiry. */
+  sessionsExpired = 0;
 }
 
 export type BrokerEmitter = EventEmitter<BrokerEvents>;
@@ -69,7 +71,10 @@ export class Engine {
     readonly events: BrokerEmitter,
   ) {
     this.limits = config.limits;
+    this.durable = sessions.durable || retained.durable;
   }
+
+  private readonly durable: boolean;
 
   // ---- output batching ------------------------------------------------------------------
 
@@ -85,10 +90,43 @@ export class Engine {
 
   private readonly flushAll = (): void => {
     this.flushScheduled = false;
+    this.commitStores();
     const list = this.dirty;
     this.dirty = [];
     for (let i = 0; i < list.length; i++) list[i].flush();
   };
+
+  /** Group commit of durable stores; called before any socket write. */
+  commitStores(): void {
+    if (this.durable) {
+      this.sessions.commit?.();
+      this.retained.commit?.();
+    }
+  }
+
+  /** After the stores loaded their state: index the restored sessions' subscriptions and queues. */
+  restore(): void {
+    for (const session of this.sessions.values()) {
+      const subs = session.subscriptions;
+      if (subs !== null) for (const [filter, qos] of subs) this.subscriptions.add(filter, session, qos);
+      if (session.queue !== null) for (const item of session.queue) this.queuedBytes += item.message.payload.length;
+    }
+  }
+
+  /** Removes sessions whose clients stayed away longer than session-expiry; returns how many. */
+  expireSessions(now = Date.now()): number {
+    const expiry = this.limits.sessionExpiry * 1000;
+    if (expiry <= 0) return 0;
+    let n = 0;
+    for (const session of this.sessions.values()) {
+      if (session.connection === null && session.disconnectedAt > 0 && now - session.disconnectedAt >= expiry) {
+        this.discardSession(session);
+        n++;
+      }
+    }
+    this.stats.sessionsExpired += n;
+    return n;
+  }
 
   // ---- connection lifecycle ------------------------------------------------------------
 
@@ -148,6 +186,7 @@ export class Engine {
   }
 
   discardSession(session: Session): void {
+    if (session.queue !== null) for (const item of session.queue) this.queuedBytes -= item.message.payload.length;
     const subs = session.subscriptions;
     if (subs !== null) for (const filter of subs.keys()) this.subscriptions.remove(filter, session);
     this.sessions.delete(session);
@@ -246,17 +285,16 @@ export class Engine {
     if (conn === null || conn.state !== ConnectionState.CONNECTED) {
       // [MQTT-3.1.2-5] offline persistent session: QoS 1/2 queued, QoS 0 only if configured.
       if (qos === 0 && !this.limits.queueQos0Messages) return;
-      if (session.queuedCount >= this.limits.maxQueuedMessages) {
+      if (!this.makeRoom(session, msg.payload.length)) {
         this.stats.droppedQueueFull++;
         return;
       }
-      msg.compact();
-      session.enqueue(new QueuedMessage(msg, qos, retainFlag));
+      this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
       return;
     }
     // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
     if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
-      if (session.queuedCount >= this.limits.maxQueuedMessages) {
+      if (session.queuedCount >= this.limits.maxQueuedMessages || this.queuedBytes >= this.limits.maxQueuedBytes) {
         if (qos === 0) {
           this.stats.droppedQueueFull++;
           return;
@@ -265,12 +303,41 @@ export class Engine {
         // backpressure) until this subscriber drains its queue.
         if (publisher !== null) this.throttle(publisher, conn);
       }
-      msg.compact();
-      session.enqueue(new QueuedMessage(msg, qos, retainFlag));
+      this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
       return;
     }
     this.transmit(session, conn, msg, qos, retainFlag);
   }
+
+  private enqueue(session: Session, item: QueuedMessage): void {
+    item.message.compact();
+    this.queuedBytes += item.message.payload.length;
+    session.enqueue(item);
+  }
+
+  private dequeue(session: Session): QueuedMessage | undefined {
+    const item = session.dequeue();
+    if (item !== undefined) this.queuedBytes -= item.message.payload.length;
+    return item;
+  }
+
+  /**
+   * Room in an offline session's queue for `bytes` more: within max-queued-messages and the
+   * global max-queued-bytes budget. With queue-full-policy drop-oldest the session's oldest
+   * message makes way (counted); with drop-new (default) the new one is refused.
+   */
+  private makeRoom(session: Session, bytes: number): boolean {
+    const limits = this.limits;
+    while (session.queuedCount >= limits.maxQueuedMessages || this.queuedBytes + bytes > limits.maxQueuedBytes) {
+      if (limits.queueFullPolicy !== 'drop-oldest' || session.queuedCount === 0) return false;
+      this.dequeue(session);
+      this.stats.droppedQueueFull++;
+    }
+    return true;
+  }
+
+  /** Payload bytes held in all session queues (the max-queued-bytes budget). */
+  queuedBytes = 0;
 
   /** Write a delivery to a connected client; QoS 1/2 enter the in-flight window. */
   private transmit(session: Session, conn: Connection, msg: Message, qos: QoS, retainFlag: boolean): void {
@@ -303,7 +370,7 @@ export class Engine {
     while (queue.length > 0) {
       const next = queue.peek()!;
       if (next.qos > 0 && session.inflightCount >= max) break;
-      session.dequeue();
+      this.dequeue(session);
       this.transmit(session, conn, next.message, next.qos, next.retainFlag);
     }
     if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn);

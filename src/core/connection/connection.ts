@@ -149,6 +149,7 @@ export class Connection {
     this.flushPending = false;
     const out = this.out;
     if (out === null || out.length === 0 || this.transport.destroyed) return;
+    this.engine.commitStores();
     const data = out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes);
     out.length = 0;
     this.engine.stats.bytesSent += this.outBytes;

@@ -49,14 +49,32 @@ export class Listener {
     const cafile = read('cafile', c.cafile);
     if (cafile) ca.push(cafile);
     if (c.capath) {
+      // PEM files by extension (Mosquitto's layout) and OpenSSL's hashed names (`c_rehash`,
+      // `openssl rehash`: what hbmqtt's load_verify_locations(capath=...) reads).
+      let found = 0;
       try {
-        for (const f of readdirSync(c.capath)) if (/\.(pem|crt)$/.test(f)) ca.push(readFileSync(join(c.capath, f)));
+        for (const f of readdirSync(c.capath)) {
+          if (/\.(pem|crt)$/i.test(f) || /^[0-9a-f]{8}\.\d+$/i.test(f)) {
+            ca.push(readFileSync(join(c.capath, f)));
+            found++;
+          }
+        }
       } catch (err) {
         throw new Error(`${path}.capath: cannot read ${c.capath}: ${(err as Error).message}`);
       }
+      // An empty folder would silently turn client-certificate verification off.
+      if (found === 0) throw new Error(`${path}.capath: no CA certificate (*.pem, *.crt or OpenSSL hash names) in ${c.capath}`);
     }
     if (c.cadata) ca.push(c.cadata);
+    if ((c.requireCertificate || c.useIdentityAsUsername) && ca.length === 0) {
+      // Without a CA nothing can be verified: refuse to start rather than accept every client
+      // (require-certificate) or refuse every client (use-identity-as-username).
+      const key = c.requireCertificate ? 'require-certificate' : 'use-identity-as-username';
+      throw new Error(`${path}.${key}: needs cafile, capath or cadata to verify client certificates`);
+    }
     return {
+      // TCP_NODELAY on accepted sockets, as on the plain TCP listener (net.Server option).
+      noDelay: true,
       cert: read('certfile', c.certfile),
       key: read('keyfile', c.keyfile),
       ca: ca.length > 0 ? ca : undefined,
@@ -77,9 +95,13 @@ export class Listener {
       return;
     }
     const conn = new Connection(this.engine, transport, this.config.name, this);
-    if (tlsSocket !== undefined && tlsSocket.authorized) {
-      const cn = tlsSocket.getPeerCertificate()?.subject?.CN;
-      conn.certificateCommonName = Array.isArray(cn) ? cn[0] : (cn ?? null);
+    if (tlsSocket !== undefined) {
+      if (tlsSocket.authorized) {
+        const cn = tlsSocket.getPeerCertificate()?.subject?.CN;
+        conn.certificateCommonName = Array.isArray(cn) ? cn[0] : (cn ?? null);
+      }
+      // Set whether or not a verified certificate came: a client without one is then refused
+      // (CONNACK 0x05) instead of falling back to the username it sent.
       conn.identityIsUsername = this.config.useIdentityAsUsername;
     }
     this.connections.add(conn);
@@ -93,6 +115,11 @@ export class Listener {
 
   async listen(): Promise<void> {
     const c = this.config;
+    if (!c.ssl && (c.requireCertificate || c.useIdentityAsUsername)) {
+      // A plain listener has no certificate to require or to take the identity from.
+      const key = c.requireCertificate ? 'require-certificate' : 'use-identity-as-username';
+      throw new Error(`listeners.${c.name}.${key}: needs ssl on (the listener has no TLS)`);
+    }
     if (c.type === 'tcp') {
       this.server = c.ssl
         ? tls.createServer(this.tlsOptions(), (s) => this.accept(s, s))

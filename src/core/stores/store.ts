@@ -29,6 +29,12 @@ export interface StoreLifecycle {
   open(): Promise<void>;
   /** Resolves when every change so far is durable (a no-op in memory). */
   flush(): Promise<void>;
+  /**
+   * Durable backends: make every change so far durable, synchronously. The engine calls it
+   * before it writes anything to a socket, so no acknowledgement leaves before the state that
+   * justifies it is stored (group commit: one transaction per event-loop turn).
+   */
+  commit?(): void;
   close(): Promise<void>;
   /** True when acknowledgements must wait for flush(). */
   readonly durable: boolean;
