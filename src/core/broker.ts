@@ -7,7 +7,7 @@ import type { BrokerEvents } from './hooks/events';
 import type { BrokerPlugin } from './hooks/plugin';
 import { HookRegistry } from './hooks/registry';
 import { Listener } from './listeners/listener';
-import { createMemoryStores } from './stores/memory';
+import { createStores } from './stores/memory';
 import type { Stores } from './stores/store';
 
 export type BrokerState = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
@@ -56,7 +56,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
     this.config = validateConfig(config);
-    this.stores = options.stores ?? createMemoryStores();
+    this.stores = options.stores ?? createStores(this.config.persistence);
     const hooks = new HookRegistry(options.plugins ?? [], this.config.auth, (plugin, hook, err) => {
       const e = new Error(`plugin ${plugin.name ?? 'anonymous'} failed in ${hook}: ${(err as Error)?.message ?? String(err)}`);
       this.emit('warning', e);

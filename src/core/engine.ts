@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { BrokerConfig, LimitsConfig } from './config/types';
 import { Connection, ConnectionState, Pause } from './connection/connection';
 import type { BrokerEvents } from './hooks/events';
-import type { ClientInfo } from './hooks/plugin';
+import type { ClientInfo, SubscriberInfo } from './hooks/plugin';
 import type { HookRegistry } from './hooks/registry';
 import { encodeAck } from './protocol/encoder';
 import { PacketType, type QoS } from './protocol/packets';
@@ -72,7 +72,11 @@ export class Engine {
   ) {
     this.limits = config.limits;
     this.durable = sessions.durable || retained.durable;
+    this.canRead = hooks.deliveryCheck;
   }
+
+  /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
+  private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null;
 
   private readonly durable: boolean;
 
@@ -160,6 +164,7 @@ export class Engine {
       present = true; // [MQTT-3.2.2-2] even when the session holds no subscription
     }
     session.connection = conn;
+    session.username = conn.username;
     conn.session = session;
     this.clients.set(clientId, conn);
     if (this.clients.size > this.stats.clientsMaximum) this.stats.clientsMaximum = this.clients.size;
@@ -281,6 +286,11 @@ export class Engine {
 
   /** Deliver one message to one session at the given QoS. */
   deliver(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: Connection | null): void {
+    // Read authorization per delivery: a wildcard subscriber gets only the topics it may read.
+    // A session restored from a store has no known username until its client returns: pump()
+    // checks its queued messages then.
+    const canRead = this.canRead;
+    if (canRead !== null && session.username !== undefined && !canRead(session as SubscriberInfo, msg.topic)) return;
     const conn = session.connection as Connection | null;
     if (conn === null || conn.state !== ConnectionState.CONNECTED) {
       // [MQTT-3.1.2-5] offline persistent session: QoS 1/2 queued, QoS 0 only if configured.
@@ -367,10 +377,13 @@ export class Engine {
     const queue = session.queue;
     if (queue === null) return;
     const max = this.limits.maxInflightMessages;
+    const canRead = this.canRead;
     while (queue.length > 0) {
       const next = queue.peek()!;
       if (next.qos > 0 && session.inflightCount >= max) break;
       this.dequeue(session);
+      // Checked again on the way out: the ACLs may have been reloaded since it was queued.
+      if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
       this.transmit(session, conn, next.message, next.qos, next.retainFlag);
     }
     if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn);

@@ -7,5 +7,6 @@ export { applyEnvOverrides, ENV_PREFIX } from './config/env';
 export type * from './hooks/events';
 export type * from './hooks/plugin';
 export type { Stores, SessionStore, RetainedStore, SessionJournal } from './stores/store';
-export { createMemoryStores, MemoryRetainedStore, MemorySessionStore } from './stores/memory';
+export { createMemoryStores, createStores, MemoryRetainedStore, MemorySessionStore } from './stores/memory';
+export { PersistenceError, SCHEMA_VERSION } from './stores/sqlite';
 export type { QoS, WillMessage } from './protocol/packets';

@@ -8,9 +8,13 @@
  */
 import type { QoS } from '../protocol/packets';
 
-export interface ClientInfo {
+/** Who a delivery goes to: a Session, connected or not (it remembers its last username). */
+export interface SubscriberInfo {
   readonly clientId: string;
   readonly username: string | null;
+}
+
+export interface ClientInfo extends SubscriberInfo {
   readonly remoteAddress: string;
   readonly listener: string;
 }
@@ -41,4 +45,13 @@ export interface BrokerPlugin {
   authorizePublish?(client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<boolean | undefined>;
   /** Returns the QoS to grant (may be lower), false to refuse (SUBACK 0x80), or undefined for no opinion. */
   authorizeSubscribe?(client: ClientInfo, filter: string, qos: QoS): Awaitable<boolean | QoS | undefined>;
+  /**
+   * Per delivery: may this subscriber read a message on `topic`? Synchronous only (it runs for
+   * every message to every matching subscriber, also for retained messages and when a queued
+   * message is sent): false drops the message for this subscriber only, undefined is no opinion.
+   * This is how a wildcard subscription receives only what its subscriber may read.
+   */
+  authorizeDelivery?(client: SubscriberInfo, topic: string): boolean | undefined;
+  /** Re-read whatever the plugin loads from files (Broker.reloadAuth, SIGHUP); reject to keep the old state. */
+  reload?(): Awaitable<void>;
 }

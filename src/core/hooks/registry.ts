@@ -1,6 +1,6 @@
 import type { AuthConfig } from '../config/types';
 import type { QoS } from '../protocol/packets';
-import type { AuthenticateRequest, AuthenticateResult, Awaitable, BrokerPlugin, ClientInfo } from './plugin';
+import type { AuthenticateRequest, AuthenticateResult, Awaitable, BrokerPlugin, ClientInfo, SubscriberInfo } from './plugin';
 
 /** Outcome of authentication as the CONNECT handler needs it. */
 export interface AuthOutcome {
@@ -32,6 +32,11 @@ export class HookRegistry {
   private readonly authenticators: Hook<BrokerPlugin>;
   private readonly publishAuthorizers: Hook<BrokerPlugin>;
   private readonly subscribeAuthorizers: Hook<BrokerPlugin>;
+  /**
+   * The per-delivery read check, or null when no plugin implements authorizeDelivery: the engine
+   * tests for null and the no-plugin delivery path costs nothing more.
+   */
+  readonly deliveryCheck: ((client: SubscriberInfo, topic: string) => boolean) | null;
 
   constructor(
     plugins: readonly BrokerPlugin[],
@@ -45,6 +50,28 @@ export class HookRegistry {
     this.authenticators = pick((p) => typeof p.authenticate === 'function');
     this.publishAuthorizers = pick((p) => typeof p.authorizePublish === 'function');
     this.subscribeAuthorizers = pick((p) => typeof p.authorizeSubscribe === 'function');
+    const readers = pick((p) => typeof p.authorizeDelivery === 'function');
+    this.deliveryCheck = readers === null ? null : (client, topic) => this.runDelivery(readers, client, topic);
+  }
+
+  /** Synchronous chain: first definite answer wins, a throw or a non-boolean answer denies. */
+  private runDelivery(list: BrokerPlugin[], client: SubscriberInfo, topic: string): boolean {
+    for (let i = 0; i < list.length; i++) {
+      const plugin = list[i];
+      let r: boolean | undefined;
+      try {
+        r = plugin.authorizeDelivery!(client, topic);
+      } catch (err) {
+        this.onError(plugin, 'authorizeDelivery', err);
+        return false;
+      }
+      if (r === true || r === false) return r;
+      if (r !== undefined) {
+        this.onError(plugin, 'authorizeDelivery', new Error('authorizeDelivery must answer true, false or undefined synchronously'));
+        return false;
+      }
+    }
+    return true;
   }
 
   get hasAuthenticators(): boolean {

@@ -69,6 +69,9 @@ export class InflightMessage {
     readonly retainFlag: boolean,
     public state: OutboundState,
   ) {}
+
+  /** Order key assigned by a durable store (0 = not stored). */
+  seq = 0;
 }
 
 /** A delivery waiting for room in the in-flight window, or for its offline client. */
@@ -78,4 +81,7 @@ export class QueuedMessage {
     readonly qos: QoS,
     readonly retainFlag: boolean,
   ) {}
+
+  /** Order key assigned by a durable store (0 = not stored). */
+  seq = 0;
 }

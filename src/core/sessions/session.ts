@@ -29,6 +29,12 @@ export class Session {
   connection: SessionLink | null = null;
   /** Epoch ms of the last disconnect (for expiry of abandoned sessions). */
   disconnectedAt = 0;
+  /**
+   * Username of the client that last attached, kept while it is away so that read authorization
+   * (authorizeDelivery) applies to messages queued for it; undefined when not known (a session
+   * restored from a store before its client returns).
+   */
+  username: string | null | undefined = undefined;
   private nextPacketId = 1;
 
   constructor(

@@ -1,3 +1,4 @@
+import type { PersistenceConfig } from '../config/types';
 import type { Message } from '../sessions/message';
 import { Session } from '../sessions/session';
 import { RetainedTrie } from '../topics/retained-trie';
@@ -91,4 +92,14 @@ export class MemoryRetainedStore implements RetainedStore {
 
 export function createMemoryStores(): Stores {
   return { sessions: new MemorySessionStore(), retained: new MemoryRetainedStore() };
+}
+
+/** The stores a config asks for. */
+export function createStores(persistence: PersistenceConfig): Stores {
+  if (persistence.backend === 'sqlite') {
+    // Required lazily: the SQLite module loads a native addon.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('./sqlite') as typeof import('./sqlite')).createSqliteStores(persistence);
+  }
+  return createMemoryStores();
 }
