@@ -12,6 +12,8 @@ if (!Number.isInteger(port) || port <= 0) {
   const b = new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:' + port } } });
   await b.start();
   console.log(`ready nestmq 127.0.0.1:${port} pid ${process.pid}`);
+  // For diagnosis: NESTMQ_BENCH_STATS=1 prints the broker's counters every second on stderr.
+  if (process.env.NESTMQ_BENCH_STATS) setInterval(() => console.error(JSON.stringify(b.stats)), 1000).unref();
 })().catch((err) => {
   console.error('nestmq failed to start:', err);
   process.exit(1);

@@ -166,6 +166,7 @@ export async function startBroker(name, { readyTimeoutMs = 15000 } = {}) {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  if (process.env.NESTMQ_BENCH_STATS) child.stderr.pipe(process.stderr);
   let exitInfo = null;
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {

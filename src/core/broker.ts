@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { createConfiguredPlugins } from './auth';
 import type { BrokerConfig, BrokerConfigInput } from './config/types';
 import { validateConfig } from './config/validate';
 import type { Connection } from './connection/connection';
@@ -7,13 +8,20 @@ import type { BrokerEvents } from './hooks/events';
 import type { BrokerPlugin } from './hooks/plugin';
 import { HookRegistry } from './hooks/registry';
 import { Listener } from './listeners/listener';
+import type { QoS } from './protocol/packets';
+import { Message } from './sessions/message';
 import { createStores } from './stores/memory';
 import type { Stores } from './stores/store';
+import { SysTopicsPublisher, type SysSource } from './sys/sys-topics';
+import { brokerVersion } from './sys/version';
 
 export type BrokerState = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 export interface BrokerOptions {
-  /** Plugin instances (authentication, authorization), consulted in order. */
+  /**
+   * Plugin instances (authentication, authorization), consulted in order after the plugins the
+   * config names (auth.plugins, then topic-check): see docs/auth.md.
+   */
   plugins?: BrokerPlugin[];
   /** State backends; in memory when omitted. */
   stores?: Stores;
@@ -34,6 +42,18 @@ export interface ClientSnapshot {
   queued: number;
 }
 
+/** One configured listener as the admin surface shows it. */
+export interface ListenerStatus {
+  name: string;
+  type: 'tcp' | 'ws';
+  ssl: boolean;
+  /** Bound and accepting (false before start and from the moment shutdown begins). */
+  bound: boolean;
+  host: string;
+  port: number;
+  connections: number;
+}
+
 /**
  * The embeddable MQTT broker:
  *
@@ -51,18 +71,50 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private _state: BrokerState = 'new';
   private startedAt = 0;
   private stopping: Promise<void> | null = null;
+  private sys: SysTopicsPublisher | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** The configured plugins, then options.plugins: the chain order. */
+  private readonly plugins: readonly BrokerPlugin[];
+  /** Auth warnings raised before start() (reading the files), emitted once started. */
+  private earlyWarnings: Error[] | null = [];
 
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
     this.config = validateConfig(config);
     this.stores = options.stores ?? createStores(this.config.persistence);
-    const hooks = new HookRegistry(options.plugins ?? [], this.config.auth, (plugin, hook, err) => {
+    // Named plugins from the config first, then the embedder's; reads the password and ACL files
+    // (a missing or invalid one throws here, like a bad config).
+    const extra = options.plugins ?? [];
+    const configured = createConfiguredPlugins(this.config, {
+      extraPlugins: extra,
+      logger: { warn: (message) => this.authWarning(new Error(message)) },
+    });
+    this.plugins = [...configured, ...extra];
+    const hooks = new HookRegistry(this.plugins, this.config.auth, (plugin, hook, err) => {
       const e = new Error(`plugin ${plugin.name ?? 'anonymous'} failed in ${hook}: ${(err as Error)?.message ?? String(err)}`);
       this.emit('warning', e);
     });
     this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this);
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
+  }
+
+  private authWarning(err: Error): void {
+    if (this.earlyWarnings !== null) this.earlyWarnings.push(err);
+    else this.emit('warning', err);
+  }
+
+  /**
+   * Re-reads the password file and ACL files (every plugin with a reload(), the embedder's too)
+   * without touching connected clients: new connections see the new users and passwords; ACL
+   * changes apply to every publish and delivery from now on, existing subscriptions included.
+   * Each plugin keeps its previous state if its file cannot be read; the promise then rejects
+   * with every failure, after the others have reloaded. What SIGHUP and the admin API call.
+   */
+  async reloadAuth(): Promise<void> {
+    const reloadable = this.plugins.filter((p) => typeof p.reload === 'function');
+    const results = await Promise.allSettled(reloadable.map((p) => Promise.resolve().then(() => p.reload!())));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error)?.message ?? String(r.reason)] : []));
+    if (failures.length > 0) throw new Error(`auth reload: ${failures.join('; ')}`);
   }
 
   get state(): BrokerState {
@@ -71,6 +123,54 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   get stats(): Readonly<BrokerStats> {
     return this.engine.stats;
+  }
+
+  /** nestmq's version (package.json). */
+  get version(): string {
+    return brokerVersion();
+  }
+
+  /** Started, every listener bound, and not shutting down: what a readiness probe asks. */
+  get ready(): boolean {
+    return this._state === 'started' && this.mqttListeners.every((l) => l.address !== null);
+  }
+
+  /** Every configured listener, bound or not, with its address and connection count. */
+  listenerStatus(): ListenerStatus[] {
+    const started = this._state === 'started';
+    return this.config.listeners.map((c) => {
+      const l = this.mqttListeners.find((x) => x.config === c);
+      const a = l?.address ?? null;
+      return {
+        name: c.name,
+        type: c.type,
+        ssl: c.ssl,
+        bound: started && a !== null,
+        host: a?.host ?? c.host,
+        port: a?.port ?? c.port,
+        connections: l?.connectionCount ?? 0,
+      };
+    });
+  }
+
+  /**
+   * Resolves when the stores have made every change durable, rejects when they cannot (a durable
+   * backend whose storage is unreachable). Readiness probes call it; in memory it resolves at once.
+   */
+  async checkStores(): Promise<void> {
+    await Promise.all([this.stores.sessions.flush(), this.stores.retained.flush()]);
+  }
+
+  /**
+   * Publish as the broker itself ($SYS, administrative messages): routed like any message, with
+   * no publisher and no authorization, and not counted among messages received from clients.
+   */
+  publishInternal(topic: string, payload: string | Buffer, retain = false, qos: QoS = 0): void {
+    if (this._state !== 'started') return;
+    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    this.engine.publish(new Message(topic, body, qos, retain, ''), null);
+    // Engine.publish counts every message it routes; this one came from no client.
+    this.engine.stats.messagesReceived--;
   }
 
   get uptimeSeconds(): number {
@@ -96,6 +196,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this._state = 'starting';
     this.emit('starting');
     for (const w of this.config.warnings) this.emit('warning', new Error(`config: ${w}`));
+    const early = this.earlyWarnings ?? [];
+    this.earlyWarnings = null;
+    for (const e of early) this.emit('warning', e);
     try {
       await this.stores.sessions.open();
       await this.stores.retained.open();
@@ -115,7 +218,52 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.expiryTimer.unref();
     }
     this._state = 'started';
+    if (this.config.sysInterval > 0) {
+      this.sys = new SysTopicsPublisher(this.sysSource(), this.config.sysInterval, brokerVersion());
+      this.sys.start();
+    }
     this.emit('started');
+  }
+
+  /** What the $SYS publisher reads: the public figures plus a walk over the sessions. */
+  private sysSource(): SysSource {
+    const broker = this;
+    return {
+      get stats() {
+        return broker.stats;
+      },
+      get uptimeSeconds() {
+        return broker.uptimeSeconds;
+      },
+      get clientCount() {
+        return broker.clientCount;
+      },
+      get sessionCount() {
+        return broker.sessionCount;
+      },
+      get subscriptionCount() {
+        return broker.subscriptionCount;
+      },
+      get retainedCount() {
+        return broker.retainedCount;
+      },
+      sessionTotals: () => {
+        let inflightOut = 0;
+        let inflightIn = 0;
+        let queued = 0;
+        for (const s of this.stores.sessions.values()) {
+          inflightOut += s.inflightCount;
+          inflightIn += s.incomingQos2?.size ?? 0;
+          queued += s.queuedCount;
+        }
+        return { inflightOut, inflightIn, queued };
+      },
+      publishInternal: (topic, payload, retain) => this.publishInternal(topic, payload, retain),
+      onClientConnected: (fn) => {
+        this.on('clientConnected', fn);
+        return () => void this.off('clientConnected', fn);
+      },
+    };
   }
 
   /** Stop accepting, close every client (their Wills fire as for any unclean close), free all. */
@@ -131,6 +279,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return;
     }
     this._state = 'stopping';
+    this.sys?.stop();
+    this.sys = null;
     this.emit('stopping');
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.expiryTimer = null;

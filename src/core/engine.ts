@@ -72,6 +72,7 @@ export class Engine {
   ) {
     this.limits = config.limits;
     this.durable = sessions.durable || retained.durable;
+    this.softWriteLimit = config.limits.maxWriteBuffer >> 2;
     this.canRead = hooks.deliveryCheck;
   }
 
@@ -79,6 +80,8 @@ export class Engine {
   private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null;
 
   private readonly durable: boolean;
+  /** A subscriber with more than this buffered slows its publishers down. */
+  private readonly softWriteLimit: number;
 
   // ---- output batching ------------------------------------------------------------------
 
@@ -316,7 +319,7 @@ export class Engine {
       this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
       return;
     }
-    this.transmit(session, conn, msg, qos, retainFlag);
+    this.transmit(session, conn, msg, qos, retainFlag, publisher);
   }
 
   private enqueue(session: Session, item: QueuedMessage): void {
@@ -350,14 +353,20 @@ export class Engine {
   queuedBytes = 0;
 
   /** Write a delivery to a connected client; QoS 1/2 enter the in-flight window. */
-  private transmit(session: Session, conn: Connection, msg: Message, qos: QoS, retainFlag: boolean): void {
+  private transmit(session: Session, conn: Connection, msg: Message, qos: QoS, retainFlag: boolean, publisher: Connection | null): void {
     const enc = retainFlag ? msg.retainedEncoding : msg.encoded;
-    if (qos === 0) {
-      // A slow consumer's QoS 0 messages are dropped (and counted) rather than buffered forever.
-      if (conn.bufferedBytes > this.limits.maxWriteBuffer) {
+    const buffered = conn.bufferedBytes;
+    if (buffered > this.softWriteLimit) {
+      // The subscriber's socket is behind. First slow the publisher down (TCP backpressure), for
+      // a grace period; a consumer still behind after it is a slow consumer: its QoS 0 messages
+      // are dropped (counted) past max-write-buffer rather than buffered without bound.
+      if (publisher !== null && !conn.slowConsumer) this.throttle(publisher, conn, true);
+      if (qos === 0 && buffered > this.limits.maxWriteBuffer) {
         this.stats.droppedSlowConsumer++;
         return;
       }
+    }
+    if (qos === 0) {
       conn.send(enc.qos0());
     } else {
       // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
@@ -384,7 +393,7 @@ export class Engine {
       this.dequeue(session);
       // Checked again on the way out: the ACLs may have been reloaded since it was queued.
       if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
-      this.transmit(session, conn, next.message, next.qos, next.retainFlag);
+      this.transmit(session, conn, next.message, next.qos, next.retainFlag, null);
     }
     if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn);
   }
@@ -394,22 +403,48 @@ export class Engine {
     if (session.queuedCount > 0) this.pump(session);
   }
 
-  private throttle(publisher: Connection, subscriber: Connection): void {
+  /**
+   * Pause a publisher until `subscriber` catches up. `writeBound`: because the subscriber's socket
+   * is behind (released on 'drain', or after the slow-consumer grace period); otherwise because
+   * its queue is full (released when the queue is down to half: QoS 1/2 are never dropped for a
+   * connected client).
+   */
+  private throttle(publisher: Connection, subscriber: Connection, writeBound = false): void {
     if (publisher === subscriber || publisher.isPaused(Pause.THROTTLE)) return;
     publisher.pause(Pause.THROTTLE);
     if (subscriber.throttled === null) subscriber.throttled = [publisher];
     else subscriber.throttled.push(publisher);
+    if (writeBound && subscriber.throttleTimer === null) {
+      subscriber.throttleTimer = setTimeout(onSlowConsumerGrace, SLOW_CONSUMER_GRACE_MS, this, subscriber);
+    }
+  }
+
+  /** The grace period ran out with the subscriber still behind: it is a slow consumer. */
+  slowConsumerGraceOver(subscriber: Connection): void {
+    subscriber.throttleTimer = null;
+    subscriber.slowConsumer = true;
+    const session = subscriber.session;
+    if (session === null || session.queuedCount < this.limits.maxQueuedMessages) this.releaseThrottled(subscriber);
   }
 
   private releaseThrottled(subscriber: Connection): void {
+    if (subscriber.throttleTimer !== null) {
+      clearTimeout(subscriber.throttleTimer);
+      subscriber.throttleTimer = null;
+    }
     const list = subscriber.throttled;
     if (list === null) return;
     subscriber.throttled = null;
     for (const publisher of list) publisher.resume(Pause.THROTTLE);
   }
 
-  /** A client's socket drained: nothing to do for now beyond resuming its reading. */
-  drained(_conn: Connection): void {}
+  /** A client's socket drained: it is no slow consumer, and the publishers it held back go on. */
+  drained(conn: Connection): void {
+    conn.slowConsumer = false;
+    if (conn.throttled !== null && (conn.session === null || conn.session.queuedCount <= this.limits.maxQueuedMessages >> 1)) {
+      this.releaseThrottled(conn);
+    }
+  }
 
   /** Deliver retained messages matching a new subscription [MQTT-3.3.1-6/8, MQTT-3.8.4-3]. */
   sendRetained(session: Session, filter: string, granted: QoS): void {
@@ -420,6 +455,13 @@ export class Engine {
       this.deliver(session, msg, (msg.qos < granted ? msg.qos : granted) as QoS, true, null);
     }
   }
+}
+
+/** How long publishers wait for a subscriber whose socket is behind before it counts as slow. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
+
+function onSlowConsumerGrace(engine: Engine, subscriber: Connection): void {
+  engine.slowConsumerGraceOver(subscriber);
 }
 
 export function clientInfo(conn: Connection): ClientInfo {

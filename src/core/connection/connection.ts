@@ -52,6 +52,10 @@ export class Connection {
   readonly remoteAddress: string;
   /** Publishers paused because of this (subscriber) connection's full queue; resumed as it drains. */
   throttled: Connection[] | null = null;
+  /** Releases `throttled` after the slow-consumer grace period. */
+  throttleTimer: NodeJS.Timeout | null = null;
+  /** Still behind after the grace period: QoS 0 to it is dropped rather than slowing publishers. */
+  slowConsumer = false;
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -154,9 +158,13 @@ export class Connection {
     out.length = 0;
     this.engine.stats.bytesSent += this.outBytes;
     this.outBytes = 0;
-    if (!this.transport.write(data) && this.transport.writableLength > this.engine.limits.maxWriteBuffer) {
+    if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.
-      this.pause(Pause.WRITE);
+      if (this.transport.writableLength > this.engine.limits.maxWriteBuffer) this.pause(Pause.WRITE);
+    } else if (this.throttled !== null) {
+      // The kernel took everything: no 'drain' will come, so the publishers held back for this
+      // turn's batch go on now.
+      this.engine.drained(this);
     }
   }
 

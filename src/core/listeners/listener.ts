@@ -20,6 +20,11 @@ export class Listener {
   private server: net.Server | http.Server | null = null;
   private wss: WebSocketServer | null = null;
   private readonly connections = new Set<Connection>();
+  /**
+   * TLS and WebSocket sockets still in their TLS handshake or HTTP upgrade (no Connection yet),
+   * by peer address: closed after connect-timeout like a socket that sends no CONNECT.
+   */
+  private readonly handshaking = new Map<string, { socket: net.Socket; timer: NodeJS.Timeout | null }>();
   /** Connections refused because max-connections was reached. */
   refused = 0;
   address: { host: string; port: number } | null = null;
@@ -85,8 +90,44 @@ export class Listener {
     };
   }
 
+  /**
+   * A raw socket of a TLS or WebSocket listener: refused at once when the listener is full
+   * (counting sockets still in their handshake), else watched until accept() takes it over.
+   */
+  private watchHandshake(socket: net.Socket): void {
+    const max = this.config.maxConnections;
+    if (max > 0 && this.connections.size + this.handshaking.size >= max) {
+      this.refused++;
+      this.engine.stats.connectionsRefused++;
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const ms = this.engine.limits.connectTimeout * 1000;
+    const entry: { socket: net.Socket; timer: NodeJS.Timeout | null } = { socket, timer: null };
+    if (ms > 0) {
+      entry.timer = setTimeout(() => {
+        if (this.handshaking.get(key) !== entry) return;
+        this.handshaking.delete(key);
+        this.engine.stats.closedConnectTimeout++;
+        socket.destroy();
+      }, ms);
+    }
+    this.handshaking.set(key, entry);
+    socket.once('close', () => this.handshakeDone(key, entry));
+  }
+
+  private handshakeDone(key: string, entry?: { socket: net.Socket; timer: NodeJS.Timeout | null }): void {
+    const e = this.handshaking.get(key);
+    if (e === undefined || (entry !== undefined && e !== entry)) return;
+    if (e.timer !== null) clearTimeout(e.timer);
+    this.handshaking.delete(key);
+  }
+
   /** Accepts a new transport, or closes it at once when the listener is full (counted). */
   private accept(transport: Transport & { destroy(): unknown }, tlsSocket?: tls.TLSSocket): void {
+    if (this.handshaking.size > 0) this.handshakeDone(`${transport.remoteAddress}:${transport.remotePort}`);
     const max = this.config.maxConnections;
     if (max > 0 && this.connections.size >= max) {
       this.refused++;
@@ -137,11 +178,17 @@ export class Listener {
         perMessageDeflate: false,
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
-      this.wss.on('connection', (ws, req) =>
-        this.accept(new WebSocketTransport(ws, req.socket), c.ssl ? (req.socket as tls.TLSSocket) : undefined),
-      );
+      this.wss.on('connection', (ws, req) => {
+        // ws refuses a frame longer than maxPayload from its header, before buffering the body:
+        // the WebSocket form of a packet over max-packet-size, counted as such.
+        ws.on('error', (err: Error & { code?: string }) => {
+          if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.engine.stats.closedPacketTooLarge++;
+        });
+        this.accept(new WebSocketTransport(ws, req.socket), c.ssl ? (req.socket as tls.TLSSocket) : undefined);
+      });
       this.server = server;
     }
+    if (c.ssl || c.type === 'ws') this.server.on('connection', (s: net.Socket) => this.watchHandshake(s));
     const server = this.server;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -169,5 +216,10 @@ export class Listener {
   destroyAll(): void {
     for (const c of this.connections) c.transport.destroy();
     this.connections.clear();
+    for (const { socket, timer } of this.handshaking.values()) {
+      if (timer !== null) clearTimeout(timer);
+      socket.destroy();
+    }
+    this.handshaking.clear();
   }
 }

@@ -166,6 +166,7 @@ export class SysTopicsPublisher {
     // Mosquitto's names.
     this.publish('clients/active', String(connected));
     this.publish('clients/inactive', String(disconnected));
+    this.publish('clients/expired', String(s.sessionsExpired));
     this.publish('bytes/received', String(s.bytesReceived));
     this.publish('bytes/sent', String(s.bytesSent));
     this.publish('publish/messages/received', String(s.publishReceived));
