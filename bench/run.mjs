@@ -369,9 +369,11 @@ on a dedicated broker host; the comparison between brokers is the point.
 - **One load generator** (\`bench/lib/worker.mjs\`, a fresh Node process per scenario run) for
   all brokers: raw \`net\` sockets (\`noDelay\`), packets encoded once with mqtt-packet's
   \`generate\` and concatenated into batches (one \`write()\` per batch, waiting for
-  \`'drain'\` when \`write()\` returns false), incoming bytes cut into frames by a minimal splitter
-  that reads only the fixed header and Remaining Length (\`bench/lib/frames.mjs\`). No MQTT client
-  library is on the hot path.
+  \`'drain'\` when \`write()\` returns false). Input is read with net's \`onread\` option into one
+  shared 256 KB buffer (no per-read allocation, no \`'data'\` events) and cut into frames by a
+  minimal splitter that reads only the fixed header and Remaining Length
+  (\`bench/lib/frames.mjs\`). No MQTT client library is on the hot path. QoS 1 PUBACKs are
+  pre-encoded with the packet id patched in, one write per received chunk.
 - **Brokers**, each in its own child process on its own free ephemeral port on 127.0.0.1,
   started fresh for every scenario run and killed (SIGKILL) afterwards:
   - nestmq: \`bench/brokers/nestmq.cjs\` — \`new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:PORT' } } })\`,
@@ -389,12 +391,25 @@ ${MOSQUITTO_SETTINGS.map((s) => '    ' + s).join('\n')}
     limits (defaults 20 and 1000) so that it neither throttles the QoS 1 subscriber to 20
     in-flight messages nor drops QoS 0 messages when the subscriber falls behind; Aedes has no
     such limits. \`persistence false\` and \`sys_interval 0\` keep disk and \`$SYS\` traffic out.
-- A run that does not finish within the scenario's time limit, or whose broker exits, is
-  recorded as failed; the broker/scenario pair is then not retried in later runs. A broker
-  that closes a generator connection fails the run too. Cells show the median over the
-  successful runs (\`(k/n ok)\` when some failed).
-- Throughputs are measured at the receiving side, from the first to the last message
-  received (per-chunk timestamps); losses (QoS 0) are counted and reported below.
+- **Sizing.** The throughput scenarios (fan-in, fan-out, QoS 1, routing) first run a short
+  calibration phase (which is also the JIT warm-up of the Node brokers), then a measured phase
+  whose message count is chosen from the calibration rate to last a few seconds on *that*
+  broker (clamped, see the settings below); if the measured phase still ends in under half the
+  target time it is re-sized and repeated once. Only the measured phase counts.
+- **Figures.** Throughput is measured at the receiving side, from the first to the last
+  message received in the measured phase (per-read timestamps). QoS 0 messages not received
+  within 2 s of the last arrival count as lost (†); QoS 1 messages are checked off one by one.
+  The notes also give "first send → last arrival" rates, which include any start-up delay.
+- **Failures.** A run that does not finish within the scenario's time limit, or whose broker
+  exits, or in which the broker closes a generator connection, is recorded as failed; after a
+  time-out or crash the broker/scenario pair is not retried in later runs. Cells show the
+  median over the successful runs (\`(k/n ok)\` when some failed).
+- **CPU accounting.** For every run the harness reads the machine's busy time
+  (\`/proc/stat\`) and the broker's and generator's own CPU time: when other processes used more
+  than ${BUSY_CORES} cores on average during a run the cell is marked ‡. Before each run it
+  waits up to ${QUIET_WAIT_S} s for the machine to be idle. When the generator itself was
+  busy more than 85% of a core during a measurement, the note says so: that figure may be
+  limited by the generator and is then a lower bound for the broker.
 
 ### Scenario settings
 

@@ -6,6 +6,10 @@ import { FrameSplitter, CONNACK, SUBACK } from './frames.mjs';
 import * as P from './packets.mjs';
 
 const HOST = '127.0.0.1';
+// One read buffer for every socket of the process (net's `onread` option): libuv reads into
+// it and our callback consumes it synchronously, so no per-read allocation and no stream
+// machinery ('data' events) on the receive path.
+const READ_BUF = Buffer.allocUnsafe(256 * 1024);
 const live = new Set();
 let onUnexpected = null;
 
@@ -30,13 +34,27 @@ const noop = () => {};
 
 /**
  * Connect, send CONNECT (and SUBSCRIBE if `subscribe` given, in the same write), resolve once
- * CONNACK (and SUBACK) arrived. Frames after that go to `onFrame(h, buf, start, end)`.
+ * CONNACK (and SUBACK) arrived. Frames after that go to `onFrame(h, buf, start, end)`; the
+ * functions in `client.afterRead` run after the frames of each read were handled.
  */
 export function openClient(port, clientId, opts = {}) {
   const { subscribe = null, keepalive = 0, onFrame = noop, timeoutMs = 15000 } = opts;
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: HOST, noDelay: true });
-    const c = { sock, clientId, closing: false, ready: false, splitter: null };
+    const c = { sock: null, clientId, closing: false, ready: false, splitter: null, afterRead: [] };
+    const onRead = (nread, buf) => {
+      try {
+        c.splitter.push(buf.subarray(0, nread));
+      } catch (err) {
+        fail(err);
+        if (onUnexpected) onUnexpected(err);
+        return false;
+      }
+      const ar = c.afterRead;
+      for (let i = 0; i < ar.length; i++) ar[i]();
+      return true;
+    };
+    const sock = net.connect({ port, host: HOST, noDelay: true, onread: { buffer: READ_BUF, callback: onRead } });
+    c.sock = sock;
     let phase = 0;
     let settled = false;
     const timer = setTimeout(
@@ -74,14 +92,6 @@ export function openClient(port, clientId, opts = {}) {
       }
     };
     c.splitter = new FrameSplitter(handshake);
-    sock.on('data', (chunk) => {
-      try {
-        c.splitter.push(chunk);
-      } catch (err) {
-        fail(err);
-        if (onUnexpected) onUnexpected(err);
-      }
-    });
     sock.on('error', (err) => {
       if (!settled) fail(new Error(`${clientId}: ${err.message}`));
     });
@@ -176,21 +186,44 @@ export async function pump(sock, batches, perBatch, pktLen, total, deadline) {
   return sent;
 }
 
-/** Track first/last arrival time (performance.now(), per chunk) of messages counted by counter(). */
-export function timeArrivals(sockets, counter) {
-  const t = { first: 0, last: 0, firstCount: 0 };
+/**
+ * Track first/last arrival time (performance.now(), per read) of messages counted by
+ * counter(), on the given clients. Call reset() between phases.
+ */
+export function timeArrivals(clients, counter) {
+  const t = {
+    first: 0,
+    last: 0,
+    firstCount: 0,
+    base: 0,
+    reset() {
+      t.first = 0;
+      t.last = 0;
+      t.firstCount = 0;
+      t.base = counter();
+    },
+  };
   const onData = () => {
     const now = performance.now();
     if (t.first === 0) {
-      const n = counter();
+      const n = counter() - t.base;
       if (n === 0) return;
       t.first = now;
       t.firstCount = n;
     }
     t.last = now;
   };
-  for (const s of sockets) s.on('data', onData);
+  for (const c of clients) c.afterRead.push(onData);
   return t;
+}
+
+/**
+ * Size the measured phase from a calibration phase: the count that takes about targetS
+ * seconds at the calibration rate, clamped to [min, max] and rounded to `multiple`.
+ */
+export function sizeFor(rate, targetS, min, max, multiple = 1) {
+  const n = Number.isFinite(rate) && rate > 0 ? rate * targetS : min;
+  return Math.max(min, Math.min(max, Math.round(n / multiple) * multiple));
 }
 
 /** Messages per second between the first and the last arrival (messages in the first chunk excluded). */
@@ -200,20 +233,72 @@ export function rateOf(t, total) {
   return (total - t.firstCount) / dt;
 }
 
-/** Wait until count() reaches target, or nothing new arrived for idleMs, or the deadline. */
-export async function waitForCount(count, target, idleMs, deadline) {
+/**
+ * Wait until count() reaches target, or nothing new arrived for idleMs, or the deadline.
+ * If `meter` is given ({ cpu0, t0 } from generatorMeter()), meter.load is set to the
+ * generator's CPU use (fraction of one core) from meter.t0 to the last observed progress.
+ */
+export async function waitForCount(count, target, idleMs, deadline, meter = null) {
   let lastN = count();
   let lastChange = Date.now();
+  const mark = () => {
+    if (!meter) return;
+    const u = process.cpuUsage(meter.cpu0);
+    const wall = performance.now() - meter.t0;
+    if (wall > 0) meter.load = (u.user + u.system) / 1000 / wall;
+  };
   while (Date.now() < deadline) {
     const n = count();
-    if (n >= target) return n;
+    if (n >= target) {
+      mark();
+      return n;
+    }
     if (n !== lastN) {
       lastN = n;
       lastChange = Date.now();
+      mark();
     } else if (Date.now() - lastChange > idleMs) {
       return n;
     }
     await sleep(5);
   }
   return count();
+}
+
+/** Start measuring the generator's own CPU use (see waitForCount). */
+export function generatorMeter() {
+  return { cpu0: process.cpuUsage(), t0: performance.now(), load: NaN };
+}
+
+/** A note when the generator itself was (nearly) saturated: the figure is then a lower bound. */
+export function generatorNote(meter) {
+  if (!(meter.load > 0.85)) return null;
+  return `generator busy ${Math.round(meter.load * 100)}% of a core during the measurement: the figure may be limited by the load generator (a lower bound)`;
+}
+
+/**
+ * Calibrate, then measure: phase(count) runs one phase and returns at least
+ * { rate, secs, sent, wanted }. The calibration phase (`probe`, also the warm-up) sizes the
+ * measured phase to last about `target` seconds (rate / perCount counts per second); if the
+ * measured phase still ends in under half the target (the calibration ran cold), it is sized
+ * again from its own rate and repeated once. Returns { cal, m, runs }.
+ */
+export async function calibrated(phase, { probe, target, min, max, multiple = 1, perCount = 1 }) {
+  const checked = async (n, what) => {
+    const r = await phase(n);
+    // The send side is only throttled by TCP backpressure (QoS 0) or PUBACKs (QoS 1), and a
+    // phase is sized for a few seconds: not getting everything out within 15 s is a stall.
+    if (r.sent < r.wanted) throw new Error(`broker stalled in the ${what} phase: ${r.sent} of ${r.wanted} messages sent within the time limit`);
+    if (r.acked !== undefined && r.acked < r.sent) throw new Error(`broker stalled in the ${what} phase: ${r.sent - r.acked} of ${r.sent} QoS 1 PUBLISHes never acknowledged`);
+    return r;
+  };
+  const cal = await checked(probe, 'calibration');
+  const n1 = sizeFor(cal.rate / perCount, target, min, max, multiple);
+  let m = await checked(n1, 'measured');
+  let runs = 1;
+  if (m.secs < target / 2 && n1 < max && Number.isFinite(m.rate)) {
+    m = await checked(sizeFor(m.rate / perCount, target, min, max, multiple), 'measured');
+    runs = 2;
+  }
+  return { cal, m, runs };
 }

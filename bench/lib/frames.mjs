@@ -1,6 +1,6 @@
 // Minimal MQTT frame splitter: reads only the fixed header byte and the Remaining Length,
 // hands (headerByte, buf, bodyStart, bodyEnd) to a callback. No allocation on the hot path
-// except when a frame straddles two chunks (one concat per straddle).
+// except when a frame straddles two reads (one small copy + one concat per straddle).
 
 export const CONNACK = 0x20;
 export const PUBLISH = 0x30;
@@ -49,7 +49,8 @@ export class FrameSplitter {
       this.onFrame(buf[pos], buf, i, end);
       pos = end;
     }
-    if (pos < len) this.pending = pos === 0 ? buf : buf.subarray(pos);
+    // Keep the unfinished frame. Always copy: `chunk` may be a read buffer that is reused.
+    if (pos < len) this.pending = Buffer.from(buf.subarray(pos));
   }
 }
 

@@ -1,34 +1,40 @@
 // 3. QoS 1 end-to-end: 8 publishers send QoS 1 with up to WINDOW un-acknowledged PUBLISHes
 // each (packet ids recycled as PUBACKs return); one subscriber on bench/# at QoS 1 PUBACKs
-// every message (one batched write per received chunk). Every (publisher, seq) is checked off.
-// Figure: messages delivered to the subscriber per second.
-import { openClient, openMany, timeArrivals, rateOf, waitForCount, close } from '../lib/client.mjs';
+// every message (one batched write per received chunk). Every (phase, publisher, seq) is
+// checked off, so losses and duplicates are exact. A calibration phase (8 × 2,500 msgs, also
+// the warm-up) sizes the measured phase to last about TARGET_S seconds on this broker.
+// Figure: messages delivered to the subscriber per second in the measured phase.
+import { openClient, openMany, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote } from '../lib/client.mjs';
 import { PUBLISH, PUBACK } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
 
 export const id = 'qos1';
 export const timeoutMs = 60000;
-export const settings = (s) => `${PUBS} publishers × ${per(s).toLocaleString('en')} msgs, QoS 1, window ${WINDOW} un-acked per publisher, 8 B payload; 1 subscriber on \`bench/#\` at QoS 1, PUBACK per message`;
+export const settings = (s) =>
+  `${PUBS} publishers, QoS 1, window ${WINDOW} un-acked per publisher, 8 B payload; 1 subscriber on \`bench/#\` at QoS 1, PUBACK for every message; calibration ${PUBS} × ${probe(s).toLocaleString('en')} msgs, then a measured phase sized for ~${target(s)} s (${PUBS} × ${MIN.toLocaleString('en')}…${PUBS} × ${max(s).toLocaleString('en')} msgs)`;
 export const metrics = [
   { key: 'rate', label: 'QoS 1 end-to-end, 8 pub → 1 sub (msgs/s)', unit: 'msgs/s', better: 'higher' },
 ];
 
 const PUBS = 8;
 const WINDOW = 100;
-const per = (scale) => Math.max(1000, Math.round(20000 * scale));
+const MIN = 2500;
+const probe = (scale) => Math.max(500, Math.round(2500 * Math.min(1, scale)));
+const max = (scale) => Math.max(MIN, Math.round(200000 * scale));
+const target = (scale) => (scale >= 1 ? 3 : 1);
 
 export async function run(ctx) {
   const { port, scale } = ctx;
-  const deadline = Date.now() + 40000;
-  const sendDeadline = deadline - 8000;
-  const PER = per(scale);
+  const deadline = Date.now() + 50000;
 
-  // ---- subscriber: check off every (publisher, seq), PUBACK everything
-  const seen = Array.from({ length: PUBS }, () => new Uint8Array(PER));
+  // ---- subscriber: check off every (publisher, seq) of the current phase, PUBACK everything
+  let phaseNo = 0;
+  let PER = 0;
+  let seen = [];
   let received = 0;
   let dups = 0;
-  let bogus = 0;
-  let ackBuf = Buffer.allocUnsafe(64 * 1024);
+  let stale = 0;
+  const ackBuf = Buffer.allocUnsafe(64 * 1024);
   let ackLen = 0;
   let sub = null;
   const flushAcks = () => {
@@ -48,10 +54,11 @@ export async function run(ctx) {
       ackLen += 4;
       p += 2;
     }
-    const pi = buf.readUInt32BE(p);
+    const tag = buf.readUInt32BE(p);
     const seq = buf.readUInt32BE(p + 4);
-    if (pi >= PUBS || seq >= PER) {
-      bogus++;
+    const pi = tag & 0xff;
+    if (tag >>> 8 !== phaseNo || pi >= PUBS || seq >= PER) {
+      stale++;
       return;
     }
     if (seen[pi][seq]) dups++;
@@ -61,16 +68,13 @@ export async function run(ctx) {
     }
   };
   sub = await openClient(port, 'bench-qos1-sub', { subscribe: [{ topic: 'bench/#', qos: 1 }], onFrame: subFrame });
-  sub.sock.on('data', flushAcks);
-  const t = timeArrivals([sub.sock], () => received);
+  sub.afterRead.push(flushAcks);
+  const t = timeArrivals([sub], () => received);
 
   // ---- publishers: free-id stack, refill the window after every chunk of PUBACKs
   const states = [];
-  let pubsDone = 0;
-  let donePromiseResolve;
-  const allSent = new Promise((r) => (donePromiseResolve = r));
   const pubs = await openMany(port, PUBS, (i) => {
-    const st = { i, sent: 0, acked: 0, free: [], done: false };
+    const st = { i, sent: 0, acked: 0, free: [], done: true, per: 0, stopAt: 0, tpl: null, idOff: 0, plOff: 0 };
     for (let id = WINDOW; id >= 1; id--) st.free.push(id);
     states[i] = st;
     return {
@@ -82,11 +86,15 @@ export async function run(ctx) {
       },
     };
   });
-  const refill = (c, st, tpl, idOff, plOff) => {
+  let pubsDone = 0;
+  let onAllDone = () => {};
+  const refill = (c, st) => {
     if (st.done) return;
     // past the send deadline: send nothing more, just wait for the outstanding PUBACKs
-    const n = Date.now() > sendDeadline ? 0 : Math.min(st.free.length, PER - st.sent);
+    const late = Date.now() > st.stopAt;
+    const n = late ? 0 : Math.min(st.free.length, st.per - st.sent);
     if (n > 0) {
+      const { tpl, idOff, plOff } = st;
       const L = tpl.length;
       const out = Buffer.allocUnsafe(n * L);
       for (let k = 0; k < n; k++) {
@@ -99,32 +107,65 @@ export async function run(ctx) {
       }
       c.sock.write(out);
     }
-    if (st.acked === st.sent && (st.sent === PER || Date.now() > sendDeadline)) {
+    if (st.acked === st.sent && (st.sent === st.per || late)) {
       st.done = true;
-      if (++pubsDone === PUBS) donePromiseResolve();
+      if (++pubsDone === PUBS) onAllDone();
     }
   };
-  pubs.forEach((c, i) => {
-    const st = states[i];
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(i, 0);
-    const tpl = P.publish(`bench/qos1/${i}`, payload, { qos: 1, messageId: 1 });
-    const { idOffset, payloadOffset } = P.publishLayout(tpl);
-    c.sock.on('data', () => refill(c, st, tpl, idOffset, payloadOffset));
-    refill(c, st, tpl, idOffset, payloadOffset);
+  pubs.forEach((c, i) => c.afterRead.push(() => refill(c, states[i])));
+
+  async function phase(per) {
+    const stopAt = Math.min(Date.now() + 15000, deadline - 14000);
+    phaseNo++;
+    PER = per;
+    const dups0 = dups;
+    const stale0 = stale;
+    seen = Array.from({ length: PUBS }, () => new Uint8Array(per));
+    received = 0;
+    t.reset();
+    const tSend = performance.now();
+    const meter = generatorMeter();
+    pubsDone = 0;
+    const allDone = new Promise((r) => (onAllDone = r));
+    pubs.forEach((c, i) => {
+      const st = states[i];
+      const payload = Buffer.alloc(8);
+      payload.writeUInt32BE((phaseNo << 8) | i, 0);
+      st.tpl = P.publish(`bench/qos1/${i}`, payload, { qos: 1, messageId: 1 });
+      const lay = P.publishLayout(st.tpl);
+      st.idOff = lay.idOffset;
+      st.plOff = lay.payloadOffset;
+      Object.assign(st, { sent: 0, acked: 0, done: false, per, stopAt });
+      refill(c, st);
+    });
+    // A stalled publisher (no PUBACKs) is caught by the time limit here.
+    let timer;
+    await Promise.race([allDone, new Promise((r) => (timer = setTimeout(r, Math.max(0, stopAt + 4000 - Date.now()))))]);
+    clearTimeout(timer);
+    const sent = states.reduce((a, st) => a + st.sent, 0);
+    const acked = states.reduce((a, st) => a + st.acked, 0);
+    const got = await waitForCount(() => received, sent, 2000, deadline, meter);
+    flushAcks();
+    return { sent, acked, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000, dups: dups - dups0, stale: stale - stale0 };
+  }
+
+  const { cal, m, runs } = await calibrated(phase, {
+    probe: probe(scale),
+    target: target(scale),
+    min: MIN,
+    max: max(scale),
+    multiple: WINDOW,
+    perCount: PUBS,
   });
-  // A stalled publisher (no PUBACKs) is caught by the deadline below.
-  await Promise.race([allSent, new Promise((r) => setTimeout(r, Math.max(0, deadline - 4000 - Date.now())))]);
-  const sent = states.reduce((a, st) => a + st.sent, 0);
-  const acked = states.reduce((a, st) => a + st.acked, 0);
-  const got = await waitForCount(() => received, sent, 2000, deadline);
-  flushAcks();
   for (const c of [sub, ...pubs]) close(c);
-  const notes = [];
-  if (sent < PUBS * PER) notes.push(`send capped by time: ${sent} of ${PUBS * PER} sent`);
-  if (acked < sent) notes.push(`${sent - acked} PUBLISHes never PUBACKed by the broker`);
-  if (got < sent) notes.push(`MISSING ${sent - got} of ${sent} QoS 1 messages`);
-  if (dups) notes.push(`${dups} duplicates`);
-  if (bogus) notes.push(`${bogus} messages with unexpected payload`);
-  return { values: { rate: rateOf(t, got) }, notes, losses: sent - got };
+  const notes = [`measured ${m.sent.toLocaleString('en')} msgs in ${m.secs.toFixed(2)} s${runs > 1 ? ', after a re-sizing run' : ''} (first send → last arrival: ${Math.round(m.e2e / 1000)}k msgs/s; calibration ${Math.round(cal.rate / 1000)}k msgs/s; generator ${Math.round(m.meter.load * 100)}% of a core)`];
+  const gn = generatorNote(m.meter);
+  if (gn) notes.push(gn);
+  if (cal.got < cal.sent) notes.push(`calibration: MISSING ${cal.sent - cal.got} of ${cal.sent}`);
+  if (m.sent < m.wanted) notes.push(`send capped by time: ${m.sent} of ${m.wanted} sent`);
+  if (m.acked < m.sent) notes.push(`${m.sent - m.acked} PUBLISHes never PUBACKed by the broker`);
+  if (m.got < m.sent) notes.push(`MISSING ${m.sent - m.got} of ${m.sent} QoS 1 messages`);
+  if (dups) notes.push(`${dups} duplicates (${m.dups} in the measured phase)`);
+  if (stale) notes.push(`${stale} messages with unexpected payload or from an earlier phase (${m.stale} in the measured phase)`);
+  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got) };
 }
