@@ -49,7 +49,7 @@ export class Connection {
   /** The listener takes the certificate's CN as the username (use-identity-as-username). */
   identityIsUsername = false;
   readonly parser: PacketParser;
-  readonly remoteAddress: string;
+  private remote: string | null = null;
   /** Publishers paused because of this (subscriber) connection's full queue; resumed as it drains. */
   throttled: Connection[] | null = null;
   /** Releases `throttled` after the slow-consumer grace period. */
@@ -72,7 +72,6 @@ export class Connection {
     private readonly owner: { release(conn: Connection): void } | null = null,
   ) {
     this.parser = new PacketParser({ maxPacketSize: engine.limits.maxPacketSize });
-    this.remoteAddress = transport.remoteAddress ? `${transport.remoteAddress}:${transport.remotePort ?? 0}` : 'unknown';
     // Shared handler functions find their connection through the transport: no closures per
     // connection (an idle connection should cost little more than its socket).
     (transport as ConnectionHolder)[kConnection] = this;
@@ -84,6 +83,18 @@ export class Connection {
     if (engine.limits.connectTimeout > 0) {
       this.timer = setTimeout(onTimer, engine.limits.connectTimeout * 1000, this);
     }
+  }
+
+  /**
+   * `host:port` of the peer, read on first use (an idle connection nobody asks about does not
+   * carry the string); Node caches the peer address on the socket once read.
+   */
+  get remoteAddress(): string {
+    if (this.remote === null) {
+      const t = this.transport;
+      this.remote = t.remoteAddress ? `${t.remoteAddress}:${t.remotePort ?? 0}` : 'unknown';
+    }
+    return this.remote;
   }
 
   get isOpen(): boolean {
