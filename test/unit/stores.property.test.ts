@@ -1,0 +1,160 @@
+import * as fc from 'fast-check';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { QoS } from '../../src/core/protocol/packets';
+import { InflightMessage, Message, OutboundState, QueuedMessage } from '../../src/core/sessions/message';
+import type { Session } from '../../src/core/sessions/session';
+import { MemoryRetainedStore, MemorySessionStore } from '../../src/core/stores/memory';
+import { SqliteStore } from '../../src/core/stores/sqlite';
+import type { RetainedStore, SessionStore } from '../../src/core/stores/store';
+
+/**
+ * Property: any sequence of store operations leaves the SQLite store — as read back from its
+ * file by a fresh instance, i.e. after a restart — in the same state as the memory store.
+ */
+type Op =
+  | { k: 'create'; c: number }
+  | { k: 'delete'; c: number }
+  | { k: 'sub'; c: number; f: number; q: QoS }
+  | { k: 'unsub'; c: number; f: number }
+  | { k: 'enqueue'; c: number; t: number; q: QoS; r: boolean }
+  | { k: 'dequeue'; c: number }
+  | { k: 'inflight'; c: number; t: number; q: 1 | 2 }
+  | { k: 'pubrec'; c: number }
+  | { k: 'ack'; c: number }
+  | { k: 'qos2in'; c: number; id: number }
+  | { k: 'qos2out'; c: number; id: number }
+  | { k: 'detach'; c: number }
+  | { k: 'retain'; t: number }
+  | { k: 'unretain'; t: number }
+  | { k: 'commit' };
+
+const client = fc.integer({ min: 0, max: 3 });
+const qos = fc.constantFrom<QoS>(0, 1, 2);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ k: fc.constant('create' as const), c: client }),
+  fc.record({ k: fc.constant('delete' as const), c: client }),
+  fc.record({ k: fc.constant('sub' as const), c: client, f: fc.integer({ min: 0, max: 4 }), q: qos }),
+  fc.record({ k: fc.constant('unsub' as const), c: client, f: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({ k: fc.constant('enqueue' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: qos, r: fc.boolean() }),
+  fc.record({ k: fc.constant('dequeue' as const), c: client }),
+  fc.record({ k: fc.constant('inflight' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: fc.constantFrom<1 | 2>(1, 2) }),
+  fc.record({ k: fc.constant('pubrec' as const), c: client }),
+  fc.record({ k: fc.constant('ack' as const), c: client }),
+  fc.record({ k: fc.constant('qos2in' as const), c: client, id: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ k: fc.constant('qos2out' as const), c: client, id: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ k: fc.constant('detach' as const), c: client }),
+  fc.record({ k: fc.constant('retain' as const), t: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ k: fc.constant('unretain' as const), t: fc.integer({ min: 0, max: 5 }) }),
+  fc.constant({ k: 'commit' as const }),
+);
+
+let msgSeq = 0;
+const message = (t: number, q: QoS, retain = false): Message =>
+  new Message(`t/${t}`, Buffer.from(`payload ${++msgSeq}`), q, retain, 'origin');
+
+/** Applies one op to a (sessions, retained) pair; the same Message objects go to both sides. */
+function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Message | null): void {
+  const id = 'c' + ('c' in o ? o.c : 0);
+  const s: Session | undefined = sessions.get(id);
+  switch (o.k) {
+    case 'create':
+      if (s === undefined) sessions.create(id, false);
+      return;
+    case 'delete':
+      if (s !== undefined) sessions.delete(s);
+      return;
+    case 'sub':
+      s?.setSubscription(`f/${o.f}`, o.q);
+      return;
+    case 'unsub':
+      s?.deleteSubscription(`f/${o.f}`);
+      return;
+    case 'enqueue':
+      s?.enqueue(new QueuedMessage(msg!, o.q, o.r));
+      return;
+    case 'dequeue':
+      s?.dequeue();
+      return;
+    case 'inflight':
+      if (s !== undefined && s.inflightCount < 20) s.addInflight(new InflightMessage(s.allocatePacketId(), msg!, o.q, false, OutboundState.AWAIT_ACK));
+      return;
+    case 'pubrec': {
+      const e = s?.inflight && [...s.inflight.values()].find((x) => x.qos === 2 && x.state === OutboundState.AWAIT_ACK);
+      if (e) {
+        e.state = OutboundState.AWAIT_COMP;
+        s!.updateInflight(e);
+      }
+      return;
+    }
+    case 'ack': {
+      const first = s?.inflight?.keys().next();
+      if (first && !first.done) s!.deleteInflight(first.value);
+      return;
+    }
+    case 'qos2in':
+      s?.addIncomingQos2(o.id);
+      return;
+    case 'qos2out':
+      s?.deleteIncomingQos2(o.id);
+      return;
+    case 'detach':
+      if (s !== undefined) sessions.detached(s);
+      return;
+    case 'retain':
+      retained.set(msg!);
+      return;
+    case 'unretain':
+      retained.delete(`t/${o.t}`);
+      return;
+    case 'commit':
+      sessions.commit?.();
+      return;
+  }
+}
+
+function snapshot(sessions: SessionStore, retained: RetainedStore): unknown {
+  const out: Record<string, unknown> = {};
+  for (const s of [...sessions.values()].sort((a, b) => a.clientId.localeCompare(b.clientId))) {
+    out[s.clientId] = {
+      subscriptions: [...(s.subscriptions ?? new Map())].sort(),
+      queue: [...(s.queue ?? [])].map((q) => [q.message.topic, q.message.payload.toString(), q.message.qos, q.qos, q.retainFlag]),
+      inflight: [...(s.inflight ?? new Map()).values()].map((e) => [e.packetId, e.message.topic, e.message.payload.toString(), e.qos, e.state]),
+      incomingQos2: [...(s.incomingQos2 ?? [])].sort(),
+    };
+  }
+  const found: Message[] = [];
+  retained.match('#', found);
+  out.$retained = found.map((m) => [m.topic, m.payload.toString(), m.qos]).sort();
+  return out;
+}
+
+describe('stores: SQLite matches memory (property)', () => {
+  it('a random operation sequence, read back after reopening the file, equals the memory store state', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestmq-prop-'));
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
+        const path = join(dir, `db-${++run}.sqlite`);
+        const memory = { sessions: new MemorySessionStore(), retained: new MemoryRetainedStore() };
+        const sqlite = new SqliteStore({ backend: 'sqlite', path, synchronous: 'normal' });
+        sqlite.open();
+        for (const o of ops) {
+          const msg = o.k === 'enqueue' || o.k === 'inflight' ? message(o.t, o.q) : o.k === 'retain' ? message(o.t, 1, true) : null;
+          apply(o, memory.sessions, memory.retained, msg);
+          apply(o, sqlite.sessions, sqlite.retained, msg);
+        }
+        sqlite.close();
+        const reopened = new SqliteStore({ backend: 'sqlite', path, synchronous: 'normal' });
+        reopened.open();
+        try {
+          expect(snapshot(reopened.sessions, reopened.retained)).toEqual(snapshot(memory.sessions, memory.retained));
+        } finally {
+          reopened.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
