@@ -135,7 +135,7 @@ describe('stores: SQLite matches memory (property)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nestmq-prop-'));
     let run = 0;
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
+      fc.property(fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (ops) => {
         const path = join(dir, `db-${++run}.sqlite`);
         const memory = { sessions: new MemorySessionStore(), retained: new MemoryRetainedStore() };
         const sqlite = new SqliteStore({ backend: 'sqlite', path, synchronous: 'normal' });
