@@ -1,10 +1,16 @@
 import { Module } from '@nestjs/common';
-import { MemorySessionStore } from '../../core';
-import { SESSION_STORE } from '../tokens';
+import { type BrokerConfig, createStores, type Stores } from '../../core';
+import { BROKER_CONFIG, SESSION_STORE, STORES } from '../tokens';
 
-/** The session store backend (in memory; durable backends arrive with the persistence issue). */
+/**
+ * The state backends chosen by `persistence.backend` (memory or SQLite; one database serves
+ * sessions and retained messages), and the session store among them.
+ */
 @Module({
-  providers: [{ provide: SESSION_STORE, useFactory: () => new MemorySessionStore() }],
-  exports: [SESSION_STORE],
+  providers: [
+    { provide: STORES, inject: [BROKER_CONFIG], useFactory: (config: BrokerConfig): Stores => createStores(config.persistence) },
+    { provide: SESSION_STORE, inject: [STORES], useFactory: (stores: Stores) => stores.sessions },
+  ],
+  exports: [STORES, SESSION_STORE],
 })
 export class SessionsModule {}
