@@ -29,7 +29,7 @@ import {
 import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
 
-const ALL_SCENARIOS = ['fanin', 'fanout', 'qos1', 'latency', 'idle', 'retained', 'routing'];
+const ALL_SCENARIOS = ['fanin', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing'];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
 
 function listEnv(name, all) {
@@ -137,7 +137,7 @@ async function runOne(mod, brokerName) {
   const t0 = performance.now();
   let broker;
   try {
-    broker = await startBroker(brokerName);
+    broker = await startBroker(brokerName, { persistent: mod.persistence === true });
   } catch (err) {
     return { ok: false, error: err.message, fatal: true };
   }

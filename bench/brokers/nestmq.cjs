@@ -1,5 +1,5 @@
 // nestmq's embeddable Broker from dist/, default options, one TCP listener on 127.0.0.1.
-// Usage: node nestmq.cjs PORT
+// Usage: node nestmq.cjs PORT [SQLITE_FILE]   (a file turns persistence on)
 const { Broker } = require('../../dist/index.js');
 
 const port = Number(process.argv[2]);
@@ -9,7 +9,11 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 
 (async () => {
-  const b = new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:' + port } } });
+  const db = process.argv[3];
+  const b = new Broker({
+    listeners: { default: { type: 'tcp', bind: '127.0.0.1:' + port } },
+    ...(db ? { persistence: { backend: 'sqlite', path: db } } : {}),
+  });
   await b.start();
   console.log(`ready nestmq 127.0.0.1:${port} pid ${process.pid}`);
   // For diagnosis: NESTMQ_BENCH_STATS=1 prints the broker's counters every second on stderr.

@@ -137,10 +137,17 @@ export function killAll() {
   }
 }
 
-function mosquittoConfig(port) {
+function benchDir() {
   if (!tmpDir) tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nestmq-bench-'));
-  const file = path.join(tmpDir, `mosquitto-${port}.conf`);
-  fs.writeFileSync(file, [`listener ${port} 127.0.0.1`, ...MOSQUITTO_SETTINGS, ''].join('\n'));
+  return tmpDir;
+}
+
+function mosquittoConfig(port, persistent) {
+  const file = path.join(benchDir(), `mosquitto-${port}.conf`);
+  const settings = persistent
+    ? [...MOSQUITTO_SETTINGS.filter((l) => !l.startsWith('persistence')), 'persistence true', `persistence_location ${benchDir()}/`, `persistence_file mosquitto-${port}.db`]
+    : MOSQUITTO_SETTINGS;
+  fs.writeFileSync(file, [`listener ${port} 127.0.0.1`, ...settings, ''].join('\n'));
   return file;
 }
 
@@ -148,15 +155,17 @@ function mosquittoConfig(port) {
  * Start `name` on a fresh free port. Resolves {name, port, pid, child, exited, stop(), log()}
  * once the broker accepts TCP connections.
  */
-export async function startBroker(name, { readyTimeoutMs = 15000 } = {}) {
+export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false } = {}) {
   const port = await freePort();
   let child;
   if (name === 'mosquitto') {
-    child = spawnTracked(MOSQUITTO, ['-c', mosquittoConfig(port)], { cwd: ROOT });
+    child = spawnTracked(MOSQUITTO, ['-c', mosquittoConfig(port, persistent)], { cwd: ROOT });
   } else if (name === 'aedes') {
     child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)], { cwd: ROOT });
   } else if (name === 'nestmq') {
-    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)], { cwd: ROOT });
+    const args = [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)];
+    if (persistent) args.push(path.join(benchDir(), `nestmq-${port}.db`));
+    child = spawnTracked(process.execPath, args, { cwd: ROOT });
   } else {
     throw new Error(`unknown broker ${name}`);
   }

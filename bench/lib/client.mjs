@@ -38,7 +38,7 @@ const noop = () => {};
  * functions in `client.afterRead` run after the frames of each read were handled.
  */
 export function openClient(port, clientId, opts = {}) {
-  const { subscribe = null, keepalive = 0, onFrame = noop, timeoutMs = 15000 } = opts;
+  const { subscribe = null, keepalive = 0, clean = true, onFrame = noop, timeoutMs = 15000 } = opts;
   return new Promise((resolve, reject) => {
     const c = { sock: null, clientId, closing: false, ready: false, splitter: null, afterRead: [] };
     const onRead = (nread, buf) => {
@@ -102,7 +102,7 @@ export function openClient(port, clientId, opts = {}) {
     });
     sock.on('connect', () => {
       live.add(c);
-      const conn = P.connect(clientId, { keepalive });
+      const conn = P.connect(clientId, { keepalive, clean });
       sock.write(subscribe ? Buffer.concat([conn, P.subscribe(1, subscribe)]) : conn);
     });
   });

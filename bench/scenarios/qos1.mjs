@@ -67,7 +67,9 @@ export async function run(ctx) {
       received++;
     }
   };
-  sub = await openClient(port, 'bench-qos1-sub', { subscribe: [{ topic: 'bench/#', qos: 1 }], onFrame: subFrame });
+  // With persistence on, the subscriber's session is persistent (clean=0), so every delivery is
+  // journaled: that is what the durable store has to keep up with.
+  sub = await openClient(port, 'bench-qos1-sub', { subscribe: [{ topic: 'bench/#', qos: 1 }], clean: !ctx.persistent, onFrame: subFrame });
   sub.afterRead.push(flushAcks);
   const t = timeArrivals([sub], () => received);
 

@@ -97,9 +97,14 @@ export class Engine {
 
   private readonly flushAll = (): void => {
     this.flushScheduled = false;
-    this.commitStores();
     const list = this.dirty;
     this.dirty = [];
+    if (!this.tryCommit()) {
+      // [MQTT-4.8.0-2] the state behind this turn's acknowledgements is not stored: close the
+      // connections with output waiting, without sending it; their clients re-send.
+      for (let i = 0; i < list.length; i++) list[i].abort('store-failure');
+      return;
+    }
     for (let i = 0; i < list.length; i++) list[i].flush();
   };
 
@@ -108,6 +113,18 @@ export class Engine {
     if (this.durable) {
       this.sessions.commit?.();
       this.retained.commit?.();
+    }
+  }
+
+  /** commitStores(), reporting a failure as a warning; false when the state is not stored. */
+  tryCommit(): boolean {
+    if (!this.durable) return true;
+    try {
+      this.commitStores();
+      return true;
+    } catch (err) {
+      this.events.emit('warning', new Error(`persistence: commit failed: ${(err as Error).message}`));
+      return false;
     }
   }
 

@@ -57,7 +57,6 @@ function getWorker(): Worker | null {
   if (worker !== null || broken) return worker;
   try {
     const w = new Worker(SOURCE, { eval: true });
-    w.unref();
     w.on('message', (m: { id: number; digest: Uint8Array | null }) => {
       const job = jobs.get(m.id);
       if (job === undefined) return;
@@ -73,6 +72,8 @@ function getWorker(): Worker | null {
         if (jobs.size > 0) fail();
       }
     });
+    // After the listeners: adding a 'message' listener refs the worker again.
+    w.unref();
     worker = w;
   } catch {
     broken = true;

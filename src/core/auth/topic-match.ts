@@ -40,7 +40,9 @@ export function covers(rule: Levels, filter: Levels): boolean {
     const r = rule[i];
     if (r === '#') return true;
     const f = filter[i];
-    if (f === undefined || f === '#') return false;
+    // A leading `#` means "any topic" (never the empty one): `+/#` covers it too.
+    if (f === '#') return i === 0 && r === '+' && rule.length === 2 && rule[1] === '#';
+    if (f === undefined) return false;
     if (r === '+') continue;
     if (f === '+' || f !== r) return false;
   }

@@ -7,7 +7,8 @@ import { ConfigError, validateConfig } from './validate';
 /**
  * Reads a YAML config file, applies NESTMQ_* environment overrides when `env` is given, and
  * validates the result; every failure is a ConfigError naming the file.
- * YAML 1.1 is used so that hbmqtt files written for PyYAML (`ssl: on`) read as they did there.
+ * YAML 1.1 is used so that hbmqtt files written for PyYAML (`ssl: on`) read as they did there;
+ * a repeated key keeps its last value, as in PyYAML.
  */
 export function loadConfigFile(path: string, env?: Record<string, string | undefined>): BrokerConfig {
   let text: string;
@@ -18,7 +19,9 @@ export function loadConfigFile(path: string, env?: Record<string, string | undef
   }
   let raw: unknown;
   try {
-    raw = parse(text, { version: '1.1' });
+    // hbmqtt's and amqtt's documented examples repeat a key (`capath:` twice); PyYAML keeps the
+    // last value, and so do we (the yaml package refuses duplicates unless told otherwise).
+    raw = parse(text, { version: '1.1', uniqueKeys: false });
   } catch (err) {
     throw new ConfigError([`not valid YAML: ${(err as Error).message.split('\n')[0]}`], path);
   }

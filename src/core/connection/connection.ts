@@ -164,7 +164,7 @@ export class Connection {
     this.flushPending = false;
     const out = this.out;
     if (out === null || out.length === 0 || this.transport.destroyed) return;
-    this.engine.commitStores();
+    if (!this.engine.tryCommit()) return this.abort('store-failure');
     const data = out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes);
     out.length = 0;
     this.engine.stats.bytesSent += this.outBytes;
@@ -228,6 +228,15 @@ export class Connection {
     this.transport.destroySoon();
     this.engine.connectionClosed(this, wasConnected);
     this.owner?.release(this);
+  }
+
+  /** Close without sending what is queued (it must not leave: e.g. acks whose state is not stored). */
+  abort(reason: string): void {
+    this.out = null;
+    this.outBytes = 0;
+    this.closeReason = reason;
+    this.transport.destroy();
+    this.close(reason);
   }
 
   onTransportClosed(): void {
