@@ -41,6 +41,8 @@ export class BrokerStats {
   refusedSubscriptionLimit = 0;
   /** CONNECTs refused for a client id longer than max-client-id-length. */
   refusedClientIdLength = 0;
+  /** Live clients closed because their queue reached twice max-queued-messages with nobody to pause. */
+  closedQueueOverflow = 0;
   /** Sessions removed after session-expiry. */
   sessionsExpired = 0;
 }
@@ -327,6 +329,15 @@ export class Engine {
       if (session.queuedCount >= this.limits.maxQueuedMessages || this.queuedBytes >= this.limits.maxQueuedBytes) {
         if (qos === 0) {
           this.stats.droppedQueueFull++;
+          return;
+        }
+        if (session.queuedCount >= 2 * this.limits.maxQueuedMessages) {
+          // Nobody to pause (the client publishes to itself, or retained copies on re-subscribe)
+          // and it still does not acknowledge: close it. A persistent session keeps its queue
+          // (with the offline limits from here on); a clean one ends, as its client chose.
+          this.stats.closedQueueOverflow++;
+          conn.close('queue-overflow');
+          if (this.sessions.get(session.clientId) === session) this.deliver(session, msg, qos, retainFlag, null);
           return;
         }
         // QoS 1/2 are never dropped for a live client: the publisher is paused instead (TCP

@@ -444,6 +444,26 @@ describe('max-queued-messages (20 here)', () => {
   });
 });
 
+describe('max-queued-messages: a live client nobody can pause (20 here)', () => {
+  const h = useBroker(CONFIG);
+
+  it('a client publishing QoS 1 to its own subscription without ever acknowledging is closed at twice the queue limit (closedQueueOverflow); its persistent session keeps the queue within the offline limit; others unaffected', async () => {
+    const by = await bystander(h());
+    const self = await h().connected({ clientId: 'echo-self', clean: false });
+    await self.subscribe(1, ['self/#', 1]);
+    // Pausing its reading would also stop its PUBACKs: there is nobody to throttle.
+    self.send(...Array.from({ length: 80 }, (_, i) => publish({ topic: 'self/t', payload: `m${i}`, qos: 1, id: i + 1 })));
+    await self.waitClosed(3000);
+    expect(h().broker.stats.closedQueueOverflow).toBe(1);
+    await h().gone('echo-self');
+    // 5 in flight + at most 2 x 20 queued while live; offline, the 20-message limit holds.
+    const session = (h().broker as unknown as { engine: { sessions: { get(id: string): { queuedCount: number; inflightCount: number } } } }).engine.sessions.get('echo-self');
+    expect(session.inflightCount).toBe(5);
+    expect(session.queuedCount).toBeLessThanOrEqual(40);
+    await by.stillWorks();
+  });
+});
+
 describe('max-queued-messages with queue-full-policy: drop-oldest', () => {
   const h = useBroker({ ...CONFIG, limits: { ...LIMITS, 'queue-full-policy': 'drop-oldest' } });
 
