@@ -193,12 +193,13 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     const defaults = (rawListeners.default ?? {}) as ListenerConfigInput;
     if (!isObject(defaults)) problems.push('listeners.default: expected a mapping');
     const names = Object.keys(rawListeners).filter((n) => n !== 'default');
-    const entries: [string, ListenerConfigInput][] =
-      names.length > 0
-        ? names.map((n) => [n, { ...(isObject(defaults) ? defaults : {}), ...((rawListeners[n] ?? {}) as object) }])
-        : isObject(defaults) && defaults.bind !== undefined
-          ? [['default', defaults]]
-          : [];
+    // As hbmqtt: `default` is a listener like the others (started when it has a bind), and is
+    // merged into each named one.
+    const entries: [string, ListenerConfigInput][] = names.map((n) => [
+      n,
+      { ...(isObject(defaults) ? defaults : {}), ...((rawListeners[n] ?? {}) as object) },
+    ]);
+    if (isObject(defaults) && defaults.bind !== undefined) entries.unshift(['default', defaults]);
     for (const [name, l] of entries) {
       const path = `listeners.${name}`;
       if (!isObject(l)) {
@@ -213,6 +214,15 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
       if (!addr) problems.push(`${path}.bind: expected host:port, :port or [ipv6]:port, got ${JSON.stringify(l.bind)}`);
       const ssl = flag(`${path}.ssl`, l.ssl, false);
       const maxConnections = num(`${path}.max-connections`, l['max-connections'] ?? l.max_connections, 0, 0);
+      const requireCertificate = flag(`${path}.require-certificate`, l['require-certificate'], false);
+      const useIdentityAsUsername = flag(`${path}.use-identity-as-username`, l['use-identity-as-username'], false);
+      const hasCa = l.cafile !== undefined || l.capath !== undefined || l.cadata !== undefined;
+      if ((requireCertificate || useIdentityAsUsername) && !(ssl && hasCa)) {
+        problems.push(
+          `${path}.${requireCertificate ? 'require-certificate' : 'use-identity-as-username'}: needs ssl: on and a CA (cafile, capath or cadata) to verify client certificates`,
+        );
+      }
+      if (ssl && (l.certfile === undefined || l.keyfile === undefined)) problems.push(`${path}.ssl: on needs certfile and keyfile`);
       listeners.push({
         name,
         type: type === 'ws' ? 'ws' : 'tcp',
@@ -225,8 +235,8 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         cadata: str(`${path}.cadata`, l.cadata),
         certfile: str(`${path}.certfile`, l.certfile),
         keyfile: str(`${path}.keyfile`, l.keyfile),
-        requireCertificate: flag(`${path}.require-certificate`, l['require-certificate'], false),
-        useIdentityAsUsername: flag(`${path}.use-identity-as-username`, l['use-identity-as-username'], false),
+        requireCertificate,
+        useIdentityAsUsername,
       });
     }
   }
