@@ -74,6 +74,8 @@ export class Engine {
   ) {
     this.limits = config.limits;
     this.durable = sessions.durable || retained.durable;
+    sessions.onCommit?.(this.onStoresCommitted);
+    if (retained !== (sessions as unknown)) retained.onCommit?.(this.onStoresCommitted);
     this.softWriteLimit = config.limits.maxWriteBuffer >> 2;
     this.canRead = hooks.deliveryCheck;
   }
@@ -81,7 +83,8 @@ export class Engine {
   /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
   private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null;
 
-  private readonly durable: boolean;
+  /** True with a durable store: acknowledgements wait for the group commit. */
+  readonly durable: boolean;
   /** A subscriber with more than this buffered slows its publishers down. */
   private readonly softWriteLimit: number;
 
@@ -101,9 +104,35 @@ export class Engine {
     this.flushScheduled = false;
     const list = this.dirty;
     this.dirty = [];
+    if (this.durable && this.commitPending()) {
+      // Group commit in progress (a millisecond or so): QoS 0/1 deliveries go now, the rest
+      // (acknowledgements first of all) when the store has committed.
+      for (let i = 0; i < list.length; i++) if (list[i].flushEarly()) this.awaitingCommit.push(list[i]);
+      return;
+    }
     if (!this.tryCommit()) {
       // [MQTT-4.8.0-2] the state behind this turn's acknowledgements is not stored: close the
       // connections with output waiting, without sending it; their clients re-send.
+      for (let i = 0; i < list.length; i++) list[i].abort('store-failure');
+      return;
+    }
+    for (let i = 0; i < list.length; i++) list[i].flush();
+  };
+
+  /** Connections with output held until the running group commit completes. */
+  private awaitingCommit: Connection[] = [];
+
+  private commitPending(): boolean {
+    return (this.sessions.hasPendingChanges ?? false) || (this.retained.hasPendingChanges ?? false);
+  }
+
+  /** The store committed on its own schedule: held output may leave (or, on failure, must not). */
+  private readonly onStoresCommitted = (err?: Error): void => {
+    const list = this.awaitingCommit;
+    if (list.length === 0) return;
+    this.awaitingCommit = [];
+    if (err !== undefined) {
+      this.events.emit('warning', new Error(`persistence: commit failed: ${err.message}`));
       for (let i = 0; i < list.length; i++) list[i].abort('store-failure');
       return;
     }
@@ -395,13 +424,15 @@ export class Engine {
       }
     }
     if (qos === 0) {
-      conn.send(enc.qos0());
+      conn.sendEarly(enc.qos0());
     } else {
       // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
       msg.compact();
       const id = session.allocatePacketId();
       session.addInflight(new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK));
-      conn.send(enc.withId(qos, id, false));
+      const bytes = enc.withId(qos, id, false);
+      if (qos === 1) conn.sendEarly(bytes);
+      else conn.send(bytes); // a QoS 2 delivery must not outrun the commit (exactly once)
     }
     this.stats.messagesSent++;
     this.stats.publishSent++;

@@ -1,6 +1,19 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { mkdtempSync } from 'node:fs';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Broker, type BrokerConfigInput, type BrokerOptions } from '../../src';
+
+/**
+ * NESTMQ_TEST_BACKEND=sqlite runs every TestBroker on a fresh SQLite database (the "sqlite" jest
+ * project runs the conformance suite that way), unless the test sets `persistence` itself.
+ */
+function backendFromEnv(config: BrokerConfigInput): BrokerConfigInput {
+  if (process.env.NESTMQ_TEST_BACKEND !== 'sqlite' || config.persistence !== undefined) return {};
+  const dir = mkdtempSync(join(tmpdir(), 'nestmq-test-'));
+  return { persistence: { backend: 'sqlite', path: join(dir, 'nestmq.db') } };
+}
 
 /** A fresh broker on an ephemeral loopback port; `close()` stops it and every client opened through it. */
 export class TestBroker {
@@ -11,7 +24,7 @@ export class TestBroker {
 
   static async start(config: BrokerConfigInput = {}, options?: BrokerOptions): Promise<TestBroker> {
     const broker = new Broker(
-      { listeners: { default: { type: 'tcp', bind: '127.0.0.1:0' } }, ...config },
+      { listeners: { default: { type: 'tcp', bind: '127.0.0.1:0' } }, ...backendFromEnv(config), ...config },
       options,
     );
     await broker.start();

@@ -61,6 +61,9 @@ export class Connection {
   private timer: NodeJS.Timeout | null = null;
   private out: Buffer[] | null = null;
   private outBytes = 0;
+  /** QoS 0/1 deliveries that may leave before the group commit (see sendEarly). */
+  private early: Buffer[] | null = null;
+  private earlyBytes = 0;
   /** True while registered in the engine's list of connections with output to flush. */
   flushPending = false;
 
@@ -103,7 +106,7 @@ export class Connection {
 
   /** Bytes queued for this client and not yet taken by the kernel. */
   get bufferedBytes(): number {
-    return this.outBytes + this.transport.writableLength;
+    return this.outBytes + this.earlyBytes + this.transport.writableLength;
   }
 
   onData(chunk: Buffer): void {
@@ -150,7 +153,11 @@ export class Connection {
     return (this.paused & reason) !== 0;
   }
 
-  /** Queue bytes for this client; written in one batch per event-loop turn. */
+  /**
+   * Queue bytes for this client; written in one batch per event-loop turn. With a durable store
+   * they leave only after the group commit: acknowledgements (and anything after them) must not
+   * reach the client before the state that justifies them is stored.
+   */
   send(data: Buffer): void {
     if (this.transport.destroyed) return;
     if (this.out === null) this.out = [data];
@@ -159,16 +166,57 @@ export class Connection {
     if (!this.flushPending) this.engine.scheduleFlush(this);
   }
 
-  /** Write the batch: one write (one syscall) for everything queued this turn. */
+  /**
+   * Queue a QoS 0/1 delivery, which depends on no uncommitted state: it may leave before the
+   * group commit (a crash before the commit leaves the publisher without its PUBACK, so it
+   * re-sends: at most a duplicate, which QoS 1 allows). Behind held output it waits in line.
+   */
+  sendEarly(data: Buffer): void {
+    if (!this.engine.durable || (this.out !== null && this.out.length > 0)) return this.send(data);
+    if (this.transport.destroyed) return;
+    if (this.early === null) this.early = [data];
+    else this.early.push(data);
+    this.earlyBytes += data.length;
+    if (!this.flushPending) this.engine.scheduleFlush(this);
+  }
+
+  /** Write what may leave before the commit; true when output waits for the commit. */
+  flushEarly(): boolean {
+    this.flushPending = false;
+    const early = this.early;
+    if (early !== null && early.length > 0 && !this.transport.destroyed) {
+      this.write(early, this.earlyBytes);
+      this.earlyBytes = 0;
+    }
+    return this.out !== null && this.out.length > 0;
+  }
+
+  /** Write the batch: one write (one syscall) for everything queued, after the commit. */
   flush(): void {
     this.flushPending = false;
     const out = this.out;
-    if (out === null || out.length === 0 || this.transport.destroyed) return;
+    if (out === null || out.length === 0 || this.transport.destroyed) {
+      this.flushEarly();
+      return;
+    }
     if (!this.engine.tryCommit()) return this.abort('store-failure');
-    const data = out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes);
-    out.length = 0;
-    this.engine.stats.bytesSent += this.outBytes;
+    const early = this.early;
+    if (early !== null && early.length > 0) {
+      // Early output was queued before anything held: it goes first, in one write.
+      for (let i = 0; i < out.length; i++) early.push(out[i]);
+      out.length = 0;
+      this.write(early, this.earlyBytes + this.outBytes);
+      this.earlyBytes = 0;
+    } else {
+      this.write(out, this.outBytes);
+    }
     this.outBytes = 0;
+  }
+
+  private write(parts: Buffer[], bytes: number): void {
+    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
+    parts.length = 0;
+    this.engine.stats.bytesSent += bytes;
     if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.
       if (this.transport.writableLength > this.engine.limits.maxWriteBuffer) this.pause(Pause.WRITE);
@@ -234,6 +282,8 @@ export class Connection {
   abort(reason: string): void {
     this.out = null;
     this.outBytes = 0;
+    this.early = null;
+    this.earlyBytes = 0;
     this.closeReason = reason;
     this.transport.destroy();
     this.close(reason);
@@ -242,6 +292,7 @@ export class Connection {
   onTransportClosed(): void {
     this.close(this.closeReason || 'closed');
     this.out = null;
+    this.early = null;
   }
 }
 

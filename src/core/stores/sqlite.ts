@@ -44,6 +44,13 @@ const MIGRATIONS: string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * Changes are committed this long after the first of a batch. Acknowledgements wait for the
+ * commit; QoS 0/1 deliveries do not, so a subscriber that acknowledges within this window makes
+ * its delivery's insert and delete cancel out before they reach the disk.
+ */
+const GROUP_COMMIT_MS = 1;
+
 type Statement = BetterSqlite3.Statement;
 
 interface StoredRow {
@@ -73,8 +80,15 @@ export class SqliteStore implements SessionJournal {
     | 'setInflight' | 'delInflight' | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained',
     Statement
   >;
-  private pending: [Statement, unknown[]][] = [];
-  private runBatch!: (ops: [Statement, unknown[]][]) => void;
+  /** The batch; a null entry is an operation cancelled by a later one in the same batch. */
+  private pending: ([Statement, unknown[]] | null)[] = [];
+  private runBatch!: (ops: ([Statement, unknown[]] | null)[]) => void;
+  /**
+   * Rows inserted in the current batch, by key: a delete of such a row before the commit cancels
+   * both (a QoS 1 delivery acknowledged within the group-commit window never touches the disk).
+   */
+  private fresh = new Map<string, number>();
+  private readonly listeners: ((err?: Error) => void)[] = [];
   private seq = 0;
   private scheduled = false;
   private opened = false;
@@ -139,8 +153,11 @@ export class SqliteStore implements SessionJournal {
       setRetained: p('INSERT INTO retained (topic, payload, qos) VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos'),
       delRetained: p('DELETE FROM retained WHERE topic = ?'),
     };
-    this.runBatch = db.transaction((ops: [Statement, unknown[]][]) => {
-      for (let i = 0; i < ops.length; i++) ops[i][0].run(...ops[i][1]);
+    this.runBatch = db.transaction((ops: ([Statement, unknown[]] | null)[]) => {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        if (op !== null) op[0].run(op[1]);
+      }
     });
   }
 
@@ -196,25 +213,52 @@ export class SqliteStore implements SessionJournal {
     }
   }
 
-  /** Queue one statement for the next group commit. */
-  op(stmt: Statement, args: unknown[]): void {
-    if (this.db === null) return;
+  /** Queue one statement for the next group commit; returns its index in the batch. */
+  op(stmt: Statement, args: unknown[]): number {
+    if (this.db === null) return -1;
     this.pending.push([stmt, args]);
     if (!this.scheduled) {
-      // Changes made in a turn with nothing to send (e.g. queueing for offline sessions) are
-      // committed at the end of the turn all the same.
+      // Group commit: everything changed within GROUP_COMMIT_MS goes in one transaction.
       this.scheduled = true;
-      setImmediate(this.scheduledCommit);
+      setTimeout(this.scheduledCommit, GROUP_COMMIT_MS);
     }
+    return this.pending.length - 1;
+  }
+
+  /** An insert whose row a delete in the same batch may cancel. */
+  private insert(key: string, stmt: Statement, args: unknown[]): void {
+    const i = this.op(stmt, args);
+    if (i >= 0) this.fresh.set(key, i);
+  }
+
+  /** A delete: cancels the row's insert if it is in this batch, else deletes it on commit. */
+  private remove(key: string, stmt: Statement, args: unknown[]): void {
+    const i = this.fresh.get(key);
+    if (i !== undefined) {
+      this.pending[i] = null;
+      this.fresh.delete(key);
+      return;
+    }
+    this.op(stmt, args);
+  }
+
+  get hasPendingChanges(): boolean {
+    return this.pending.length > 0;
+  }
+
+  onCommit(listener: (err?: Error) => void): void {
+    if (!this.listeners.includes(listener)) this.listeners.push(listener);
   }
 
   private readonly scheduledCommit = (): void => {
     this.scheduled = false;
+    let error: Error | undefined;
     try {
       this.commit();
-    } catch {
-      // The engine's own commit before its next write reports the failure and acts on it.
+    } catch (err) {
+      error = err as Error;
     }
+    for (const l of this.listeners) l(error);
   };
 
   /** One transaction for everything pending; throws when the database refuses it. */
@@ -224,6 +268,7 @@ export class SqliteStore implements SessionJournal {
     this.runBatch(ops);
     // Only after success: a failed batch stays pending and is retried with the next one.
     this.pending = [];
+    this.fresh.clear();
   }
 
   close(): void {
@@ -255,23 +300,33 @@ export class SqliteStore implements SessionJournal {
   }
 
   inflightSet(session: Session, e: InflightMessage): void {
-    if (e.seq === 0) e.seq = ++this.seq;
     const m = e.message;
-    this.op(this.stmts.setInflight, [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state]);
+    const args = [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state];
+    if (e.seq === 0) {
+      e.seq = ++this.seq;
+      args[2] = e.seq;
+      this.insert(`i${e.packetId}\0${session.clientId}`, this.stmts.setInflight, args);
+    } else {
+      const key = `i${e.packetId}\0${session.clientId}`;
+      const i = this.fresh.get(key);
+      // A state change of a row inserted in this batch updates the pending insert in place.
+      if (i !== undefined) this.pending[i] = [this.stmts.setInflight, args];
+      else this.op(this.stmts.setInflight, args);
+    }
   }
 
   inflightDeleted(session: Session, packetId: number): void {
-    this.op(this.stmts.delInflight, [session.clientId, packetId]);
+    this.remove(`i${packetId}\0${session.clientId}`, this.stmts.delInflight, [session.clientId, packetId]);
   }
 
   queued(session: Session, item: QueuedMessage): void {
     item.seq = ++this.seq;
     const m = item.message;
-    this.op(this.stmts.enqueue, [session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0]);
+    this.insert(`q${item.seq}`, this.stmts.enqueue, [session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0]);
   }
 
   dequeued(session: Session, item: QueuedMessage): void {
-    this.op(this.stmts.dequeue, [session.clientId, item.seq]);
+    this.remove(`q${item.seq}`, this.stmts.dequeue, [session.clientId, item.seq]);
   }
 
   incomingQos2Set(session: Session, packetId: number): void {
@@ -336,6 +391,14 @@ export class SqliteSessionStore implements SessionStore {
     this.store.commit();
   }
 
+  get hasPendingChanges(): boolean {
+    return this.store.hasPendingChanges;
+  }
+
+  onCommit(listener: (err?: Error) => void): void {
+    this.store.onCommit(listener);
+  }
+
   flush(): Promise<void> {
     this.store.commit();
     return Promise.resolve();
@@ -386,6 +449,14 @@ export class SqliteRetainedStore implements RetainedStore {
 
   commit(): void {
     this.store.commit();
+  }
+
+  get hasPendingChanges(): boolean {
+    return this.store.hasPendingChanges;
+  }
+
+  onCommit(listener: (err?: Error) => void): void {
+    this.store.onCommit(listener);
   }
 
   flush(): Promise<void> {

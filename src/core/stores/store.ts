@@ -35,6 +35,10 @@ export interface StoreLifecycle {
    * justifies it is stored (group commit: one transaction per event-loop turn).
    */
   commit?(): void;
+  /** Durable backends that commit on their own schedule: changes are waiting for a commit. */
+  readonly hasPendingChanges?: boolean;
+  /** Durable backends: called after each scheduled commit (with the error if it failed). */
+  onCommit?(listener: (err?: Error) => void): void;
   close(): Promise<void>;
   /** True when acknowledgements must wait for flush(). */
   readonly durable: boolean;

@@ -1,0 +1,1 @@
+process.env.NESTMQ_TEST_BACKEND = 'sqlite';
