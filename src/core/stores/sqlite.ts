@@ -47,9 +47,13 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * Changes are committed this long after the first of a batch. Acknowledgements wait for the
  * commit; QoS 0/1 deliveries do not, so a subscriber that acknowledges within this window makes
- * its delivery's insert and delete cancel out before they reach the disk.
+ * its delivery's insert and delete cancel out before they reach the disk. Measured here (QoS 1,
+ * 8 publishers with 100 in flight each, a persistent subscriber): acknowledgements come back a
+ * few event-loop turns after the delivery, so a window of one turn cancels almost nothing, while
+ * 3 ms cancels most; longer windows start to cap publishers that keep few messages in flight
+ * (window / delay messages per second).
  */
-const GROUP_COMMIT_MS = 1;
+const GROUP_COMMIT_MS = 3;
 
 type Statement = BetterSqlite3.Statement;
 
