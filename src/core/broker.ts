@@ -90,12 +90,34 @@ export class Broker extends EventEmitter<BrokerEvents> {
       logger: { warn: (message) => this.authWarning(new Error(message)) },
     });
     this.plugins = [...configured, ...extra];
+    for (const plugin of this.plugins) if (plugin.events !== undefined) this.subscribePlugin(plugin);
     const hooks = new HookRegistry(this.plugins, this.config.auth, (plugin, hook, err) => {
       const e = new Error(`plugin ${plugin.name ?? 'anonymous'} failed in ${hook}: ${(err as Error)?.message ?? String(err)}`);
       this.emit('warning', e);
     });
     this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this);
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
+  }
+
+  /** Plugin event handlers become listeners; only events a plugin handles get one (no cost otherwise). */
+  private subscribePlugin(plugin: BrokerPlugin): void {
+    const handlers = plugin.events as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+    for (const name of Object.keys(handlers)) {
+      const fn = handlers[name];
+      if (typeof fn !== 'function') continue;
+      const report = (err: unknown): void => {
+        // A failing 'warning' handler is not reported through 'warning' again.
+        if (name !== 'warning') this.emit('warning', new Error(`plugin ${plugin.name ?? 'anonymous'} failed in events.${name}: ${(err as Error)?.message ?? String(err)}`));
+      };
+      (this as EventEmitter).on(name, (...args: unknown[]) => {
+        try {
+          const r = fn.apply(handlers, args);
+          if (r instanceof Promise) r.catch(report);
+        } catch (err) {
+          report(err);
+        }
+      });
+    }
   }
 
   private authWarning(err: Error): void {

@@ -7,6 +7,7 @@
  * it never crashes the broker.
  */
 import type { QoS } from '../protocol/packets';
+import type { BrokerEvents } from './events';
 
 /** Who a delivery goes to: a Session, connected or not (it remembers its last username). */
 export interface SubscriberInfo {
@@ -38,6 +39,9 @@ export type AuthenticateResult =
 
 export type Awaitable<T> = T | Promise<T>;
 
+/** Handlers for the broker events (hbmqtt's `on_broker_*` plugin methods), by event name. */
+export type BrokerEventHandlers = { [K in keyof BrokerEvents]?: (...args: BrokerEvents[K]) => void | Promise<void> };
+
 export interface BrokerPlugin {
   readonly name?: string;
   authenticate?(request: AuthenticateRequest): Awaitable<AuthenticateResult>;
@@ -54,4 +58,10 @@ export interface BrokerPlugin {
   authorizeDelivery?(client: SubscriberInfo, topic: string): boolean | undefined;
   /** Re-read whatever the plugin loads from files (Broker.reloadAuth, SIGHUP); reject to keep the old state. */
   reload?(): Awaitable<void>;
+  /**
+   * Broker events delivered to the plugin (hbmqtt's event set: starting, started, stopping,
+   * stopped, clientConnected, clientDisconnected, clientSubscribed, clientUnsubscribed,
+   * messageReceived, warning). A handler that throws or rejects is reported as a `warning`.
+   */
+  readonly events?: BrokerEventHandlers;
 }
