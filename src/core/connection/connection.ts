@@ -1,3 +1,5 @@
+import { encodeConnack } from '../protocol/encoder';
+import { ConnackCode } from '../protocol/packets';
 import { PacketParser } from '../protocol/parser';
 import type { WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
@@ -25,6 +27,9 @@ export const enum Pause {
 }
 
 let connectionSeq = 0;
+
+/** Seconds an authentication plugin may take before the client gets CONNACK 0x03. */
+const AUTH_TIMEOUT_S = 60;
 
 /**
  * One client connection: the transport, the streaming parser, protocol state, timers and the
@@ -185,8 +190,9 @@ export class Connection {
     this.flushPending = false;
     const early = this.early;
     if (early !== null && early.length > 0 && !this.transport.destroyed) {
-      this.write(early, this.earlyBytes);
+      const bytes = this.earlyBytes;
       this.earlyBytes = 0;
+      this.write(early, bytes);
     }
     return this.out !== null && this.out.length > 0;
   }
@@ -201,18 +207,22 @@ export class Connection {
     }
     if (!this.engine.tryCommit()) return this.abort('store-failure');
     const early = this.early;
+    // Counters are reset before writing: write() may run handlers (a drained socket resumes a
+    // publisher) that queue new output for this very connection.
+    const bytes = this.earlyBytes + this.outBytes;
+    this.earlyBytes = 0;
+    this.outBytes = 0;
     if (early !== null && early.length > 0) {
       // Early output was queued before anything held: it goes first, in one write.
       for (let i = 0; i < out.length; i++) early.push(out[i]);
       out.length = 0;
-      this.write(early, this.earlyBytes + this.outBytes);
-      this.earlyBytes = 0;
+      this.write(early, bytes);
     } else {
-      this.write(out, this.outBytes);
+      this.write(out, bytes);
     }
-    this.outBytes = 0;
   }
 
+  /** One socket write of `parts` (emptied here); the caller has already zeroed its counters. */
   private write(parts: Buffer[], bytes: number): void {
     const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
     parts.length = 0;
@@ -232,6 +242,12 @@ export class Connection {
     this.engine.drained(this);
   }
 
+  /** While authentication runs: a long timeout instead of connect-timeout (see handleConnect). */
+  startAuthTimeout(): void {
+    this.clearTimer();
+    this.timer = setTimeout(onTimer, AUTH_TIMEOUT_S * 1000, this);
+  }
+
   startKeepalive(seconds: number): void {
     this.clearTimer();
     if (seconds > 0) {
@@ -249,6 +265,10 @@ export class Connection {
     if (this.state === ConnectionState.CONNECTED) {
       this.engine.stats.closedKeepalive++;
       this.close('keepalive');
+    } else if (this.state === ConnectionState.AUTHENTICATING) {
+      // No verdict in time: refused as "server unavailable", never left without CONNACK.
+      this.send(encodeConnack(false, ConnackCode.SERVER_UNAVAILABLE));
+      this.close('auth-timeout');
     } else {
       this.engine.stats.closedConnectTimeout++;
       this.close('connect-timeout');

@@ -66,6 +66,10 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
   if (isThenable(outcome)) {
     // [MQTT-3.1.4-5] nothing else the client sent is acted on until the verdict is in.
     conn.pause(Pause.AUTH);
+    // The client did send its CONNECT in time: waiting for a verdict (bcrypt behind a reconnect
+    // storm) is ours, not its delay, so connect-timeout no longer applies; a plugin that never
+    // answers is cut off after AUTH_TIMEOUT_S.
+    conn.startAuthTimeout();
     outcome.then(
       (o) => {
         if (conn.state !== ConnectionState.AUTHENTICATING) return; // closed meanwhile
