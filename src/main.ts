@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 /**
  * The service entry point (`npm start`, the `nestmq` bin): parses the command line, loads the
- * config once, boots the Nest application around the Broker, and is the only place that touches
- * process signals.
+ * config once, boots the service (src/service.ts), and is the only place that touches process
+ * signals (SIGHUP reloads the password and ACL files). SIGTERM, SIGINT and POST /api/v1/shutdown all run `stop()` below: readiness 503 at
+ * once, broker shutdown (listeners stop accepting, clients closed, state flushed), application
+ * closed, exit 0; a timer ends the process with status 1 if that takes longer than
+ * `shutdown-grace-period` seconds.
  */
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
 import { ConfigError, loadConfigFile, validateWithEnv } from './core';
-import { ServiceLogger } from './modules/logging/service-logger';
+import { type NestmqService, startService } from './service';
 
 const USAGE = `Usage: nestmq [--config FILE]
+       nestmq passwd ...    manage a password file (nestmq passwd --help)
 
   -c, --config FILE   YAML configuration (hbmqtt format); default: a TCP listener on 0.0.0.0:1883
+                      (also NESTMQ_CONFIG; any key can be overridden by NESTMQ_* variables)
   -h, --help          show this help
   -v, --version       print the version
 `;
@@ -25,6 +28,12 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Subcommands first. `passwd` is provided by src/cli/passwd.ts (loaded only when used).
+  if (argv[0] === 'passwd') {
+    const { runPasswd } = await import('./cli/passwd');
+    return runPasswd(argv.slice(1));
+  }
+
   let configPath: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -45,20 +54,65 @@ async function main(argv: string[]): Promise<number> {
   }
   configPath ??= process.env.NESTMQ_CONFIG;
   const config = configPath !== undefined ? loadConfigFile(configPath, process.env) : validateWithEnv({}, process.env);
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config }), {
-    logger: new ServiceLogger('nestmq', { logLevels: ['log', 'warn', 'error'] }),
-  });
+  // Signal handlers first: a SIGTERM that arrives while the service starts is honoured once it has.
+  let service: NestmqService | null = null;
+  let pending: string | null = null;
+  let stopping = false;
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (exit = resolve));
   const logger = new Logger('nestmq');
-  logger.log(`nestmq ${version()} started`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.log(`${signal} received, shutting down`);
-      app.close().then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  const grace = config.shutdownGracePeriod;
+  const stop = (reason: string): void => {
+    if (service === null) {
+      pending ??= reason;
+      return;
+    }
+    if (stopping) {
+      if (reason === 'SIGINT') {
+        logger.warn('SIGINT again: exiting without waiting');
+        exit(1);
+      }
+      return;
+    }
+    stopping = true;
+    logger.log(`${reason}: shutting down (grace period ${grace} s)`);
+    // 0 = no limit: wait for the shutdown however long it takes.
+    const force =
+      grace > 0
+        ? setTimeout(() => {
+            logger.error(`shutdown did not finish within ${grace} s: exiting anyway`);
+            exit(1);
+          }, grace * 1000)
+        : undefined;
+    service.shutdown(reason).then(
+      () => {
+        clearTimeout(force);
+        logger.log('shutdown complete');
+        exit(0);
+      },
+      (err: unknown) => {
+        clearTimeout(force);
+        logger.error(`shutdown failed: ${(err as Error)?.message ?? String(err)}`);
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: re-read the password and ACL files without dropping anyone (a failed file keeps its
+  // previous contents).
+  process.on('SIGHUP', () => {
+    service?.broker.reloadAuth().then(
+      () => logger.log('SIGHUP: authentication files reloaded'),
+      (err: unknown) => logger.error(`SIGHUP: reload failed: ${(err as Error)?.message ?? String(err)}`),
+    );
   });
-  return 0;
+
+  service = await startService(config);
+  service.onShutdownRequest(stop);
+  logger.log(`nestmq ${version()} started`);
+  if (pending !== null) stop(pending);
+  return exited;
 }
 
 main(process.argv.slice(2)).then(

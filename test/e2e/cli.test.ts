@@ -39,7 +39,7 @@ describe('nestmq command line (the package bin)', () => {
   it('serves MQTT from a YAML file and exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nestmq-'));
     const file = join(dir, 'broker.yaml');
-    writeFileSync(file, 'listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:0\n');
+    writeFileSync(file, 'listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:0\nadmin:\n  bind: 127.0.0.1:0\n');
     const child = spawn(process.execPath, [main, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const port = await new Promise<number>((resolve, reject) => {

@@ -367,7 +367,11 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     const bind = rawAdmin.bind === undefined ? DEFAULT_ADMIN_BIND : String(rawAdmin.bind);
     const addr = parseBind(bind);
     if (!addr) problems.push(`admin.bind: expected host:port, :port or [ipv6]:port, got ${JSON.stringify(rawAdmin.bind)}`);
-    const token = str('admin.token', rawAdmin.token);
+    // A secret: a numeric-looking token (from YAML or the environment) is taken as its text, and
+    // no message ever repeats the value.
+    const rawToken = rawAdmin.token;
+    const token = typeof rawToken === 'number' || typeof rawToken === 'bigint' ? String(rawToken) : typeof rawToken === 'string' ? rawToken : undefined;
+    if (rawToken !== undefined && rawToken !== null && token === undefined) problems.push('admin.token: expected a string (value not shown)');
     if (token !== undefined && token.length < 16) problems.push('admin.token: expected at least 16 characters');
     admin = { enabled: flag('admin.enabled', rawAdmin.enabled, true), host: addr?.host ?? '0.0.0.0', port: addr?.port ?? 18883, token };
   }

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ListenersModule } from '../listeners/listeners.module';
+import { AdminTokenGuard } from './admin-token.guard';
+import { BrokerHealthIndicator } from './broker.health';
+import { ClientsController } from './clients.controller';
+import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { MetricsService } from './metrics.service';
+import { ShutdownController } from './shutdown.controller';
+import { ShutdownService } from './shutdown.service';
+import { StatsController } from './stats.controller';
+
+/**
+ * The admin HTTP surface beside the MQTT listeners: health probes, Prometheus metrics and the
+ * REST API under /api/v1 (OpenAPI at /api/docs, see openapi.ts). Every route needs the admin
+ * token unless marked @PublicEndpoint() (health, metrics).
+ */
+@Module({
+  // Failed probes are answered (503 with details) rather than logged: shutdown makes them normal.
+  imports: [ListenersModule, TerminusModule.forRoot({ logger: false })],
+  controllers: [HealthController, MetricsController, ClientsController, StatsController, ShutdownController],
+  providers: [BrokerHealthIndicator, MetricsService, ShutdownService, { provide: APP_GUARD, useClass: AdminTokenGuard }],
+  exports: [ShutdownService],
+})
+export class AdminModule {}

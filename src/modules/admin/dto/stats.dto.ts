@@ -1,0 +1,73 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Broker } from '../../../core';
+
+export class ConnectionStatsDto {
+  @ApiProperty({ description: 'open sockets, connected or not yet' }) current!: number;
+  @ApiProperty({ description: 'clients connected (CONNECT accepted)' }) clients!: number;
+  @ApiProperty({ description: 'most clients connected at once since start' }) maximum!: number;
+  @ApiProperty({ description: 'connections accepted since start' }) total!: number;
+  @ApiProperty({ description: 'connections refused at a max-connections limit' }) refused!: number;
+}
+
+export class MessageStatsDto {
+  @ApiProperty({ description: 'application messages routed (client publishes and Wills)' }) received!: number;
+  @ApiProperty({ description: 'application messages delivered to subscribers' }) sent!: number;
+  @ApiProperty({ description: 'PUBLISH packets received' }) publishReceived!: number;
+  @ApiProperty({ description: 'PUBLISH packets sent, re-sends included' }) publishSent!: number;
+  @ApiProperty({ description: 'QoS 0 messages dropped for a slow consumer' }) droppedSlowConsumer!: number;
+  @ApiProperty({ description: 'messages dropped because a session queue was full' }) droppedQueueFull!: number;
+  @ApiProperty({ description: 'publishes refused by authorization' }) droppedUnauthorized!: number;
+}
+
+export class ByteStatsDto {
+  @ApiProperty() received!: number;
+  @ApiProperty() sent!: number;
+}
+
+/** GET /api/v1/stats: the broker's figures at this instant. */
+export class BrokerStatsDto {
+  @ApiProperty({ example: '0.1.0' }) version!: string;
+  @ApiProperty({ enum: ['new', 'starting', 'started', 'stopping', 'stopped'] }) state!: string;
+  @ApiProperty({ example: 3600.5 }) uptimeSeconds!: number;
+  @ApiProperty({ type: ConnectionStatsDto }) connections!: ConnectionStatsDto;
+  @ApiProperty({ description: 'sessions held, connected or not' }) sessions!: number;
+  @ApiProperty({ description: 'subscriptions across all sessions' }) subscriptions!: number;
+  @ApiProperty({ description: 'retained messages stored' }) retained!: number;
+  @ApiProperty({ type: MessageStatsDto }) messages!: MessageStatsDto;
+  @ApiProperty({ type: ByteStatsDto }) bytes!: ByteStatsDto;
+
+  static from(broker: Broker): BrokerStatsDto {
+    const s = broker.stats;
+    return Object.assign(new BrokerStatsDto(), {
+      version: broker.version,
+      state: broker.state,
+      uptimeSeconds: Math.round(broker.uptimeSeconds * 1000) / 1000,
+      connections: Object.assign(new ConnectionStatsDto(), {
+        current: broker.connectionCount,
+        clients: broker.clientCount,
+        maximum: s.clientsMaximum,
+        total: s.connectionsTotal,
+        refused: s.connectionsRefused,
+      }),
+      sessions: broker.sessionCount,
+      subscriptions: broker.subscriptionCount,
+      retained: broker.retainedCount,
+      messages: Object.assign(new MessageStatsDto(), {
+        received: s.messagesReceived,
+        sent: s.messagesSent,
+        publishReceived: s.publishReceived,
+        publishSent: s.publishSent,
+        droppedSlowConsumer: s.droppedSlowConsumer,
+        droppedQueueFull: s.droppedQueueFull,
+        droppedUnauthorized: s.droppedUnauthorized,
+      }),
+      bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
+    });
+  }
+}
+
+/** POST /api/v1/shutdown's answer, sent before the process begins to stop. */
+export class ShutdownAcceptedDto {
+  @ApiProperty({ example: 'shutting down' }) status!: string;
+  @ApiProperty({ example: 10, description: 'the process exits within this many seconds' }) gracePeriodSeconds!: number;
+}

@@ -1,0 +1,119 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Broker, type BrokerStats } from '../../core';
+
+type Stats = Readonly<BrokerStats>;
+
+/**
+ * Prometheus metrics: a registry of this application's own (never prom-client's global one),
+ * with the default process metrics plus the broker's figures. Every broker metric is read from
+ * the Broker's counters at scrape time (`collect`): nothing is counted twice and the packet path
+ * pays nothing for metrics.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  constructor(@Inject(Broker) broker: Broker) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const stats = (): Stats => broker.stats;
+
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    const counter = (name: string, help: string, read: (s: Stats) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(stats()));
+        },
+      });
+    };
+    const labelled = (name: string, help: string, label: string, read: (s: Stats) => Record<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          this.reset();
+          for (const [value, n] of Object.entries(read(stats()))) this.inc({ [label]: value }, n);
+        },
+      });
+    };
+
+    new Gauge({
+      name: 'nestmq_info',
+      help: 'nestmq version (always 1)',
+      labelNames: ['version'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ version: broker.version }, 1);
+      },
+    });
+    gauge('nestmq_up', '1 while the broker is started and every listener bound, else 0', () => (broker.ready ? 1 : 0));
+    gauge('nestmq_uptime_seconds', 'Seconds since the broker started', () => broker.uptimeSeconds);
+    gauge('nestmq_connections', 'Open MQTT connections (sockets), connected or not yet', () => broker.connectionCount);
+    gauge('nestmq_clients_connected', 'Connected clients (CONNECT accepted)', () => broker.clientCount);
+    gauge('nestmq_clients_maximum', 'Most clients connected at once since start', () => stats().clientsMaximum);
+    gauge('nestmq_sessions', 'Sessions held, connected or not', () => broker.sessionCount);
+    gauge('nestmq_subscriptions', 'Subscriptions across all sessions', () => broker.subscriptionCount);
+    gauge('nestmq_retained_messages', 'Retained messages stored', () => broker.retainedCount);
+    new Gauge({
+      name: 'nestmq_listener_connections',
+      help: 'Open connections per listener',
+      labelNames: ['listener'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of broker.listenerStatus()) this.set({ listener: l.name }, l.connections);
+      },
+    });
+
+    counter('nestmq_connections_total', 'Connections accepted since start', (s) => s.connectionsTotal);
+    counter('nestmq_connections_refused_total', 'Connections refused at a listener max-connections limit', (s) => s.connectionsRefused);
+    counter('nestmq_messages_received_total', 'Application messages routed (client publishes and Wills)', (s) => s.messagesReceived);
+    counter('nestmq_messages_sent_total', 'Application messages delivered to subscribers', (s) => s.messagesSent);
+    counter('nestmq_publish_received_total', 'PUBLISH packets received', (s) => s.publishReceived);
+    counter('nestmq_publish_sent_total', 'PUBLISH packets sent, re-sends included', (s) => s.publishSent);
+    counter('nestmq_bytes_received_total', 'Bytes read from client connections', (s) => s.bytesReceived);
+    counter('nestmq_bytes_sent_total', 'Bytes written to client connections', (s) => s.bytesSent);
+    counter('nestmq_sessions_expired_total', 'Persistent sessions removed after session-expiry', (s) => s.sessionsExpired);
+    counter('nestmq_protocol_errors_total', 'Connections closed for a protocol violation', (s) => s.protocolErrors);
+    labelled('nestmq_messages_dropped_total', 'Messages not delivered, by reason', 'reason', (s) => ({
+      slow_consumer: s.droppedSlowConsumer,
+      queue_full: s.droppedQueueFull,
+      unauthorized: s.droppedUnauthorized,
+    }));
+    labelled('nestmq_connections_closed_total', 'Connections closed by a limit, by reason', 'reason', (s) => ({
+      packet_too_large: s.closedPacketTooLarge,
+      connect_timeout: s.closedConnectTimeout,
+      keepalive: s.closedKeepalive,
+      topic_limit: s.closedTopicLimit,
+    }));
+    labelled('nestmq_refused_total', 'Requests refused by a limit, by reason', 'reason', (s) => ({
+      subscription_limit: s.refusedSubscriptionLimit,
+      client_id_length: s.refusedClientIdLength,
+    }));
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,387 @@
+import 'reflect-metadata';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import request from 'supertest';
+import { type BrokerConfigInput, validateConfig } from '../../src';
+import { adminAccess, isLoopback, tokenDigest } from '../../src/modules/admin/admin-token.guard';
+import { ShutdownService } from '../../src/modules/admin/shutdown.service';
+import { type NestmqService, startService } from '../../src/service';
+import { sleep } from '../helpers/broker';
+
+const TOKEN = 'test-admin-token-0123456789abcdef';
+
+/** The service in-process on ephemeral ports (MQTT and admin HTTP), its log lines collected. */
+class TestService {
+  readonly logs: string[] = [];
+  readonly clients: MqttClient[] = [];
+  service!: NestmqService;
+
+  static async start(config: BrokerConfigInput = {}): Promise<TestService> {
+    const t = new TestService();
+    t.service = await startService(
+      validateConfig({
+        listeners: { 'tcp-a': { bind: '127.0.0.1:0' }, 'tcp-b': { bind: '127.0.0.1:0' } },
+        admin: { bind: '127.0.0.1:0' },
+        logging: { level: 'debug' },
+        ...config,
+      }),
+      { logDestination: { write: (line: string) => void t.logs.push(line) } },
+    );
+    return t;
+  }
+
+  get http(): string {
+    return `http://127.0.0.1:${this.service.adminAddress!.port}`;
+  }
+
+  mqttUrl(listener = 'tcp-a'): string {
+    return `mqtt://127.0.0.1:${this.service.broker.port(listener)}`;
+  }
+
+  async client(options: IClientOptions & { listener?: string } = {}): Promise<MqttClient> {
+    const c = mqtt.connect(this.mqttUrl(options.listener), { reconnectPeriod: 0, protocolVersion: 4, ...options });
+    this.clients.push(c);
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
+    return c;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.end(true);
+    await this.service.shutdown('test');
+  }
+}
+
+/** Waits until `check` is true (polling), or fails after `ms`. */
+async function until(check: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+/** One sample of a Prometheus metric from the text exposition. */
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name.replace(/[{}"=]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  if (m === null) throw new Error(`no metric ${name}`);
+  return Number(m[1]);
+}
+
+describe('admin HTTP: health, clients, stats, metrics, OpenAPI (no token: loopback only)', () => {
+  let t: TestService;
+  beforeAll(async () => (t = await TestService.start()));
+  afterAll(() => t.close());
+
+  it('liveness and readiness answer 200 with the indicators, without a token', async () => {
+    const live = await request(t.http).get('/health/live').expect(200);
+    expect(live.body.status).toBe('ok');
+    expect(live.body.details.process).toMatchObject({ status: 'up', pid: process.pid });
+
+    const ready = await request(t.http).get('/health/ready').expect(200);
+    expect(ready.body.details.broker).toMatchObject({ status: 'up', state: 'started' });
+    expect(ready.body.details.listeners).toMatchObject({
+      status: 'up',
+      'tcp-a': { bound: true, address: `127.0.0.1:${t.service.broker.port('tcp-a')}` },
+      'tcp-b': { bound: true },
+    });
+    expect(ready.body.details.persistence).toMatchObject({ status: 'up', backend: 'memory' });
+  });
+
+  it('lists real MQTT.js clients with their fields, sorted, paged and filtered', async () => {
+    const before = Date.now();
+    const a = await t.client({ clientId: 'list-a', username: 'alice', keepalive: 30, clean: true });
+    await t.client({ clientId: 'list-b', username: 'bob', keepalive: 45, clean: false, listener: 'tcp-b' });
+    await t.client({ clientId: 'list-c', username: 'alice', keepalive: 0 });
+    await a.subscribeAsync({ 'x/+': { qos: 1 }, 'y/#': { qos: 0 } });
+
+    const all = await request(t.http).get('/api/v1/clients?clientIdPrefix=list-').expect(200);
+    expect(all.body).toMatchObject({ total: 3, offset: 0, limit: 100 });
+    expect(all.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(['list-a', 'list-b', 'list-c']);
+    const itemA = all.body.items[0];
+    expect(itemA).toEqual({
+      clientId: 'list-a',
+      username: 'alice',
+      remoteAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      listener: 'tcp-a',
+      protocolLevel: 4,
+      connectedAt: expect.any(String),
+      keepalive: 30,
+      cleanSession: true,
+      subscriptions: 2,
+      inflight: 0,
+      queued: 0,
+    });
+    expect(Date.parse(itemA.connectedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(itemA.remoteAddress).toBe(`127.0.0.1:${(a.stream as unknown as { localPort: number }).localPort}`);
+    expect(all.body.items[1]).toMatchObject({ listener: 'tcp-b', keepalive: 45, cleanSession: false, username: 'bob' });
+
+    const page1 = await request(t.http).get('/api/v1/clients?clientIdPrefix=list-&limit=2').expect(200);
+    expect(page1.body.total).toBe(3);
+    expect(page1.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(['list-a', 'list-b']);
+    const page2 = await request(t.http).get('/api/v1/clients?clientIdPrefix=list-&limit=2&offset=2').expect(200);
+    expect(page2.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(['list-c']);
+
+    const alice = await request(t.http).get('/api/v1/clients?username=alice').expect(200);
+    expect(alice.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(['list-a', 'list-c']);
+    const onB = await request(t.http).get('/api/v1/clients?listener=tcp-b').expect(200);
+    expect(onB.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(['list-b']);
+
+    await request(t.http).get('/api/v1/clients?limit=0').expect(400);
+    await request(t.http).get('/api/v1/clients?limit=5000').expect(400);
+    await request(t.http).get('/api/v1/clients?offset=-1').expect(400);
+    await request(t.http).get('/api/v1/clients?limit=abc').expect(400);
+  });
+
+  it('shows one client with its subscriptions; 404 for an unknown one', async () => {
+    const c = await t.client({ clientId: 'one/with space', username: 'carol' });
+    await c.subscribeAsync('sensors/+/temp', { qos: 1 });
+    const res = await request(t.http).get(`/api/v1/clients/${encodeURIComponent('one/with space')}`).expect(200);
+    expect(res.body).toMatchObject({ clientId: 'one/with space', username: 'carol', subscriptions: 1 });
+    expect(res.body.subscriptionList).toEqual([{ filter: 'sensors/+/temp', qos: 1 }]);
+    await request(t.http).get('/api/v1/clients/nobody-here').expect(404);
+  });
+
+  it('disconnecting a client closes its socket; discardSession drops its persistent session', async () => {
+    const c = await t.client({ clientId: 'kick-me', clean: false });
+    await c.subscribeAsync('k/#', { qos: 1 });
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const res = await request(t.http).delete('/api/v1/clients/kick-me').expect(200);
+    expect(res.body).toEqual({ clientId: 'kick-me', disconnected: true, sessionDiscarded: false });
+    await closed;
+    await request(t.http).get('/api/v1/clients/kick-me').expect(404);
+    const stats = await request(t.http).get('/api/v1/stats').expect(200);
+    const sessions = stats.body.sessions;
+
+    // The persistent session outlived the connection; discarding it works while offline.
+    const gone = await request(t.http).delete('/api/v1/clients/kick-me?discardSession=true').expect(200);
+    expect(gone.body).toEqual({ clientId: 'kick-me', disconnected: false, sessionDiscarded: true });
+    expect((await request(t.http).get('/api/v1/stats')).body.sessions).toBe(sessions - 1);
+    await request(t.http).delete('/api/v1/clients/kick-me?discardSession=true').expect(404);
+    await request(t.http).delete('/api/v1/clients/kick-me').expect(404);
+    await request(t.http).delete('/api/v1/clients/kick-me?discardSession=maybe').expect(400);
+  });
+
+  it('stats and metrics move when clients publish', async () => {
+    const s0 = (await request(t.http).get('/api/v1/stats').expect(200)).body;
+    const m0 = (await request(t.http).get('/metrics').expect(200)).text;
+    const sub = await t.client({ clientId: 'stats-sub' });
+    await sub.subscribeAsync('stats/#', { qos: 1 });
+    const pub = await t.client({ clientId: 'stats-pub' });
+    const got = new Promise<void>((resolve) => {
+      let n = 0;
+      sub.on('message', () => ++n === 5 && resolve());
+    });
+    for (let i = 0; i < 5; i++) await pub.publishAsync(`stats/${i}`, 'payload', { qos: 1, retain: i === 0 });
+    await got;
+
+    const s1 = (await request(t.http).get('/api/v1/stats').expect(200)).body;
+    expect(s1.state).toBe('started');
+    expect(s1.uptimeSeconds).toBeGreaterThan(0);
+    expect(s1.connections.clients).toBe(s0.connections.clients + 2);
+    expect(s1.connections.total).toBe(s0.connections.total + 2);
+    expect(s1.subscriptions).toBe(s0.subscriptions + 1);
+    expect(s1.retained).toBe(s0.retained + 1);
+    expect(s1.messages.received).toBe(s0.messages.received + 5);
+    expect(s1.messages.sent).toBe(s0.messages.sent + 5);
+    expect(s1.messages.publishReceived).toBe(s0.messages.publishReceived + 5);
+    expect(s1.bytes.received).toBeGreaterThan(s0.bytes.received);
+    expect(s1.bytes.sent).toBeGreaterThan(s0.bytes.sent);
+
+    const res = await request(t.http).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
+    const m1 = res.text;
+    expect(metric(m1, 'nestmq_messages_received_total')).toBe(metric(m0, 'nestmq_messages_received_total') + 5);
+    expect(metric(m1, 'nestmq_publish_received_total')).toBe(metric(m0, 'nestmq_publish_received_total') + 5);
+    expect(metric(m1, 'nestmq_messages_sent_total')).toBe(metric(m0, 'nestmq_messages_sent_total') + 5);
+    expect(metric(m1, 'nestmq_bytes_received_total')).toBeGreaterThan(metric(m0, 'nestmq_bytes_received_total'));
+    expect(metric(m1, 'nestmq_clients_connected')).toBe(s1.connections.clients);
+    expect(metric(m1, 'nestmq_retained_messages')).toBe(s1.retained);
+    expect(metric(m1, 'nestmq_up')).toBe(1);
+    expect(metric(m1, 'nestmq_listener_connections{listener="tcp-a"}')).toBeGreaterThanOrEqual(2);
+    expect(metric(m1, 'nestmq_messages_dropped_total{reason="queue_full"}')).toBe(0);
+    // prom-client's default process metrics are there too.
+    expect(m1).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(m1).toMatch(/^nodejs_heap_size_used_bytes /m);
+  });
+
+  it('serves its OpenAPI description at /api/docs (UI) and /api/docs-json', async () => {
+    const doc = (await request(t.http).get('/api/docs-json').expect(200)).body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/v1/clients',
+      '/api/v1/clients/{clientId}',
+      '/api/v1/shutdown',
+      '/api/v1/stats',
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+    ]);
+    expect(Object.keys(doc.paths['/api/v1/clients/{clientId}']).sort()).toEqual(['delete', 'get']);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.schemas.ClientSummaryDto.required).toEqual(expect.arrayContaining(['clientId', 'remoteAddress', 'inflight', 'queued']));
+    const ui = await request(t.http).get('/api/docs').expect(200);
+    expect(ui.text).toMatch(/swagger-ui/i);
+  });
+
+  it('logs connection lifecycle at info and packets at debug, as JSON lines', async () => {
+    const c = await t.client({ clientId: 'logged', username: 'dave' });
+    await c.subscribeAsync('log/me', { qos: 0 });
+    await c.publishAsync('log/me', 'secret-payload-text', { qos: 1 });
+    c.end(true);
+    await until(() => t.logs.some((l) => l.includes('"client.disconnected"') && l.includes('"logged"')));
+    const records = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.find((r) => r.event === 'client.connected' && r.clientId === 'logged')).toMatchObject({
+      level: 30,
+      username: 'dave',
+      listener: 'tcp-a',
+      remoteAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    });
+    expect(records.find((r) => r.event === 'client.disconnected' && r.clientId === 'logged')).toMatchObject({ level: 30, reason: 'closed' });
+    expect(records.find((r) => r.event === 'client.subscribed' && r.clientId === 'logged')).toMatchObject({ level: 20, filter: 'log/me' });
+    expect(records.find((r) => r.event === 'message.received' && r.clientId === 'logged')).toMatchObject({ level: 20, topic: 'log/me', qos: 1, bytes: 19 });
+    // Payloads are never logged.
+    expect(t.logs.join('')).not.toContain('secret-payload-text');
+  });
+});
+
+describe('admin token', () => {
+  let t: TestService;
+  beforeAll(async () => (t = await TestService.start({ admin: { bind: '127.0.0.1:0', token: TOKEN }, logging: { level: 'debug' } })));
+  afterAll(() => t.close());
+
+  it('every API route needs the bearer token: none or a wrong one gets 401, the right one 200', async () => {
+    for (const path of ['/api/v1/stats', '/api/v1/clients', '/api/v1/clients/x', '/api/docs-json', '/api/docs']) {
+      const none = await request(t.http).get(path).expect(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+      await request(t.http).get(path).set('Authorization', `Bearer ${TOKEN}x`).expect(401);
+      await request(t.http).get(path).set('Authorization', 'Bearer short').expect(401);
+      await request(t.http).get(path).set('Authorization', `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`).expect(401);
+    }
+    await request(t.http).delete('/api/v1/clients/x').expect(401);
+    await request(t.http).post('/api/v1/shutdown').set('Authorization', 'Bearer wrong-token').expect(401);
+    expect(t.service.broker.state).toBe('started');
+
+    await request(t.http).get('/api/v1/stats').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    await request(t.http).get('/api/v1/clients').set('Authorization', `bearer ${TOKEN}`).expect(200);
+    await request(t.http).get('/api/docs-json').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+  });
+
+  it('health and metrics stay open', async () => {
+    await request(t.http).get('/health/live').expect(200);
+    await request(t.http).get('/health/ready').expect(200);
+    await request(t.http).get('/metrics').expect(200);
+  });
+
+  it('the token never appears in the logs, whatever the level', async () => {
+    await request(t.http).get('/api/v1/stats').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    await request(t.http).get('/api/v1/stats').set('Authorization', `Bearer ${TOKEN}-wrong`).expect(401);
+    const all = t.logs.join('\n');
+    expect(all).toContain('GET /api/v1/stats 200');
+    expect(all).toContain('GET /api/v1/stats 401');
+    expect(all).not.toContain(TOKEN);
+    expect(all.toLowerCase()).not.toContain('authorization');
+  });
+});
+
+describe('admin access rule (the guard\'s decision, by socket address)', () => {
+  const digest = tokenDigest(TOKEN);
+
+  it('without a token: loopback clients only', () => {
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(adminAccess(null, undefined, a)).toBe('allowed');
+    for (const a of ['10.0.0.5', '192.168.1.20', '::ffff:10.1.1.1', 'fe80::1', '128.0.0.1', '', undefined]) {
+      expect(adminAccess(null, undefined, a)).toBe('forbidden');
+    }
+    // A header never stands in for the socket address.
+    expect(adminAccess(null, `Bearer ${TOKEN}`, '10.0.0.5')).toBe('forbidden');
+    expect(isLoopback('127.0.0.1.evil')).toBe(false);
+  });
+
+  it('with a token: the bearer token, from any address', () => {
+    expect(adminAccess(digest, `Bearer ${TOKEN}`, '10.0.0.5')).toBe('allowed');
+    expect(adminAccess(digest, `Bearer ${TOKEN}`, '127.0.0.1')).toBe('allowed');
+    expect(adminAccess(digest, undefined, '127.0.0.1')).toBe('unauthorized');
+    expect(adminAccess(digest, `Bearer ${TOKEN.slice(0, -1)}`, '10.0.0.5')).toBe('unauthorized');
+    expect(adminAccess(digest, `Bearer ${TOKEN} extra`, '10.0.0.5')).toBe('unauthorized');
+    expect(adminAccess(digest, TOKEN, '10.0.0.5')).toBe('unauthorized');
+  });
+
+  it('over HTTP, a loopback client passes without a token', async () => {
+    const t = await TestService.start({ logging: { level: 'error' } });
+    try {
+      await request(t.http).get('/api/v1/stats').expect(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('shutdown through the admin surface', () => {
+  it('probes flip to 503 during shutdown: draining first, then the broker stopped', async () => {
+    const t = await TestService.start({ logging: { level: 'error' } });
+    try {
+      await request(t.http).get('/health/ready').expect(200);
+      // The shutdown's first step: readiness answers 503 at once, while the listeners still serve.
+      t.service.app.get(ShutdownService).beginDrain('test');
+      const draining = await request(t.http).get('/health/ready').expect(503);
+      expect(draining.body.status).toBe('error');
+      expect(draining.body.error.broker).toMatchObject({ status: 'down', state: 'started', shuttingDown: 'test' });
+      expect(draining.body.details.listeners.status).toBe('up');
+      await request(t.http).get('/health/live').expect(200);
+
+      // Then the broker stops: listeners unbound, clients closed; HTTP still answers until the app closes.
+      const c = await t.client({ clientId: 'until-the-end' });
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      await t.service.broker.shutdown();
+      await closed;
+      const stopped = await request(t.http).get('/health/ready').expect(503);
+      expect(stopped.body.error.broker).toMatchObject({ status: 'down', state: 'stopped' });
+      expect(stopped.body.error.listeners).toMatchObject({ status: 'down', 'tcp-a': { bound: false } });
+      expect(stopped.body.error.persistence).toMatchObject({ status: 'down' });
+      expect(metric((await request(t.http).get('/metrics').expect(200)).text, 'nestmq_up')).toBe(0);
+      await request(t.http).get('/health/live').expect(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('POST /api/v1/shutdown answers 202 first, then the service shuts down', async () => {
+    const t = await TestService.start({ logging: { level: 'error' }, 'shutdown-grace-period': 7 });
+    const c = await t.client({ clientId: 'bye' });
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const res = await request(t.http).post('/api/v1/shutdown').expect(202);
+    expect(res.body).toEqual({ status: 'shutting down', gracePeriodSeconds: 7 });
+    await closed;
+    await until(() => t.service.broker.state === 'stopped');
+    await until(async () => (await fetch(`${t.http}/health/live`).then(() => false, () => true)));
+    await t.service.shutdown('test'); // idempotent: the same promise
+  });
+
+  it('readiness checks a durable store (SQLite) and reports the backend', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestmq-admin-'));
+    const t = await TestService.start({ logging: { level: 'error' }, persistence: { backend: 'sqlite', path: join(dir, 'nestmq.db') } });
+    try {
+      const ready = await request(t.http).get('/health/ready').expect(200);
+      expect(ready.body.details.persistence).toEqual({ status: 'up', backend: 'sqlite' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('with admin disabled the service runs as an application context', async () => {
+    const service = await startService(
+      validateConfig({ listeners: { default: { bind: '127.0.0.1:0' } }, admin: { enabled: false }, logging: { level: 'error' } }),
+      { logDestination: { write: () => undefined } },
+    );
+    expect(service.adminAddress).toBeNull();
+    const c = mqtt.connect(`mqtt://127.0.0.1:${service.broker.port()}`, { reconnectPeriod: 0 });
+    await new Promise((r) => c.once('connect', r));
+    c.end(true);
+    await service.shutdown('test');
+    expect(service.broker.state).toBe('stopped');
+  });
+});
