@@ -41,7 +41,8 @@ export function applyEnvOverrides(raw: unknown, env: Record<string, string | und
       const key = existing ?? (i === 0 && SNAKE_KEYS.has(seg.toLowerCase()) ? seg.toLowerCase() : seg.toLowerCase().replace(/_/g, '-'));
       path.push(key);
       if (i === segments.length - 1) {
-        node[key] = parseScalar(value);
+        // Secrets stay the exact text given: a token of digits must not become a (rounded) number.
+        node[key] = /token|password|secret/i.test(key) ? value : parseScalar(value);
       } else {
         if (!isObject(node[key])) node[key] = {};
         node = node[key] as Record<string, unknown>;
