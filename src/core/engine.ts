@@ -216,6 +216,7 @@ export class Engine {
     }
     session.connection = conn;
     session.username = conn.username;
+    this.sessions.attached?.(session);
     conn.session = session;
     this.clients.set(clientId, conn);
     if (this.clients.size > this.stats.clientsMaximum) this.stats.clientsMaximum = this.clients.size;

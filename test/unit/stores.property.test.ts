@@ -26,6 +26,7 @@ type Op =
   | { k: 'qos2in'; c: number; id: number }
   | { k: 'qos2out'; c: number; id: number }
   | { k: 'detach'; c: number }
+  | { k: 'attach'; c: number; u: number }
   | { k: 'retain'; t: number }
   | { k: 'unretain'; t: number }
   | { k: 'commit' };
@@ -45,6 +46,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('qos2in' as const), c: client, id: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ k: fc.constant('qos2out' as const), c: client, id: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ k: fc.constant('detach' as const), c: client }),
+  fc.record({ k: fc.constant('attach' as const), c: client, u: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ k: fc.constant('retain' as const), t: fc.integer({ min: 0, max: 5 }) }),
   fc.record({ k: fc.constant('unretain' as const), t: fc.integer({ min: 0, max: 5 }) }),
   fc.constant({ k: 'commit' as const }),
@@ -102,6 +104,12 @@ function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Mess
     case 'detach':
       if (s !== undefined) sessions.detached(s);
       return;
+    case 'attach':
+      if (s !== undefined) {
+        s.username = o.u === 0 ? null : `user${o.u}`;
+        sessions.attached?.(s);
+      }
+      return;
     case 'retain':
       retained.set(msg!);
       return;
@@ -118,6 +126,7 @@ function snapshot(sessions: SessionStore, retained: RetainedStore): unknown {
   const out: Record<string, unknown> = {};
   for (const s of [...sessions.values()].sort((a, b) => a.clientId.localeCompare(b.clientId))) {
     out[s.clientId] = {
+      username: s.username,
       subscriptions: [...(s.subscriptions ?? new Map())].sort(),
       queue: [...(s.queue ?? [])].map((q) => [q.message.topic, q.message.payload.toString(), q.message.qos, q.qos, q.retainFlag]),
       inflight: [...(s.inflight ?? new Map()).values()].map((e) => [e.packetId, e.message.topic, e.message.payload.toString(), e.qos, e.state]),

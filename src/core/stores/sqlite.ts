@@ -40,6 +40,10 @@ const MIGRATIONS: string[] = [
    CREATE TABLE incoming_qos2 (client_id TEXT NOT NULL, packet_id INTEGER NOT NULL,
      PRIMARY KEY (client_id, packet_id)) WITHOUT ROWID;
    CREATE TABLE retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL) WITHOUT ROWID;`,
+  // 2: the username a session's client last connected with, so that messages queued for it can be
+  // authorized after a restart (username_known = 0: not known yet).
+  `ALTER TABLE sessions ADD COLUMN username TEXT;
+   ALTER TABLE sessions ADD COLUMN username_known INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -80,7 +84,7 @@ export class SqliteStore implements SessionJournal {
   readonly retained: SqliteRetainedStore;
   private db: BetterSqlite3.Database | null = null;
   private stmts!: Record<
-    | 'insSession' | 'delSession' | 'detach' | 'setSub' | 'delSub' | 'delSubs' | 'enqueue' | 'dequeue' | 'delQueue'
+    | 'insSession' | 'delSession' | 'detach' | 'attach' | 'setSub' | 'delSub' | 'delSubs' | 'enqueue' | 'dequeue' | 'delQueue'
     | 'setInflight' | 'delInflight' | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained',
     Statement
   >;
@@ -139,6 +143,7 @@ export class SqliteStore implements SessionJournal {
       insSession: p('INSERT INTO sessions (client_id, disconnected_at) VALUES (?, 0) ON CONFLICT (client_id) DO UPDATE SET disconnected_at = 0'),
       delSession: p('DELETE FROM sessions WHERE client_id = ?'),
       detach: p('UPDATE sessions SET disconnected_at = ? WHERE client_id = ?'),
+      attach: p('UPDATE sessions SET username = ?, username_known = 1 WHERE client_id = ?'),
       setSub: p('INSERT INTO subscriptions (client_id, filter, qos) VALUES (?, ?, ?) ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos'),
       delSub: p('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
       delSubs: p('DELETE FROM subscriptions WHERE client_id = ?'),
@@ -168,8 +173,10 @@ export class SqliteStore implements SessionJournal {
   private load(db: BetterSqlite3.Database): void {
     const now = Date.now();
     const sessions = new Map<string, Session>();
-    for (const row of db.prepare('SELECT client_id, disconnected_at FROM sessions').all() as { client_id: string; disconnected_at: number }[]) {
+    type SessionRow = { client_id: string; disconnected_at: number; username: string | null; username_known: number };
+    for (const row of db.prepare('SELECT client_id, disconnected_at, username, username_known FROM sessions').all() as SessionRow[]) {
       const s = new Session(row.client_id, false, this);
+      if (row.username_known === 1) s.username = row.username;
       // A session whose client was connected when the broker stopped counts as left now.
       s.disconnectedAt = row.disconnected_at > 0 ? row.disconnected_at : now;
       sessions.set(row.client_id, s);
@@ -380,6 +387,10 @@ export class SqliteSessionStore implements SessionStore {
   detached(session: Session): void {
     session.disconnectedAt = Date.now();
     if (session.journal !== null) this.store.op(this.store.statements.detach, [session.disconnectedAt, session.clientId]);
+  }
+
+  attached(session: Session): void {
+    if (session.journal !== null) this.store.op(this.store.statements.attach, [session.username ?? null, session.clientId]);
   }
 
   values(): IterableIterator<Session> {

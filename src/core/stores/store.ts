@@ -52,6 +52,8 @@ export interface SessionStore extends StoreLifecycle {
   delete(session: Session): void;
   /** Records that the client went away (for expiry); the session itself stays. */
   detached(session: Session): void;
+  /** Records that a client (with its username, for authorization of queued messages) attached. */
+  attached?(session: Session): void;
   values(): IterableIterator<Session>;
 }
 
