@@ -45,7 +45,7 @@ export function createConfiguredPlugins(config: BrokerConfig, options: Configure
       anonymous = new AnonymousAuthPlugin({ allowAnonymous: config.auth.allowAnonymous });
       out.push(anonymous);
     } else if (name === 'auth.file' && config.auth.passwordFile !== undefined) {
-      out.push(new FileAuthPlugin({ passwordFile: config.auth.passwordFile, cacheSize: options.cacheSize, logger: log }));
+      out.push(new FileAuthPlugin({ passwordFile: config.auth.passwordFile, cacheSize: options.cacheSize ?? config.auth.cacheSize, logger: log }));
     }
   }
   if (anonymous !== undefined) {

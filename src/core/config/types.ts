@@ -107,6 +107,8 @@ export interface AuthConfig {
   readonly plugins: readonly AuthPluginName[];
   readonly allowAnonymous: boolean;
   readonly passwordFile?: string;
+  /** Successful verifications remembered by auth.file (0 = none). */
+  readonly cacheSize: number;
 }
 
 /** Built-in topic-check plugins. */
@@ -115,9 +117,9 @@ export type TopicCheckPluginName = 'topic_taboo' | 'topic_acl';
 export interface TopicCheckConfig {
   readonly enabled: boolean;
   readonly plugins: readonly TopicCheckPluginName[];
-  /** hbmqtt/amqtt: username -> filters the user may subscribe to (and publish to, when no publish-acl). */
+  /** hbmqtt/amqtt: username -> filters the user may subscribe to and receive (publishing is governed by publishAcl). */
   readonly acl?: Readonly<Record<string, readonly string[]>>;
-  /** amqtt: username -> topics the user may publish to. */
+  /** amqtt: username -> topics the user may publish to (without it, publishing is not restricted). */
   readonly publishAcl?: Readonly<Record<string, readonly string[]>>;
   /** A Mosquitto acl_file (user / topic / pattern lines). */
   readonly aclFile?: string;

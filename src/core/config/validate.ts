@@ -58,7 +58,7 @@ const LISTENER_KEYS = new Set([
   'bind', 'type', 'max-connections', 'max_connections', 'ssl', 'cafile', 'capath', 'cadata', 'certfile', 'keyfile',
   'require-certificate', 'use-identity-as-username',
 ]);
-const AUTH_KEYS = new Set(['plugins', 'allow-anonymous', 'allow_anonymous', 'password-file', 'password_file']);
+const AUTH_KEYS = new Set(['plugins', 'allow-anonymous', 'allow_anonymous', 'password-file', 'password_file', 'cache-size']);
 const TOPIC_CHECK_KEYS = new Set(['enabled', 'plugins', 'acl', 'publish-acl', 'publish_acl', 'acl-file', 'acl_file']);
 
 /** hbmqtt documents `auth.anonymous`/`auth.file` while its code registers `auth_anonymous`/`auth_file`: both work. */
@@ -295,6 +295,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     plugins: authPlugins,
     allowAnonymous: flag('auth.allow-anonymous', allowAnonymousRaw, true),
     passwordFile,
+    cacheSize: num('auth.cache-size', isObject(rawAuth) ? rawAuth['cache-size'] : undefined, 0, 10_000),
   };
 
   // topic-check: hbmqtt's `enabled`, `plugins`, `acl`; amqtt's `publish-acl`; nestmq's `acl-file`
@@ -328,7 +329,12 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     }
     const aclFile = str('topic-check.acl-file', rawTopicCheck['acl-file'] ?? rawTopicCheck.acl_file);
     topicCheck = {
-      enabled: flag('topic-check.enabled', rawTopicCheck.enabled, topicPlugins.length > 0 || aclFile !== undefined || amqttAcl !== undefined),
+      // An ACL given is an ACL meant: on unless `enabled: false` says otherwise.
+      enabled: flag(
+        'topic-check.enabled',
+        rawTopicCheck.enabled,
+        topicPlugins.length > 0 || aclFile !== undefined || amqttAcl !== undefined || rawTopicCheck.acl !== undefined || (rawTopicCheck['publish-acl'] ?? rawTopicCheck.publish_acl) !== undefined,
+      ),
       plugins: Object.freeze(topicPlugins),
       acl: aclMap('topic-check.acl', rawTopicCheck.acl ?? amqttAcl),
       publishAcl: aclMap('topic-check.publish-acl', rawTopicCheck['publish-acl'] ?? rawTopicCheck.publish_acl),
