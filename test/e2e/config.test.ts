@@ -85,7 +85,7 @@ describe("hbmqtt's documented example file", () => {
       { ...common, name: 'my-ws-1', type: 'ws', host: '0.0.0.0', port: 8080, maxConnections: 50000, ssl: false },
     ]);
     expect(config.timeoutDisconnectDelay).toBe(2);
-    expect(config.auth).toEqual({ plugins: ['auth.anonymous'], allowAnonymous: true, passwordFile: '/some/passwd_file' });
+    expect(config.auth).toEqual({ plugins: ['auth.anonymous'], allowAnonymous: true, passwordFile: '/some/passwd_file', cacheSize: 10000 });
     expect(config.limits).toEqual(DEFAULT_LIMITS);
     expect(config.warnings.filter((w) => w.includes('allow-anonymous'))).toEqual([
       expect.stringMatching(/^auth\.allow-anonymous: "true \/ false" is not on\/off.*read as true/),
@@ -126,7 +126,7 @@ describe("amqtt's documented example file (top-level plugins by class name, with
       ['my-wss-1', 'ws', true, '0.0.0.0:9003', 500],
     ]);
     expect(config.listeners[2].capath).toBe('certificate data');
-    expect(config.auth).toEqual({ plugins: ['auth.anonymous', 'auth.file'], allowAnonymous: true, passwordFile: '/some/password-file' });
+    expect(config.auth).toEqual({ plugins: ['auth.anonymous', 'auth.file'], allowAnonymous: true, passwordFile: '/some/password-file', cacheSize: 10000 });
     expect(config.topicCheck).toMatchObject({
       enabled: true,
       plugins: ['topic_acl'],
