@@ -349,11 +349,42 @@ export class SqliteStore implements SessionJournal {
   }
 }
 
-export class SqliteSessionStore implements SessionStore {
+/** The lifecycle both views of one SQLite database share: one open, one batch, one commit. */
+abstract class SqliteView {
   readonly durable = true;
-  private sessions = new Map<string, Session>();
 
-  constructor(private readonly store: SqliteStore) {}
+  constructor(protected readonly store: SqliteStore) {}
+
+  open(): Promise<void> {
+    this.store.open();
+    return Promise.resolve();
+  }
+
+  commit(): void {
+    this.store.commit();
+  }
+
+  get hasPendingChanges(): boolean {
+    return this.store.hasPendingChanges;
+  }
+
+  onCommit(listener: (err?: Error) => void): void {
+    this.store.onCommit(listener);
+  }
+
+  flush(): Promise<void> {
+    this.store.commit();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.store.close();
+    return Promise.resolve();
+  }
+}
+
+export class SqliteSessionStore extends SqliteView implements SessionStore {
+  private sessions = new Map<string, Session>();
 
   loaded(sessions: Map<string, Session>): void {
     this.sessions = sessions;
@@ -397,40 +428,15 @@ export class SqliteSessionStore implements SessionStore {
     return this.sessions.values();
   }
 
-  open(): Promise<void> {
-    this.store.open();
-    return Promise.resolve();
-  }
 
-  commit(): void {
-    this.store.commit();
-  }
-
-  get hasPendingChanges(): boolean {
-    return this.store.hasPendingChanges;
-  }
-
-  onCommit(listener: (err?: Error) => void): void {
-    this.store.onCommit(listener);
-  }
-
-  flush(): Promise<void> {
-    this.store.commit();
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    this.store.close();
+  override close(): Promise<void> {
     this.sessions.clear();
-    return Promise.resolve();
+    return super.close();
   }
 }
 
-export class SqliteRetainedStore implements RetainedStore {
-  readonly durable = true;
+export class SqliteRetainedStore extends SqliteView implements RetainedStore {
   private readonly trie = new RetainedTrie<Message>();
-
-  constructor(private readonly store: SqliteStore) {}
 
   loaded(msg: Message): void {
     this.trie.set(msg.topic, msg);
@@ -455,33 +461,6 @@ export class SqliteRetainedStore implements RetainedStore {
 
   match(filter: string, out: Message[]): void {
     this.trie.match(filter, out);
-  }
-
-  open(): Promise<void> {
-    this.store.open();
-    return Promise.resolve();
-  }
-
-  commit(): void {
-    this.store.commit();
-  }
-
-  get hasPendingChanges(): boolean {
-    return this.store.hasPendingChanges;
-  }
-
-  onCommit(listener: (err?: Error) => void): void {
-    this.store.onCommit(listener);
-  }
-
-  flush(): Promise<void> {
-    this.store.commit();
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    this.store.close();
-    return Promise.resolve();
   }
 }
 
