@@ -25,11 +25,12 @@ import {
   spawnNode,
   killAll,
   MOSQUITTO_SETTINGS,
+  mosquittoWsListeners,
 } from './lib/brokers.mjs';
 import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
 
-const ALL_SCENARIOS = ['fanin', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing'];
+const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing'];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
 
 function listEnv(name, all) {
@@ -137,7 +138,7 @@ async function runOne(mod, brokerName) {
   const t0 = performance.now();
   let broker;
   try {
-    broker = await startBroker(brokerName, { persistent: mod.persistence === true });
+    broker = await startBroker(brokerName, { persistent: mod.persistence === true, ws: mod.transport === 'ws' });
   } catch (err) {
     return { ok: false, error: err.message, fatal: true };
   }
@@ -391,11 +392,34 @@ ${MOSQUITTO_SETTINGS.map((s) => '    ' + s).join('\n')}
     limits (defaults 20 and 1000) so that it neither throttles the QoS 1 subscriber to 20
     in-flight messages nor drops QoS 0 messages when the subscriber falls behind; Aedes has no
     such limits. \`persistence false\` and \`sys_interval 0\` keep disk and \`$SYS\` traffic out.
-- **Sizing.** The throughput scenarios (fan-in, fan-out, QoS 1, routing) first run a short
-  calibration phase (which is also the JIT warm-up of the Node brokers), then a measured phase
-  whose message count is chosen from the calibration rate to last a few seconds on *that*
-  broker (clamped, see the settings below); if the measured phase still ends in under half the
-  target time it is re-sized and repeated once. Only the measured phase counts.
+- **WebSocket** (the fan-in over WebSocket scenario): the generator's clients use the \`ws\`
+  package (\`ws://127.0.0.1:PORT/mqtt\`, sub-protocol \`mqtt\`, no compression). Each batch
+  goes out as one binary frame (\`send()\`, waiting for the socket's \`'drain'\` when its
+  buffer, i.e. the WebSocket's \`bufferedAmount\`, passes the high-water mark), masked with an
+  all-zero key so that the generator does not copy and XOR every batch (the brokers still
+  unmask every frame); each received binary message is fed to the same frame splitter. The
+  brokers then run a WebSocket listener on the port instead of a TCP one: nestmq
+  \`{ type: 'ws', bind: '127.0.0.1:PORT' }\` (its built-in \`ws\` listener, path /mqtt); Aedes
+  an \`http\` server with a \`ws\` \`WebSocketServer\` on path /mqtt (sub-protocol \`mqtt\`,
+  no compression) handing \`createWebSocketStream(socket)\` to \`aedes.handle()\`, as in
+  Aedes' own example (that stream sends every write of Aedes' packet writer as a frame of its
+  own: about five small frames per PUBLISH, where nestmq sends one frame per flush and
+  Mosquitto one per packet); Mosquitto its built-in libwebsockets listener, with the settings
+  above after these listener lines instead of \`listener PORT 127.0.0.1\`:
+
+  \`\`\`
+${mosquittoWsListeners('PORT', 'PORT2').map((s) => '  ' + s).join('\n')}
+  \`\`\`
+
+  Mosquitto 2.0's WebSocket listener binds to an interface name, not an address (given
+  \`127.0.0.1\` it listens on all addresses), and Mosquitto 2.0 does not start with a
+  WebSocket listener alone, hence the unused plain listener on a second loopback port (PORT2).
+- **Sizing.** The throughput scenarios (fan-in, also over WebSocket, fan-out, QoS 1, routing)
+  first run a short calibration phase (which is also the JIT warm-up of the Node brokers), then
+  a measured phase whose message count is chosen from the calibration rate to last a few
+  seconds on *that* broker (clamped, see the settings below); if the measured phase still ends
+  in under half the target time it is re-sized and repeated once. Only the measured phase
+  counts.
 - **Figures.** Throughput is measured at the receiving side, from the first to the last
   message received in the measured phase (per-read timestamps). QoS 0 messages not received
   within 2 s of the last arrival count as lost (†); QoS 1 messages are checked off one by one.

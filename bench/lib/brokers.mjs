@@ -42,6 +42,15 @@ export const MOSQUITTO_SETTINGS = [
   'log_type warning',
 ];
 
+/**
+ * Mosquitto's listener lines for the WebSocket scenarios. Mosquitto 2.0.x's libwebsockets
+ * listener binds to an interface name, not an address (given 127.0.0.1 it listens on all
+ * addresses), and Mosquitto refuses to start with a websockets listener alone ("Unable to start
+ * any listening sockets", eclipse-mosquitto/mosquitto#2284), so an unused plain MQTT listener on
+ * another loopback port comes first.
+ */
+export const mosquittoWsListeners = (port, plainPort) => [`listener ${plainPort} 127.0.0.1`, `listener ${port} lo`, 'protocol websockets'];
+
 export function availability(name) {
   if (name === 'nestmq') {
     return fs.existsSync(NESTMQ_DIST) ? null : `dist/index.js not found (run npm run build)`;
@@ -142,28 +151,38 @@ function benchDir() {
   return tmpDir;
 }
 
-function mosquittoConfig(port, persistent) {
+async function mosquittoConfig(port, persistent, ws) {
   const file = path.join(benchDir(), `mosquitto-${port}.conf`);
   const settings = persistent
     ? [...MOSQUITTO_SETTINGS.filter((l) => !l.startsWith('persistence')), 'persistence true', `persistence_location ${benchDir()}/`, `persistence_file mosquitto-${port}.db`]
     : MOSQUITTO_SETTINGS;
-  fs.writeFileSync(file, [`listener ${port} 127.0.0.1`, ...settings, ''].join('\n'));
+  let listeners = [`listener ${port} 127.0.0.1`];
+  if (ws) {
+    let plainPort = port;
+    while (plainPort === port) plainPort = await freePort();
+    listeners = mosquittoWsListeners(port, plainPort);
+  }
+  fs.writeFileSync(file, [...listeners, ...settings, ''].join('\n'));
   return file;
 }
 
 /**
  * Start `name` on a fresh free port. Resolves {name, port, pid, child, exited, stop(), log()}
- * once the broker accepts TCP connections.
+ * once the broker accepts TCP connections. `ws`: the listener speaks MQTT over WebSocket
+ * (path /mqtt, sub-protocol `mqtt`) instead of plain MQTT.
  */
-export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false } = {}) {
+export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false } = {}) {
   const port = await freePort();
   let child;
   if (name === 'mosquitto') {
-    child = spawnTracked(MOSQUITTO, ['-c', mosquittoConfig(port, persistent)], { cwd: ROOT });
+    child = spawnTracked(MOSQUITTO, ['-c', await mosquittoConfig(port, persistent, ws)], { cwd: ROOT });
   } else if (name === 'aedes') {
-    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)], { cwd: ROOT });
+    const args = [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)];
+    if (ws) args.push('--ws');
+    child = spawnTracked(process.execPath, args, { cwd: ROOT });
   } else if (name === 'nestmq') {
     const args = [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)];
+    if (ws) args.push('--ws');
     if (persistent) args.push(path.join(benchDir(), `nestmq-${port}.db`));
     child = spawnTracked(process.execPath, args, { cwd: ROOT });
   } else {

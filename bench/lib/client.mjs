@@ -1,7 +1,11 @@
 // Raw-socket MQTT clients for the load generator: net sockets, pre-encoded packets, the
 // FrameSplitter for input. All sockets go to 127.0.0.1 and are tracked so that the worker can
-// destroy them all and notice a connection the broker closed on us.
+// destroy them all and notice a connection the broker closed on us. With `ws: true` a client
+// speaks MQTT over WebSocket instead (the `ws` package: binary frames, path /mqtt,
+// sub-protocol `mqtt`), with the same packets, splitter and handshake; `c.sock` is then the
+// WebSocket's underlying net socket and `c.ws` the WebSocket (send batches with pumpWs).
 import net from 'node:net';
+import WebSocket from 'ws';
 import { FrameSplitter, CONNACK, SUBACK } from './frames.mjs';
 import * as P from './packets.mjs';
 
@@ -35,12 +39,13 @@ const noop = () => {};
 /**
  * Connect, send CONNECT (and SUBSCRIBE if `subscribe` given, in the same write), resolve once
  * CONNACK (and SUBACK) arrived. Frames after that go to `onFrame(h, buf, start, end)`; the
- * functions in `client.afterRead` run after the frames of each read were handled.
+ * functions in `client.afterRead` run after the frames of each read were handled (of each
+ * received WebSocket message with `ws: true`).
  */
 export function openClient(port, clientId, opts = {}) {
-  const { subscribe = null, keepalive = 0, clean = true, onFrame = noop, timeoutMs = 15000 } = opts;
+  const { subscribe = null, keepalive = 0, clean = true, onFrame = noop, timeoutMs = 15000, ws = false } = opts;
   return new Promise((resolve, reject) => {
-    const c = { sock: null, clientId, closing: false, ready: false, splitter: null, afterRead: [] };
+    const c = { sock: null, ws: null, clientId, closing: false, ready: false, splitter: null, afterRead: [] };
     const onRead = (nread, buf) => {
       try {
         c.splitter.push(buf.subarray(0, nread));
@@ -53,8 +58,6 @@ export function openClient(port, clientId, opts = {}) {
       for (let i = 0; i < ar.length; i++) ar[i]();
       return true;
     };
-    const sock = net.connect({ port, host: HOST, noDelay: true, onread: { buffer: READ_BUF, callback: onRead } });
-    c.sock = sock;
     let phase = 0;
     let settled = false;
     const timer = setTimeout(
@@ -67,7 +70,7 @@ export function openClient(port, clientId, opts = {}) {
       clearTimeout(timer);
       c.closing = true;
       live.delete(c);
-      sock.destroy();
+      if (c.sock) c.sock.destroy();
       reject(err);
     }
     const handshake = (h, buf, s, e) => {
@@ -92,21 +95,71 @@ export function openClient(port, clientId, opts = {}) {
       }
     };
     c.splitter = new FrameSplitter(handshake);
-    sock.on('error', (err) => {
+    const hello = () => {
+      const conn = P.connect(clientId, { keepalive, clean });
+      return subscribe ? Buffer.concat([conn, P.subscribe(1, subscribe)]) : conn;
+    };
+    const onError = (err) => {
       if (!settled) fail(new Error(`${clientId}: ${err.message}`));
-    });
-    sock.on('close', () => {
+    };
+    const onClose = () => {
       live.delete(c);
       if (!settled) return fail(new Error(`${clientId}: connection closed during handshake`));
       if (!c.closing && onUnexpected) onUnexpected(new Error(`broker closed connection ${clientId}`));
-    });
+    };
+    if (ws) {
+      // The WebSocket's own net socket, created here so that close()/destroyAll() can destroy it
+      // like a plain one (the WebSocket then closes too).
+      const sock = new WebSocket(`ws://${HOST}:${port}/mqtt`, 'mqtt', {
+        ...WS_CLIENT_OPTIONS,
+        createConnection: () => (c.sock = net.connect({ port, host: HOST, noDelay: true })),
+      });
+      c.ws = sock;
+      sock.on('message', (data, isBinary) => {
+        if (!isBinary) {
+          const err = new Error(`${clientId}: text frame from the broker`);
+          fail(err);
+          if (onUnexpected) onUnexpected(err);
+          return;
+        }
+        try {
+          c.splitter.push(data);
+        } catch (err) {
+          fail(err);
+          if (onUnexpected) onUnexpected(err);
+          return;
+        }
+        const ar = c.afterRead;
+        for (let i = 0; i < ar.length; i++) ar[i]();
+      });
+      sock.on('error', onError);
+      sock.on('close', onClose);
+      sock.on('open', () => {
+        live.add(c);
+        sock.send(hello(), WS_SEND);
+      });
+      return;
+    }
+    const sock = net.connect({ port, host: HOST, noDelay: true, onread: { buffer: READ_BUF, callback: onRead } });
+    c.sock = sock;
+    sock.on('error', onError);
+    sock.on('close', onClose);
     sock.on('connect', () => {
       live.add(c);
-      const conn = P.connect(clientId, { keepalive, clean });
-      sock.write(subscribe ? Buffer.concat([conn, P.subscribe(1, subscribe)]) : conn);
+      sock.write(hello());
     });
   });
 }
+
+// WebSocket clients: no compression; an all-zero masking key (RFC 6455 requires client frames
+// to be masked; with a zero key ws skips the copy-and-XOR of every outgoing batch, while the
+// broker still unmasks every frame as usual); no UTF-8 checks (binary frames only).
+const WS_CLIENT_OPTIONS = {
+  perMessageDeflate: false,
+  skipUTF8Validation: true,
+  generateMask: (mask) => mask.fill(0),
+};
+const WS_SEND = { binary: true, compress: false };
 
 /** Open `n` clients with at most `concurrency` handshakes in progress; optsFor(i) -> {clientId, ...}. */
 export async function openMany(port, n, optsFor, { concurrency = 100, deadline = Infinity } = {}) {
@@ -176,6 +229,36 @@ export async function pump(sock, batches, perBatch, pktLen, total, deadline) {
     sent += n;
     const ok = sock.write(n === perBatch ? b : b.subarray(0, n * pktLen));
     if (!ok) {
+      await drain(sock);
+      sinceYield = 0;
+    } else if (++sinceYield >= 16) {
+      sinceYield = 0;
+      await yieldNow();
+    }
+  }
+  return sent;
+}
+
+/**
+ * pump() for a `ws: true` client: each batch goes out as one binary WebSocket frame. ws writes
+ * a frame straight to its net socket (no compression, so nothing queues inside ws: the socket's
+ * buffer is all of ws.bufferedAmount), so backpressure is the socket's: wait for its 'drain'
+ * when its buffer passed the high-water mark, as write() returning false does in pump().
+ */
+export async function pumpWs(c, batches, perBatch, pktLen, total, deadline) {
+  const { ws, sock } = c;
+  let sent = 0;
+  let k = 0;
+  let sinceYield = 0;
+  while (sent < total) {
+    if (Date.now() > deadline) break;
+    if (ws.readyState !== WebSocket.OPEN) throw new Error(`${c.clientId}: WebSocket closed while sending`);
+    const b = batches[k];
+    k = k + 1 === batches.length ? 0 : k + 1;
+    const n = Math.min(perBatch, total - sent);
+    sent += n;
+    ws.send(n === perBatch ? b : b.subarray(0, n * pktLen), WS_SEND);
+    if (sock.writableNeedDrain) {
       await drain(sock);
       sinceYield = 0;
     } else if (++sinceYield >= 16) {

@@ -3,7 +3,8 @@
 // warm-up) sizes the measured phase to last about TARGET_S seconds on this broker.
 // Figure: messages received by the subscriber per second (first to last arrival) in the
 // measured phase. Messages not received within 2 s of the last arrival count as lost.
-import { openClient, openMany, pump, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote } from '../lib/client.mjs';
+// With ctx.ws (the faninws scenario) every client connects over WebSocket instead.
+import { openClient, openMany, pump, pumpWs, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote } from '../lib/client.mjs';
 import { PUBLISH } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
 
@@ -25,12 +26,15 @@ const target = (scale) => (scale >= 1 ? 3 : 1);
 
 export async function run(ctx) {
   const { port, scale } = ctx;
+  const ws = ctx.ws === true;
+  const name = ws ? 'bench-faninws' : 'bench-fanin';
   const deadline = Date.now() + 50000;
   let received = 0;
   let malformed = 0;
   const payload = Buffer.alloc(PAYLOAD, 0x61);
   const bodyLen = P.publish('bench/fanin/0', payload, { qos: 0 }).length - 2; // 1-byte Remaining Length
-  const sub = await openClient(port, 'bench-fanin-sub', {
+  const sub = await openClient(port, `${name}-sub`, {
+    ws,
     subscribe: [{ topic: 'bench/#', qos: 0 }],
     onFrame: (h, buf, s, e) => {
       if ((h & 0xf0) !== PUBLISH) return;
@@ -39,7 +43,7 @@ export async function run(ctx) {
     },
   });
   const t = timeArrivals([sub], () => received);
-  const pubs = await openMany(port, PUBS, (i) => ({ clientId: `bench-fanin-pub-${i}` }));
+  const pubs = await openMany(port, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws }));
   const batches = pubs.map((_, i) => P.repeat(P.publish(`bench/fanin/${i}`, payload, { qos: 0 }), BATCH));
   const pktLen = batches[0].length / BATCH;
 
@@ -49,7 +53,9 @@ export async function run(ctx) {
     const tSend = performance.now();
     const meter = generatorMeter();
     const base = received;
-    const sentPer = await Promise.all(pubs.map((c, i) => pump(c.sock, [batches[i]], BATCH, pktLen, per, sendDeadline)));
+    const sentPer = await Promise.all(
+      pubs.map((c, i) => (ws ? pumpWs(c, [batches[i]], BATCH, pktLen, per, sendDeadline) : pump(c.sock, [batches[i]], BATCH, pktLen, per, sendDeadline))),
+    );
     const sent = sentPer.reduce((a, b) => a + b, 0);
     const got = await waitForCount(() => received - base, sent, 2000, deadline, meter);
     return { sent, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000 };
