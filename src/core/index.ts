@@ -10,3 +10,4 @@ export type { Stores, SessionStore, RetainedStore, SessionJournal } from './stor
 export { createMemoryStores, createStores, MemoryRetainedStore, MemorySessionStore } from './stores/memory';
 export { PersistenceError, SCHEMA_VERSION } from './stores/sqlite';
 export type { QoS, WillMessage } from './protocol/packets';
+export * from './auth';
