@@ -53,7 +53,11 @@ export class Connection {
   certificateCommonName: string | null = null;
   /** The listener takes the certificate's CN as the username (use-identity-as-username). */
   identityIsUsername = false;
-  readonly parser: PacketParser;
+  /**
+   * The streaming parser, present while bytes are buffered: a connection with nothing pending
+   * (an idle one) drops it and gets a fresh one with its next bytes.
+   */
+  private parser: PacketParser | null = null;
   private remote: string | null = null;
   /** Publishers paused because of this (subscriber) connection's full queue; resumed as it drains. */
   throttled: Connection[] | null = null;
@@ -77,9 +81,8 @@ export class Connection {
     readonly transport: Transport,
     readonly listener: string,
     /** Told when this connection closes (the listener counts its connections). */
-    private readonly owner: { release(conn: Connection): void } | null = null,
+    readonly owner: { release(conn: Connection): void } | null = null,
   ) {
-    this.parser = new PacketParser({ maxPacketSize: engine.limits.maxPacketSize });
     // Shared handler functions find their connection through the transport: no closures per
     // connection (an idle connection should cost little more than its socket).
     (transport as ConnectionHolder)[kConnection] = this;
@@ -119,13 +122,19 @@ export class Connection {
     this.engine.stats.bytesReceived += chunk.length;
     // Any packet (not just PINGREQ) proves the client alive [MQTT-3.1.2-24]; refresh is cheap.
     if (this.timer !== null && this.state === ConnectionState.CONNECTED) this.timer.refresh();
-    this.parser.push(chunk);
+    let parser = this.parser;
+    if (parser === null) {
+      parser = this.parser = new PacketParser({ maxPacketSize: this.engine.limits.maxPacketSize });
+      if (this.protocolLevel !== 0) parser.protocolLevel = this.protocolLevel;
+    }
+    parser.push(chunk);
     this.process();
   }
 
   /** Decode and handle buffered packets until none is complete, the connection closes or pauses. */
   process(): void {
     const parser = this.parser;
+    if (parser === null) return;
     while (this.paused === 0 && this.state !== ConnectionState.CLOSED) {
       let packet;
       try {
@@ -134,7 +143,10 @@ export class Connection {
         handleFailure(this, err);
         return;
       }
-      if (packet === null) return;
+      if (packet === null) {
+        if (parser.bufferedBytes === 0 && this.parser === parser) this.parser = null;
+        return;
+      }
       handlePacket(this, packet);
     }
   }
@@ -226,6 +238,9 @@ export class Connection {
   private write(parts: Buffer[], bytes: number): void {
     const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
     parts.length = 0;
+    // Arrays are made again on the next send: an idle connection keeps none.
+    if (parts === this.out) this.out = null;
+    else if (parts === this.early) this.early = null;
     this.engine.stats.bytesSent += bytes;
     if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.

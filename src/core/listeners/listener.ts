@@ -19,7 +19,8 @@ import { WebSocketTransport } from './ws-transport';
 export class Listener {
   private server: net.Server | http.Server | null = null;
   private wss: WebSocketServer | null = null;
-  private readonly connections = new Set<Connection>();
+  /** Live connections of this listener (a count: the engine's set already holds them all). */
+  private connections = 0;
   /**
    * TLS and WebSocket sockets still in their TLS handshake or HTTP upgrade (no Connection yet),
    * by peer address: closed after connect-timeout like a socket that sends no CONNECT.
@@ -35,7 +36,7 @@ export class Listener {
   ) {}
 
   get connectionCount(): number {
-    return this.connections.size;
+    return this.connections;
   }
 
   private tlsOptions(): tls.TlsOptions {
@@ -96,7 +97,7 @@ export class Listener {
    */
   private watchHandshake(socket: net.Socket): void {
     const max = this.config.maxConnections;
-    if (max > 0 && this.connections.size + this.handshaking.size >= max) {
+    if (max > 0 && this.connections + this.handshaking.size >= max) {
       this.refused++;
       this.engine.stats.connectionsRefused++;
       socket.destroy();
@@ -129,7 +130,7 @@ export class Listener {
   private accept(transport: Transport & { destroy(): unknown }, tlsSocket?: tls.TLSSocket): void {
     if (this.handshaking.size > 0) this.handshakeDone(`${transport.remoteAddress}:${transport.remotePort}`);
     const max = this.config.maxConnections;
-    if (max > 0 && this.connections.size >= max) {
+    if (max > 0 && this.connections >= max) {
       this.refused++;
       this.engine.stats.connectionsRefused++;
       transport.destroy();
@@ -145,13 +146,13 @@ export class Listener {
       // (CONNACK 0x05) instead of falling back to the username it sent.
       conn.identityIsUsername = this.config.useIdentityAsUsername;
     }
-    this.connections.add(conn);
+    this.connections++;
     this.engine.addConnection(conn);
   }
 
   /** Called once by each of its connections when it closes. */
   release(conn: Connection): void {
-    this.connections.delete(conn);
+    this.connections--;
   }
 
   async listen(): Promise<void> {
@@ -214,8 +215,7 @@ export class Listener {
   }
 
   destroyAll(): void {
-    for (const c of this.connections) c.transport.destroy();
-    this.connections.clear();
+    for (const c of this.engine.connections) if (c.owner === this) c.transport.destroy();
     for (const { socket, timer } of this.handshaking.values()) {
       if (timer !== null) clearTimeout(timer);
       socket.destroy();
