@@ -190,9 +190,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   publishInternal(topic: string, payload: string | Buffer, retain = false, qos: QoS = 0): void {
     if (this._state !== 'started') return;
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    // Not counted in messagesReceived: that counts what clients publish (and their Wills).
     this.engine.publish(new Message(topic, body, qos, retain, ''), null);
-    // Engine.publish counts every message it routes; this one came from no client.
-    this.engine.stats.messagesReceived--;
   }
 
   get uptimeSeconds(): number {

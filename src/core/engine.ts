@@ -292,6 +292,7 @@ export class Engine {
         return;
       }
       // [MQTT-3.1.2-16/17] retained only when Will Retain is set.
+      this.stats.messagesReceived++;
       this.publish(new Message(topic, payload, qos, retain, conn.clientId), null);
     };
     if (typeof allowed === 'boolean') go(allowed);
@@ -306,7 +307,6 @@ export class Engine {
    * `publisher` (when a client published it) is throttled if a subscriber's queue fills.
    */
   publish(msg: Message, publisher: Connection | null): void {
-    this.stats.messagesReceived++;
     if (msg.retain) {
       // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
       // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one.

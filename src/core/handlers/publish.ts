@@ -50,6 +50,7 @@ function route(conn: Connection, packet: PublishPacket, allowed: boolean): void 
   if (allowed) {
     // The payload is a view into the received chunk; the message keeps it (no copy).
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.
+    engine.stats.messagesReceived++;
     engine.publish(new Message(packet.topic, packet.payload, packet.qos, packet.retain, conn.clientId), conn);
   } else {
     engine.stats.droppedUnauthorized++;
