@@ -58,3 +58,16 @@ export function unframe(packet: Buffer): { firstByte: number; headerLength: numb
 export function connectHeader(flags: number, keepalive = 60): Buffer {
   return Buffer.concat([field('MQTT'), Buffer.from([4, flags]), u16(keepalive)]);
 }
+
+/** `bytes` split at the given cut points (taken modulo length + 1, deduplicated): the pieces of a random chunking. */
+export function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}

@@ -36,7 +36,7 @@ import {
   SubscribePacket,
   UnsubscribePacket,
 } from '../../src/core/protocol/packets';
-import { field, frame, toHex, unframe } from '../helpers/raw-packets';
+import { chunked, field, frame, toHex, unframe } from '../helpers/raw-packets';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 interface MqttPacketLib {
@@ -263,18 +263,6 @@ function ourParse(chunks: Buffer[]): { packets: Packet[]; error: unknown; buffer
 }
 
 const generate = (p: Packet) => mqtt.generate(toMqttPacket(p), { protocolVersion: 4 });
-
-function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 

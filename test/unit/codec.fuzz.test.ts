@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { PacketParser } from '../../src/core/protocol/parser';
 import { ProtocolError } from '../../src/core/protocol/errors';
 import { Packet, PacketType } from '../../src/core/protocol/packets';
-import { connectHeader, field, frame, toHex, u16 } from '../helpers/raw-packets';
+import { chunked, connectHeader, field, frame, toHex, u16 } from '../helpers/raw-packets';
 
 function validString(s: unknown): boolean {
   // Well-formed (a lone surrogate would not survive the UTF-8 round trip) and no U+0000.
@@ -123,18 +123,6 @@ function run(chunks: Buffer[]): Outcome {
     }
   }
   return { packets, error: null };
-}
-
-function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
 }
 
 /** The parser on `bytes` whole, in random chunks and byte by byte: same outcome. */
