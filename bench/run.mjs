@@ -216,7 +216,6 @@ for (let r = 1; r <= RUNS; r++) {
 const elapsed = (Date.now() - t0) / 1000;
 
 // ---------------------------------------------------------------- table
-const PEERS = ['aedes', 'mosquitto'];
 const rows = [];
 const footnotes = [];
 for (const id of scenarioIds) {

@@ -7,7 +7,7 @@ const TICK_MS = 10; // USER_HZ is 100 on Linux
 export function machineBusyMs() {
   try {
     const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+    const [user, nice, system, , , irq, softirq, steal] = f; // idle and iowait are not busy time
     return (user + nice + system + irq + softirq + (steal || 0)) * TICK_MS;
   } catch {
     return NaN;

@@ -56,6 +56,7 @@ function schemaProblems(manifests: Manifest[]): string[] {
   for (const m of manifests) {
     let Model: new (data: unknown) => { validate(): void };
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the model module is chosen per manifest at run time
       Model = (require(modelPath(m)) as Record<string, new (data: unknown) => { validate(): void }>)[m.kind];
       if (typeof Model !== 'function') throw new Error('no such model');
     } catch {

@@ -33,11 +33,13 @@ export function handlePublish(conn: Connection, packet: PublishPacket): void {
     if (isThenable(allowed)) {
       // Keep order: later packets wait until this one is decided [MQTT-4.6.0-2/3].
       conn.pause(Pause.AUTH);
-      allowed.then((ok) => {
-        if (!conn.isOpen) return;
-        route(conn, packet, ok);
-        conn.resume(Pause.AUTH);
-      });
+      allowed
+        .then((ok) => {
+          if (!conn.isOpen) return;
+          route(conn, packet, ok);
+          conn.resume(Pause.AUTH);
+        })
+        .catch((err: unknown) => failAfterVerdict(conn, err));
       return;
     }
     return route(conn, packet, allowed);
@@ -66,4 +68,16 @@ function acknowledge(conn: Connection, packet: PublishPacket): void {
     conn.session!.addIncomingQos2(packet.packetId);
     conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
   }
+}
+
+/**
+ * A throw after an asynchronous verdict (an embedder's listener, the store) has no handlePacket
+ * around it: the connection would stay paused on AUTH forever and the rejection go unhandled.
+ * Closed as handleFailure closes a connection whose packet failed [MQTT-4.8.0-2], with a
+ * `warning`. (handleFailure itself is not imported: handlers/index imports this file.)
+ */
+export function failAfterVerdict(conn: Connection, err: unknown): void {
+  conn.engine.stats.protocolErrors++;
+  conn.close('protocol-error');
+  conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
 }

@@ -5,6 +5,7 @@ import { encodeSuback } from '../protocol/encoder';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
 import { exceedsTopicLimits } from './connect';
+import { failAfterVerdict } from './publish';
 
 /**
  * SUBSCRIBE [MQTT-3.8.4-1..6]: one SUBACK for the whole packet, one return code per filter in
@@ -33,11 +34,13 @@ export function handleSubscribe(conn: Connection, packet: SubscribePacket): void
   }
   if (pending === null) return applySubscribe(conn, packet, granted);
   conn.pause(Pause.AUTH);
-  Promise.all(pending).then(() => {
-    if (!conn.isOpen) return;
-    applySubscribe(conn, packet, granted);
-    conn.resume(Pause.AUTH);
-  });
+  Promise.all(pending)
+    .then(() => {
+      if (!conn.isOpen) return;
+      applySubscribe(conn, packet, granted);
+      conn.resume(Pause.AUTH);
+    })
+    .catch((err: unknown) => failAfterVerdict(conn, err));
 }
 
 function applySubscribe(conn: Connection, packet: SubscribePacket, granted: number[]): void {

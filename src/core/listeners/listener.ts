@@ -151,7 +151,7 @@ export class Listener {
   }
 
   /** Called once by each of its connections when it closes. */
-  release(conn: Connection): void {
+  release(): void {
     this.connections--;
   }
 
