@@ -101,6 +101,18 @@ export { exceedsTopicLimits };
 /** A PUBLISH or Will topic beyond max-topic-length / max-topic-levels: the connection closes. */
 export class TopicLimitError extends ProtocolError {}
 
+/**
+ * A throw after an asynchronous verdict (an embedder's listener, the store) has no handlePacket
+ * around it: the connection would stay paused on AUTH forever and the rejection go unhandled.
+ * Closed as handleFailure closes a connection whose packet failed [MQTT-4.8.0-2], with a
+ * `warning`. (Not handleFailure itself: handlers/index imports the handlers, a new import cycle.)
+ */
+export function failAfterVerdict(conn: Connection, err: unknown): void {
+  conn.engine.stats.protocolErrors++;
+  conn.close('protocol-error');
+  conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+}
+
 function completeConnect(conn: Connection, outcome: AuthOutcome): void {
   if (outcome.returnCode !== 0) {
     // [unnumbered §3.1.4 step 3] CONNACK 0x04/0x05, then close; the Will is not published for a

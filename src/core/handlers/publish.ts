@@ -4,7 +4,7 @@ import { isThenable } from '../hooks/registry';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
-import { exceedsTopicLimits, TopicLimitError } from './connect';
+import { exceedsTopicLimits, failAfterVerdict, TopicLimitError } from './connect';
 
 /**
  * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
@@ -68,16 +68,4 @@ function acknowledge(conn: Connection, packet: PublishPacket): void {
     conn.session!.addIncomingQos2(packet.packetId);
     conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
   }
-}
-
-/**
- * A throw after an asynchronous verdict (an embedder's listener, the store) has no handlePacket
- * around it: the connection would stay paused on AUTH forever and the rejection go unhandled.
- * Closed as handleFailure closes a connection whose packet failed [MQTT-4.8.0-2], with a
- * `warning`. (handleFailure itself is not imported: handlers/index imports this file.)
- */
-export function failAfterVerdict(conn: Connection, err: unknown): void {
-  conn.engine.stats.protocolErrors++;
-  conn.close('protocol-error');
-  conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
 }

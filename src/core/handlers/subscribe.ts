@@ -4,8 +4,7 @@ import { isThenable } from '../hooks/registry';
 import { encodeSuback } from '../protocol/encoder';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
-import { exceedsTopicLimits } from './connect';
-import { failAfterVerdict } from './publish';
+import { exceedsTopicLimits, failAfterVerdict } from './connect';
 
 /**
  * SUBSCRIBE [MQTT-3.8.4-1..6]: one SUBACK for the whole packet, one return code per filter in
