@@ -1,8 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { type BrokerConfig, loadConfigFile, validateConfig } from './core';
 import { AdminModule } from './modules/admin/admin.module';
-import { BrokerConfigModule, type BrokerConfigSource } from './modules/config/broker-config.module';
-import { ListenersModule } from './modules/listeners/listeners.module';
+import { BrokerModule } from './modules/broker/broker.module';
+import { BrokerConfigModule, type BrokerConfigSource, resolveBrokerConfig } from './modules/config/broker-config.module';
 import { LoggingModule, type LoggingOptions } from './modules/logging/logging.module';
 
 export interface AppOptions {
@@ -17,15 +16,15 @@ export interface AppOptions {
 @Module({})
 export class AppModule {
   static forRoot(source: BrokerConfigSource = {}, options: AppOptions = {}): DynamicModule {
-    // Validated here, once, so that the module list can depend on it (validateConfig returns an
-    // already validated config as it is).
-    const config: BrokerConfig = source.path !== undefined ? loadConfigFile(source.path) : validateConfig(source.config);
+    // Validated here, once, so that the module list can depend on it; BrokerConfigModule provides
+    // this same object (validateConfig returns an already validated config as it is).
+    const config = resolveBrokerConfig(source);
     return {
       module: AppModule,
       imports: [
         BrokerConfigModule.forRoot({ config }),
         LoggingModule.forRoot({ destination: options.logDestination }),
-        ListenersModule,
+        BrokerModule,
         ...(config.admin.enabled ? [AdminModule] : []),
       ],
     };

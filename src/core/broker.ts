@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createConfiguredPlugins } from './auth';
+import { ConfiguredPlugins } from './auth';
 import type { BrokerConfig, BrokerConfigInput } from './config/types';
 import { validateConfig } from './config/validate';
 import type { Connection } from './connection/connection';
@@ -7,13 +7,16 @@ import { Engine, type BrokerStats } from './engine';
 import type { BrokerEvents } from './hooks/events';
 import type { BrokerPlugin } from './hooks/plugin';
 import { HookRegistry } from './hooks/registry';
-import { Listener } from './listeners/listener';
+import type { Listener } from './listeners/listener';
+import { ListenerFactory } from './listeners/listener-factory';
 import type { QoS } from './protocol/packets';
 import { Message } from './sessions/message';
+import type { Session } from './sessions/session';
 import { createStores } from './stores/memory';
 import type { Stores } from './stores/store';
 import { SysTopicsPublisher, type SysSource } from './sys/sys-topics';
 import { brokerVersion } from './sys/version';
+import { SubscriptionTrie } from './topics/subscription-trie';
 
 export type BrokerState = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -25,6 +28,16 @@ export interface BrokerOptions {
   plugins?: BrokerPlugin[];
   /** State backends; in memory when omitted. */
   stores?: Stores;
+  /**
+   * The plugins the config names, already built (what the Nest AuthModule provides): used as they
+   * are, still first in the chain, and their warnings become this broker's. Built from the config
+   * when omitted. Build them with the same `extraPlugins` as `plugins` here.
+   */
+  configuredPlugins?: ConfiguredPlugins;
+  /** An empty subscription trie for the engine (the Nest TopicsModule provides one); new when omitted. */
+  subscriptions?: SubscriptionTrie<Session>;
+  /** Makes the listeners at start() (the Nest ListenersModule provides one); a ListenerFactory when omitted. */
+  listenerFactory?: ListenerFactory;
 }
 
 /** A snapshot of one connected client, for listings (never the live object). */
@@ -75,6 +88,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private expiryTimer: NodeJS.Timeout | null = null;
   /** The configured plugins, then options.plugins: the chain order. */
   private readonly plugins: readonly BrokerPlugin[];
+  private readonly listenerFactory: ListenerFactory;
   /** Auth warnings raised before start() (reading the files), emitted once started. */
   private earlyWarnings: Error[] | null = [];
 
@@ -82,20 +96,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
     super();
     this.config = validateConfig(config);
     this.stores = options.stores ?? createStores(this.config.persistence);
-    // Named plugins from the config first, then the embedder's; reads the password and ACL files
-    // (a missing or invalid one throws here, like a bad config).
+    // Named plugins from the config first, then the embedder's. Building them reads the password
+    // and ACL files (a missing or invalid one throws, like a bad config); their warnings wait for
+    // start() in earlyWarnings.
     const extra = options.plugins ?? [];
-    const configured = createConfiguredPlugins(this.config, {
-      extraPlugins: extra,
-      logger: { warn: (message) => this.authWarning(new Error(message)) },
-    });
-    this.plugins = [...configured, ...extra];
+    const configured = options.configuredPlugins ?? new ConfiguredPlugins(this.config, { extraPlugins: extra });
+    if (!sameList(configured.extraPlugins, extra)) {
+      throw new Error('configuredPlugins were built for other extra plugins than options.plugins: pass the same list as extraPlugins');
+    }
+    configured.connect((message) => this.authWarning(new Error(message)));
+    this.plugins = [...configured.plugins, ...extra];
     for (const plugin of this.plugins) if (plugin.events !== undefined) this.subscribePlugin(plugin);
     const hooks = new HookRegistry(this.plugins, this.config.auth, (plugin, hook, err) => {
       const e = new Error(`plugin ${plugin.name ?? 'anonymous'} failed in ${hook}: ${(err as Error)?.message ?? String(err)}`);
       this.emit('warning', e);
     });
-    this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this);
+    if (options.subscriptions !== undefined && options.subscriptions.size !== 0) throw new Error('options.subscriptions must be an empty trie');
+    this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this, options.subscriptions);
+    this.listenerFactory = options.listenerFactory ?? new ListenerFactory();
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
   }
 
@@ -225,7 +243,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       await this.stores.retained.open();
       this.engine.restore();
       this.engine.expireSessions();
-      this.mqttListeners = this.config.listeners.map((l) => new Listener(l, this.engine));
+      this.mqttListeners = this.config.listeners.map((l) => this.listenerFactory.create(l, this.engine));
       await Promise.all(this.mqttListeners.map((l) => l.listen()));
     } catch (err) {
       await Promise.all(this.mqttListeners.map((l) => l.stopAccepting().catch(() => undefined)));
@@ -363,6 +381,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
   get sessionCount(): number {
     return this.stores.sessions.size;
   }
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function snapshot(conn: Connection): ClientSnapshot {

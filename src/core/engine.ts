@@ -55,7 +55,7 @@ export type BrokerEmitter = EventEmitter<BrokerEvents>;
  */
 export class Engine {
   readonly limits: LimitsConfig;
-  readonly subscriptions = new SubscriptionTrie<Session>();
+  readonly subscriptions: SubscriptionTrie<Session>;
   readonly connections = new Set<Connection>();
   readonly stats = new BrokerStats();
   /** Live connected clients by client id. */
@@ -71,7 +71,9 @@ export class Engine {
     readonly retained: RetainedStore,
     readonly hooks: HookRegistry,
     readonly events: BrokerEmitter,
+    subscriptions: SubscriptionTrie<Session> = new SubscriptionTrie<Session>(),
   ) {
+    this.subscriptions = subscriptions;
     this.limits = config.limits;
     this.durable = sessions.durable || retained.durable;
     sessions.onCommit?.(this.onStoresCommitted);

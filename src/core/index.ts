@@ -11,3 +11,5 @@ export { createMemoryStores, createStores, MemoryRetainedStore, MemorySessionSto
 export { PersistenceError, SCHEMA_VERSION } from './stores/sqlite';
 export type { QoS, WillMessage } from './protocol/packets';
 export * from './auth';
+export { ListenerFactory } from './listeners/listener-factory';
+export { SubscriptionTrie } from './topics/subscription-trie';

@@ -73,3 +73,41 @@ export function createConfiguredPlugins(config: BrokerConfig, options: Configure
   if (tc.aclFile !== undefined) out.push(new AclFilePlugin({ aclFile: tc.aclFile, logger: log }));
   return out;
 }
+
+/**
+ * The plugins the config names, built once (reading the password and ACL files), with the
+ * warnings they raise (file problems, failed logins, denials) held until a broker takes them.
+ * `new Broker(config)` builds one from its config; the Nest AuthModule provides one, which the
+ * Broker receives through `BrokerOptions.configuredPlugins` instead of building a second.
+ */
+export class ConfiguredPlugins {
+  /** In chain order: auth.plugins, then topic-check's. */
+  readonly plugins: readonly BrokerPlugin[];
+  /** The plugins that will follow these ones (they decide auth.anonymous's acceptUsernames). */
+  readonly extraPlugins: readonly BrokerPlugin[];
+  /** Warnings raised before connect(); null once connected. */
+  private held: string[] | null = [];
+  private sink: ((message: string) => void) | null = null;
+
+  constructor(config: BrokerConfig, options: Omit<ConfiguredPluginsOptions, 'logger'> = {}) {
+    this.extraPlugins = options.extraPlugins ?? [];
+    this.plugins = createConfiguredPlugins(config, { ...options, logger: { warn: (message) => this.warn(message) } });
+  }
+
+  /**
+   * Where the plugins' warnings go from now on, those raised so far first. One owner: plugins
+   * belong to one broker's chain.
+   */
+  connect(sink: (message: string) => void): void {
+    if (this.sink !== null) throw new Error('these configured plugins already belong to a broker');
+    this.sink = sink;
+    const held = this.held ?? [];
+    this.held = null;
+    for (const message of held) sink(message);
+  }
+
+  private warn(message: string): void {
+    if (this.sink !== null) this.sink(message);
+    else this.held!.push(message);
+  }
+}

@@ -134,7 +134,7 @@ export function isValidatedConfig(c: unknown): c is BrokerConfig {
 }
 
 /**
- * One validator for every entry point (embedding object, YAML file, Nest ConfigModule): reports
+ * One validator for every entry point (embedding object, YAML file, Nest BrokerConfigModule): reports
  * every problem at once by key path, and returns a frozen, complete config.
  */
 export function validateConfig(raw: unknown, source?: string): BrokerConfig {

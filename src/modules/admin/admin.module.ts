@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ListenersModule } from '../listeners/listeners.module';
+import { BrokerModule } from '../broker/broker.module';
 import { AdminTokenGuard } from './admin-token.guard';
 import { BrokerHealthIndicator } from './broker.health';
 import { ClientsController } from './clients.controller';
@@ -19,7 +19,7 @@ import { StatsController } from './stats.controller';
  */
 @Module({
   // Failed probes are answered (503 with details) rather than logged: shutdown makes them normal.
-  imports: [ListenersModule, TerminusModule.forRoot({ logger: false })],
+  imports: [BrokerModule, TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController, MetricsController, ClientsController, StatsController, ShutdownController],
   providers: [BrokerHealthIndicator, MetricsService, ShutdownService, { provide: APP_GUARD, useClass: AdminTokenGuard }],
   exports: [ShutdownService],

@@ -1,13 +1,16 @@
 import { Module } from '@nestjs/common';
-import type { BrokerPlugin } from '../../core';
-import { BROKER_PLUGINS } from '../tokens';
+import { type BrokerConfig, ConfiguredPlugins } from '../../core';
+import { BROKER_CONFIG } from '../tokens';
 
 /**
- * Authentication and authorization plugins, in order. `allow-anonymous` is applied by the core
- * when no plugin decides; named plugins from `auth.plugins` are added here as they are built.
+ * The authentication and authorization plugins the config names (auth.plugins, then
+ * topic-check's), built once: the password and ACL files are read here, and a missing or invalid
+ * one fails the application's start like a bad config. The Broker puts them first in its chain
+ * and takes their warnings (file problems, failed logins, denials): those raised while reading
+ * the files are emitted once the broker has started, like an embedded broker's.
  */
 @Module({
-  providers: [{ provide: BROKER_PLUGINS, useFactory: (): BrokerPlugin[] => [] }],
-  exports: [BROKER_PLUGINS],
+  providers: [{ provide: ConfiguredPlugins, inject: [BROKER_CONFIG], useFactory: (config: BrokerConfig) => new ConfiguredPlugins(config) }],
+  exports: [ConfiguredPlugins],
 })
 export class AuthModule {}

@@ -1,5 +1,4 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
 import { type BrokerConfig, type BrokerConfigInput, loadConfigFile, validateConfig } from '../../core';
 import { BROKER_CONFIG } from '../tokens';
 
@@ -10,27 +9,23 @@ export interface BrokerConfigSource {
   config?: BrokerConfigInput | BrokerConfig;
 }
 
+/** Reads and validates a config source; an already validated config is returned as it is. */
+export function resolveBrokerConfig(source: BrokerConfigSource = {}): BrokerConfig {
+  return source.path !== undefined ? loadConfigFile(source.path) : validateConfig(source.config);
+}
+
 /**
- * Loads the broker configuration once through @nestjs/config (a custom loader over the core's
- * YAML loader and validator) and provides the frozen, typed result as BROKER_CONFIG.
+ * The broker configuration, validated once (the core's YAML loader and validator, when the
+ * module is declared) and provided as BROKER_CONFIG: the frozen, typed object every other module
+ * builds its part from.
  */
 @Global()
 @Module({})
 export class BrokerConfigModule {
   static forRoot(source: BrokerConfigSource = {}): DynamicModule {
-    const load = (): { broker: BrokerConfig } => ({
-      broker: source.path !== undefined ? loadConfigFile(source.path) : validateConfig(source.config),
-    });
     return {
       module: BrokerConfigModule,
-      imports: [ConfigModule.forRoot({ load: [load], ignoreEnvFile: true, isGlobal: false })],
-      providers: [
-        {
-          provide: BROKER_CONFIG,
-          inject: [ConfigService],
-          useFactory: (config: ConfigService) => config.get<BrokerConfig>('broker', { infer: true }),
-        },
-      ],
+      providers: [{ provide: BROKER_CONFIG, useValue: resolveBrokerConfig(source) }],
       exports: [BROKER_CONFIG],
     };
   }

@@ -3,7 +3,7 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { BrokerConfig } from '../../core';
-import { ListenersModule } from '../listeners/listeners.module';
+import { BrokerModule } from '../broker/broker.module';
 import { BROKER_CONFIG } from '../tokens';
 import { BrokerEventsLogger } from './broker-events.logger';
 import { createPinoLogger, LOG_DESTINATION, PINO_LOGGER } from './pino';
@@ -50,7 +50,7 @@ export class LoggingModule {
       module: LoggingModule,
       imports: [
         root,
-        ListenersModule,
+        BrokerModule,
         LoggerModule.forRootAsync({
           imports: [root],
           inject: [PINO_LOGGER],

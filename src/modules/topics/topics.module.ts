@@ -1,12 +1,19 @@
 import { Module } from '@nestjs/common';
-import type { Stores } from '../../core';
-import { SessionsModule } from '../sessions/sessions.module';
+import { type Stores, SubscriptionTrie } from '../../core';
+import { PersistenceModule } from '../persistence/persistence.module';
 import { RETAINED_STORE, STORES } from '../tokens';
 
-/** The retained-message store, from the same backend as the sessions. */
+/**
+ * Topic routing state: the subscription trie the engine matches every publish against (empty;
+ * the engine refills it from the stored sessions at start) and the retained-message store of the
+ * configured backend.
+ */
 @Module({
-  imports: [SessionsModule],
-  providers: [{ provide: RETAINED_STORE, inject: [STORES], useFactory: (stores: Stores) => stores.retained }],
-  exports: [RETAINED_STORE],
+  imports: [PersistenceModule],
+  providers: [
+    { provide: SubscriptionTrie, useFactory: () => new SubscriptionTrie() },
+    { provide: RETAINED_STORE, inject: [STORES], useFactory: (stores: Stores) => stores.retained },
+  ],
+  exports: [SubscriptionTrie, RETAINED_STORE],
 })
 export class TopicsModule {}
