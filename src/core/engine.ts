@@ -45,6 +45,8 @@ export class BrokerStats {
   closedQueueOverflow = 0;
   /** Sessions removed after session-expiry. */
   sessionsExpired = 0;
+  /** CONNECTs refused (0x05) for a client id whose session belongs to another username. */
+  refusedSessionOwner = 0;
 }
 
 export type BrokerEmitter = EventEmitter<BrokerEvents>;
@@ -194,6 +196,18 @@ export class Engine {
     return `nestmq-${process.pid.toString(36)}-${Date.now().toString(36)}-${(++this.clientSeq).toString(36)}`;
   }
 
+  /**
+   * May a client authenticated as `username` (null: anonymous) take the session of `clientId`?
+   * A session belongs to the username that last attached to it, stored sessions included
+   * (SQLite keeps it); anonymous and any named user are different owners. A session whose owner
+   * is not known (stored before nestmq recorded owners) goes to the first client that claims it.
+   */
+  mayClaimSession(clientId: string, username: string | null): boolean {
+    const session = this.sessions.get(clientId);
+    if (session === undefined || session.username === undefined) return true;
+    return session.username === username;
+  }
+
   /** Session bookkeeping once CONNECT was accepted; returns the session and whether it was present. */
   attachSession(conn: Connection): { session: Session; present: boolean } {
     const clientId = conn.clientId;
@@ -226,9 +240,16 @@ export class Engine {
   /** Re-send unacknowledged deliveries, then what was queued [MQTT-4.4.0-1, MQTT-4.6.0-1]. */
   resumeSession(session: Session, conn: Connection): void {
     const inflight = session.inflight;
+    const canRead = this.canRead;
     if (inflight !== null) {
       for (const entry of inflight.values()) {
         if (entry.state === OutboundState.AWAIT_ACK) {
+          // Read check again, as every path that sends a message: the ACLs may have been
+          // reloaded while the client was away. A PUBREL (below) carries no message: it goes.
+          if (canRead !== null && !canRead(session as SubscriberInfo, entry.message.topic)) {
+            session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
+            continue;
+          }
           // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.
           const enc = entry.retainFlag ? entry.message.retainedEncoding : entry.message.encoded;
           conn.send(enc.withId(entry.qos, entry.packetId, true));

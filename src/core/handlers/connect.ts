@@ -109,6 +109,14 @@ function completeConnect(conn: Connection, outcome: AuthOutcome): void {
     return refuse(conn, outcome.returnCode, outcome.returnCode === 4 ? 'bad-credentials' : 'not-authorized');
   }
   const engine = conn.engine;
+  if (!engine.mayClaimSession(conn.clientId, outcome.username)) {
+    // A session belongs to the username that created it: another user presenting its client id
+    // would take over its in-flight and queued messages (and kick its live client), so the
+    // newcomer is refused and the session, live or not, is left alone. See docs/auth.md.
+    engine.stats.refusedSessionOwner++;
+    conn.will = null;
+    return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'session-owner');
+  }
   conn.username = outcome.username;
   conn.state = ConnectionState.CONNECTED;
   conn.connectedAt = Date.now();

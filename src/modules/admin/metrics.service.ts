@@ -106,6 +106,7 @@ export class MetricsService {
     labelled('nestmq_refused_total', 'Requests refused by a limit, by reason', 'reason', (s) => ({
       subscription_limit: s.refusedSubscriptionLimit,
       client_id_length: s.refusedClientIdLength,
+      session_owner: s.refusedSessionOwner,
     }));
   }
 
