@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { AuthGate, AuthSlot } from './auth/auth-gate';
 import type { BrokerConfig, LimitsConfig } from './config/types';
 import { Connection, ConnectionState, Pause } from './connection/connection';
 import type { BrokerEvents } from './hooks/events';
@@ -47,6 +48,12 @@ export class BrokerStats {
   sessionsExpired = 0;
   /** CONNECTs refused (0x05) for a client id whose session belongs to another username. */
   refusedSessionOwner = 0;
+  /** CONNECTs refused (0x03) at max-pending-auth or max-pending-auth-per-address. */
+  refusedAuthBusy = 0;
+  /** CONNECTs refused (0x05) unverified: their address reached max-auth-failures-per-address. */
+  refusedAuthFailures = 0;
+  /** Queued verifications dropped unstarted because their socket closed. */
+  authAbandoned = 0;
 }
 
 export type BrokerEmitter = EventEmitter<BrokerEvents>;
@@ -66,6 +73,8 @@ export class Engine {
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private clientSeq = 0;
+  /** Bounds password verifications (login storms); see auth/auth-gate.ts. */
+  readonly authGate: AuthGate<Connection>;
 
   constructor(
     readonly config: BrokerConfig,
@@ -80,6 +89,7 @@ export class Engine {
     if (retained !== (sessions as unknown)) retained.onCommit?.(this.onStoresCommitted);
     this.softWriteLimit = config.limits.maxWriteBuffer >> 2;
     this.canRead = hooks.deliveryCheck;
+    this.authGate = new AuthGate<Connection>(config.limits);
   }
 
   /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
@@ -272,6 +282,13 @@ export class Engine {
 
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
+    if (conn.authSlot !== AuthSlot.NONE) {
+      if (conn.authSlot === AuthSlot.QUEUED) this.stats.authAbandoned++;
+      this.authGate.closed(conn);
+      // A plugin that never answered must not hold its slot for ever.
+      if (conn.closeReason === 'auth-timeout') this.authGate.finished(conn);
+      conn.authPassword = null;
+    }
     const session = conn.session;
     let willPublished = false;
     if (wasConnected && session !== null) {
