@@ -48,7 +48,9 @@ const CONNECT_TIMEOUT = opt('--connect-timeout', 120);
 const broker = new Broker({
   listeners: { default: { type: 'tcp', bind: '127.0.0.1:0' } },
   auth: { plugins: ['auth.file'], 'allow-anonymous': false, 'password-file': file },
-  limits: { 'connect-timeout': CONNECT_TIMEOUT },
+  // Every simulated client comes from 127.0.0.1: lift the per-address bound that would otherwise
+  // (rightly, for one real address) refuse most of the 200 connects in flight with 0x03.
+  limits: { 'connect-timeout': CONNECT_TIMEOUT, 'max-pending-auth-per-address': 0 },
 });
 broker.on('warning', (e) => console.error('warning:', e.message));
 await broker.start();

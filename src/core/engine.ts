@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { AuthGate, AuthSlot } from './auth/auth-gate';
 import type { BrokerConfig, LimitsConfig } from './config/types';
 import { Connection, ConnectionState, Pause } from './connection/connection';
 import type { BrokerEvents } from './hooks/events';
@@ -45,6 +46,14 @@ export class BrokerStats {
   closedQueueOverflow = 0;
   /** Sessions removed after session-expiry. */
   sessionsExpired = 0;
+  /** CONNECTs refused (0x05) for a client id whose session belongs to another username. */
+  refusedSessionOwner = 0;
+  /** CONNECTs refused (0x03) at max-pending-auth or max-pending-auth-per-address. */
+  refusedAuthBusy = 0;
+  /** CONNECTs refused (0x05) unverified: their address reached max-auth-failures-per-address. */
+  refusedAuthFailures = 0;
+  /** Queued verifications dropped unstarted because their socket closed. */
+  authAbandoned = 0;
 }
 
 export type BrokerEmitter = EventEmitter<BrokerEvents>;
@@ -64,6 +73,8 @@ export class Engine {
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private clientSeq = 0;
+  /** Bounds password verifications (login storms); see auth/auth-gate.ts. */
+  readonly authGate: AuthGate<Connection>;
 
   constructor(
     readonly config: BrokerConfig,
@@ -80,6 +91,7 @@ export class Engine {
     if (retained !== (sessions as unknown)) retained.onCommit?.(this.onStoresCommitted);
     this.softWriteLimit = config.limits.maxWriteBuffer >> 2;
     this.canRead = hooks.deliveryCheck;
+    this.authGate = new AuthGate<Connection>(config.limits);
   }
 
   /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
@@ -196,6 +208,18 @@ export class Engine {
     return `nestmq-${process.pid.toString(36)}-${Date.now().toString(36)}-${(++this.clientSeq).toString(36)}`;
   }
 
+  /**
+   * May a client authenticated as `username` (null: anonymous) take the session of `clientId`?
+   * A session belongs to the username that last attached to it, stored sessions included
+   * (SQLite keeps it); anonymous and any named user are different owners. A session whose owner
+   * is not known (stored before nestmq recorded owners) goes to the first client that claims it.
+   */
+  mayClaimSession(clientId: string, username: string | null): boolean {
+    const session = this.sessions.get(clientId);
+    if (session === undefined || session.username === undefined) return true;
+    return session.username === username;
+  }
+
   /** Session bookkeeping once CONNECT was accepted; returns the session and whether it was present. */
   attachSession(conn: Connection): { session: Session; present: boolean } {
     const clientId = conn.clientId;
@@ -228,9 +252,16 @@ export class Engine {
   /** Re-send unacknowledged deliveries, then what was queued [MQTT-4.4.0-1, MQTT-4.6.0-1]. */
   resumeSession(session: Session, conn: Connection): void {
     const inflight = session.inflight;
+    const canRead = this.canRead;
     if (inflight !== null) {
       for (const entry of inflight.values()) {
         if (entry.state === OutboundState.AWAIT_ACK) {
+          // Read check again, as every path that sends a message: the ACLs may have been
+          // reloaded while the client was away. A PUBREL (below) carries no message: it goes.
+          if (canRead !== null && !canRead(session as SubscriberInfo, entry.message.topic)) {
+            session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
+            continue;
+          }
           // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.
           const enc = entry.retainFlag ? entry.message.retainedEncoding : entry.message.encoded;
           conn.send(enc.withId(entry.qos, entry.packetId, true));
@@ -253,6 +284,13 @@ export class Engine {
 
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
+    if (conn.authSlot !== AuthSlot.NONE) {
+      if (conn.authSlot === AuthSlot.QUEUED) this.stats.authAbandoned++;
+      this.authGate.closed(conn);
+      // A plugin that never answered must not hold its slot for ever.
+      if (conn.closeReason === 'auth-timeout') this.authGate.finished(conn);
+      conn.authPassword = null;
+    }
     const session = conn.session;
     let willPublished = false;
     if (wasConnected && session !== null) {

@@ -45,6 +45,12 @@ export interface LimitsConfigInput {
   'max-queued-bytes'?: number;
   'queue-full-policy'?: string;
   'session-expiry'?: number;
+  'max-concurrent-auth'?: number;
+  'max-pending-auth'?: number;
+  'max-pending-auth-per-address'?: number;
+  'max-auth-failures-per-address'?: number;
+  'auth-failure-window'?: number;
+  'auth-limits-exempt-loopback'?: boolean | string;
 }
 
 export interface BrokerConfigInput {
@@ -97,6 +103,18 @@ export interface LimitsConfig {
   readonly queueFullPolicy: 'drop-new' | 'drop-oldest';
   /** Seconds after which the session of a client that stayed away is removed; 0 = never. */
   readonly sessionExpiry: number;
+  /** Password verifications running at once; more wait in a queue (see auth/auth-gate.ts). */
+  readonly maxConcurrentAuth: number;
+  /** Verifications running and queued, whole broker; beyond it CONNACK 0x03. */
+  readonly maxPendingAuth: number;
+  /** Verifications running and queued from one address; beyond it CONNACK 0x03; 0 = no limit. */
+  readonly maxPendingAuthPerAddress: number;
+  /** Failed logins answered to one address within authFailureWindow before it gets 0x05 at once; 0 = no limit. */
+  readonly maxAuthFailuresPerAddress: number;
+  /** Seconds of the failed-login window. */
+  readonly authFailureWindow: number;
+  /** Loopback clients are exempt from the per-address authentication limits. */
+  readonly authLimitsExemptLoopback: boolean;
 }
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */

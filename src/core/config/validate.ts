@@ -39,6 +39,12 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxQueuedBytes: 256 * 1024 * 1024,
   queueFullPolicy: 'drop-new',
   sessionExpiry: 7 * 24 * 3600,
+  maxConcurrentAuth: 4,
+  maxPendingAuth: 1000,
+  maxPendingAuthPerAddress: 16,
+  maxAuthFailuresPerAddress: 20,
+  authFailureWindow: 60,
+  authLimitsExemptLoopback: false,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -99,7 +105,15 @@ const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
   'max-queued-bytes': 'maxQueuedBytes',
   'queue-full-policy': 'queueFullPolicy',
   'session-expiry': 'sessionExpiry',
+  'max-concurrent-auth': 'maxConcurrentAuth',
+  'max-pending-auth': 'maxPendingAuth',
+  'max-pending-auth-per-address': 'maxPendingAuthPerAddress',
+  'max-auth-failures-per-address': 'maxAuthFailuresPerAddress',
+  'auth-failure-window': 'authFailureWindow',
+  'auth-limits-exempt-loopback': 'authLimitsExemptLoopback',
 };
+/** Limits where 0 means "no limit" (or "never"). */
+const ZERO_ALLOWED = new Set(['connect-timeout', 'session-expiry', 'max-pending-auth-per-address', 'max-auth-failures-per-address']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -360,7 +374,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         if (flag === undefined) problems.push(`limits.${key}: expected a boolean, got ${JSON.stringify(v)}`);
         else limits[field] = flag;
       } else {
-        limits[field] = num(`limits.${key}`, v, key === 'connect-timeout' || key === 'session-expiry' ? 0 : 1, DEFAULT_LIMITS[field] as number);
+        limits[field] = num(`limits.${key}`, v, ZERO_ALLOWED.has(key) ? 0 : 1, DEFAULT_LIMITS[field] as number);
       }
     }
   }

@@ -5,7 +5,9 @@ import type { WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
 import type { Engine } from '../engine';
 import { handleFailure, handlePacket } from '../handlers';
+import { scheduleAuthentication } from '../handlers/connect';
 import type { Transport } from './transport';
+import { AuthSlot } from '../auth/auth-gate';
 
 export enum ConnectionState {
   /** Socket open, waiting for CONNECT [MQTT-3.1.0-1]. */
@@ -53,6 +55,10 @@ export class Connection {
   certificateCommonName: string | null = null;
   /** The listener takes the certificate's CN as the username (use-identity-as-username). */
   identityIsUsername = false;
+  /** Where this connection stands in the engine's AuthGate. */
+  authSlot = AuthSlot.NONE;
+  /** The CONNECT's password while its verification waits in the AuthGate queue. */
+  authPassword: Buffer | null = null;
   /**
    * The streaming parser, present while bytes are buffered: a connection with nothing pending
    * (an idle one) drops it and gets a fresh one with its next bytes.
@@ -90,6 +96,7 @@ export class Connection {
     transport.on('drain', onTransportDrain);
     transport.on('error', ignoreError);
     transport.on('close', onTransportClose);
+    transport.on('end', onTransportEnd);
     // [unnumbered §3.1.4 step 1] a socket that sends no CONNECT in time is closed.
     if (engine.limits.connectTimeout > 0) {
       this.timer = setTimeout(onTimer, engine.limits.connectTimeout * 1000, this);
@@ -106,6 +113,16 @@ export class Connection {
       this.remote = t.remoteAddress ? `${t.remoteAddress}:${t.remotePort ?? 0}` : 'unknown';
     }
     return this.remote;
+  }
+
+  /** The AuthGate's turn for a CONNECT whose verification waited in its queue. */
+  startQueuedAuthentication(): void {
+    scheduleAuthentication(this);
+  }
+
+  /** Peer address without port (the unit of per-address limits). */
+  get peerHost(): string {
+    return this.transport.remoteAddress ?? 'unknown';
   }
 
   get isOpen(): boolean {
@@ -324,6 +341,15 @@ export class Connection {
     this.close(reason);
   }
 
+  /**
+   * The peer closed its side. Node closes ours anyway (no half-open sockets), but only a turn or
+   * two later: a CONNECT awaiting its verification is given up now, so that a storm of
+   * connect-and-close clients never starts a password hash (see auth/auth-gate.ts).
+   */
+  onTransportEnded(): void {
+    if (this.state === ConnectionState.AUTHENTICATING) this.close('closed');
+  }
+
   onTransportClosed(): void {
     this.close(this.closeReason || 'closed');
     this.out = null;
@@ -344,6 +370,10 @@ function onTransportDrain(this: ConnectionHolder): void {
 
 function onTransportClose(this: ConnectionHolder): void {
   this[kConnection].onTransportClosed();
+}
+
+function onTransportEnd(this: ConnectionHolder): void {
+  this[kConnection].onTransportEnded();
 }
 
 /** ECONNRESET and friends: the close event follows and does the work. */

@@ -2,6 +2,7 @@ import { type Connection, ConnectionState, Pause } from '../connection/connectio
 import { clientInfo } from '../engine';
 import type { AuthOutcome } from '../hooks/registry';
 import { isThenable } from '../hooks/registry';
+import { Admission } from '../auth/auth-gate';
 import { encodeConnack } from '../protocol/encoder';
 import { ConnackCode, type ConnectPacket } from '../protocol/packets';
 import { isValidTopicName } from '../topics/topic-validation';
@@ -53,35 +54,91 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
   conn.will = packet.will;
   conn.state = ConnectionState.AUTHENTICATING;
 
-  const hooks = engine.hooks;
   if (conn.identityIsUsername) {
     // use-identity-as-username: the verified certificate is the credential and its CN the
     // username (as Mosquitto's use_identity_as_username); without one the client is refused.
     if (conn.certificateCommonName === null) return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'not-authorized');
     return completeConnect(conn, { returnCode: 0, username: conn.certificateCommonName });
   }
-  const outcome = hooks.hasAuthenticators
-    ? hooks.authenticate({ ...clientInfo(conn), password: packet.password, certificateCommonName: conn.certificateCommonName ?? undefined })
-    : hooks.withoutPlugins(packet.username);
-  if (isThenable(outcome)) {
-    // [MQTT-3.1.4-5] nothing else the client sent is acted on until the verdict is in.
-    conn.pause(Pause.AUTH);
-    // The client did send its CONNECT in time: waiting for a verdict (bcrypt behind a reconnect
-    // storm) is ours, not its delay, so connect-timeout no longer applies; a plugin that never
-    // answers is cut off after AUTH_TIMEOUT_S.
-    conn.startAuthTimeout();
-    outcome.then(
-      (o) => {
-        if (conn.state !== ConnectionState.AUTHENTICATING) return; // closed meanwhile
-        completeConnect(conn, o);
-        conn.resume(Pause.AUTH);
-      },
-      () => {
-        if (conn.state === ConnectionState.AUTHENTICATING) refuse(conn, ConnackCode.NOT_AUTHORIZED, 'auth-error');
-      },
-    );
+  if (!engine.hooks.hasAuthenticators) return completeConnect(conn, engine.hooks.withoutPlugins(packet.username));
+  // Verifications are bounded (login storms): see auth/auth-gate.ts.
+  switch (engine.authGate.admit(conn)) {
+    case Admission.BLOCKED:
+      engine.stats.refusedAuthFailures++;
+      return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'auth-failures');
+    case Admission.BUSY:
+      engine.stats.refusedAuthBusy++;
+      return refuse(conn, ConnackCode.SERVER_UNAVAILABLE, 'auth-busy');
+    case Admission.QUEUED:
+      // [MQTT-3.1.4-5] nothing else the client sent is acted on until the verdict is in. Its
+      // CONNECT came in time: waiting for a verdict (bcrypt behind a reconnect storm) is ours,
+      // so connect-timeout gives way to AUTH_TIMEOUT_S (a plugin that never answers).
+      conn.authPassword = packet.password;
+      conn.pause(Pause.AUTH);
+      conn.startAuthTimeout();
+      return;
+    case Admission.RUN:
+      conn.authPassword = packet.password;
+      conn.pause(Pause.AUTH);
+      conn.startAuthTimeout();
+      return scheduleAuthentication(conn);
+  }
+}
+
+/**
+ * Starts a verification the AuthGate gave a slot to two loop turns later, not now: libuv reads
+ * a socket's end-of-stream on the poll after its data, so a client that sent its CONNECT and
+ * closed at once (a login storm) is seen closed by then and never costs a password hash.
+ */
+export function scheduleAuthentication(conn: Connection): void {
+  setImmediate(afterNextPoll, conn);
+}
+
+function afterNextPoll(conn: Connection): void {
+  if (conn.state !== ConnectionState.AUTHENTICATING) return abandon(conn);
+  setImmediate(onAuthenticationTurn, conn);
+}
+
+function onAuthenticationTurn(conn: Connection): void {
+  if (conn.state !== ConnectionState.AUTHENTICATING) return abandon(conn);
+  startAuthentication(conn);
+}
+
+/** The client left before its verification started: the slot goes to the next in line. */
+function abandon(conn: Connection): void {
+  conn.engine.stats.authAbandoned++;
+  conn.engine.authGate.finished(conn);
+}
+
+/** Runs the authentication plugins for a CONNECT the AuthGate admitted (now, or from its queue). */
+export function startAuthentication(conn: Connection): void {
+  const engine = conn.engine;
+  const password = conn.authPassword;
+  conn.authPassword = null;
+  const outcome = engine.hooks.authenticate({ ...clientInfo(conn), password, certificateCommonName: conn.certificateCommonName ?? undefined });
+  if (!isThenable(outcome)) {
+    engine.authGate.finished(conn);
+    verdict(conn, outcome);
+    conn.resume(Pause.AUTH);
     return;
   }
+  outcome.then(
+    (o) => {
+      engine.authGate.finished(conn);
+      if (conn.state !== ConnectionState.AUTHENTICATING) return; // closed meanwhile: nobody learns the answer
+      verdict(conn, o);
+      conn.resume(Pause.AUTH);
+    },
+    () => {
+      engine.authGate.finished(conn);
+      if (conn.state === ConnectionState.AUTHENTICATING) refuse(conn, ConnackCode.NOT_AUTHORIZED, 'auth-error');
+    },
+  );
+}
+
+/** The plugins' answer reaches the client: a refusal counts towards its address's failure limit. */
+function verdict(conn: Connection, outcome: AuthOutcome): void {
+  if (outcome.returnCode !== 0) conn.engine.authGate.failed(conn.peerHost);
   completeConnect(conn, outcome);
 }
 
@@ -121,6 +178,14 @@ function completeConnect(conn: Connection, outcome: AuthOutcome): void {
     return refuse(conn, outcome.returnCode, outcome.returnCode === 4 ? 'bad-credentials' : 'not-authorized');
   }
   const engine = conn.engine;
+  if (!engine.mayClaimSession(conn.clientId, outcome.username)) {
+    // A session belongs to the username that created it: another user presenting its client id
+    // would take over its in-flight and queued messages (and kick its live client), so the
+    // newcomer is refused and the session, live or not, is left alone. See docs/auth.md.
+    engine.stats.refusedSessionOwner++;
+    conn.will = null;
+    return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'session-owner');
+  }
   conn.username = outcome.username;
   conn.state = ConnectionState.CONNECTED;
   conn.connectedAt = Date.now();

@@ -91,6 +91,7 @@ export class MetricsService {
     counter('nestmq_bytes_received_total', 'Bytes read from client connections', (s) => s.bytesReceived);
     counter('nestmq_bytes_sent_total', 'Bytes written to client connections', (s) => s.bytesSent);
     counter('nestmq_sessions_expired_total', 'Persistent sessions removed after session-expiry', (s) => s.sessionsExpired);
+    counter('nestmq_auth_abandoned_total', 'Password verifications dropped unstarted because the client had left', (s) => s.authAbandoned);
     counter('nestmq_protocol_errors_total', 'Connections closed for a protocol violation', (s) => s.protocolErrors);
     labelled('nestmq_messages_dropped_total', 'Messages not delivered, by reason', 'reason', (s) => ({
       slow_consumer: s.droppedSlowConsumer,
@@ -106,6 +107,9 @@ export class MetricsService {
     labelled('nestmq_refused_total', 'Requests refused by a limit, by reason', 'reason', (s) => ({
       subscription_limit: s.refusedSubscriptionLimit,
       client_id_length: s.refusedClientIdLength,
+      session_owner: s.refusedSessionOwner,
+      auth_busy: s.refusedAuthBusy,
+      auth_failures: s.refusedAuthFailures,
     }));
   }
 
