@@ -39,6 +39,10 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxQueuedBytes: 256 * 1024 * 1024,
   queueFullPolicy: 'drop-new',
   sessionExpiry: 7 * 24 * 3600,
+  maxQueuedBytesPerSession: 64 * 1024,
+  maxPublisherPause: 5,
+  maxSessions: 100_000,
+  maxSessionsPerUser: 1000,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -99,7 +103,13 @@ const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
   'max-queued-bytes': 'maxQueuedBytes',
   'queue-full-policy': 'queueFullPolicy',
   'session-expiry': 'sessionExpiry',
+  'max-queued-bytes-per-session': 'maxQueuedBytesPerSession',
+  'max-publisher-pause': 'maxPublisherPause',
+  'max-sessions': 'maxSessions',
+  'max-sessions-per-user': 'maxSessionsPerUser',
 };
+/** Limits where 0 means "none" (no limit, no reserve, no timeout). */
+const ZERO_ALLOWED = new Set(['connect-timeout', 'session-expiry', 'max-queued-bytes-per-session', 'max-publisher-pause', 'max-sessions', 'max-sessions-per-user']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -360,7 +370,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         if (flag === undefined) problems.push(`limits.${key}: expected a boolean, got ${JSON.stringify(v)}`);
         else limits[field] = flag;
       } else {
-        limits[field] = num(`limits.${key}`, v, key === 'connect-timeout' || key === 'session-expiry' ? 0 : 1, DEFAULT_LIMITS[field] as number);
+        limits[field] = num(`limits.${key}`, v, ZERO_ALLOWED.has(key) ? 0 : 1, DEFAULT_LIMITS[field] as number);
       }
     }
   }
