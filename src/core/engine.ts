@@ -559,12 +559,18 @@ export class Engine {
       if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
       this.transmit(session, conn, next.message, next.qos, next.retainFlag, null);
     }
-    if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn);
+    if (queue.length === 0) conn.heldTooLong = false; // caught up: it may use flow control again
+    if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn, true);
   }
 
   /** Outbound acknowledgement: frees a window slot, so the queue moves. */
   acknowledged(session: Session): void {
-    if (session.queuedCount > 0) this.pump(session);
+    if (session.queuedCount > 0) {
+      // Only while a backlog waits (not per message of a client keeping up): it makes progress.
+      const conn = session.connection as Connection | null;
+      if (conn !== null) conn.lastProgressAt = Date.now();
+      this.pump(session);
+    }
   }
 
   /**
@@ -574,22 +580,33 @@ export class Engine {
    * paused: it is the subscriber, or its pause budget is spent.
    *
    * The budget (max-publisher-pause) belongs to the publisher, not to each subscriber: ten stuck
-   * subscribers in turn hold it no longer than one. It is spent over a throttling episode, which
-   * ends once the publisher has gone PAUSE_BUDGET_RECOVERY budgets without any subscriber wanting
-   * it paused; a request refused for a spent budget prolongs the episode, so a subscriber that
-   * stays stuck (or reconnects to get stuck again) cannot earn the publisher's budget back.
+   * subscribers in turn hold it no longer than one. Every pause is charged to it but those that
+   * end because the subscriber made progress (drained its queue to half, or its socket): that is
+   * flow control with a working subscriber, which may slow a publisher to its pace. The budget
+   * is spent over a throttling episode, which ends once the publisher has gone
+   * PAUSE_BUDGET_RECOVERY budgets without any subscriber wanting it paused. With the budget
+   * spent, only a subscriber that made progress within the last budget's time may still pause
+   * it (for one budget at most); the others, and any that held a publisher to the end of its
+   * budget (heldTooLong), pay: their queues grow to twice max-queued-messages, then they close.
    */
   private throttle(publisher: Connection, subscriber: Connection, writeBound = false): boolean {
     if (publisher === subscriber) return false;
     if (publisher.isPaused(Pause.THROTTLE)) return true;
+    if (subscriber.heldTooLong) return false;
     const budget = this.maxPublisherPauseMs;
+    if (budget <= 0) return false;
     const now = Date.now();
     if (now - publisher.lastThrottledAt > budget * PAUSE_BUDGET_RECOVERY) publisher.pauseSpent = 0;
     publisher.lastThrottledAt = now;
-    if (publisher.pauseSpent >= budget) return false;
+    let allowed = budget - publisher.pauseSpent;
+    if (allowed <= 0) {
+      if (now - subscriber.lastProgressAt > budget) return false;
+      allowed = budget;
+    }
     publisher.pause(Pause.THROTTLE);
     publisher.pausedAt = now;
-    publisher.pauseTimer = setTimeout(onPublisherPauseOver, budget - publisher.pauseSpent, this, publisher);
+    publisher.heldBy = subscriber;
+    publisher.pauseTimer = setTimeout(onPublisherPauseOver, allowed, this, publisher);
     if (subscriber.throttled === null) subscriber.throttled = [publisher];
     else subscriber.throttled.push(publisher);
     if (writeBound && subscriber.throttleTimer === null) {
@@ -598,12 +615,13 @@ export class Engine {
     return true;
   }
 
-  /** Resume a throttled publisher, charging the pause to its budget. */
-  private resumePublisher(publisher: Connection): void {
+  /** Resume a throttled publisher, charging the pause to its budget unless `progress` ended it. */
+  private resumePublisher(publisher: Connection, progress: boolean): void {
     if (!publisher.isPaused(Pause.THROTTLE)) return;
     const now = Date.now();
-    publisher.pauseSpent += now - publisher.pausedAt;
+    if (!progress) publisher.pauseSpent += now - publisher.pausedAt;
     publisher.lastThrottledAt = now;
+    publisher.heldBy = null;
     if (publisher.pauseTimer !== null) {
       clearTimeout(publisher.pauseTimer);
       publisher.pauseTimer = null;
@@ -615,9 +633,10 @@ export class Engine {
   publisherPauseOver(publisher: Connection): void {
     publisher.pauseTimer = null;
     this.stats.publisherPauseExpired++;
+    if (publisher.heldBy !== null) publisher.heldBy.heldTooLong = true;
     // A timer may fire a millisecond early: the budget counts as spent all the same.
-    publisher.pausedAt = Math.min(publisher.pausedAt, Date.now() - (this.maxPublisherPauseMs - publisher.pauseSpent));
-    this.resumePublisher(publisher);
+    publisher.pauseSpent = Math.max(publisher.pauseSpent, this.maxPublisherPauseMs - (Date.now() - publisher.pausedAt));
+    this.resumePublisher(publisher, false);
   }
 
   /** The grace period ran out with the subscriber still behind: it is a slow consumer. */
@@ -625,10 +644,11 @@ export class Engine {
     subscriber.throttleTimer = null;
     subscriber.slowConsumer = true;
     const session = subscriber.session;
-    if (session === null || session.queuedCount < this.limits.maxQueuedMessages) this.releaseThrottled(subscriber);
+    if (session === null || session.queuedCount < this.limits.maxQueuedMessages) this.releaseThrottled(subscriber, false);
   }
 
-  private releaseThrottled(subscriber: Connection): void {
+  /** Resume the publishers `subscriber` holds; `progress`: because it caught up (not charged to them). */
+  private releaseThrottled(subscriber: Connection, progress = false): void {
     if (subscriber.throttleTimer !== null) {
       clearTimeout(subscriber.throttleTimer);
       subscriber.throttleTimer = null;
@@ -636,14 +656,17 @@ export class Engine {
     const list = subscriber.throttled;
     if (list === null) return;
     subscriber.throttled = null;
-    for (const publisher of list) this.resumePublisher(publisher);
+    // Only those it still holds: a publisher released by its budget may be held by another now.
+    for (const publisher of list) if (publisher.heldBy === subscriber) this.resumePublisher(publisher, progress);
   }
 
   /** A client's socket drained: it is no slow consumer, and the publishers it held back go on. */
   drained(conn: Connection): void {
     conn.slowConsumer = false;
+    if (conn.session === null || conn.session.queuedCount === 0) conn.heldTooLong = false;
     if (conn.throttled !== null && (conn.session === null || conn.session.queuedCount <= this.limits.maxQueuedMessages >> 1)) {
-      this.releaseThrottled(conn);
+      conn.lastProgressAt = Date.now();
+      this.releaseThrottled(conn, true);
     }
   }
 

@@ -489,7 +489,7 @@ describe('max-queued-messages with queue-full-policy: drop-oldest', () => {
 });
 
 describe('max-queued-bytes (all session queues together; 1000 payload bytes here)', () => {
-  const h = useBroker({ ...CONFIG, limits: { ...LIMITS, 'max-queued-bytes': 1000 } });
+  const h = useBroker({ ...CONFIG, limits: { ...LIMITS, 'max-queued-bytes': 1000, 'max-queued-bytes-per-session': 0 } });
 
   it('offline sessions share the byte budget: once 1000 payload bytes are queued, further messages are dropped and counted, for every session', async () => {
     for (const id of ['away-1', 'away-2']) {

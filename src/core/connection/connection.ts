@@ -76,6 +76,15 @@ export class Connection {
   lastThrottledAt = 0;
   /** As a publisher: ends its THROTTLE pause when the pause budget is spent. */
   pauseTimer: NodeJS.Timeout | null = null;
+  /** As a publisher: the subscriber whose full queue (or socket) holds it paused now. */
+  heldBy: Connection | null = null;
+  /**
+   * As a subscriber: it held a publisher until that publisher's pause budget ran out; it may pause
+   * nobody again until its queue is empty: its backlog is its own (closed at twice the queue).
+   */
+  heldTooLong = false;
+  /** As a subscriber: last time it acknowledged a delivery while messages waited for it, or its socket drained. */
+  lastProgressAt = 0;
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;
