@@ -6,6 +6,7 @@
  *  - one party filling the shared queue budget cannot make another session lose an
  *    acknowledged QoS 1 message (each session's reserve, max-queued-bytes-per-session).
  */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { sleep, useBroker } from '../helpers/conformance';
 import { PINGREQ, type RawClient, T, connack, puback, publish, readPublish } from '../helpers/raw';
 
@@ -199,4 +200,75 @@ describe('max-queued-bytes-per-session (300 bytes here, shared max-queued-bytes 
     back.send(puback(p.id!));
     expect(h().broker.stats.droppedQueueFull).toBe(dropped);
   });
+});
+
+// ---- max-publisher-pause across subscribers whose sockets are behind -----------------------
+
+/** A subscriber (QoS 0, `fan/#`) with a 4 KiB receive buffer that never reads after its SUBACK. */
+const PY_NEVER_READS = String.raw`
+import socket, struct, sys, time
+def rl(n):
+    out = bytearray()
+    while True:
+        d = n % 128; n //= 128
+        out.append(d | (0x80 if n else 0))
+        if not n: return bytes(out)
+def pkt(first, body): return bytes([first]) + rl(len(body)) + body
+def s16(b): return struct.pack('>H', len(b)) + b
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(('127.0.0.1', int(sys.argv[1])))
+s.sendall(pkt(0x10, s16(b'MQTT') + b'\x04\x02\x00\x00' + s16(sys.argv[2].encode())) + pkt(0x82, b'\x00\x01' + s16(b'fan/#') + b'\x00'))
+got = b''
+while len(got) < 9: got += s.recv(9 - len(got))
+print('ready', flush=True)
+sys.stdin.readline()
+`;
+
+describe('max-publisher-pause (2 s here): ten subscribers that never read their sockets', () => {
+  const h = useBroker({
+    listeners: { tcp: { type: 'tcp', bind: '127.0.0.1:0' } },
+    limits: { 'max-write-buffer': 65536, 'max-publisher-pause': 2 },
+  });
+  const procs: ChildProcessWithoutNullStreams[] = [];
+  afterEach(() => {
+    for (const p of procs.splice(0)) p.kill();
+  });
+
+  it('hold the publisher 2 s in total, not one slow-consumer grace period (1 s) each in a row', async () => {
+    for (let i = 0; i < 10; i++) {
+      const p = spawn('python3', ['-c', PY_NEVER_READS, String(h().port), `deaf-${i}`]);
+      procs.push(p);
+      await new Promise<void>((resolve, reject) => {
+        p.stdout.once('data', () => resolve());
+        p.once('exit', () => reject(new Error('python subscriber exited')));
+      });
+    }
+    // Killed before the broker closes (its shutdown would wait on their full sockets).
+    const exited = procs.map((p) => new Promise<void>((r) => p.once('exit', () => r())));
+    try {
+      await publishToDeaf();
+    } finally {
+      for (const p of procs.splice(0)) p.kill();
+      await Promise.all(exited);
+    }
+  }, 30000);
+
+  async function publishToDeaf(): Promise<void> {
+    const pub = await h().client({ clientId: 'fan-pub', username: 'user-a' });
+    const payload = Buffer.alloc(8192, 1);
+    const t0 = Date.now();
+    let last = t0;
+    let stalled = 0;
+    for (let i = 0; i < 400; i++) {
+      await pub.publishAsync('fan/t', payload, { qos: 1 });
+      const now = Date.now();
+      if (now - last > 100) stalled += now - last;
+      last = now;
+    }
+    // eslint-disable-next-line no-console
+    console.log(`10 subscribers that never read: 400 publishes in ${Date.now() - t0} ms, publisher stalled ${stalled} ms in total`);
+    expect(stalled).toBeGreaterThanOrEqual(1000); // flow control did act
+    expect(stalled).toBeLessThan(2000 + 800);
+    expect(h().broker.stats.droppedSlowConsumer).toBeGreaterThan(0);
+  }
 });
