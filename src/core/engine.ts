@@ -54,6 +54,13 @@ export class BrokerStats {
   refusedAuthFailures = 0;
   /** Queued verifications dropped unstarted because their socket closed. */
   authAbandoned = 0;
+  /**
+   * Publishers resumed because their pauses reached max-publisher-pause: from then on the
+   * subscribers that held them back pay (queued within their limits, then disconnected).
+   */
+  publisherPauseExpired = 0;
+  /** CONNECTs refused (CONNACK 0x03) because a new session would exceed max-sessions or max-sessions-per-user. */
+  refusedSessionLimit = 0;
 }
 
 export type BrokerEmitter = EventEmitter<BrokerEvents>;
@@ -92,7 +99,11 @@ export class Engine {
     this.softWriteLimit = config.limits.maxWriteBuffer >> 2;
     this.canRead = hooks.deliveryCheck;
     this.authGate = new AuthGate<Connection>(config.limits);
+    this.maxPublisherPauseMs = config.limits.maxPublisherPause * 1000;
   }
+
+  /** A publisher's pause budget (max-publisher-pause), across all the subscribers that hold it back. */
+  private readonly maxPublisherPauseMs: number;
 
   /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
   private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null;
@@ -178,7 +189,13 @@ export class Engine {
     for (const session of this.sessions.values()) {
       const subs = session.subscriptions;
       if (subs !== null) for (const [filter, qos] of subs) this.subscriptions.add(filter, session, qos);
-      if (session.queue !== null) for (const item of session.queue) this.queuedBytes += item.message.payload.length;
+      let bytes = 0;
+      if (session.queue !== null) for (const item of session.queue) bytes += item.message.payload.length;
+      session.queuedBytes = bytes;
+      this.queuedBytes += bytes;
+      this.sharedQueuedBytes += this.beyondReserve(bytes);
+      // Counted as its last known user (undefined: not known until its client returns).
+      this.countSession(session, session.username);
     }
   }
 
@@ -220,6 +237,48 @@ export class Engine {
     return session.username === username;
   }
 
+  /**
+   * Whether the CONNECT of `conn` (authenticated: its username is final) may have its session:
+   * resuming a stored session always may; a new one must fit max-sessions and, for its username
+   * (anonymous clients excepted), max-sessions-per-user. A session this one
+   * replaces (same client id) does not count. Refusals are counted; the caller sends CONNACK 0x03.
+   */
+  admitsSession(conn: Connection): boolean {
+    const existing = this.sessions.get(conn.clientId);
+    if (existing !== undefined && !existing.clean && !conn.cleanSession) return true;
+    const limits = this.limits;
+    if (limits.maxSessions > 0 && this.sessions.size - (existing !== undefined ? 1 : 0) >= limits.maxSessions) {
+      this.stats.refusedSessionLimit++;
+      return false;
+    }
+    // Anonymous clients are not one "user": an anonymous fleet (hbmqtt's default configuration)
+    // may be larger than any per-user bound; max-sessions bounds them.
+    if (limits.maxSessionsPerUser > 0 && conn.username !== null) {
+      const user = conn.username;
+      const replaced = existing !== undefined && existing.countedUser === user ? 1 : 0;
+      if ((this.sessionsByUser.get(user) ?? 0) - replaced >= limits.maxSessionsPerUser) {
+        this.stats.refusedSessionLimit++;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Sessions held per username (null: anonymous; undefined: restored, user not known yet). */
+  private readonly sessionsByUser = new Map<string | null | undefined, number>();
+
+  private countSession(session: Session, user: string | null | undefined): void {
+    session.countedUser = user;
+    this.sessionsByUser.set(user, (this.sessionsByUser.get(user) ?? 0) + 1);
+  }
+
+  private uncountSession(session: Session): void {
+    const user = session.countedUser;
+    const n = (this.sessionsByUser.get(user) ?? 0) - 1;
+    if (n > 0) this.sessionsByUser.set(user, n);
+    else this.sessionsByUser.delete(user);
+  }
+
   /** Session bookkeeping once CONNECT was accepted; returns the session and whether it was present. */
   attachSession(conn: Connection): { session: Session; present: boolean } {
     const clientId = conn.clientId;
@@ -234,11 +293,18 @@ export class Engine {
       // [MQTT-3.1.2-6] discard any stored session; the new one ends with the connection.
       if (session !== undefined) this.discardSession(session);
       session = this.sessions.create(clientId, true);
+      this.countSession(session, conn.username);
     } else if (session === undefined || session.clean) {
       if (session !== undefined) this.discardSession(session);
       session = this.sessions.create(clientId, false);
+      this.countSession(session, conn.username);
     } else {
       present = true; // [MQTT-3.2.2-2] even when the session holds no subscription
+      if (session.countedUser !== conn.username) {
+        // Resumed under another username: it counts against that user from now on.
+        this.uncountSession(session);
+        this.countSession(session, conn.username);
+      }
     }
     session.connection = conn;
     session.username = conn.username;
@@ -276,7 +342,12 @@ export class Engine {
   }
 
   discardSession(session: Session): void {
-    if (session.queue !== null) for (const item of session.queue) this.queuedBytes -= item.message.payload.length;
+    // Identity check: a session may be discarded twice (admin discard, then its connection closes).
+    if (this.sessions.get(session.clientId) === session) {
+      this.queuedBytes -= session.queuedBytes;
+      this.sharedQueuedBytes -= this.beyondReserve(session.queuedBytes);
+      this.uncountSession(session);
+    }
     const subs = session.subscriptions;
     if (subs !== null) for (const filter of subs.keys()) this.subscriptions.remove(filter, session);
     this.sessions.delete(session);
@@ -310,6 +381,10 @@ export class Engine {
       }
     }
     this.releaseThrottled(conn);
+    if (conn.pauseTimer !== null) {
+      clearTimeout(conn.pauseTimer);
+      conn.pauseTimer = null;
+    }
     if (wasConnected && this.events.listenerCount('clientDisconnected') > 0) {
       this.events.emit('clientDisconnected', {
         clientId: conn.clientId,
@@ -396,23 +471,27 @@ export class Engine {
     }
     // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
     if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
-      if (session.queuedCount >= this.limits.maxQueuedMessages || this.queuedBytes >= this.limits.maxQueuedBytes) {
+      const max = this.limits.maxQueuedMessages;
+      const bytes = msg.payload.length;
+      if (session.queuedCount >= max || !this.fitsQueue(session, bytes)) {
         if (qos === 0) {
           this.stats.droppedQueueFull++;
           return;
         }
-        if (session.queuedCount >= 2 * this.limits.maxQueuedMessages) {
-          // Nobody to pause (the client publishes to itself, or retained copies on re-subscribe)
-          // and it still does not acknowledge: close it. A persistent session keeps its queue
-          // (with the offline limits from here on); a clean one ends, as its client chose.
+        // QoS 1/2 are never dropped for a live client. First the publisher is paused (TCP
+        // backpressure) until this subscriber drains its queue, but only for max-publisher-pause
+        // in all: a publisher with nobody to pause it (it publishes to itself, retained copies on
+        // re-subscribe) or whose pause budget is spent does not wait, and this subscriber pays:
+        // the message is queued up to twice max-queued-messages within the byte budget, beyond
+        // which the subscriber is closed. A persistent session keeps its queue (with the offline
+        // limits from here on, drops counted); a clean one ends, as its client chose.
+        const paused = session.queuedCount < 2 * max && publisher !== null && this.throttle(publisher, conn);
+        if (!paused && (session.queuedCount >= 2 * max || !this.fitsQueue(session, bytes))) {
           this.stats.closedQueueOverflow++;
           conn.close('queue-overflow');
           if (this.sessions.get(session.clientId) === session) this.deliver(session, msg, qos, retainFlag, null);
           return;
         }
-        // QoS 1/2 are never dropped for a live client: the publisher is paused instead (TCP
-        // backpressure) until this subscriber drains its queue.
-        if (publisher !== null) this.throttle(publisher, conn);
       }
       this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
       return;
@@ -422,24 +501,49 @@ export class Engine {
 
   private enqueue(session: Session, item: QueuedMessage): void {
     item.message.compact();
-    this.queuedBytes += item.message.payload.length;
+    const before = session.queuedBytes;
     session.enqueue(item);
+    this.queuedBytes += item.message.payload.length;
+    this.sharedQueuedBytes += this.beyondReserve(session.queuedBytes) - this.beyondReserve(before);
   }
 
   private dequeue(session: Session): QueuedMessage | undefined {
+    const before = session.queuedBytes;
     const item = session.dequeue();
-    if (item !== undefined) this.queuedBytes -= item.message.payload.length;
+    if (item !== undefined) {
+      this.queuedBytes -= item.message.payload.length;
+      this.sharedQueuedBytes += this.beyondReserve(session.queuedBytes) - this.beyondReserve(before);
+    }
     return item;
   }
 
+  /** The part of a session's queued bytes beyond its reserve: what it takes from the shared budget. */
+  private beyondReserve(sessionBytes: number): number {
+    const reserve = this.limits.maxQueuedBytesPerSession;
+    return sessionBytes > reserve ? sessionBytes - reserve : 0;
+  }
+
   /**
-   * Room in an offline session's queue for `bytes` more: within max-queued-messages and the
-   * global max-queued-bytes budget. With queue-full-policy drop-oldest the session's oldest
-   * message makes way (counted); with drop-new (default) the new one is refused.
+   * Whether `bytes` more fit in the session's queue by bytes: within its own reserve
+   * (max-queued-bytes-per-session, whatever the other sessions hold), or else within what is
+   * left of the shared max-queued-bytes budget. So no party, however many sessions it fills,
+   * can make another session lose a message that fits its reserve.
+   */
+  private fitsQueue(session: Session, bytes: number): boolean {
+    const after = session.queuedBytes + bytes;
+    const reserve = this.limits.maxQueuedBytesPerSession;
+    if (after <= reserve) return true;
+    return this.sharedQueuedBytes + this.beyondReserve(after) - this.beyondReserve(session.queuedBytes) <= this.limits.maxQueuedBytes;
+  }
+
+  /**
+   * Room in an offline session's queue for `bytes` more: within max-queued-messages and the byte
+   * budget (fitsQueue). With queue-full-policy drop-oldest the session's oldest message makes
+   * way (counted); with drop-new (default) the new one is refused.
    */
   private makeRoom(session: Session, bytes: number): boolean {
     const limits = this.limits;
-    while (session.queuedCount >= limits.maxQueuedMessages || this.queuedBytes + bytes > limits.maxQueuedBytes) {
+    while (session.queuedCount >= limits.maxQueuedMessages || !this.fitsQueue(session, bytes)) {
       if (limits.queueFullPolicy !== 'drop-oldest' || session.queuedCount === 0) return false;
       this.dequeue(session);
       this.stats.droppedQueueFull++;
@@ -447,8 +551,10 @@ export class Engine {
     return true;
   }
 
-  /** Payload bytes held in all session queues (the max-queued-bytes budget). */
+  /** Payload bytes held in all session queues, reserves included. */
   queuedBytes = 0;
+  /** Payload bytes queued beyond the sessions' reserves: what counts against max-queued-bytes. */
+  sharedQueuedBytes = 0;
 
   /** Write a delivery to a connected client; QoS 1/2 enter the in-flight window. */
   private transmit(session: Session, conn: Connection, msg: Message, qos: QoS, retainFlag: boolean, publisher: Connection | null): void {
@@ -495,28 +601,84 @@ export class Engine {
       if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
       this.transmit(session, conn, next.message, next.qos, next.retainFlag, null);
     }
-    if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn);
+    if (queue.length === 0) conn.heldTooLong = false; // caught up: it may use flow control again
+    if (conn.throttled !== null && queue.length <= this.limits.maxQueuedMessages >> 1) this.releaseThrottled(conn, true);
   }
 
   /** Outbound acknowledgement: frees a window slot, so the queue moves. */
   acknowledged(session: Session): void {
-    if (session.queuedCount > 0) this.pump(session);
+    if (session.queuedCount > 0) {
+      // Only while a backlog waits (not per message of a client keeping up): it makes progress.
+      const conn = session.connection as Connection | null;
+      if (conn !== null) conn.lastProgressAt = Date.now();
+      this.pump(session);
+    }
   }
 
   /**
    * Pause a publisher until `subscriber` catches up. `writeBound`: because the subscriber's socket
    * is behind (released on 'drain', or after the slow-consumer grace period); otherwise because
-   * its queue is full (released when the queue is down to half: QoS 1/2 are never dropped for a
-   * connected client).
+   * its queue is full (released when the queue is down to half). False when the publisher is not
+   * paused: it is the subscriber, or its pause budget is spent.
+   *
+   * The budget (max-publisher-pause) belongs to the publisher, not to each subscriber: ten stuck
+   * subscribers in turn hold it no longer than one. Every pause is charged to it but those that
+   * end because the subscriber made progress (drained its queue to half, or its socket): that is
+   * flow control with a working subscriber, which may slow a publisher to its pace. The budget
+   * is spent over a throttling episode, which ends once the publisher has gone
+   * PAUSE_BUDGET_RECOVERY budgets without any subscriber wanting it paused. With the budget
+   * spent, only a subscriber that made progress within the last budget's time may still pause
+   * it (for one budget at most); the others, and any that held a publisher to the end of its
+   * budget (heldTooLong), pay: their queues grow to twice max-queued-messages, then they close.
    */
-  private throttle(publisher: Connection, subscriber: Connection, writeBound = false): void {
-    if (publisher === subscriber || publisher.isPaused(Pause.THROTTLE)) return;
+  private throttle(publisher: Connection, subscriber: Connection, writeBound = false): boolean {
+    if (publisher === subscriber) return false;
+    if (publisher.isPaused(Pause.THROTTLE)) return true;
+    if (subscriber.heldTooLong) return false;
+    const budget = this.maxPublisherPauseMs;
+    if (budget <= 0) return false;
+    const now = Date.now();
+    if (now - publisher.lastThrottledAt > budget * PAUSE_BUDGET_RECOVERY) publisher.pauseSpent = 0;
+    publisher.lastThrottledAt = now;
+    let allowed = budget - publisher.pauseSpent;
+    if (allowed <= 0) {
+      if (now - subscriber.lastProgressAt > budget) return false;
+      allowed = budget;
+    }
     publisher.pause(Pause.THROTTLE);
+    publisher.pausedAt = now;
+    publisher.heldBy = subscriber;
+    publisher.pauseTimer = setTimeout(onPublisherPauseOver, allowed, this, publisher);
     if (subscriber.throttled === null) subscriber.throttled = [publisher];
     else subscriber.throttled.push(publisher);
     if (writeBound && subscriber.throttleTimer === null) {
       subscriber.throttleTimer = setTimeout(onSlowConsumerGrace, SLOW_CONSUMER_GRACE_MS, this, subscriber);
     }
+    return true;
+  }
+
+  /** Resume a throttled publisher, charging the pause to its budget unless `progress` ended it. */
+  private resumePublisher(publisher: Connection, progress: boolean): void {
+    if (!publisher.isPaused(Pause.THROTTLE)) return;
+    const now = Date.now();
+    if (!progress) publisher.pauseSpent += now - publisher.pausedAt;
+    publisher.lastThrottledAt = now;
+    publisher.heldBy = null;
+    if (publisher.pauseTimer !== null) {
+      clearTimeout(publisher.pauseTimer);
+      publisher.pauseTimer = null;
+    }
+    publisher.resume(Pause.THROTTLE);
+  }
+
+  /** A publisher's pause budget ran out: it goes on, whoever still holds it back. */
+  publisherPauseOver(publisher: Connection): void {
+    publisher.pauseTimer = null;
+    this.stats.publisherPauseExpired++;
+    if (publisher.heldBy !== null) publisher.heldBy.heldTooLong = true;
+    // A timer may fire a millisecond early: the budget counts as spent all the same.
+    publisher.pauseSpent = Math.max(publisher.pauseSpent, this.maxPublisherPauseMs - (Date.now() - publisher.pausedAt));
+    this.resumePublisher(publisher, false);
   }
 
   /** The grace period ran out with the subscriber still behind: it is a slow consumer. */
@@ -524,10 +686,11 @@ export class Engine {
     subscriber.throttleTimer = null;
     subscriber.slowConsumer = true;
     const session = subscriber.session;
-    if (session === null || session.queuedCount < this.limits.maxQueuedMessages) this.releaseThrottled(subscriber);
+    if (session === null || session.queuedCount < this.limits.maxQueuedMessages) this.releaseThrottled(subscriber, false);
   }
 
-  private releaseThrottled(subscriber: Connection): void {
+  /** Resume the publishers `subscriber` holds; `progress`: because it caught up (not charged to them). */
+  private releaseThrottled(subscriber: Connection, progress = false): void {
     if (subscriber.throttleTimer !== null) {
       clearTimeout(subscriber.throttleTimer);
       subscriber.throttleTimer = null;
@@ -535,14 +698,17 @@ export class Engine {
     const list = subscriber.throttled;
     if (list === null) return;
     subscriber.throttled = null;
-    for (const publisher of list) publisher.resume(Pause.THROTTLE);
+    // Only those it still holds: a publisher released by its budget may be held by another now.
+    for (const publisher of list) if (publisher.heldBy === subscriber) this.resumePublisher(publisher, progress);
   }
 
   /** A client's socket drained: it is no slow consumer, and the publishers it held back go on. */
   drained(conn: Connection): void {
     conn.slowConsumer = false;
+    if (conn.session === null || conn.session.queuedCount === 0) conn.heldTooLong = false;
     if (conn.throttled !== null && (conn.session === null || conn.session.queuedCount <= this.limits.maxQueuedMessages >> 1)) {
-      this.releaseThrottled(conn);
+      conn.lastProgressAt = Date.now();
+      this.releaseThrottled(conn, true);
     }
   }
 
@@ -559,6 +725,16 @@ export class Engine {
 
 /** How long publishers wait for a subscriber whose socket is behind before it counts as slow. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
+
+/**
+ * A publisher whose pause budget was spent gets it back after this many budgets' time without
+ * any subscriber wanting it paused (a minute at the default max-publisher-pause of 5 s).
+ */
+const PAUSE_BUDGET_RECOVERY = 12;
+
+function onPublisherPauseOver(engine: Engine, publisher: Connection): void {
+  engine.publisherPauseOver(publisher);
+}
 
 function onSlowConsumerGrace(engine: Engine, subscriber: Connection): void {
   engine.slowConsumerGraceOver(subscriber);

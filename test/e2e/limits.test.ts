@@ -398,7 +398,7 @@ describe('max-queued-messages (20 here)', () => {
     await back.nothing(150);
   });
 
-  it('live subscriber that stops acknowledging: the QoS 1 publisher is paused (no PUBACK, no PINGRESP), others are not; QoS 0 to it is dropped and counted; once it acknowledges, nothing acknowledged is lost', async () => {
+  it('live subscriber that stops acknowledging: the QoS 1 publisher is paused (no PUBACK, no PINGRESP) within max-publisher-pause, others are not; QoS 0 to it is dropped and counted; once it acknowledges, nothing acknowledged is lost', async () => {
     const by = await bystander(h());
     const sub = await h().connected({ clientId: 'stuck' });
     await sub.subscribe(1, ['live/#', 1]);
@@ -489,7 +489,7 @@ describe('max-queued-messages with queue-full-policy: drop-oldest', () => {
 });
 
 describe('max-queued-bytes (all session queues together; 1000 payload bytes here)', () => {
-  const h = useBroker({ ...CONFIG, limits: { ...LIMITS, 'max-queued-bytes': 1000 } });
+  const h = useBroker({ ...CONFIG, limits: { ...LIMITS, 'max-queued-bytes': 1000, 'max-queued-bytes-per-session': 0 } });
 
   it('offline sessions share the byte budget: once 1000 payload bytes are queued, further messages are dropped and counted, for every session', async () => {
     for (const id of ['away-1', 'away-2']) {
@@ -768,6 +768,7 @@ describe('limits have safe defaults', () => {
     expect(h().broker.config.limits).toMatchObject({
       maxPacketSize: 1048576, connectTimeout: 10, maxInflightMessages: 100, maxQueuedMessages: 1000,
       maxSubscriptions: 1000, maxTopicLength: 65535, maxTopicLevels: 128, maxClientIdLength: 256, maxWriteBuffer: 4 * 1024 * 1024,
+      maxQueuedBytes: 256 * 1024 * 1024, maxQueuedBytesPerSession: 64 * 1024, maxPublisherPause: 5, maxSessions: 100_000, maxSessionsPerUser: 1000,
     });
   });
 });

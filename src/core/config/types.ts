@@ -51,6 +51,10 @@ export interface LimitsConfigInput {
   'max-auth-failures-per-address'?: number;
   'auth-failure-window'?: number;
   'auth-limits-exempt-loopback'?: boolean | string;
+  'max-publisher-pause'?: number;
+  'max-sessions'?: number;
+  'max-sessions-per-user'?: number;
+  'max-queued-bytes-per-session'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -97,8 +101,17 @@ export interface LimitsConfig {
   readonly maxClientIdLength: number;
   /** Bytes buffered for a slow consumer before its QoS 0 messages are dropped. */
   readonly maxWriteBuffer: number;
-  /** Payload bytes all session queues together may hold; beyond it queue-full-policy applies. */
+  /**
+   * Payload bytes all session queues together may hold beyond their reserves (the shared budget);
+   * beyond it queue-full-policy applies.
+   */
   readonly maxQueuedBytes: number;
+  /**
+   * Payload bytes every session may queue whatever the others hold (its reserve, outside the
+   * shared max-queued-bytes): one party filling the shared budget cannot make another lose
+   * acknowledged messages. 0 = no reserve.
+   */
+  readonly maxQueuedBytesPerSession: number;
   /** What a full queue of an offline session (or the global budget) does to a new message. */
   readonly queueFullPolicy: 'drop-new' | 'drop-oldest';
   /** Seconds after which the session of a client that stayed away is removed; 0 = never. */
@@ -115,6 +128,15 @@ export interface LimitsConfig {
   readonly authFailureWindow: number;
   /** Loopback clients are exempt from the per-address authentication limits. */
   readonly authLimitsExemptLoopback: boolean;
+  /**
+   * Seconds a publisher may be paused in total, by any number of subscribers with full queues or
+   * sockets behind, before it is resumed and those subscribers pay instead (0 = never paused).
+   */
+  readonly maxPublisherPause: number;
+  /** Sessions held at once, connected or not (clean ones while connected); 0 = no limit. */
+  readonly maxSessions: number;
+  /** Sessions per username (anonymous clients are bounded by maxSessions only); 0 = no limit. */
+  readonly maxSessionsPerUser: number;
 }
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */

@@ -45,6 +45,10 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxAuthFailuresPerAddress: 20,
   authFailureWindow: 60,
   authLimitsExemptLoopback: false,
+  maxQueuedBytesPerSession: 64 * 1024,
+  maxPublisherPause: 5,
+  maxSessions: 100_000,
+  maxSessionsPerUser: 1000,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -111,9 +115,18 @@ const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
   'max-auth-failures-per-address': 'maxAuthFailuresPerAddress',
   'auth-failure-window': 'authFailureWindow',
   'auth-limits-exempt-loopback': 'authLimitsExemptLoopback',
+  'max-queued-bytes-per-session': 'maxQueuedBytesPerSession',
+  'max-publisher-pause': 'maxPublisherPause',
+  'max-sessions': 'maxSessions',
+  'max-sessions-per-user': 'maxSessionsPerUser',
 };
-/** Limits where 0 means "no limit" (or "never"). */
-const ZERO_ALLOWED = new Set(['connect-timeout', 'session-expiry', 'max-pending-auth-per-address', 'max-auth-failures-per-address']);
+/** Limits where 0 means "none" (no limit, no reserve, no timeout). */
+const ZERO_ALLOWED = new Set([
+  'connect-timeout',
+  'session-expiry',
+  'max-pending-auth-per-address',
+  'max-auth-failures-per-address',
+  'max-queued-bytes-per-session', 'max-publisher-pause', 'max-sessions', 'max-sessions-per-user']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -71,6 +71,26 @@ export class Connection {
   throttleTimer: NodeJS.Timeout | null = null;
   /** Still behind after the grace period: QoS 0 to it is dropped rather than slowing publishers. */
   slowConsumer = false;
+  /**
+   * As a publisher: milliseconds it has been held back (Pause.THROTTLE) in the current throttling
+   * episode, by any number of subscribers; at max-publisher-pause it is no longer paused.
+   */
+  pauseSpent = 0;
+  /** As a publisher: when its current THROTTLE pause began (epoch ms). */
+  pausedAt = 0;
+  /** As a publisher: last time a subscriber wanted it paused (or its pause ended), epoch ms. */
+  lastThrottledAt = 0;
+  /** As a publisher: ends its THROTTLE pause when the pause budget is spent. */
+  pauseTimer: NodeJS.Timeout | null = null;
+  /** As a publisher: the subscriber whose full queue (or socket) holds it paused now. */
+  heldBy: Connection | null = null;
+  /**
+   * As a subscriber: it held a publisher until that publisher's pause budget ran out; it may pause
+   * nobody again until its queue is empty: its backlog is its own (closed at twice the queue).
+   */
+  heldTooLong = false;
+  /** As a subscriber: last time it acknowledged a delivery while messages waited for it, or its socket drained. */
+  lastProgressAt = 0;
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;

@@ -187,6 +187,12 @@ function completeConnect(conn: Connection, outcome: AuthOutcome): void {
     return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'session-owner');
   }
   conn.username = outcome.username;
+  if (!engine.admitsSession(conn)) {
+    // A new session beyond max-sessions / max-sessions-per-user: "server unavailable" (the
+    // client may retry later, or resume a session it has); never accepted, so no Will.
+    conn.will = null;
+    return refuse(conn, ConnackCode.SERVER_UNAVAILABLE, 'session-limit');
+  }
   conn.state = ConnectionState.CONNECTED;
   conn.connectedAt = Date.now();
   const { session, present } = engine.attachSession(conn);

@@ -35,6 +35,10 @@ export class Session {
    * restored from a store before its client returns).
    */
   username: string | null | undefined = undefined;
+  /** Payload bytes in `queue`: its reserve (max-queued-bytes-per-session) first, then the shared budget. */
+  queuedBytes = 0;
+  /** The user this session is counted against for max-sessions-per-user (the username at creation). */
+  countedUser: string | null | undefined = undefined;
   private nextPacketId = 1;
 
   constructor(
@@ -99,13 +103,17 @@ export class Session {
   enqueue(item: QueuedMessage): void {
     if (this.queue === null) this.queue = new Fifo();
     this.queue.push(item);
+    this.queuedBytes += item.message.payload.length;
     this.journal?.queued(this, item);
   }
 
   dequeue(): QueuedMessage | undefined {
     if (this.queue === null) return undefined;
     const item = this.queue.shift();
-    if (item !== undefined) this.journal?.dequeued(this, item);
+    if (item !== undefined) {
+      this.queuedBytes -= item.message.payload.length;
+      this.journal?.dequeued(this, item);
+    }
     return item;
   }
 

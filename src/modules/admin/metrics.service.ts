@@ -92,6 +92,11 @@ export class MetricsService {
     counter('nestmq_bytes_sent_total', 'Bytes written to client connections', (s) => s.bytesSent);
     counter('nestmq_sessions_expired_total', 'Persistent sessions removed after session-expiry', (s) => s.sessionsExpired);
     counter('nestmq_auth_abandoned_total', 'Password verifications dropped unstarted because the client had left', (s) => s.authAbandoned);
+    counter(
+      'nestmq_publisher_pause_expired_total',
+      'Publishers resumed at max-publisher-pause while a subscriber still held them back (that subscriber pays from then on)',
+      (s) => s.publisherPauseExpired,
+    );
     counter('nestmq_protocol_errors_total', 'Connections closed for a protocol violation', (s) => s.protocolErrors);
     labelled('nestmq_messages_dropped_total', 'Messages not delivered, by reason', 'reason', (s) => ({
       slow_consumer: s.droppedSlowConsumer,
@@ -103,6 +108,7 @@ export class MetricsService {
       connect_timeout: s.closedConnectTimeout,
       keepalive: s.closedKeepalive,
       topic_limit: s.closedTopicLimit,
+      queue_overflow: s.closedQueueOverflow,
     }));
     labelled('nestmq_refused_total', 'Requests refused by a limit, by reason', 'reason', (s) => ({
       subscription_limit: s.refusedSubscriptionLimit,
@@ -110,6 +116,7 @@ export class MetricsService {
       session_owner: s.refusedSessionOwner,
       auth_busy: s.refusedAuthBusy,
       auth_failures: s.refusedAuthFailures,
+      session_limit: s.refusedSessionLimit,
     }));
   }
 

@@ -7,6 +7,8 @@ export class ConnectionStatsDto {
   @ApiProperty({ description: 'most clients connected at once since start' }) maximum!: number;
   @ApiProperty({ description: 'connections accepted since start' }) total!: number;
   @ApiProperty({ description: 'connections refused at a max-connections limit' }) refused!: number;
+  @ApiProperty({ description: 'CONNECTs refused (CONNACK 0x03) at max-sessions / max-sessions-per-user' }) refusedSessionLimit!: number;
+  @ApiProperty({ description: 'subscribers closed because their queue overflowed with nobody (left) to pause' }) closedQueueOverflow!: number;
 }
 
 export class MessageStatsDto {
@@ -17,6 +19,7 @@ export class MessageStatsDto {
   @ApiProperty({ description: 'QoS 0 messages dropped for a slow consumer' }) droppedSlowConsumer!: number;
   @ApiProperty({ description: 'messages dropped because a session queue was full' }) droppedQueueFull!: number;
   @ApiProperty({ description: 'publishes refused by authorization' }) droppedUnauthorized!: number;
+  @ApiProperty({ description: 'publishers resumed at max-publisher-pause while a subscriber still held them back' }) publisherPauseExpired!: number;
 }
 
 export class ByteStatsDto {
@@ -48,6 +51,8 @@ export class BrokerStatsDto {
         maximum: s.clientsMaximum,
         total: s.connectionsTotal,
         refused: s.connectionsRefused,
+        refusedSessionLimit: s.refusedSessionLimit,
+        closedQueueOverflow: s.closedQueueOverflow,
       }),
       sessions: broker.sessionCount,
       subscriptions: broker.subscriptionCount,
@@ -60,6 +65,7 @@ export class BrokerStatsDto {
         droppedSlowConsumer: s.droppedSlowConsumer,
         droppedQueueFull: s.droppedQueueFull,
         droppedUnauthorized: s.droppedUnauthorized,
+        publisherPauseExpired: s.publisherPauseExpired,
       }),
       bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
     });
