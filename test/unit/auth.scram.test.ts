@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { hashFormat, verifyPassword } from '../../src/core/auth/hashes';
 import { parsePasswordFile } from '../../src/core/auth/password-file';
@@ -117,6 +118,34 @@ describe('SCRAM-SHA-256 server (RFC 5802, RFC 7677)', () => {
     if (!final.ok) return;
     expect(final.username).toBe('alice');
     expect(client.verifyServerFinal(final.serverFinal)).toBe(true);
+  });
+
+  it('completes an exchange with a second independent client, in Python (hashlib, hmac)', async () => {
+    // Python computes client-final from server-first, and the server signature it expects.
+    const script = [
+      'import base64, hashlib, hmac, sys',
+      'bare, server_first, password = sys.argv[1], sys.argv[2], sys.argv[3]',
+      'f = dict(a.split("=", 1) for a in server_first.split(","))',
+      'salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(f["s"]), int(f["i"]))',
+      'client_key = hmac.new(salted, b"Client Key", "sha256").digest()',
+      'without_proof = "c=" + base64.b64encode(b"n,,").decode() + ",r=" + f["r"]',
+      'auth = (bare + "," + server_first + "," + without_proof).encode()',
+      'sig = hmac.new(hashlib.sha256(client_key).digest(), auth, "sha256").digest()',
+      'proof = bytes(a ^ b for a, b in zip(client_key, sig))',
+      'server_sig = hmac.new(hmac.new(salted, b"Server Key", "sha256").digest(), auth, "sha256").digest()',
+      'print(without_proof + ",p=" + base64.b64encode(proof).decode())',
+      'print("v=" + base64.b64encode(server_sig).decode())',
+    ].join('\n');
+    const s = server();
+    const bare = 'n=alice,r=pyth0nNonce';
+    const first = await s.start(Buffer.from(`n,,${bare}`));
+    if (!first.ok) throw new Error(first.detail);
+    const [clientFinal, expectedServerFinal] = execFileSync('python3', ['-c', script, bare, first.serverFirst.toString(), 'wonderland'])
+      .toString()
+      .trim()
+      .split('\n');
+    const final = s.finish(Buffer.from(clientFinal));
+    expect(final.ok && final.serverFinal.toString()).toBe(expectedServerFinal);
   });
 
   it('gives each exchange a fresh server nonce', async () => {
