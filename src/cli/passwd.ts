@@ -1,5 +1,7 @@
 /**
- * `nestmq passwd`: manage an auth.file password file, like mosquitto_passwd, writing bcrypt.
+ * `nestmq passwd`: manage an auth.file password file, like mosquitto_passwd, writing bcrypt, or
+ * with --scram a SCRAM-SHA-256 secret in PostgreSQL's format (docs/scram.md), which serves both
+ * MQTT 5 SCRAM authentication and a plain username/password CONNECT.
  *
  *   nestmq passwd [-c] [--cost N] FILE USER             add or update USER; the password is asked
  *                                                       twice on a terminal, or read as one line
@@ -8,6 +10,8 @@
  *   nestmq passwd -D FILE USER                          delete USER
  *   nestmq passwd [-c] [--cost N] --batch FILE          `user:password` lines from stdin
  *   nestmq passwd -U [--cost N] FILE                    hash a plain-text `user:password` file in place
+ *
+ * --scram [--iterations N] instead of [--cost N] in any of the adding forms writes SCRAM-SHA-256.
  *
  * -c creates the file (overwriting one that exists); without it the file must exist. Other lines
  * (comments, other users, their hash formats) are kept as they are. The file is written to a
@@ -18,6 +22,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { hashFormat, hashPassword } from '../core/auth/hashes';
+import { saslprep } from '../core/auth/saslprep';
+import { deriveScramCredentials, formatScramSecret, SCRAM_MAX_ITERATIONS, SCRAM_MIN_ITERATIONS } from '../core/auth/scram';
 
 export interface PasswdIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
@@ -28,12 +34,18 @@ export interface PasswdIO {
 export const DEFAULT_BCRYPT_COST = 10;
 const MIN_COST = 4;
 const MAX_COST = 31;
+/**
+ * RFC 7677's minimum and PostgreSQL's default: every SCRAM client computes PBKDF2 with this count
+ * at each connection, and MQTT clients are often small devices. Raise it with --iterations.
+ */
+export const DEFAULT_SCRAM_ITERATIONS = SCRAM_MIN_ITERATIONS;
 
 export const PASSWD_USAGE = `Usage: nestmq passwd [-c] [--cost N] FILE USER
        nestmq passwd [-c] [--cost N] -b FILE USER PASSWORD
        nestmq passwd -D FILE USER
        nestmq passwd [-c] [--cost N] --batch FILE    (user:password lines on stdin)
        nestmq passwd -U [--cost N] FILE              (hash a plain-text user:password file)
+  With --scram [--iterations N] in place of [--cost N], the forms that add users write SCRAM-SHA-256.
 
   -c          create FILE (overwrites an existing one)
   -D          delete USER
@@ -41,6 +53,10 @@ export const PASSWD_USAGE = `Usage: nestmq passwd [-c] [--cost N] FILE USER
   --batch     read user:password lines from stdin, add or update each
   -U          replace every plain-text password in FILE by its bcrypt hash
   --cost N    bcrypt cost, ${MIN_COST}-${MAX_COST} (default ${DEFAULT_BCRYPT_COST}; each +1 doubles the time of a check)
+  --scram     write SCRAM-SHA-256 secrets (PostgreSQL's format) instead of bcrypt: usable for MQTT 5
+              SCRAM-SHA-256 authentication and for a plain username/password CONNECT
+  --iterations N
+              SCRAM iteration count, ${SCRAM_MIN_ITERATIONS}-${SCRAM_MAX_ITERATIONS} (default ${DEFAULT_SCRAM_ITERATIONS}; each client pays it at each connect)
   -h, --help  show this help
 
 Without -b, the password is asked twice on a terminal, or read as one line from stdin.
@@ -57,12 +73,25 @@ interface Options {
   batch: boolean;
   upgrade: boolean;
   cost: number;
+  scram: boolean;
+  iterations: number;
   positional: string[];
 }
 
 function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = { create: false, del: false, cmdline: false, batch: false, upgrade: false, cost: DEFAULT_BCRYPT_COST, positional: [] };
+  const o: Options = {
+    create: false,
+    del: false,
+    cmdline: false,
+    batch: false,
+    upgrade: false,
+    cost: DEFAULT_BCRYPT_COST,
+    scram: false,
+    iterations: DEFAULT_SCRAM_ITERATIONS,
+    positional: [],
+  };
   let costText: string | undefined;
+  let iterationsText: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return 'help';
@@ -71,6 +100,11 @@ function parseArgs(argv: string[]): Options | 'help' {
     else if (a === '-b') o.cmdline = true;
     else if (a === '--batch') o.batch = true;
     else if (a === '-U') o.upgrade = true;
+    else if (a === '--scram') o.scram = true;
+    else if (a === '--iterations') {
+      if (i + 1 >= argv.length) throw new UsageError('--iterations needs a number');
+      iterationsText = argv[++i];
+    } else if (a.startsWith('--iterations=')) iterationsText = a.slice(13);
     else if (a === '--cost') {
       if (i + 1 >= argv.length) throw new UsageError('--cost needs a number');
       costText = argv[++i];
@@ -87,6 +121,18 @@ function parseArgs(argv: string[]): Options | 'help' {
     }
     o.cost = Number(costText);
   }
+  if (iterationsText !== undefined) {
+    if (!o.scram) throw new UsageError('--iterations applies to --scram only');
+    const n = Number(iterationsText);
+    if (!/^[0-9]+$/.test(iterationsText) || n < SCRAM_MIN_ITERATIONS || n > SCRAM_MAX_ITERATIONS) {
+      throw new UsageError(
+        `--iterations must be a whole number from ${SCRAM_MIN_ITERATIONS} to ${SCRAM_MAX_ITERATIONS}, got ${JSON.stringify(iterationsText)}`,
+      );
+    }
+    o.iterations = n;
+  }
+  if (o.scram && costText !== undefined) throw new UsageError('--cost is for bcrypt: with --scram, use --iterations');
+  if (o.scram && o.del) throw new UsageError('--scram cannot be combined with -D');
   const modes = [o.del, o.batch, o.upgrade].filter(Boolean).length;
   if (modes > 1) throw new UsageError('-D, --batch and -U cannot be combined');
   if (o.cmdline && modes > 0) throw new UsageError('-b adds one user: it cannot be combined with -D, --batch or -U');
@@ -106,10 +152,35 @@ function checkUsername(user: string): void {
   if (Buffer.byteLength(user) > 65535) throw new PasswdError('the username is longer than MQTT allows (65535 bytes)');
 }
 
-function checkPassword(password: string, io: PasswdIO, user: string): void {
+function checkPassword(password: string, io: PasswdIO, user: string, o: Options): void {
   if (password === '') throw new PasswdError(`empty password for ${JSON.stringify(user)}`);
   if (/[\r\n]/.test(password)) throw new PasswdError(`the password for ${JSON.stringify(user)} contains a line break`);
-  if (Buffer.byteLength(password) > 72) io.stderr.write(`nestmq passwd: warning: bcrypt uses only the first 72 bytes of the password of ${JSON.stringify(user)}\n`);
+  if (o.scram) {
+    // A stored string (RFC 4013 §2.5): what every RFC client will compute from the same password.
+    const prepared = saslprep(password, true);
+    if (!prepared.ok) throw new PasswdError(`the password for ${JSON.stringify(user)} cannot be used with SCRAM (SASLprep): ${prepared.reason}`);
+  } else if (Buffer.byteLength(password) > 72) {
+    io.stderr.write(`nestmq passwd: warning: bcrypt uses only the first 72 bytes of the password of ${JSON.stringify(user)}\n`);
+  }
+}
+
+/**
+ * A SCRAM client SASLpreps its username before sending it, and the same file line also serves a
+ * plain CONNECT, compared byte for byte: only a username that SASLprep leaves as it is works for
+ * both, so any other is refused with the form that would.
+ */
+function checkScramUsername(user: string): void {
+  const prepared = saslprep(user, true);
+  if (!prepared.ok) throw new PasswdError(`username ${JSON.stringify(user)} cannot be used with SCRAM (SASLprep): ${prepared.reason}`);
+  if (prepared.value !== user) {
+    throw new PasswdError(`username ${JSON.stringify(user)} changes under SASLprep (to ${JSON.stringify(prepared.value)}): use that form with --scram`);
+  }
+}
+
+/** The stored form of a password: bcrypt, or with --scram a SCRAM-SHA-256 secret. */
+async function hashFor(o: Options, password: string): Promise<string> {
+  if (!o.scram) return hashPassword(password, o.cost);
+  return formatScramSecret(deriveScramCredentials(password, o.iterations));
 }
 
 /** The username a line holds, or undefined for blank lines and comments. */
@@ -277,8 +348,9 @@ async function execute(o: Options, io: PasswdIO): Promise<void> {
         out.push(line);
         continue;
       }
-      checkPassword(value, io, user);
-      out.push(`${user}:${await hashPassword(value, o.cost)}`);
+      if (o.scram) checkScramUsername(user);
+      checkPassword(value, io, user, o);
+      out.push(`${user}:${await hashFor(o, value)}`);
       changed++;
     }
     await save(file, out);
@@ -297,19 +369,21 @@ async function execute(o: Options, io: PasswdIO): Promise<void> {
       const user = line.slice(0, colon);
       const password = line.slice(colon + 1);
       checkUsername(user);
-      checkPassword(password, io, user);
+      if (o.scram) checkScramUsername(user);
+      checkPassword(password, io, user, o);
       entries.push([user, password]);
     });
     // bcrypt runs in libuv's thread pool: hash in parallel, apply in input order.
-    const hashes = await Promise.all(entries.map(([, password]) => hashPassword(password, o.cost)));
+    const hashes = await Promise.all(entries.map(([, password]) => hashFor(o, password)));
     entries.forEach(([user], i) => (lines = setUser(lines, user, hashes[i])));
     return save(file, lines);
   }
   const user = o.positional[1];
   checkUsername(user);
+  if (o.scram) checkScramUsername(user);
   const password = o.cmdline ? o.positional[2] : await askPassword(io, user);
-  checkPassword(password, io, user);
-  return save(file, setUser(lines, user, await hashPassword(password, o.cost)));
+  checkPassword(password, io, user, o);
+  return save(file, setUser(lines, user, await hashFor(o, password)));
 }
 
 async function save(file: string, lines: string[]): Promise<void> {

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runPasswd, type PasswdIO } from '../../src/cli/passwd';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { verifyPassword } from '../../src/core/auth/hashes';
 import { parsePasswordFile } from '../../src/core/auth/password-file';
+import { parseScramSecret, ScramServer } from '../../src/core/auth/scram';
 
 const dir = mkdtempSync(join(tmpdir(), 'nestmq-passwd-'));
 let seq = 0;
@@ -159,5 +161,98 @@ describe('nestmq passwd on a terminal', () => {
     const t = tty(['one\rtwo\r']);
     expect(await runPasswd(['-c', '--cost', '4', f, 'alice'], t.io)).toBe(1);
     expect(existsSync(f)).toBe(false);
+  });
+});
+
+describe('nestmq passwd --scram', () => {
+  const SCRAM = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]{43}=):([A-Za-z0-9+/]{43}=)$/;
+
+  it('writes a PostgreSQL-format SCRAM-SHA-256 secret with 4096 iterations and a 16-byte salt, which verifyPassword accepts', async () => {
+    const f = fresh();
+    expect((await passwd(['-c', '--scram', '-b', f, 'alice', 'pw-a'])).code).toBe(0);
+    const line = usersOf(f).get('alice')!;
+    const m = SCRAM.exec(line)!;
+    expect(m).not.toBeNull();
+    expect(m[1]).toBe('4096');
+    expect(Buffer.from(m[2], 'base64')).toHaveLength(16);
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    expect(await valid(f, 'alice', 'pw-a')).toBe(true);
+    expect(await valid(f, 'alice', 'pw-b')).toBe(false);
+  });
+
+  it('the keys are RFC 5802 StoredKey and ServerKey of the password, recomputed here from the RFC formulas', async () => {
+    const f = fresh();
+    await passwd(['-c', '--scram', '--iterations', '5000', '-b', f, 'bob', 'builder']);
+    const m = SCRAM.exec(usersOf(f).get('bob')!)!;
+    expect(m[1]).toBe('5000');
+    const salted = pbkdf2Sync('builder', Buffer.from(m[2], 'base64'), 5000, 32, 'sha256');
+    const storedKey = createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest();
+    expect(m[3]).toBe(storedKey.toString('base64'));
+    expect(m[4]).toBe(createHmac('sha256', salted).update('Server Key').digest('base64'));
+  });
+
+  it('an entry it writes authenticates a SCRAM exchange', async () => {
+    const f = fresh();
+    await passwd(['-c', '--scram', '-b', f, 'carol', 'pencil']);
+    const creds = parseScramSecret(usersOf(f).get('carol')!)!;
+    const server = new ScramServer((u) => (u === 'carol' ? creds : undefined));
+    const first = await server.start(Buffer.from('n,,n=carol,r=abcdef'));
+    if (!first.ok) throw new Error(first.detail);
+    const attrs = Object.fromEntries(first.serverFirst.toString().split(',').map((a) => [a[0], a.slice(2)]));
+    const salted = pbkdf2Sync('pencil', Buffer.from(attrs.s, 'base64'), Number(attrs.i), 32, 'sha256');
+    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+    const withoutProof = `c=biws,r=${attrs.r}`;
+    const authMessage = `n=carol,r=abcdef,${first.serverFirst.toString()},${withoutProof}`;
+    const signature = createHmac('sha256', createHash('sha256').update(clientKey).digest()).update(authMessage).digest();
+    const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]));
+    const final = server.finish(Buffer.from(`${withoutProof},p=${proof.toString('base64')}`));
+    expect(final).toMatchObject({ ok: true, username: 'carol' });
+  });
+
+  it('--batch and -U write SCRAM secrets too, and SASLprep the password (soft hyphen removed)', async () => {
+    const f = fresh();
+    expect((await passwd(['-c', '--scram', '--batch', f], 'u1:p1\nu2:I\u00ADX\n')).code).toBe(0);
+    expect(usersOf(f).get('u1')).toMatch(SCRAM);
+    expect(await valid(f, 'u1', 'p1')).toBe(true);
+    expect(await valid(f, 'u2', 'IX')).toBe(true);
+    const g = fresh();
+    writeFileSync(g, 'plain:secret\n');
+    expect((await passwd(['-U', '--scram', g])).code).toBe(0);
+    expect(usersOf(g).get('plain')).toMatch(SCRAM);
+    expect(await valid(g, 'plain', 'secret')).toBe(true);
+  });
+
+  it.each([
+    [['--iterations', '5000', '-b', 'f', 'u', 'p'], /--iterations applies to --scram only/],
+    [['--scram', '--iterations', '4095', '-b', 'f', 'u', 'p'], /--iterations must be a whole number from 4096 to 10000000/],
+    [['--scram', '--iterations=10000001', '-b', 'f', 'u', 'p'], /--iterations must be/],
+    [['--scram', '--iterations', 'lots', '-b', 'f', 'u', 'p'], /--iterations must be/],
+    [['--scram', '--iterations'], /--iterations needs a number/],
+    [['--scram', '--cost', '5', '-b', 'f', 'u', 'p'], /with --scram, use --iterations/],
+    [['--scram', '-D', 'f', 'u'], /--scram cannot be combined with -D/],
+  ])('bad usage %j exits 2', async (args, message) => {
+    const r = await passwd(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+  });
+
+  it.each([
+    [['--scram', '-b', 'FILE', 'u', 'bell\u0007'], /password for "u" cannot be used with SCRAM \(SASLprep\): prohibited character U\+0007/],
+    [['--scram', '-b', 'FILE', 'u', 'a\u{E0080}'], /unassigned code point/],
+    [['--scram', '-b', 'FILE', '\u2168', 'p'], /changes under SASLprep \(to "IX"\)/],
+    [['--scram', '-b', 'FILE', 'a\u0627', 'p'], /cannot be used with SCRAM/],
+  ])('refuses %j with exit 1 and writes nothing', async (args, message) => {
+    const f = fresh();
+    writeFileSync(f, '');
+    const r = await passwd((args as string[]).map((a) => (a === 'FILE' ? f : a)));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(message);
+    expect(readFileSync(f, 'utf8')).toBe('');
+  });
+
+  it('--help mentions --scram and --iterations', async () => {
+    const r = await passwd(['--help']);
+    expect(r.out).toMatch(/--scram/);
+    expect(r.out).toMatch(/--iterations N/);
   });
 });

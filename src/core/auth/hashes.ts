@@ -7,9 +7,11 @@
  *   $6$[rounds=N$]salt$h    SHA-512-crypt, as hbmqtt's docs made them (Python crypt / mkpasswd)
  *   $6$b64salt$b64hash      Mosquitto's "sha512": base64(sha512(password + salt)) (mosquitto_passwd -H sha512)
  *   $7$iter$b64salt$b64hash Mosquitto 2's default: PBKDF2-HMAC-SHA512 (mosquitto_passwd)
+ *   SCRAM-SHA-256$iter:salt$StoredKey:ServerKey  PostgreSQL's SCRAM secret (`nestmq passwd --scram`, docs/scram.md)
  */
 import { createHash, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { sha512CryptDigestAsync } from './crypt-worker';
+import { parseScramSecret, verifyScramPassword } from './scram';
 import { encodeSha512CryptDigest, parseSha512Crypt } from './sha512-crypt';
 
 // bcrypt is a native module: loaded on first use, so that a broker without auth.file never needs it.
@@ -21,7 +23,7 @@ export function bcrypt(): Bcrypt {
   return bcryptModule;
 }
 
-export type HashFormat = 'bcrypt' | 'sha512-crypt' | 'mosquitto-sha512' | 'mosquitto-pbkdf2';
+export type HashFormat = 'bcrypt' | 'sha512-crypt' | 'mosquitto-sha512' | 'mosquitto-pbkdf2' | 'scram-sha-256';
 
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
 const MOSQUITTO_SHA512 = /^\$6\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]{86}==)$/;
@@ -35,6 +37,7 @@ export function hashFormat(stored: string): HashFormat | undefined {
   if (MOSQUITTO_SHA512.test(stored)) return 'mosquitto-sha512';
   if (parseSha512Crypt(stored) !== undefined) return 'sha512-crypt';
   if (MOSQUITTO_PBKDF2.test(stored)) return 'mosquitto-pbkdf2';
+  if (parseScramSecret(stored) !== undefined) return 'scram-sha-256';
   return undefined;
 }
 
@@ -74,6 +77,8 @@ export async function verifyPassword(password: Buffer, stored: string): Promise<
       const digest = await sha512CryptDigestAsync(password, Buffer.from(parts.salt, 'utf8'), parts.rounds);
       return constantTimeEqual(Buffer.from(encodeSha512CryptDigest(digest)), Buffer.from(parts.hash));
     }
+    case 'scram-sha-256':
+      return verifyScramPassword(password, parseScramSecret(stored)!);
     default:
       return false;
   }

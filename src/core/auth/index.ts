@@ -17,6 +17,23 @@ export { verifyPassword, hashPassword, hashFormat, constantTimeEqual, type HashF
 export { parsePasswordFile, readPasswordFile, type PasswordFile } from './password-file';
 export { VerificationCache, DEFAULT_CACHE_SIZE } from './verification-cache';
 export { sha512Crypt } from './sha512-crypt';
+export {
+  ScramServer,
+  parseScramSecret,
+  formatScramSecret,
+  deriveScramCredentials,
+  verifyScramPassword,
+  SCRAM_MECHANISM,
+  type ScramCredentials,
+  type ScramLookup,
+  type ScramServerOptions,
+  type ScramStartResult,
+  type ScramFinishResult,
+  type ScramFailure,
+  type ScramFailureReason,
+  type ScramServerError,
+} from './scram';
+export { saslprep, type SaslprepResult } from './saslprep';
 export { RateLimitedLogger, type AuthLogger } from './log';
 
 export interface ConfiguredPluginsOptions {

@@ -34,7 +34,7 @@ export function parsePasswordFile(text: string, source = 'password file'): Passw
     if (hashFormat(hash) === undefined) {
       problems.push(
         `${where}: user ${JSON.stringify(username)} has a password in an unsupported format ` +
-          '(expected bcrypt $2a$/$2b$/$2y$, sha512-crypt $6$, or Mosquitto $6$/$7$), user skipped',
+          '(expected bcrypt $2a$/$2b$/$2y$, sha512-crypt $6$, Mosquitto $6$/$7$, or SCRAM-SHA-256$ with at least 4096 iterations), user skipped',
       );
       continue;
     }
