@@ -1,22 +1,28 @@
 /**
- * The Kubernetes manifests in deploy/, checked offline against the Kubernetes API's schemas:
+ * The Kubernetes manifests in deploy/, checked offline against the Kubernetes API's schemas. Every
+ * overlay in deploy/overlays/ is rendered with `kubectl kustomize` (kubectl's built-in kustomize,
+ * exactly what `kubectl apply -k` applies) and every rendered object is checked:
  *  1. schema validation with `kubernetes-models` (the Kubernetes OpenAPI schemas compiled to
  *     ajv validators, installed from npm: nothing is downloaded at test time);
  *  2. strict fields: the same package's TypeScript interfaces, through the compiler's excess
  *     property check, so a misspelt field (`livenesProbe`) fails instead of being ignored, as
  *     `kubectl apply` with strict field validation (or kubeconform -strict) would;
  *  3. consistency with nestmq: the ConfigMap's broker.yaml passes nestmq's own validator, the
- *     probes hit the admin port's health paths, the grace period covers shutdown-grace-period.
+ *     probes hit the admin port's health paths, the grace period covers shutdown-grace-period,
+ *     the database is on a PersistentVolumeClaim, the Secrets it reads are never part of a render.
  * A broken fixture shows that each check can fail.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateConfig, type BrokerConfig } from '../../src';
 
 const root = join(__dirname, '..', '..');
 const deployDir = join(root, 'deploy');
+const overlaysDir = join(deployDir, 'overlays');
+const secretsExampleDir = join(deployDir, 'secrets-example');
 const fixturesDir = join(__dirname, 'deploy-fixtures');
 
 interface Manifest {
@@ -28,20 +34,62 @@ interface Manifest {
   doc: Record<string, unknown>;
 }
 
+/** The objects of a multi-document YAML text; `file` names where they came from in messages. */
+function parseManifests(file: string, text: string): Manifest[] {
+  const out: Manifest[] = [];
+  parseAllDocuments(text).forEach((d, index) => {
+    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0].message}`);
+    const doc = d.toJS() as Record<string, unknown> | null;
+    if (doc === null) return;
+    const meta = (doc.metadata ?? {}) as { name?: string };
+    out.push({ file, index, apiVersion: String(doc.apiVersion), kind: String(doc.kind), name: meta.name ?? '?', doc });
+  });
+  return out;
+}
+
 function load(dir: string, only?: string[]): Manifest[] {
   const out: Manifest[] = [];
   for (const f of readdirSync(dir).filter((x) => /\.ya?ml$/.test(x) && (only === undefined || only.includes(x))).sort()) {
-    const file = relative(root, join(dir, f));
-    parseAllDocuments(readFileSync(join(dir, f), 'utf8')).forEach((d, index) => {
-      if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0].message}`);
-      const doc = d.toJS() as Record<string, unknown> | null;
-      if (doc === null) return;
-      const meta = (doc.metadata ?? {}) as { name?: string };
-      out.push({ file, index, apiVersion: String(doc.apiVersion), kind: String(doc.kind), name: meta.name ?? '?', doc });
-    });
+    out.push(...parseManifests(relative(root, join(dir, f)), readFileSync(join(dir, f), 'utf8')));
   }
   return out;
 }
+
+/**
+ * `kubectl kustomize DIR`: renders a kustomization offline. kubectl is part of the machine image
+ * (CI included); without it these tests fail, never skip, and say why.
+ */
+function kustomize(dir: string, kubectl = 'kubectl'): string {
+  try {
+    return execFileSync(kubectl, ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') {
+      throw new Error(
+        'kubectl not found on PATH: test/e2e/deploy-manifests.test.ts renders deploy/overlays/* with `kubectl kustomize` ' +
+          '(kubectl 1.27 or later, built-in kustomize v5). Install kubectl (it is part of the machine image).',
+      );
+    }
+    throw new Error(`kubectl kustomize ${relative(root, dir)} failed: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+const rendered = new Map<string, Manifest[]>();
+/** The objects `kubectl apply -k deploy/overlays/NAME` would apply (rendered once per run). */
+function render(overlay: string): Manifest[] {
+  let manifests = rendered.get(overlay);
+  if (manifests === undefined) {
+    const dir = join(overlaysDir, overlay);
+    manifests = parseManifests(`${relative(root, dir)} (rendered)`, kustomize(dir));
+    rendered.set(overlay, manifests);
+  }
+  return manifests;
+}
+
+/** Every overlay: a cluster overlay added later is checked by the same generic tests. */
+const overlays = readdirSync(overlaysDir)
+  .filter((d) => existsSync(join(overlaysDir, d, 'kustomization.yaml')))
+  .sort();
 
 /** kubernetes-models lays its models out as `kubernetes-models/<apiVersion>/<Kind>`. */
 function modelPath(m: Manifest): string {
@@ -130,36 +178,106 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 function find(manifests: Manifest[], kind: string, name?: string): Obj {
   const m = manifests.find((x) => x.kind === kind && (name === undefined || x.name === name));
-  if (m === undefined) throw new Error(`no ${kind} ${name ?? ''} in deploy/`);
+  if (m === undefined) throw new Error(`no ${kind} ${name ?? ''} in the render`);
   return m.doc as Obj;
 }
 
-function brokerConfigOf(manifests: Manifest[]): BrokerConfig {
-  const cm = find(manifests, 'ConfigMap', 'nestmq-config');
-  return validateConfig(parse(cm.data['broker.yaml'], { version: '1.1' }));
+/** The broker's workload: a StatefulSet (single-node) or, should an overlay choose one, a Deployment. */
+function workloadOf(manifests: Manifest[]): Obj {
+  const w = manifests.filter((m) => (m.kind === 'StatefulSet' || m.kind === 'Deployment') && m.name === 'nestmq');
+  if (w.length !== 1) throw new Error(`expected one StatefulSet or Deployment named nestmq, found ${w.length}`);
+  return w[0].doc as Obj;
 }
 
-describe('deploy/ Kubernetes manifests', () => {
-  const manifests = load(deployDir);
+/** The ConfigMap the pod mounts at /etc/nestmq/config (kustomize gives it a hashed name). */
+function configMapOf(manifests: Manifest[]): Obj {
+  const pod = workloadOf(manifests).spec.template.spec;
+  const mount = pod.containers[0].volumeMounts.find((v: Obj) => v.mountPath === '/etc/nestmq/config');
+  const volume = pod.volumes.find((v: Obj) => v.name === mount.name);
+  return find(manifests, 'ConfigMap', volume.configMap.name);
+}
 
-  it('are the expected objects', () => {
-    expect(manifests.map((m) => `${m.kind}/${m.name}`).sort()).toEqual([
-      'ConfigMap/nestmq-config',
-      'Deployment/nestmq',
-      'Secret/nestmq-auth',
-      'Secret/nestmq-tls',
+function brokerConfigOf(manifests: Manifest[]): BrokerConfig {
+  return validateConfig(parse(configMapOf(manifests).data['broker.yaml'], { version: '1.1' }));
+}
+
+/** The Kustomization files under deploy/, with each `resources` entry resolved to a path. */
+function kustomizationResources(): { file: string; resources: string[] }[] {
+  const out: { file: string; resources: string[] }[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir)) {
+      const p = join(dir, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (e === 'kustomization.yaml' || e === 'kustomization.yml') {
+        const k = parse(readFileSync(p, 'utf8')) as Obj;
+        const entries = [...(k.resources ?? []), ...(k.components ?? []), ...(k.bases ?? [])] as string[];
+        out.push({ file: relative(root, p), resources: entries.map((r) => resolve(dirname(p), r)) });
+      }
+    }
+  };
+  walk(deployDir);
+  return out;
+}
+
+describe('deploy/ layout: kustomize base and overlays, Secrets never applied', () => {
+  it('has the single-node overlay, and nothing but folders at the top of deploy/', () => {
+    expect(overlays).toContain('single-node');
+    // The old instructions said `kubectl apply -f deploy/`: with no manifest left at the top it
+    // applies nothing (kubectl: "no objects passed to apply") instead of the placeholder Secrets.
+    const top = readdirSync(deployDir).filter((f) => !statSync(join(deployDir, f)).isDirectory());
+    expect(top.filter((f) => /\.(ya?ml|json)$/.test(f))).toEqual([]);
+  });
+
+  it.each(overlays)('overlay %s renders no Secret: applying it never replaces the real nestmq-auth and nestmq-tls', (overlay) => {
+    const manifests = render(overlay);
+    expect(manifests.length).toBeGreaterThan(0);
+    expect(manifests.filter((m) => m.kind === 'Secret').map((m) => m.name)).toEqual([]);
+  });
+
+  it('the example Secrets are no kustomization resource, and are not a kustomization themselves', () => {
+    expect(existsSync(join(secretsExampleDir, 'kustomization.yaml'))).toBe(false);
+    const k = kustomizationResources();
+    expect(k.map((x) => x.file)).toEqual(expect.arrayContaining(['deploy/base/kustomization.yaml', 'deploy/overlays/single-node/kustomization.yaml']));
+    for (const { file, resources } of k) {
+      for (const r of resources) expect([file, r.startsWith(secretsExampleDir)]).toEqual([file, false]);
+    }
+  });
+
+  it('the example Secrets are valid objects with the keys the broker reads', () => {
+    const secrets = load(secretsExampleDir);
+    expect(secrets.map((m) => `${m.kind}/${m.name}`).sort()).toEqual(['Secret/nestmq-auth', 'Secret/nestmq-tls']);
+    expect(validateManifests(secrets)).toEqual([]);
+    expect(Object.keys(find(secrets, 'Secret', 'nestmq-auth').stringData).sort()).toEqual(['admin-token', 'passwd']);
+    expect(Object.keys(find(secrets, 'Secret', 'nestmq-tls').stringData).sort()).toEqual(['tls.crt', 'tls.key']);
+  });
+});
+
+describe('the single-node overlay', () => {
+  it('is one broker StatefulSet, its ConfigMap and its Services', () => {
+    const manifests = render('single-node');
+    expect(manifests.map((m) => `${m.kind}/${m.name.replace(/^(nestmq-config)-[a-z0-9]+$/, '$1-<hash>')}`).sort()).toEqual([
+      'ConfigMap/nestmq-config-<hash>',
       'Service/nestmq',
       'Service/nestmq-admin',
+      'Service/nestmq-headless',
+      'StatefulSet/nestmq',
     ]);
-    // Namespace-agnostic: applied into whatever namespace kubectl is given.
-    for (const m of manifests) expect([label(m), (m.doc.metadata as Obj).namespace]).toEqual([label(m), undefined]);
+    // Single-node mode: one replica. Several replicas are the clustered mode (another overlay).
+    expect(find(manifests, 'StatefulSet', 'nestmq').spec.replicas).toBe(1);
+  });
+});
+
+describe.each(overlays)('overlay %s, as rendered by kubectl kustomize', (overlay) => {
+  it('validates against the Kubernetes API schemas, with no unknown field', () => {
+    expect(validateManifests(render(overlay))).toEqual([]);
   });
 
-  it('validate against the Kubernetes API schemas, with no unknown field', () => {
-    expect(validateManifests(manifests)).toEqual([]);
+  it('is namespace-agnostic (applied into whatever namespace kubectl is given)', () => {
+    for (const m of render(overlay)) expect([label(m), (m.doc.metadata as Obj).namespace]).toEqual([label(m), undefined]);
   });
 
-  it("carry a broker.yaml that nestmq's validator accepts, with the ports the Deployment and Service expose", () => {
+  it("carries a broker.yaml that nestmq's validator accepts, with the ports the pod and Services expose", () => {
+    const manifests = render(overlay);
     const config = brokerConfigOf(manifests);
     const byName = Object.fromEntries(config.listeners.map((l) => [l.name, l]));
     expect(byName.mqtt).toMatchObject({ type: 'tcp', ssl: false, port: 1883 });
@@ -168,8 +286,8 @@ describe('deploy/ Kubernetes manifests', () => {
     expect(config.admin).toMatchObject({ enabled: true, host: '0.0.0.0', port: 18883, token: undefined });
     expect(config.sysInterval).toBeGreaterThan(0);
 
-    const pod = find(manifests, 'Deployment').spec.template.spec;
-    const container = pod.containers[0];
+    const workload = workloadOf(manifests);
+    const container = workload.spec.template.spec.containers[0];
     const ports = Object.fromEntries(container.ports.map((p: Obj) => [p.name, p.containerPort]));
     expect(ports).toEqual({ mqtt: 1883, mqtts: 8883, ws: 8080, admin: 18883 });
     const service = find(manifests, 'Service', 'nestmq');
@@ -179,12 +297,19 @@ describe('deploy/ Kubernetes manifests', () => {
       [8080, 'ws'],
     ]);
     expect(find(manifests, 'Service', 'nestmq-admin').spec.ports.map((p: Obj) => p.targetPort)).toEqual(['admin']);
-    expect(service.spec.selector).toEqual(find(manifests, 'Deployment').spec.selector.matchLabels);
+    for (const name of ['nestmq', 'nestmq-admin']) expect(find(manifests, 'Service', name).spec.selector).toEqual(workload.spec.selector.matchLabels);
+    if (workload.kind === 'StatefulSet') {
+      // The governing Service exists and is headless.
+      const headless = find(manifests, 'Service', workload.spec.serviceName);
+      expect(headless.spec.clusterIP).toBe('None');
+      expect(headless.spec.selector).toEqual(workload.spec.selector.matchLabels);
+    }
   });
 
-  it('probe the health endpoints on the admin port, and wait longer than the shutdown grace period', () => {
+  it('probes the health endpoints on the admin port, and waits longer than the shutdown grace period', () => {
+    const manifests = render(overlay);
     const config = brokerConfigOf(manifests);
-    const pod = find(manifests, 'Deployment').spec.template.spec;
+    const pod = workloadOf(manifests).spec.template.spec;
     const c = pod.containers[0];
     expect(c.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'admin' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'admin' });
@@ -194,20 +319,47 @@ describe('deploy/ Kubernetes manifests', () => {
     expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
   });
 
-  it('run as non-root on a read-only root filesystem, with the token and files from the Secrets', () => {
-    const pod = find(manifests, 'Deployment').spec.template.spec;
+  it('runs as non-root on a read-only root filesystem, with the token and files from the Secrets', () => {
+    const manifests = render(overlay);
+    const pod = workloadOf(manifests).spec.template.spec;
     const c = pod.containers[0];
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     const token = c.env.find((e: Obj) => e.name === 'NESTMQ_ADMIN__TOKEN');
     expect(token.valueFrom.secretKeyRef).toMatchObject({ name: 'nestmq-auth', key: 'admin-token' });
-    expect(Object.keys(find(manifests, 'Secret', 'nestmq-auth').stringData).sort()).toEqual(['admin-token', 'passwd']);
-    expect(Object.keys(find(manifests, 'Secret', 'nestmq-tls').stringData).sort()).toEqual(['tls.crt', 'tls.key']);
-    // Every file the broker reads is on a mounted volume.
+    // The Secrets the pod reads, and their keys, are those deploy/secrets-example/ documents.
+    const examples = load(secretsExampleDir);
+    const volumeSecrets = pod.volumes.filter((v: Obj) => v.secret !== undefined).map((v: Obj) => v.secret);
+    for (const s of volumeSecrets) {
+      const keys = Object.keys(find(examples, 'Secret', s.secretName).stringData);
+      for (const item of s.items ?? []) expect([s.secretName, keys.includes(item.key)]).toEqual([s.secretName, true]);
+    }
+    expect(volumeSecrets.map((s: Obj) => s.secretName).sort()).toEqual(['nestmq-auth', 'nestmq-tls']);
+    // Every file the broker reads or writes is on a mounted volume.
     const config = brokerConfigOf(manifests);
     const mounts: string[] = c.volumeMounts.map((v: Obj) => v.mountPath);
     for (const path of [config.auth.passwordFile!, config.listeners.find((l) => l.ssl)!.certfile!, config.persistence.path]) {
       expect([path, mounts.some((m) => path.startsWith(`${m}/`))]).toEqual([path, true]);
+    }
+  });
+
+  it('keeps the SQLite database on a PersistentVolumeClaim, never on an emptyDir', () => {
+    const manifests = render(overlay);
+    const config = brokerConfigOf(manifests);
+    if (config.persistence.backend !== 'sqlite') return; // a clustered overlay may keep its state elsewhere
+    const workload = workloadOf(manifests);
+    const c = workload.spec.template.spec.containers[0];
+    const mount = c.volumeMounts.find((v: Obj) => config.persistence.path.startsWith(`${v.mountPath}/`));
+    const template = (workload.spec.volumeClaimTemplates ?? []).find((t: Obj) => t.metadata.name === mount.name);
+    const podVolume = workload.spec.template.spec.volumes.find((v: Obj) => v.name === mount.name);
+    if (template !== undefined) {
+      expect(podVolume).toBeUndefined(); // a pod volume of the same name would shadow the claim
+      expect(template.spec.accessModes).toEqual(['ReadWriteOnce']);
+      expect(template.spec.resources.requests.storage).toEqual(expect.any(String));
+    } else {
+      // A Deployment must name a claim, and run one pod at a time (Recreate) on it.
+      expect(podVolume?.persistentVolumeClaim?.claimName).toEqual(expect.any(String));
+      expect(workload.spec.strategy).toEqual({ type: 'Recreate' });
     }
   });
 });
@@ -227,13 +379,17 @@ describe('the manifest checks can fail', () => {
   });
 
   it('the fixture differs from a valid manifest only by its deliberate errors', () => {
-    // The good Deployment passes; the same object with one misspelt field does not.
-    const good = load(deployDir, ['deployment.yaml']);
+    // The rendered StatefulSet passes; the same object with one misspelt field does not.
+    const good = render('single-node').filter((m) => m.kind === 'StatefulSet');
     expect(validateManifests(good)).toEqual([]);
     const typo = structuredClone(good[0]);
     const container = ((typo.doc.spec as Obj).template.spec.containers as Obj[])[0];
     container.readinesProbe = container.readinessProbe;
     delete container.readinessProbe;
     expect(validateManifests([typo]).join('\n')).toMatch(/'readinesProbe' does not exist in type/);
+  });
+
+  it('a render without kubectl fails with a message saying so', () => {
+    expect(() => kustomize(join(overlaysDir, 'single-node'), 'kubectl-not-installed')).toThrow(/kubectl not found on PATH/);
   });
 });
