@@ -12,14 +12,13 @@
  *     the database is on a PersistentVolumeClaim, the Secrets it reads are never part of a render.
  * A broken fixture shows that each check can fail.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateConfig, type BrokerConfig } from '../../src';
+import { kustomize, root } from './deploy-kustomize';
 
-const root = join(__dirname, '..', '..');
 const deployDir = join(root, 'deploy');
 const overlaysDir = join(deployDir, 'overlays');
 const secretsExampleDir = join(deployDir, 'secrets-example');
@@ -53,25 +52,6 @@ function load(dir: string, only?: string[]): Manifest[] {
     out.push(...parseManifests(relative(root, join(dir, f)), readFileSync(join(dir, f), 'utf8')));
   }
   return out;
-}
-
-/**
- * `kubectl kustomize DIR`: renders a kustomization offline. kubectl is part of the machine image
- * (CI included); without it these tests fail, never skip, and say why.
- */
-function kustomize(dir: string, kubectl = 'kubectl'): string {
-  try {
-    return execFileSync(kubectl, ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') {
-      throw new Error(
-        'kubectl not found on PATH: test/e2e/deploy-manifests.test.ts renders deploy/overlays/* with `kubectl kustomize` ' +
-          '(kubectl 1.27 or later, built-in kustomize v5). Install kubectl (it is part of the machine image).',
-      );
-    }
-    throw new Error(`kubectl kustomize ${relative(root, dir)} failed: ${e.stderr?.trim() || e.message}`);
-  }
 }
 
 const rendered = new Map<string, Manifest[]>();
