@@ -203,7 +203,8 @@ describe('deploy/ layout: kustomize base and overlays, Secrets never applied', (
   it('has the single-node overlay, and nothing but folders at the top of deploy/', () => {
     expect(overlays).toContain('single-node');
     // The old instructions said `kubectl apply -f deploy/`: with no manifest left at the top it
-    // applies nothing (kubectl: "no objects passed to apply") instead of the placeholder Secrets.
+    // fails ("error reading [deploy/]: recognized file extensions are [.json .yaml .yml]") instead
+    // of applying the placeholder Secrets.
     const top = readdirSync(deployDir).filter((f) => !statSync(join(deployDir, f)).isDirectory());
     expect(top.filter((f) => /\.(ya?ml|json)$/.test(f))).toEqual([]);
   });
