@@ -12,6 +12,25 @@ import type { Engine } from '../engine';
 import { WebSocketTransport } from './ws-transport';
 
 /**
+ * Refuses (400) a WebSocket upgrade that does not offer the `mqtt` (or `mqttv3.1`) sub-protocol:
+ * [MQTT-6.0.0-3] binds the client to offer it (MQTT.js and browsers' MQTT libraries always do),
+ * and an upgrade without it is not an MQTT client (a cross-site page, a scanner).
+ */
+function verifyMqttSubprotocol(
+  info: { req: http.IncomingMessage },
+  done: (verified: boolean, code?: number, message?: string) => void,
+): void {
+  const header = info.req.headers['sec-websocket-protocol'];
+  if (typeof header === 'string') {
+    for (const offered of header.split(',')) {
+      const p = offered.trim();
+      if (p === 'mqtt' || p === 'mqttv3.1') return done(true);
+    }
+  }
+  done(false, 400, 'Bad Request: offer the WebSocket sub-protocol mqtt');
+}
+
+/**
  * One configured listener: a TCP, TLS, WS or WSS server that turns accepted sockets into
  * Connections. It tracks its sockets so that close() really ends them (server.close() alone
  * leaves open sockets running).
@@ -177,6 +196,7 @@ export class Listener {
         path: '/mqtt',
         maxPayload: this.engine.limits.maxPacketSize + 5,
         perMessageDeflate: false,
+        verifyClient: verifyMqttSubprotocol,
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
       this.wss.on('connection', (ws, req) => {
