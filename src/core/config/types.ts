@@ -33,6 +33,9 @@ export interface AuthConfigInput {
 
 export interface LimitsConfigInput {
   'max-packet-size'?: number;
+  'max-connect-packet-size'?: number;
+  'max-connections-per-address'?: number;
+  'limit-loopback-connections'?: boolean;
   'connect-timeout'?: number;
   'max-inflight-messages'?: number;
   'max-queued-messages'?: number;
@@ -77,6 +80,15 @@ export interface ListenerConfig {
 export interface LimitsConfig {
   /** Largest Remaining Length accepted, bytes; a larger packet closes the connection before its body is read. */
   readonly maxPacketSize: number;
+  /**
+   * Largest Remaining Length of a connection's first packet (CONNECT), bytes: before login a
+   * client may hold only this much of the broker's memory.
+   */
+  readonly maxConnectPacketSize: number;
+  /** Open sockets one peer address may have across all listeners; 0 = no limit. */
+  readonly maxConnectionsPerAddress: number;
+  /** Apply max-connections-per-address to loopback peers too (default false: local tools and tests are exempt). */
+  readonly limitLoopbackConnections: boolean;
   /** Seconds a new connection may take to send CONNECT. */
   readonly connectTimeout: number;
   /** Outbound QoS 1/2 messages awaiting acknowledgement per client; more wait in the session queue. */
