@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -389,6 +390,82 @@ describe('admin without a token: cross-site requests and DNS rebinding', () => {
     expect(isLoopbackOrigin('http://127.0.0.1:8080')).toBe(true);
     expect(isLoopbackOrigin('http://127.0.0.1@evil.example')).toBe(false);
     expect(isLoopbackOrigin('null')).toBe(false);
+  });
+});
+
+describe('admin slow clients (slowloris) and the connection cap', () => {
+  let t: TestService;
+  const sockets: net.Socket[] = [];
+  beforeAll(async () => {
+    t = await TestService.start({
+      admin: { bind: '127.0.0.1:0', 'headers-timeout': 1, 'request-timeout': 2, 'max-connections': 4 },
+      logging: { level: 'error' },
+    });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await t.close();
+  });
+
+  /** A raw TCP connection to the admin port, resolved once connected. */
+  async function open(): Promise<net.Socket> {
+    const s = net.connect(t.service.adminAddress!.port, '127.0.0.1');
+    sockets.push(s);
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
+    return s;
+  }
+
+  /** Milliseconds until the server closes `s` while `drip` sends a byte every 100 ms; fails after `ms`. */
+  function closedWhileDripping(s: net.Socket, drip: string, ms: number): Promise<number> {
+    const start = Date.now();
+    let i = 0;
+    const timer = setInterval(() => s.writable && s.write(drip[i++ % drip.length]), 100);
+    return new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => {
+        clearInterval(timer);
+        reject(new Error(`still open after ${ms} ms`));
+      }, ms);
+      s.once('close', () => {
+        clearInterval(timer);
+        clearTimeout(deadline);
+        resolve(Date.now() - start);
+      });
+    });
+  }
+
+  it('headers sent a byte at a time: closed within admin.headers-timeout (1 s), counted', async () => {
+    const s = await open();
+    s.write('GET /api/v1/stats HTTP/1.1\r\nHost: localhost\r\n');
+    const ms = await closedWhileDripping(s, 'X-Slow: aaaaaaaaaaaaaaaa\r\n', 5000);
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('a body sent a byte at a time: closed within admin.request-timeout (2 s)', async () => {
+    const s = await open();
+    s.write('POST /api/v1/shutdown HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
+    const ms = await closedWhileDripping(s, ' ', 6000);
+    expect(ms).toBeLessThan(3500);
+    expect(t.service.broker.state).toBe('started');
+  });
+
+  it('connections over admin.max-connections (4) are closed at accept, counted; the API answers again once they go', async () => {
+    const held = [await open(), await open(), await open(), await open()];
+    const over = await open();
+    const closedAt = Date.now();
+    await new Promise<void>((resolve) => (over.destroyed ? resolve() : over.once('close', () => resolve())));
+    expect(Date.now() - closedAt).toBeLessThan(1000);
+    for (const s of held) s.destroy();
+    // The server notices the closes (its count drops), then answers again.
+    const server = (t.service.app as unknown as { getHttpServer(): net.Server }).getHttpServer();
+    await until(() => new Promise<boolean>((r) => server.getConnections((_e, n) => r(n === 0))));
+    await request(t.http).get('/health/live').expect(200);
+    const text = (await request(t.http).get('/metrics').expect(200)).text;
+    expect(metric(text, 'nestmq_admin_connections_closed_total{reason="max_connections"}')).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'nestmq_admin_connections_closed_total{reason="request_timeout"}')).toBeGreaterThanOrEqual(2);
   });
 });
 

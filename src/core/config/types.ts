@@ -145,6 +145,14 @@ export interface AdminConfig {
   readonly port: number;
   /** Bearer token for the admin API (secret: masked wherever config is shown). */
   readonly token?: string;
+  /** Open admin HTTP connections at most; more are closed at accept (0 = no limit). */
+  readonly maxConnections: number;
+  /** Seconds a client may take to send a request's headers (Node's server.headersTimeout). */
+  readonly headersTimeout: number;
+  /** Seconds a client may take to send a whole request, body included (server.requestTimeout). */
+  readonly requestTimeout: number;
+  /** Seconds an idle keep-alive connection stays open between requests (server.keepAliveTimeout). */
+  readonly keepAliveTimeout: number;
 }
 
 export interface LoggingConfig {

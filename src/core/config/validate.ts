@@ -47,7 +47,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 const DEFAULT_BIND = '0.0.0.0:1883';
 /** Admin HTTP default: clear of MQTT (1883/8883) and the usual WebSocket ports (8080/8083/8084/9001). */
 export const DEFAULT_ADMIN_BIND = '0.0.0.0:18883';
-const ADMIN_KEYS = new Set(['enabled', 'bind', 'token']);
+const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'headers-timeout', 'request-timeout', 'keep-alive-timeout']);
+/** Admin HTTP defaults: a slow client (slowloris) is cut off in seconds, and a flood of them meets a cap. */
+export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5 });
 const LOGGING_KEYS = new Set(['level', 'format']);
 const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
 
@@ -401,7 +403,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   }
 
   const rawAdmin = (input.admin ?? {}) as Record<string, unknown>;
-  let admin: AdminConfig = { enabled: true, ...parseBind(DEFAULT_ADMIN_BIND)! };
+  let admin: AdminConfig = { enabled: true, ...parseBind(DEFAULT_ADMIN_BIND)!, ...DEFAULT_ADMIN_HTTP };
   if (!isObject(rawAdmin)) problems.push('admin: expected a mapping');
   else {
     for (const key of Object.keys(rawAdmin)) if (!ADMIN_KEYS.has(key)) problems.push(`admin.${key}: unknown key`);
@@ -414,7 +416,21 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     const token = typeof rawToken === 'number' || typeof rawToken === 'bigint' ? String(rawToken) : typeof rawToken === 'string' ? rawToken : undefined;
     if (rawToken !== undefined && rawToken !== null && token === undefined) problems.push('admin.token: expected a string (value not shown)');
     if (token !== undefined && token.length < 16) problems.push('admin.token: expected at least 16 characters');
-    admin = { enabled: flag('admin.enabled', rawAdmin.enabled, true), host: addr?.host ?? '0.0.0.0', port: addr?.port ?? 18883, token };
+    const d = DEFAULT_ADMIN_HTTP;
+    const headersTimeout = bounded('admin.headers-timeout', rawAdmin['headers-timeout'], 0.1, 3600, false, d.headersTimeout);
+    const requestTimeout = bounded('admin.request-timeout', rawAdmin['request-timeout'], 0.1, 3600, false, Math.max(d.requestTimeout, headersTimeout));
+    // Node requires it: the headers are part of the request.
+    if (headersTimeout > requestTimeout) problems.push(`admin.headers-timeout: must not exceed admin.request-timeout (${requestTimeout})`);
+    admin = {
+      enabled: flag('admin.enabled', rawAdmin.enabled, true),
+      host: addr?.host ?? '0.0.0.0',
+      port: addr?.port ?? 18883,
+      token,
+      maxConnections: bounded('admin.max-connections', rawAdmin['max-connections'], 0, 100_000, true, d.maxConnections),
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: bounded('admin.keep-alive-timeout', rawAdmin['keep-alive-timeout'], 0, 3600, false, d.keepAliveTimeout),
+    };
   }
 
   // persistence: nestmq's backend choice. hbmqtt's docstring shows `persistence: {plugin: ...}`,
