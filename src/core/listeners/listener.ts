@@ -9,6 +9,7 @@ import type { ListenerConfig } from '../config/types';
 import { Connection } from '../connection/connection';
 import type { Transport } from '../connection/transport';
 import type { Engine } from '../engine';
+import { AddressLimit } from './address-limit';
 import { WebSocketTransport } from './ws-transport';
 
 /**
@@ -30,6 +31,18 @@ function verifyMqttSubprotocol(
   done(false, 400, 'Bad Request: offer the WebSocket sub-protocol mqtt');
 }
 
+/** One AddressLimit per broker (its engine), shared by all of its listeners. */
+const addressLimits = new WeakMap<Engine, AddressLimit>();
+
+export function addressLimitOf(engine: Engine): AddressLimit {
+  let limit = addressLimits.get(engine);
+  if (limit === undefined) {
+    limit = new AddressLimit(engine.limits.maxConnectionsPerAddress, engine.limits.limitLoopbackConnections);
+    addressLimits.set(engine, limit);
+  }
+  return limit;
+}
+
 /**
  * One configured listener: a TCP, TLS, WS or WSS server that turns accepted sockets into
  * Connections. It tracks its sockets so that close() really ends them (server.close() alone
@@ -49,10 +62,25 @@ export class Listener {
   refused = 0;
   address: { host: string; port: number } | null = null;
 
+  private readonly addressLimit: AddressLimit;
+
   constructor(
     readonly config: ListenerConfig,
     private readonly engine: Engine,
-  ) {}
+  ) {
+    this.addressLimit = addressLimitOf(engine);
+  }
+
+  /**
+   * A raw socket just accepted: counted against its peer address, or closed at once (counted)
+   * when that address already has max-connections-per-address open.
+   */
+  private admitAddress(socket: net.Socket): boolean {
+    if (this.addressLimit.admit(socket)) return true;
+    this.engine.stats.refusedAddressLimit++;
+    socket.destroy();
+    return false;
+  }
 
   get connectionCount(): number {
     return this.connections;
@@ -115,6 +143,7 @@ export class Listener {
    * (counting sockets still in their handshake), else watched until accept() takes it over.
    */
   private watchHandshake(socket: net.Socket): void {
+    if (!this.admitAddress(socket)) return;
     const max = this.config.maxConnections;
     if (max > 0 && this.connections + this.handshaking.size >= max) {
       this.refused++;
@@ -184,7 +213,7 @@ export class Listener {
     if (c.type === 'tcp') {
       this.server = c.ssl
         ? tls.createServer(this.tlsOptions(), (s) => this.accept(s, s))
-        : net.createServer({ noDelay: true }, (s) => this.accept(s));
+        : net.createServer({ noDelay: true }, (s) => this.admitAddress(s) && this.accept(s));
     } else {
       const server = c.ssl ? https.createServer(this.tlsOptions()) : http.createServer();
       server.on('request', (_req, res) => {

@@ -102,6 +102,8 @@ export class MetricsService {
     labelled('nestmq_connections_closed_total', 'Connections closed by a limit, by reason', 'reason', (s) => ({
       packet_too_large: s.closedPacketTooLarge,
       connect_timeout: s.closedConnectTimeout,
+      connect_too_large: s.closedConnectTooLarge,
+      address_limit: s.refusedAddressLimit,
       keepalive: s.closedKeepalive,
       topic_limit: s.closedTopicLimit,
     }));

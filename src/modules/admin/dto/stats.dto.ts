@@ -7,6 +7,8 @@ export class ConnectionStatsDto {
   @ApiProperty({ description: 'most clients connected at once since start' }) maximum!: number;
   @ApiProperty({ description: 'connections accepted since start' }) total!: number;
   @ApiProperty({ description: 'connections refused at a max-connections limit' }) refused!: number;
+  @ApiProperty({ description: 'sockets closed at accept: their address had max-connections-per-address open' }) refusedAddressLimit!: number;
+  @ApiProperty({ description: 'connections closed: first packet (CONNECT) beyond max-connect-packet-size' }) closedConnectTooLarge!: number;
 }
 
 export class MessageStatsDto {
@@ -48,6 +50,8 @@ export class BrokerStatsDto {
         maximum: s.clientsMaximum,
         total: s.connectionsTotal,
         refused: s.connectionsRefused,
+        refusedAddressLimit: s.refusedAddressLimit,
+        closedConnectTooLarge: s.closedConnectTooLarge,
       }),
       sessions: broker.sessionCount,
       subscriptions: broker.subscriptionCount,
