@@ -162,7 +162,7 @@ describe('6 WebSocket sub-protocol choices', () => {
     });
   }
 
-  it('[MQTT-6.0.0-3] an upgrade offering no sub-protocol, or only unknown ones ("foo"), is refused with 400; nothing is left open', async () => {
+  it('[MQTT-6.0.0-4] an upgrade offering no sub-protocol, or only unknown ones ("foo"), is refused with 400 (the client must offer mqtt: 6.0.0-3); nothing is left open', async () => {
     expect(await upgradeStatus([])).toBe(400);
     expect(await upgradeStatus(['foo'])).toBe(400);
     expect(await upgradeStatus(['foo', 'mqtt'])).toBe(101);

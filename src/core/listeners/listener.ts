@@ -14,7 +14,7 @@ import { WebSocketTransport } from './ws-transport';
 
 /**
  * Refuses (400) a WebSocket upgrade that does not offer the `mqtt` (or `mqttv3.1`) sub-protocol:
- * [MQTT-6.0.0-3] binds the client to offer it (MQTT.js and browsers' MQTT libraries always do),
+ * 6.0.0-3 (client-side) binds the client to offer it (MQTT.js and browsers' MQTT libraries always do),
  * and an upgrade without it is not an MQTT client (a cross-site page, a scanner).
  */
 function verifyMqttSubprotocol(
