@@ -1,7 +1,6 @@
 // Memory held before login (hardening item 8): `npm run build`, then
 //   node bench/connect-flood/attack.js "$PWD/dist" 200 1 '{"listeners":{"default":{"bind":"127.0.0.1:0"}}}'
 // opens N loopback sockets that each send MiB of an unfinished CONNECT and prints the broker's memory before and after.
-// node mem-attack.js DIST N MiB CONFIG_JSON: N sockets each send MiB of an unfinished CONNECT; broker memory before/after.
 const { fork } = require('node:child_process');
 const net = require('node:net');
 const [dist, n, mib, config] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), process.argv[5]];

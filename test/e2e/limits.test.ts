@@ -781,6 +781,29 @@ describe('max-connect-packet-size (4 KiB here; max-packet-size stays 1 MiB)', ()
     expect(h().broker.stats.closedConnectTooLarge).toBe(0);
   });
 
+  it('over WebSocket: a first frame announcing 1 MiB closes (1009) at its header; after CONNECT, 200 KiB frames pass', async () => {
+    const s = await wsHandshake(h().broker.port('ws'));
+    try {
+      const header = Buffer.alloc(14);
+      header[0] = 0x82;
+      header[1] = 0x80 | 127;
+      header.writeBigUInt64BE(BigInt(1024 * 1024), 2);
+      s.socket.write(header);
+      await s.closed;
+      expect(toHex(s.rest().subarray(0, 4))).toBe('88 02 03 f1');
+      expect(h().broker.stats.closedConnectTooLarge).toBe(1);
+    } finally {
+      s.socket.destroy();
+    }
+    const c = await h().websocket('ws');
+    await c.connect({ clientId: 'ws-after' });
+    const sub = await h().connected({ clientId: 'ws-sub' });
+    await sub.subscribe(1, ['ws-big', 0]);
+    c.send(publish({ topic: 'ws-big', payload: Buffer.alloc(200 * 1024, 3) }));
+    expect((await sub.nextPublish()).payload.length).toBe(200 * 1024);
+    expect(h().broker.stats.closedPacketTooLarge).toBe(0);
+  });
+
   it('the attack: 200 sockets each sending 1 MiB of an unfinished CONNECT are all closed at the header; nothing is held', async () => {
     const announce = Buffer.from([0x10, ...remainingLength(1024 * 1024)]);
     const body = Buffer.alloc(1024 * 1024 - 1, 0x41);

@@ -228,13 +228,21 @@ export class Listener {
         verifyClient: verifyMqttSubprotocol,
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
+      // A frame holds at most one packet's worth plus the few bytes of another's header; the first
+      // message (CONNECT) only max-connect-packet-size's worth.
+      const limits = this.engine.limits;
+      const frameLimits = { first: Math.min(limits.maxConnectPacketSize, limits.maxPacketSize) + 5, rest: limits.maxPacketSize + 5 };
       this.wss.on('connection', (ws, req) => {
-        // ws refuses a frame longer than maxPayload from its header, before buffering the body:
-        // the WebSocket form of a packet over max-packet-size, counted as such.
+        const transport = new WebSocketTransport(ws, req.socket, frameLimits);
+        // ws refuses a frame longer than its limit from its header, before buffering the body:
+        // the WebSocket form of a packet over max-packet-size (or of a CONNECT over
+        // max-connect-packet-size), counted as such.
         ws.on('error', (err: Error & { code?: string }) => {
-          if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.engine.stats.closedPacketTooLarge++;
+          if (err.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+          if (transport.awaitingFirstMessage && frameLimits.first < frameLimits.rest) this.engine.stats.closedConnectTooLarge++;
+          else this.engine.stats.closedPacketTooLarge++;
         });
-        this.accept(new WebSocketTransport(ws, req.socket), c.ssl ? (req.socket as tls.TLSSocket) : undefined);
+        this.accept(transport, c.ssl ? (req.socket as tls.TLSSocket) : undefined);
       });
       this.server = server;
     }
