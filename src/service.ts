@@ -7,9 +7,10 @@
 import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule, type AppOptions } from './app.module';
 import { Broker, type BrokerConfig } from './core';
+import { AdminExpressAdapter } from './modules/admin/admin-http';
 import { setupOpenApi } from './modules/admin/openapi';
 import { ShutdownService } from './modules/admin/shutdown.service';
 import { ServiceLogger } from './modules/logging/service-logger';
@@ -35,7 +36,7 @@ export async function startService(config: BrokerConfig, options: AppOptions = {
   let app: INestApplicationContext;
   let adminAddress: { host: string; port: number } | null = null;
   if (config.admin.enabled) {
-    const http = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), {
+    const http = await NestFactory.create<NestExpressApplication>(module, new AdminExpressAdapter(config.admin), {
       bufferLogs: true,
       abortOnError: false,
     });

@@ -32,6 +32,10 @@ export class BrokerStats {
   protocolErrors = 0;
   /** Connections closed because a packet's Remaining Length exceeded max-packet-size. */
   closedPacketTooLarge = 0;
+  /** Connections closed because their first packet's Remaining Length exceeded max-connect-packet-size. */
+  closedConnectTooLarge = 0;
+  /** Sockets closed at accept because their peer address had max-connections-per-address open. */
+  refusedAddressLimit = 0;
   /** Sockets closed for sending no CONNECT within connect-timeout. */
   closedConnectTimeout = 0;
   /** Clients closed for silence beyond their keepalive. */

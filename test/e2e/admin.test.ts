@@ -1,16 +1,19 @@
 import 'reflect-metadata';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import request from 'supertest';
 import { type BrokerConfigInput, validateConfig } from '../../src';
-import { adminAccess, isLoopback, tokenDigest } from '../../src/modules/admin/admin-token.guard';
+import { adminAccess, isLoopback, isLoopbackHost, isLoopbackOrigin, tokenDigest } from '../../src/modules/admin/admin-token.guard';
 import { ShutdownService } from '../../src/modules/admin/shutdown.service';
 import { type NestmqService, startService } from '../../src/service';
 import { sleep } from '../helpers/broker';
 
 const TOKEN = 'test-admin-token-0123456789abcdef';
+const JSON_TYPE = { 'Content-Type': 'application/json' };
 
 /** The service in-process on ephemeral ports (MQTT and admin HTTP), its log lines collected. */
 class TestService {
@@ -150,7 +153,7 @@ describe('admin HTTP: health, clients, stats, metrics, OpenAPI (no token: loopba
     const c = await t.client({ clientId: 'kick-me', clean: false });
     await c.subscribeAsync('k/#', { qos: 1 });
     const closed = new Promise<void>((r) => c.once('close', () => r()));
-    const res = await request(t.http).delete('/api/v1/clients/kick-me').expect(200);
+    const res = await request(t.http).delete('/api/v1/clients/kick-me').set(JSON_TYPE).expect(200);
     expect(res.body).toEqual({ clientId: 'kick-me', disconnected: true, sessionDiscarded: false });
     await closed;
     await request(t.http).get('/api/v1/clients/kick-me').expect(404);
@@ -158,12 +161,12 @@ describe('admin HTTP: health, clients, stats, metrics, OpenAPI (no token: loopba
     const sessions = stats.body.sessions;
 
     // The persistent session outlived the connection; discarding it works while offline.
-    const gone = await request(t.http).delete('/api/v1/clients/kick-me?discardSession=true').expect(200);
+    const gone = await request(t.http).delete('/api/v1/clients/kick-me?discardSession=true').set(JSON_TYPE).expect(200);
     expect(gone.body).toEqual({ clientId: 'kick-me', disconnected: false, sessionDiscarded: true });
     expect((await request(t.http).get('/api/v1/stats')).body.sessions).toBe(sessions - 1);
-    await request(t.http).delete('/api/v1/clients/kick-me?discardSession=true').expect(404);
-    await request(t.http).delete('/api/v1/clients/kick-me').expect(404);
-    await request(t.http).delete('/api/v1/clients/kick-me?discardSession=maybe').expect(400);
+    await request(t.http).delete('/api/v1/clients/kick-me?discardSession=true').set(JSON_TYPE).expect(404);
+    await request(t.http).delete('/api/v1/clients/kick-me').set(JSON_TYPE).expect(404);
+    await request(t.http).delete('/api/v1/clients/kick-me?discardSession=maybe').set(JSON_TYPE).expect(400);
   });
 
   it('stats and metrics move when clients publish', async () => {
@@ -262,7 +265,7 @@ describe('admin token', () => {
       await request(t.http).get(path).set('Authorization', 'Bearer short').expect(401);
       await request(t.http).get(path).set('Authorization', `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`).expect(401);
     }
-    await request(t.http).delete('/api/v1/clients/x').expect(401);
+    await request(t.http).delete('/api/v1/clients/x').set(JSON_TYPE).expect(401);
     await request(t.http).post('/api/v1/shutdown').set('Authorization', 'Bearer wrong-token').expect(401);
     expect(t.service.broker.state).toBe('started');
 
@@ -285,6 +288,184 @@ describe('admin token', () => {
     expect(all).toContain('GET /api/v1/stats 401');
     expect(all).not.toContain(TOKEN);
     expect(all.toLowerCase()).not.toContain('authorization');
+  });
+});
+
+/** One real HTTP request with exactly these headers (Host included); resolves with status and body. */
+function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+describe('admin without a token: cross-site requests and DNS rebinding', () => {
+  let t: TestService;
+  let shutdownRequests: string[];
+  beforeAll(async () => {
+    t = await TestService.start({ logging: { level: 'error' } });
+    shutdownRequests = [];
+    t.service.onShutdownRequest((reason) => void shutdownRequests.push(reason));
+  });
+  afterAll(() => t.close());
+
+  const port = (): number => t.service.adminAddress!.port;
+
+  it('the attack: POST /api/v1/shutdown with a foreign Origin, a rebound Host and text/plain gets 403; the broker runs on', async () => {
+    const res = await rawRequest(port(), 'POST', '/api/v1/shutdown', {
+      Host: 'rebind.evil.example',
+      Origin: 'http://evil.example',
+      'Content-Type': 'text/plain',
+    }, 'x');
+    expect(res.status).toBe(403);
+    expect(shutdownRequests).toEqual([]);
+    expect(t.service.broker.state).toBe('started');
+  });
+
+  it('a rebound Host alone is refused (403), for reads too; loopback names with any port pass', async () => {
+    for (const host of ['rebind.evil.example', `rebind.evil.example:${port()}`, '127.0.0.1.evil.example', 'localhost.evil.example', '10.0.0.1']) {
+      expect((await rawRequest(port(), 'GET', '/api/v1/stats', { Host: host })).status).toBe(403);
+      expect((await rawRequest(port(), 'GET', '/api/docs-json', { Host: host })).status).toBe(403);
+    }
+    // No Host at all: Node's HTTP server itself answers 400.
+    expect((await rawRequest(port(), 'GET', '/api/v1/stats', {})).status).toBe(400);
+    for (const host of ['localhost', `localhost:${port()}`, `127.0.0.1:${port()}`, '127.0.0.2', `[::1]:${port()}`, 'LOCALHOST']) {
+      expect((await rawRequest(port(), 'GET', '/api/v1/stats', { Host: host })).status).toBe(200);
+    }
+    // Probes and metrics stay open to any Host (Kubernetes probes name the pod IP).
+    expect((await rawRequest(port(), 'GET', '/health/live', { Host: '10.1.2.3:18883' })).status).toBe(200);
+  });
+
+  it('a foreign Origin is refused (403) even with a loopback Host; a loopback Origin passes', async () => {
+    const host = `127.0.0.1:${port()}`;
+    for (const origin of ['http://evil.example', 'null', 'http://localhost.evil.example', 'file://']) {
+      expect((await rawRequest(port(), 'GET', '/api/v1/stats', { Host: host, Origin: origin })).status).toBe(403);
+      expect((await rawRequest(port(), 'DELETE', '/api/v1/clients/nobody', { Host: host, Origin: origin, 'Content-Type': 'application/json' })).status).toBe(403);
+    }
+    expect((await rawRequest(port(), 'GET', '/api/v1/stats', { Host: host, Origin: 'http://localhost:3000' })).status).toBe(200);
+    expect((await rawRequest(port(), 'GET', '/api/v1/stats', { Host: host, Origin: `http://127.0.0.1:${port()}` })).status).toBe(200);
+  });
+
+  it('state-changing requests need Content-Type: application/json or X-Nestmq-Request (else 415)', async () => {
+    const host = `localhost:${port()}`;
+    for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const headers: Record<string, string> = { Host: host };
+      if (type !== undefined) headers['Content-Type'] = type;
+      expect((await rawRequest(port(), 'POST', '/api/v1/shutdown', headers)).status).toBe(415);
+      expect((await rawRequest(port(), 'DELETE', '/api/v1/clients/nobody', headers)).status).toBe(415);
+    }
+    expect(shutdownRequests).toEqual([]);
+    expect((await rawRequest(port(), 'DELETE', '/api/v1/clients/nobody', { Host: host, 'X-Nestmq-Request': '1' })).status).toBe(404);
+    expect((await rawRequest(port(), 'DELETE', '/api/v1/clients/nobody', { Host: host, 'Content-Type': 'application/json; charset=utf-8' })).status).toBe(404);
+    expect((await rawRequest(port(), 'POST', '/api/v1/shutdown', { Host: host, 'Content-Type': 'application/json' })).status).toBe(202);
+    expect(shutdownRequests).toEqual(['admin API']);
+  });
+
+  it('with a token, any Host may call, but state-changing requests still need the JSON type or the header', async () => {
+    const tt = await TestService.start({ admin: { bind: '127.0.0.1:0', token: TOKEN }, logging: { level: 'error' } });
+    try {
+      const p = tt.service.adminAddress!.port;
+      const auth = { Authorization: `Bearer ${TOKEN}`, Host: 'broker.example.net' };
+      expect((await rawRequest(p, 'GET', '/api/v1/stats', auth)).status).toBe(200);
+      expect((await rawRequest(p, 'DELETE', '/api/v1/clients/nobody', { ...auth, 'Content-Type': 'text/plain' })).status).toBe(415);
+      expect((await rawRequest(p, 'DELETE', '/api/v1/clients/nobody', { ...auth, 'Content-Type': 'application/json' })).status).toBe(404);
+    } finally {
+      await tt.close();
+    }
+  });
+
+  it('the Host and Origin rules on their own', () => {
+    expect(isLoopbackHost('[::1]')).toBe(true);
+    expect(isLoopbackHost('[::1]:8080')).toBe(true);
+    expect(isLoopbackHost('[::2]:8080')).toBe(false);
+    expect(isLoopbackHost('127.0.0.1:99999')).toBe(false);
+    expect(isLoopbackHost(undefined)).toBe(false);
+    expect(isLoopbackOrigin('https://localhost')).toBe(true);
+    expect(isLoopbackOrigin('http://127.0.0.1:8080')).toBe(true);
+    expect(isLoopbackOrigin('http://127.0.0.1@evil.example')).toBe(false);
+    expect(isLoopbackOrigin('null')).toBe(false);
+  });
+});
+
+describe('admin slow clients (slowloris) and the connection cap', () => {
+  let t: TestService;
+  const sockets: net.Socket[] = [];
+  beforeAll(async () => {
+    t = await TestService.start({
+      admin: { bind: '127.0.0.1:0', 'headers-timeout': 1, 'request-timeout': 2, 'max-connections': 4 },
+      logging: { level: 'error' },
+    });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await t.close();
+  });
+
+  /** A raw TCP connection to the admin port, resolved once connected. */
+  async function open(): Promise<net.Socket> {
+    const s = net.connect(t.service.adminAddress!.port, '127.0.0.1');
+    sockets.push(s);
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
+    return s;
+  }
+
+  /** Milliseconds until the server closes `s` while `drip` sends a byte every 100 ms; fails after `ms`. */
+  function closedWhileDripping(s: net.Socket, drip: string, ms: number): Promise<number> {
+    const start = Date.now();
+    let i = 0;
+    const timer = setInterval(() => s.writable && s.write(drip[i++ % drip.length]), 100);
+    return new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => {
+        clearInterval(timer);
+        reject(new Error(`still open after ${ms} ms`));
+      }, ms);
+      s.once('close', () => {
+        clearInterval(timer);
+        clearTimeout(deadline);
+        resolve(Date.now() - start);
+      });
+    });
+  }
+
+  it('headers sent a byte at a time: closed within admin.headers-timeout (1 s), counted', async () => {
+    const s = await open();
+    s.write('GET /api/v1/stats HTTP/1.1\r\nHost: localhost\r\n');
+    const ms = await closedWhileDripping(s, 'X-Slow: aaaaaaaaaaaaaaaa\r\n', 5000);
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('a body sent a byte at a time: closed within admin.request-timeout (2 s)', async () => {
+    const s = await open();
+    s.write('POST /api/v1/shutdown HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
+    const ms = await closedWhileDripping(s, ' ', 6000);
+    expect(ms).toBeLessThan(3500);
+    expect(t.service.broker.state).toBe('started');
+  });
+
+  it('connections over admin.max-connections (4) are closed at accept, counted; the API answers again once they go', async () => {
+    const held = [await open(), await open(), await open(), await open()];
+    const over = await open();
+    const closedAt = Date.now();
+    await new Promise<void>((resolve) => (over.destroyed ? resolve() : over.once('close', () => resolve())));
+    expect(Date.now() - closedAt).toBeLessThan(1000);
+    for (const s of held) s.destroy();
+    // The server notices the closes (its count drops), then answers again.
+    const server = (t.service.app as unknown as { getHttpServer(): net.Server }).getHttpServer();
+    await until(() => new Promise<boolean>((r) => server.getConnections((_e, n) => r(n === 0))));
+    await request(t.http).get('/health/live').expect(200);
+    const text = (await request(t.http).get('/metrics').expect(200)).text;
+    expect(metric(text, 'nestmq_admin_connections_closed_total{reason="max_connections"}')).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'nestmq_admin_connections_closed_total{reason="request_timeout"}')).toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -353,7 +534,7 @@ describe('shutdown through the admin surface', () => {
     const t = await TestService.start({ logging: { level: 'error' }, 'shutdown-grace-period': 7 });
     const c = await t.client({ clientId: 'bye' });
     const closed = new Promise<void>((r) => c.once('close', () => r()));
-    const res = await request(t.http).post('/api/v1/shutdown').expect(202);
+    const res = await request(t.http).post('/api/v1/shutdown').set(JSON_TYPE).expect(202);
     expect(res.body).toEqual({ status: 'shutting down', gracePeriodSeconds: 7 });
     await closed;
     await until(() => t.service.broker.state === 'stopped');

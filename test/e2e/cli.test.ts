@@ -25,7 +25,7 @@ describe('nestmq command line (the package bin)', () => {
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(file);
     expect(err.stderr).toMatch(/listeners\.default\.bind: expected host:port/);
-    expect(err.stderr).toMatch(/listeners\.default\.max-connections: expected a number/);
+    expect(err.stderr).toMatch(/listeners\.default\.max-connections: expected an integer/);
     expect(err.stderr).toMatch(/sys_interval: expected a number/);
     expect(err.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });

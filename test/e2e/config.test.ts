@@ -198,7 +198,7 @@ describe('NESTMQ_* environment overrides', () => {
     const err = configError(() => loadConfigFile(HBMQTT_EXAMPLE, { NESTMQ_LIMITS__MAX_PACKET_SIZE: 'big', NESTMQ_LISTENERS__MY_TCP_1__TYPE: 'udp' }));
     expect(err.message).toContain(`invalid configuration in ${HBMQTT_EXAMPLE} with NESTMQ_LIMITS__MAX_PACKET_SIZE, NESTMQ_LISTENERS__MY_TCP_1__TYPE`);
     expect(err.problems).toEqual(
-      expect.arrayContaining(['limits.max-packet-size: expected a number >= 1, got "big"', 'listeners.my-tcp-1.type: expected tcp or ws, got "udp"']),
+      expect.arrayContaining(['limits.max-packet-size: expected an integer from 1 to 268435455, got "big"', 'listeners.my-tcp-1.type: expected tcp or ws, got "udp"']),
     );
   });
 });
@@ -226,14 +226,61 @@ describe('bad configurations: one message naming the file, every bad key path an
       expect.arrayContaining([
         'listeners.a.bind: expected host:port, :port or [ipv6]:port, got "nowhere"',
         'listeners.a.type: expected tcp or ws, got "udp"',
-        'listeners.a.max-connections: expected a number >= 0, got "many"',
-        'limits.max-packet-size: expected a number >= 1, got -1',
-        'limits.connect-timeout: expected a number >= 0, got "soon"',
+        'listeners.a.max-connections: expected an integer from 0 to 1000000, got "many"',
+        'limits.max-packet-size: expected an integer from 1 to 268435455, got -1',
+        'limits.connect-timeout: expected a number from 0 to 3600, got "soon"',
         'limits.queue-qos0-messages: expected a boolean, got "sometimes"',
-        'timeout-disconnect-delay: expected a number >= 0, got [1]',
+        'timeout-disconnect-delay: expected a number from 0 to 2147483, got [1]',
       ]),
     );
     for (const p of err.problems) expect(err.message).toContain(p);
+  });
+
+  it('limits are integers within their bounds: 70000 in-flight, 1.5, 0 and 2^31 ms timers are refused, naming the key and the file', () => {
+    const file = yamlFile(
+      'limits:\n  max-inflight-messages: 70000\n  max-queued-messages: 1.5\n  max-topic-length: 65536\n' +
+        '  max-connect-packet-size: 0\n  max-connections-per-address: -1\n  session-expiry: 0.5\n' +
+        'listeners:\n  a:\n    bind: 127.0.0.1:0\n    max-connections: 2.5\nshutdown-grace-period: 3000000\nauth:\n  cache-size: 1.5\n',
+    );
+    const err = configError(() => loadConfigFile(file));
+    expect(err.message.split('\n')[0]).toBe(`invalid configuration in ${file}:`);
+    expect(err.problems.sort()).toEqual(
+      [
+        'limits.max-inflight-messages: expected an integer from 1 to 65535, got 70000',
+        'limits.max-queued-messages: expected an integer from 1 to 100000000, got 1.5',
+        'limits.max-topic-length: expected an integer from 1 to 65535, got 65536',
+        'limits.max-connect-packet-size: expected an integer from 1 to 268435455, got 0',
+        'limits.max-connections-per-address: expected an integer from 0 to 1000000, got -1',
+        'limits.session-expiry: expected an integer from 0 to 3153600000, got 0.5',
+        'listeners.a.max-connections: expected an integer from 0 to 1000000, got 2.5',
+        'shutdown-grace-period: expected a number from 0 to 2147483, got 3000000',
+        'auth.cache-size: expected an integer from 0 to 10000000, got 1.5',
+      ].sort(),
+    );
+    // The largest in-flight window the packet ids allow is accepted.
+    expect(loadConfigFile(yamlFile('limits:\n  max-inflight-messages: 65535\n')).limits.maxInflightMessages).toBe(65535);
+  });
+
+  it('inherited names (constructor, toString, __proto__) are unknown keys, not configuration', () => {
+    const file = yamlFile(
+      'limits:\n  constructor: 5\n  toString: 1\n  hasOwnProperty: 2\nauth:\n  plugins: [constructor, toString]\n' +
+        'topic-check:\n  plugins: [valueOf]\n',
+    );
+    const err = configError(() => loadConfigFile(file));
+    expect(err.problems.sort()).toEqual(
+      [
+        'limits.constructor: unknown key',
+        'limits.toString: unknown key',
+        'limits.hasOwnProperty: unknown key',
+        'auth.plugins[0]: unknown plugin "constructor" (known: auth.anonymous, auth.file, topic_taboo, topic_acl)',
+        'auth.plugins[1]: unknown plugin "toString" (known: auth.anonymous, auth.file, topic_taboo, topic_acl)',
+        'topic-check.plugins[0]: unknown topic plugin "valueOf" (known: topic_taboo, topic_acl)',
+      ].sort(),
+    );
+    // Nor can an environment variable reach Object.prototype: it names an unknown key.
+    const env = applyEnvOverrides({}, { NESTMQ_CONSTRUCTOR__PROTOTYPE__POLLUTED: 'yes' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(configError(() => new Broker(env.config as Record<string, unknown>)).problems).toEqual(['constructor: unknown key']);
   });
 
   it('a missing file is a ConfigError naming it', () => {

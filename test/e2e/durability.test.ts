@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -204,6 +204,39 @@ describe('durability (SQLite, child-process brokers)', () => {
     expect(code).toBe(1);
     expect(stderr).toContain(`persistence.path: cannot use ${path}`);
     expect(stderr).toMatch(/ENOTDIR/);
+  });
+});
+
+describe('database file modes', () => {
+  const mode = (f: string): string => (statSync(f).mode & 0o777).toString(8);
+
+  it('folders nestmq creates are 0700 and the database, -wal and -shm files 0600; an existing 0644 file is tightened', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'nestmq-modes-'));
+    const path = join(base, 'a', 'b', 'nestmq.db');
+    let tb = await TestBroker.start({ persistence: { backend: 'sqlite', path } });
+    const c = await tb.client({ clientId: 'modes' });
+    await c.publishAsync('modes/t', 'private payload', { qos: 1, retain: true });
+    for (const f of [`${path}-wal`, `${path}-shm`]) expect(existsSync(f)).toBe(true);
+    expect({
+      base: mode(base),
+      a: mode(join(base, 'a')),
+      b: mode(join(base, 'a', 'b')),
+      db: mode(path),
+      wal: mode(`${path}-wal`),
+      shm: mode(`${path}-shm`),
+    }).toEqual({ base: '700', a: '700', b: '700', db: '600', wal: '600', shm: '600' });
+    await tb.close();
+
+    // A database left readable by an older version (or a copy) is made private at the next start.
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o644);
+    chmodSync(join(base, 'a', 'b'), 0o755);
+    tb = await TestBroker.start({ persistence: { backend: 'sqlite', path } });
+    await tb.client({ clientId: 'modes-2' });
+    expect(mode(path)).toBe('600');
+    for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) expect(mode(f)).toBe('600');
+    // A folder that already existed is the operator's: its mode is left alone.
+    expect(mode(join(base, 'a', 'b'))).toBe('755');
+    await tb.close();
   });
 });
 

@@ -755,6 +755,109 @@ describe('max-write-buffer (64 KiB here)', () => {
   });
 });
 
+// ---- memory before login: max-connect-packet-size, max-connections-per-address ----------------
+
+describe('max-connect-packet-size (4 KiB here; max-packet-size stays 1 MiB)', () => {
+  const h = useBroker({ listeners: CONFIG.listeners, limits: { 'max-connect-packet-size': 4096 } });
+
+  it('the header of a 4097-byte CONNECT closes without CONNACK as soon as its length is read; counted', async () => {
+    const c = await h().raw();
+    const received = h().broker.stats.bytesReceived;
+    c.send(Buffer.from([0x10, ...remainingLength(4097)]));
+    await c.expectClosedSilently(1000);
+    expect(h().broker.stats.closedConnectTooLarge).toBe(1);
+    expect(h().broker.stats.closedPacketTooLarge).toBe(0);
+    expect(h().broker.stats.bytesReceived - received).toBe(3);
+  });
+
+  it('the boundary: a 4096-byte CONNECT is accepted, and then the 1 MiB limit applies to the packets after it', async () => {
+    // CONNECT body: 10 (variable header) + 2+1 (client id) + 2+1 (will topic) + 2 + payload.
+    const c = await h().raw();
+    await c.connect({ clientId: 'c', will: { topic: 'w', payload: Buffer.alloc(4096 - 18, 1) } });
+    const sub = await h().connected({ clientId: 'sub' });
+    await sub.subscribe(1, ['big', 0]);
+    c.send(publish({ topic: 'big', payload: Buffer.alloc(200 * 1024, 2) }));
+    expect((await sub.nextPublish()).payload.length).toBe(200 * 1024);
+    expect(h().broker.stats.closedConnectTooLarge).toBe(0);
+  });
+
+  it('over WebSocket: a first frame announcing 1 MiB closes (1009) at its header; after CONNECT, 200 KiB frames pass', async () => {
+    const s = await wsHandshake(h().broker.port('ws'));
+    try {
+      const header = Buffer.alloc(14);
+      header[0] = 0x82;
+      header[1] = 0x80 | 127;
+      header.writeBigUInt64BE(BigInt(1024 * 1024), 2);
+      s.socket.write(header);
+      await s.closed;
+      expect(toHex(s.rest().subarray(0, 4))).toBe('88 02 03 f1');
+      expect(h().broker.stats.closedConnectTooLarge).toBe(1);
+    } finally {
+      s.socket.destroy();
+    }
+    const c = await h().websocket('ws');
+    await c.connect({ clientId: 'ws-after' });
+    const sub = await h().connected({ clientId: 'ws-sub' });
+    await sub.subscribe(1, ['ws-big', 0]);
+    c.send(publish({ topic: 'ws-big', payload: Buffer.alloc(200 * 1024, 3) }));
+    expect((await sub.nextPublish()).payload.length).toBe(200 * 1024);
+    expect(h().broker.stats.closedPacketTooLarge).toBe(0);
+  });
+
+  it('the attack: 200 sockets each sending 1 MiB of an unfinished CONNECT are all closed at the header; nothing is held', async () => {
+    const announce = Buffer.from([0x10, ...remainingLength(1024 * 1024)]);
+    const body = Buffer.alloc(1024 * 1024 - 1, 0x41);
+    const port = h().broker.port('tcp');
+    const sockets = await Promise.all(
+      Array.from({ length: 200 }, () => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      })),
+    );
+    const closed = sockets.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+    for (const s of sockets) {
+      s.on('error', () => undefined);
+      s.write(announce);
+      s.write(body);
+    }
+    await Promise.all(closed);
+    expect(h().broker.stats.closedConnectTooLarge).toBe(200);
+    await waitFor(() => h().broker.connectionCount === 0, 2000, 'every connection to be gone');
+  });
+});
+
+describe('max-connections-per-address (3 here, loopback included)', () => {
+  const h = useBroker({
+    listeners: CONFIG.listeners,
+    limits: { 'max-connections-per-address': 3, 'limit-loopback-connections': true },
+  });
+
+  it('a 4th socket from one address is closed at accept, on any listener, counted; a freed slot is usable again', async () => {
+    const held = [await h().raw(), await h().raw(), await h().raw()];
+    await waitFor(() => h().broker.connectionCount === 3, 1000, 'three connections');
+    const over = await h().raw();
+    await over.expectClosedSilently(1000);
+    // The count is per address across listeners: the WebSocket listener refuses it too, at accept.
+    await expect(h().websocket('ws')).rejects.toThrow();
+    expect(h().broker.stats.refusedAddressLimit).toBe(2);
+    expect(h().broker.connectionCount).toBe(3);
+    held[0].destroy();
+    await waitFor(() => h().broker.connectionCount === 2, 1000, 'the freed slot');
+    const again = await h().client({ clientId: 'again' });
+    expect(again.connected).toBe(true);
+  });
+});
+
+describe('max-connections-per-address exempts loopback by default', () => {
+  const h = useBroker({ listeners: CONFIG.listeners, limits: { 'max-connections-per-address': 3 } });
+
+  it('five loopback sockets with a limit of 3 are all served', async () => {
+    for (let i = 0; i < 5; i++) await h().connected({ clientId: `lo-${i}` });
+    expect(h().broker.connectionCount).toBe(5);
+    expect(h().broker.stats.refusedAddressLimit).toBe(0);
+  });
+});
+
 // ---- defaults ------------------------------------------------------------------------------
 
 describe('limits have safe defaults', () => {
@@ -769,6 +872,7 @@ describe('limits have safe defaults', () => {
       maxPacketSize: 1048576, connectTimeout: 10, maxInflightMessages: 100, maxQueuedMessages: 1000,
       maxSubscriptions: 1000, maxTopicLength: 65535, maxTopicLevels: 128, maxClientIdLength: 256, maxWriteBuffer: 4 * 1024 * 1024,
       maxQueuedBytes: 256 * 1024 * 1024, maxQueuedBytesPerSession: 64 * 1024, maxPublisherPause: 5, maxSessions: 100_000, maxSessionsPerUser: 1000,
+      maxConnectPacketSize: 65536, maxConnectionsPerAddress: 100, limitLoopbackConnections: false,
     });
   });
 });

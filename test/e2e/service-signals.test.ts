@@ -169,7 +169,7 @@ describe('the service process: signals and graceful shutdown', () => {
   it('POST /api/v1/shutdown answers 202, then the process exits 0', async () => {
     const child = await startChild();
     children.push(child);
-    const res = await fetch(`http://127.0.0.1:${child.adminPort}/api/v1/shutdown`, { method: 'POST' });
+    const res = await fetch(`http://127.0.0.1:${child.adminPort}/api/v1/shutdown`, { method: 'POST', headers: { 'Content-Type': 'application/json' } });
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ status: 'shutting down', gracePeriodSeconds: GRACE_SECONDS });
     expect(await child.exited).toMatchObject({ code: 0, signal: null });

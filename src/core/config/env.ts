@@ -42,15 +42,22 @@ export function applyEnvOverrides(raw: unknown, env: Record<string, string | und
       path.push(key);
       if (i === segments.length - 1) {
         // Secrets stay the exact text given: a token of digits must not become a (rounded) number.
-        node[key] = /token|password|secret/i.test(key) ? value : parseScalar(value);
+        setOwn(node, key, /token|password|secret/i.test(key) ? value : parseScalar(value));
       } else {
-        if (!isObject(node[key])) node[key] = {};
+        // Own properties only: a segment such as `__proto__` or `constructor` is a (bad) key, never
+        // a way into Object.prototype.
+        if (!Object.hasOwn(node, key) || !isObject(node[key])) setOwn(node, key, {});
         node = node[key] as Record<string, unknown>;
       }
     }
     applied.push(`${name} -> ${path.join('.')}`);
   }
   return { config: root, applied };
+}
+
+/** Defines `key` as an own data property (an assignment to `__proto__` would change the prototype). */
+function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 function parseScalar(value: string): unknown {

@@ -33,6 +33,9 @@ export interface AuthConfigInput {
 
 export interface LimitsConfigInput {
   'max-packet-size'?: number;
+  'max-connect-packet-size'?: number;
+  'max-connections-per-address'?: number;
+  'limit-loopback-connections'?: boolean;
   'connect-timeout'?: number;
   'max-inflight-messages'?: number;
   'max-queued-messages'?: number;
@@ -87,6 +90,15 @@ export interface ListenerConfig {
 export interface LimitsConfig {
   /** Largest Remaining Length accepted, bytes; a larger packet closes the connection before its body is read. */
   readonly maxPacketSize: number;
+  /**
+   * Largest Remaining Length of a connection's first packet (CONNECT), bytes: before login a
+   * client may hold only this much of the broker's memory.
+   */
+  readonly maxConnectPacketSize: number;
+  /** Open sockets one peer address may have across all listeners; 0 = no limit. */
+  readonly maxConnectionsPerAddress: number;
+  /** Apply max-connections-per-address to loopback peers too (default false: local tools and tests are exempt). */
+  readonly limitLoopbackConnections: boolean;
   /** Seconds a new connection may take to send CONNECT. */
   readonly connectTimeout: number;
   /** Outbound QoS 1/2 messages awaiting acknowledgement per client; more wait in the session queue. */
@@ -173,6 +185,14 @@ export interface AdminConfig {
   readonly port: number;
   /** Bearer token for the admin API (secret: masked wherever config is shown). */
   readonly token?: string;
+  /** Open admin HTTP connections at most; more are closed at accept (0 = no limit). */
+  readonly maxConnections: number;
+  /** Seconds a client may take to send a request's headers (Node's server.headersTimeout). */
+  readonly headersTimeout: number;
+  /** Seconds a client may take to send a whole request, body included (server.requestTimeout). */
+  readonly requestTimeout: number;
+  /** Seconds an idle keep-alive connection stays open between requests (server.keepAliveTimeout). */
+  readonly keepAliveTimeout: number;
 }
 
 export interface LoggingConfig {

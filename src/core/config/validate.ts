@@ -27,6 +27,9 @@ export class ConfigError extends Error {
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxPacketSize: 1024 * 1024,
+  maxConnectPacketSize: 64 * 1024,
+  maxConnectionsPerAddress: 100,
+  limitLoopbackConnections: false,
   connectTimeout: 10,
   maxInflightMessages: 100,
   maxQueuedMessages: 1000,
@@ -54,7 +57,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 const DEFAULT_BIND = '0.0.0.0:1883';
 /** Admin HTTP default: clear of MQTT (1883/8883) and the usual WebSocket ports (8080/8083/8084/9001). */
 export const DEFAULT_ADMIN_BIND = '0.0.0.0:18883';
-const ADMIN_KEYS = new Set(['enabled', 'bind', 'token']);
+const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'headers-timeout', 'request-timeout', 'keep-alive-timeout']);
+/** Admin HTTP defaults: a slow client (slowloris) is cut off in seconds, and a flood of them meets a cap. */
+export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5 });
 const LOGGING_KEYS = new Set(['level', 'format']);
 const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
 
@@ -95,38 +100,59 @@ const BUILTIN_PLUGINS = new Set([
   'broker_sys', 'amqtt.plugins.sys.broker.BrokerSysPlugin', 'event_logger_plugin', 'packet_logger_plugin',
   'amqtt.plugins.logging_amqtt.EventLoggerPlugin', 'amqtt.plugins.logging_amqtt.PacketLoggerPlugin',
 ]);
-const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
-  'max-packet-size': 'maxPacketSize',
-  'connect-timeout': 'connectTimeout',
-  'max-inflight-messages': 'maxInflightMessages',
-  'max-queued-messages': 'maxQueuedMessages',
+/** How a numeric limit is checked: its bounds, and whether it counts things (an integer). */
+interface LimitRange {
+  readonly field: keyof LimitsConfig;
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+}
+
+const MAX_WIRE_LENGTH = 268_435_455;
+/** Seconds Node can arm a timer for (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_S = 2_147_483;
+const range = (field: keyof LimitsConfig, min: number, max: number, integer = true): LimitRange => ({ field, min, max, integer });
+
+/**
+ * Every `limits` key with its bounds. Counts are integers; the upper bounds are what the protocol
+ * or the implementation can honour: 65535 packet ids in flight [MQTT-2.3.1-1] (more would leave
+ * no free id), 65535-byte strings [MQTT-1.5.3], 268435455-byte packets (section 2.2.3), and
+ * timers Node can arm (2^31-1 ms).
+ */
+const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
+  'max-packet-size': range('maxPacketSize', 1, MAX_WIRE_LENGTH),
+  'max-connect-packet-size': range('maxConnectPacketSize', 1, MAX_WIRE_LENGTH),
+  'max-connections-per-address': range('maxConnectionsPerAddress', 0, 1_000_000),
+  'limit-loopback-connections': 'limitLoopbackConnections',
+  'connect-timeout': range('connectTimeout', 0, 3600, false),
+  'max-inflight-messages': range('maxInflightMessages', 1, 65535),
+  'max-queued-messages': range('maxQueuedMessages', 1, 100_000_000),
   'queue-qos0-messages': 'queueQos0Messages',
-  'max-subscriptions': 'maxSubscriptions',
-  'max-topic-length': 'maxTopicLength',
-  'max-topic-levels': 'maxTopicLevels',
-  'max-client-id-length': 'maxClientIdLength',
-  'max-write-buffer': 'maxWriteBuffer',
-  'max-queued-bytes': 'maxQueuedBytes',
+  'max-subscriptions': range('maxSubscriptions', 1, 10_000_000),
+  'max-topic-length': range('maxTopicLength', 1, 65535),
+  'max-topic-levels': range('maxTopicLevels', 1, 65535),
+  'max-client-id-length': range('maxClientIdLength', 1, 65535),
+  'max-write-buffer': range('maxWriteBuffer', 1, 2 ** 40),
+  'max-queued-bytes': range('maxQueuedBytes', 1, 2 ** 50),
   'queue-full-policy': 'queueFullPolicy',
-  'session-expiry': 'sessionExpiry',
-  'max-concurrent-auth': 'maxConcurrentAuth',
-  'max-pending-auth': 'maxPendingAuth',
-  'max-pending-auth-per-address': 'maxPendingAuthPerAddress',
-  'max-auth-failures-per-address': 'maxAuthFailuresPerAddress',
-  'auth-failure-window': 'authFailureWindow',
+  // Seconds; the expiry sweep runs at most every 60 s, so any integer number of seconds works.
+  'session-expiry': range('sessionExpiry', 0, 100 * 365 * 24 * 3600),
+  'max-concurrent-auth': range('maxConcurrentAuth', 1, 1024),
+  'max-pending-auth': range('maxPendingAuth', 1, 10_000_000),
+  'max-pending-auth-per-address': range('maxPendingAuthPerAddress', 0, 10_000_000),
+  'max-auth-failures-per-address': range('maxAuthFailuresPerAddress', 0, 10_000_000),
+  'auth-failure-window': range('authFailureWindow', 1, MAX_TIMER_S),
   'auth-limits-exempt-loopback': 'authLimitsExemptLoopback',
-  'max-queued-bytes-per-session': 'maxQueuedBytesPerSession',
-  'max-publisher-pause': 'maxPublisherPause',
-  'max-sessions': 'maxSessions',
-  'max-sessions-per-user': 'maxSessionsPerUser',
+  'max-queued-bytes-per-session': range('maxQueuedBytesPerSession', 0, 2 ** 40),
+  'max-publisher-pause': range('maxPublisherPause', 0, 3600, false),
+  'max-sessions': range('maxSessions', 0, 100_000_000),
+  'max-sessions-per-user': range('maxSessionsPerUser', 0, 100_000_000),
 };
-/** Limits where 0 means "none" (no limit, no reserve, no timeout). */
-const ZERO_ALLOWED = new Set([
-  'connect-timeout',
-  'session-expiry',
-  'max-pending-auth-per-address',
-  'max-auth-failures-per-address',
-  'max-queued-bytes-per-session', 'max-publisher-pause', 'max-sessions', 'max-sessions-per-user']);
+
+/** Own keys only: `constructor`, `toString` and the like are not configuration keys. */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -174,10 +200,11 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     if (!TOP_KEYS.has(key)) problems.push(`${key}: unknown key`);
   }
 
-  const num = (path: string, v: unknown, min: number, fallback: number): number => {
+  /** A number within [min, max], an integer when it counts something; the key is named on failure. */
+  const bounded = (path: string, v: unknown, min: number, max: number, integer: boolean, fallback: number): number => {
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-      problems.push(`${path}: expected a number >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
+      problems.push(`${path}: expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(v)}`);
       return fallback;
     }
     return v;
@@ -240,7 +267,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
       const addr = typeof bind === 'string' ? parseBind(bind) : undefined;
       if (!addr) problems.push(`${path}.bind: expected host:port, :port or [ipv6]:port, got ${JSON.stringify(l.bind)}`);
       const ssl = flag(`${path}.ssl`, l.ssl, false);
-      const maxConnections = num(`${path}.max-connections`, l['max-connections'] ?? l.max_connections, 0, 0);
+      const maxConnections = bounded(`${path}.max-connections`, l['max-connections'] ?? l.max_connections, 0, 1_000_000, true, 0);
       const requireCertificate = flag(`${path}.require-certificate`, l['require-certificate'], false);
       const useIdentityAsUsername = flag(`${path}.use-identity-as-username`, l['use-identity-as-username'], false);
       const hasCa = l.cafile !== undefined || l.capath !== undefined || l.cadata !== undefined;
@@ -278,8 +305,8 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   let amqttAcl: unknown;
   const addPlugin = (path: string, name: unknown): void => {
     if (typeof name !== 'string') return void problems.push(`${path}: expected a plugin name`);
-    const auth = AUTH_PLUGINS[name];
-    const topic = TOPIC_PLUGINS[name];
+    const auth = own(AUTH_PLUGINS, name);
+    const topic = own(TOPIC_PLUGINS, name);
     if (auth !== undefined) {
       if (!authPlugins.includes(auth)) authPlugins.push(auth);
     } else if (topic !== undefined) {
@@ -322,7 +349,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     plugins: authPlugins,
     allowAnonymous: flag('auth.allow-anonymous', allowAnonymousRaw, true),
     passwordFile,
-    cacheSize: num('auth.cache-size', isObject(rawAuth) ? rawAuth['cache-size'] : undefined, 0, 10_000),
+    cacheSize: bounded('auth.cache-size', isObject(rawAuth) ? rawAuth['cache-size'] : undefined, 0, 10_000_000, true, 10_000),
   };
 
   // topic-check: hbmqtt's `enabled`, `plugins`, `acl`; amqtt's `publish-acl`; nestmq's `acl-file`
@@ -331,7 +358,9 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   const aclMap = (path: string, v: unknown): Record<string, readonly string[]> | undefined => {
     if (v === undefined || v === null) return undefined;
     if (!isObject(v)) return void problems.push(`${path}: expected a mapping of usernames to topic lists`);
-    const out: Record<string, readonly string[]> = {};
+    // No prototype: a username such as `constructor` or `__proto__` is an ordinary key, and a
+    // lookup by username finds only configured users.
+    const out: Record<string, readonly string[]> = Object.create(null) as Record<string, readonly string[]>;
     for (const [user, topics] of Object.entries(v)) {
       if (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string')) {
         problems.push(`${path}.${user}: expected a list of topics`);
@@ -349,7 +378,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
       if (!Array.isArray(rawTopicCheck.plugins)) problems.push('topic-check.plugins: expected a list of plugin names');
       else
         rawTopicCheck.plugins.forEach((name: unknown, i: number) => {
-          const t = typeof name === 'string' ? TOPIC_PLUGINS[name] : undefined;
+          const t = typeof name === 'string' ? own(TOPIC_PLUGINS, name) : undefined;
           if (t === undefined) problems.push(`topic-check.plugins[${i}]: unknown topic plugin ${JSON.stringify(name)} (known: topic_taboo, topic_acl)`);
           else if (!topicPlugins.includes(t)) topicPlugins.push(t);
         });
@@ -374,26 +403,27 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   if (!isObject(rawLimits)) problems.push('limits: expected a mapping');
   else {
     for (const [key, v] of Object.entries(rawLimits)) {
-      const field = LIMIT_KEYS[key];
-      if (!field) {
+      const spec = own(LIMIT_KEYS, key);
+      if (spec === undefined) {
         problems.push(`limits.${key}: unknown key`);
         continue;
       }
-      if (field === 'queueFullPolicy') {
+      const field = typeof spec === 'string' ? spec : spec.field;
+      if (typeof spec !== 'string') {
+        limits[field] = bounded(`limits.${key}`, v, spec.min, spec.max, spec.integer, DEFAULT_LIMITS[field] as number);
+      } else if (field === 'queueFullPolicy') {
         if (v !== 'drop-new' && v !== 'drop-oldest') problems.push(`limits.${key}: expected drop-new or drop-oldest, got ${JSON.stringify(v)}`);
         else limits[field] = v;
       } else if (typeof DEFAULT_LIMITS[field] === 'boolean') {
         const flag = parseFlag(v);
         if (flag === undefined) problems.push(`limits.${key}: expected a boolean, got ${JSON.stringify(v)}`);
         else limits[field] = flag;
-      } else {
-        limits[field] = num(`limits.${key}`, v, ZERO_ALLOWED.has(key) ? 0 : 1, DEFAULT_LIMITS[field] as number);
       }
     }
   }
 
   const rawAdmin = (input.admin ?? {}) as Record<string, unknown>;
-  let admin: AdminConfig = { enabled: true, ...parseBind(DEFAULT_ADMIN_BIND)! };
+  let admin: AdminConfig = { enabled: true, ...parseBind(DEFAULT_ADMIN_BIND)!, ...DEFAULT_ADMIN_HTTP };
   if (!isObject(rawAdmin)) problems.push('admin: expected a mapping');
   else {
     for (const key of Object.keys(rawAdmin)) if (!ADMIN_KEYS.has(key)) problems.push(`admin.${key}: unknown key`);
@@ -406,7 +436,21 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     const token = typeof rawToken === 'number' || typeof rawToken === 'bigint' ? String(rawToken) : typeof rawToken === 'string' ? rawToken : undefined;
     if (rawToken !== undefined && rawToken !== null && token === undefined) problems.push('admin.token: expected a string (value not shown)');
     if (token !== undefined && token.length < 16) problems.push('admin.token: expected at least 16 characters');
-    admin = { enabled: flag('admin.enabled', rawAdmin.enabled, true), host: addr?.host ?? '0.0.0.0', port: addr?.port ?? 18883, token };
+    const d = DEFAULT_ADMIN_HTTP;
+    const headersTimeout = bounded('admin.headers-timeout', rawAdmin['headers-timeout'], 0.1, 3600, false, d.headersTimeout);
+    const requestTimeout = bounded('admin.request-timeout', rawAdmin['request-timeout'], 0.1, 3600, false, Math.max(d.requestTimeout, headersTimeout));
+    // Node requires it: the headers are part of the request.
+    if (headersTimeout > requestTimeout) problems.push(`admin.headers-timeout: must not exceed admin.request-timeout (${requestTimeout})`);
+    admin = {
+      enabled: flag('admin.enabled', rawAdmin.enabled, true),
+      host: addr?.host ?? '0.0.0.0',
+      port: addr?.port ?? 18883,
+      token,
+      maxConnections: bounded('admin.max-connections', rawAdmin['max-connections'], 0, 100_000, true, d.maxConnections),
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: bounded('admin.keep-alive-timeout', rawAdmin['keep-alive-timeout'], 0, 3600, false, d.keepAliveTimeout),
+    };
   }
 
   // persistence: nestmq's backend choice. hbmqtt's docstring shows `persistence: {plugin: ...}`,
@@ -442,15 +486,15 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
 
   const config: BrokerConfig = {
     listeners: Object.freeze(listeners.map((l) => Object.freeze(l))),
-    timeoutDisconnectDelay: num('timeout-disconnect-delay', input['timeout-disconnect-delay'], 0, 0),
+    timeoutDisconnectDelay: bounded('timeout-disconnect-delay', input['timeout-disconnect-delay'], 0, MAX_TIMER_S, false, 0),
     auth: Object.freeze({ ...auth, plugins: Object.freeze([...auth.plugins]) }),
     topicCheck: Object.freeze(topicCheck),
-    sysInterval: num('sys_interval', input.sys_interval ?? input['sys-interval'], 0, 0),
+    sysInterval: bounded('sys_interval', input.sys_interval ?? input['sys-interval'], 0, MAX_TIMER_S, false, 0),
     limits: Object.freeze(limits) as unknown as LimitsConfig,
     admin: Object.freeze(admin),
     logging: Object.freeze(logging),
     persistence: Object.freeze(persistence),
-    shutdownGracePeriod: num('shutdown-grace-period', input['shutdown-grace-period'], 0, 10),
+    shutdownGracePeriod: bounded('shutdown-grace-period', input['shutdown-grace-period'], 0, MAX_TIMER_S, false, 10),
     warnings: Object.freeze(warnings),
   };
   if (problems.length > 0) throw new ConfigError(problems, source);

@@ -161,7 +161,13 @@ export class Connection {
     if (this.timer !== null && this.state === ConnectionState.CONNECTED) this.timer.refresh();
     let parser = this.parser;
     if (parser === null) {
-      parser = this.parser = new PacketParser({ maxPacketSize: this.engine.limits.maxPacketSize });
+      const limits = this.engine.limits;
+      // Until CONNECT is in, the client is unknown: its first packet may only be small
+      // (max-connect-packet-size), refused as soon as its Remaining Length is read.
+      parser = this.parser = new PacketParser({
+        maxPacketSize: limits.maxPacketSize,
+        maxFirstPacketSize: this.state === ConnectionState.AWAIT_CONNECT ? limits.maxConnectPacketSize : limits.maxPacketSize,
+      });
       if (this.protocolLevel !== 0) parser.protocolLevel = this.protocolLevel;
     }
     parser.push(chunk);

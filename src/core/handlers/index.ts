@@ -79,7 +79,10 @@ export function handlePacket(conn: Connection, packet: Packet): void {
 export function handleFailure(conn: Connection, err: unknown): void {
   const stats = conn.engine.stats;
   stats.protocolErrors++;
-  if (err instanceof PacketTooLargeError) stats.closedPacketTooLarge++;
+  if (err instanceof PacketTooLargeError) {
+    if (err.firstPacket) stats.closedConnectTooLarge++;
+    else stats.closedPacketTooLarge++;
+  }
   else if (err instanceof TopicLimitError) stats.closedTopicLimit++;
   if (!(err instanceof ProtocolError)) {
     conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));

@@ -9,7 +9,39 @@ import type { ListenerConfig } from '../config/types';
 import { Connection } from '../connection/connection';
 import type { Transport } from '../connection/transport';
 import type { Engine } from '../engine';
+import { AddressLimit } from './address-limit';
 import { WebSocketTransport } from './ws-transport';
+
+/**
+ * Refuses (400) a WebSocket upgrade that does not offer the `mqtt` (or `mqttv3.1`) sub-protocol:
+ * 6.0.0-3 (client-side) binds the client to offer it (MQTT.js and browsers' MQTT libraries always do),
+ * and an upgrade without it is not an MQTT client (a cross-site page, a scanner).
+ */
+function verifyMqttSubprotocol(
+  info: { req: http.IncomingMessage },
+  done: (verified: boolean, code?: number, message?: string) => void,
+): void {
+  const header = info.req.headers['sec-websocket-protocol'];
+  if (typeof header === 'string') {
+    for (const offered of header.split(',')) {
+      const p = offered.trim();
+      if (p === 'mqtt' || p === 'mqttv3.1') return done(true);
+    }
+  }
+  done(false, 400, 'Bad Request: offer the WebSocket sub-protocol mqtt');
+}
+
+/** One AddressLimit per broker (its engine), shared by all of its listeners. */
+const addressLimits = new WeakMap<Engine, AddressLimit>();
+
+export function addressLimitOf(engine: Engine): AddressLimit {
+  let limit = addressLimits.get(engine);
+  if (limit === undefined) {
+    limit = new AddressLimit(engine.limits.maxConnectionsPerAddress, engine.limits.limitLoopbackConnections);
+    addressLimits.set(engine, limit);
+  }
+  return limit;
+}
 
 /**
  * One configured listener: a TCP, TLS, WS or WSS server that turns accepted sockets into
@@ -30,10 +62,25 @@ export class Listener {
   refused = 0;
   address: { host: string; port: number } | null = null;
 
+  private readonly addressLimit: AddressLimit;
+
   constructor(
     readonly config: ListenerConfig,
     private readonly engine: Engine,
-  ) {}
+  ) {
+    this.addressLimit = addressLimitOf(engine);
+  }
+
+  /**
+   * A raw socket just accepted: counted against its peer address, or closed at once (counted)
+   * when that address already has max-connections-per-address open.
+   */
+  private admitAddress(socket: net.Socket): boolean {
+    if (this.addressLimit.admit(socket)) return true;
+    this.engine.stats.refusedAddressLimit++;
+    socket.destroy();
+    return false;
+  }
 
   get connectionCount(): number {
     return this.connections;
@@ -96,6 +143,7 @@ export class Listener {
    * (counting sockets still in their handshake), else watched until accept() takes it over.
    */
   private watchHandshake(socket: net.Socket): void {
+    if (!this.admitAddress(socket)) return;
     const max = this.config.maxConnections;
     if (max > 0 && this.connections + this.handshaking.size >= max) {
       this.refused++;
@@ -165,7 +213,7 @@ export class Listener {
     if (c.type === 'tcp') {
       this.server = c.ssl
         ? tls.createServer(this.tlsOptions(), (s) => this.accept(s, s))
-        : net.createServer({ noDelay: true }, (s) => this.accept(s));
+        : net.createServer({ noDelay: true }, (s) => this.admitAddress(s) && this.accept(s));
     } else {
       const server = c.ssl ? https.createServer(this.tlsOptions()) : http.createServer();
       server.on('request', (_req, res) => {
@@ -177,15 +225,24 @@ export class Listener {
         path: '/mqtt',
         maxPayload: this.engine.limits.maxPacketSize + 5,
         perMessageDeflate: false,
+        verifyClient: verifyMqttSubprotocol,
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
+      // A frame holds at most one packet's worth plus the few bytes of another's header; the first
+      // message (CONNECT) only max-connect-packet-size's worth.
+      const limits = this.engine.limits;
+      const frameLimits = { first: Math.min(limits.maxConnectPacketSize, limits.maxPacketSize) + 5, rest: limits.maxPacketSize + 5 };
       this.wss.on('connection', (ws, req) => {
-        // ws refuses a frame longer than maxPayload from its header, before buffering the body:
-        // the WebSocket form of a packet over max-packet-size, counted as such.
+        const transport = new WebSocketTransport(ws, req.socket, frameLimits);
+        // ws refuses a frame longer than its limit from its header, before buffering the body:
+        // the WebSocket form of a packet over max-packet-size (or of a CONNECT over
+        // max-connect-packet-size), counted as such.
         ws.on('error', (err: Error & { code?: string }) => {
-          if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.engine.stats.closedPacketTooLarge++;
+          if (err.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+          if (transport.awaitingFirstMessage && frameLimits.first < frameLimits.rest) this.engine.stats.closedConnectTooLarge++;
+          else this.engine.stats.closedPacketTooLarge++;
         });
-        this.accept(new WebSocketTransport(ws, req.socket), c.ssl ? (req.socket as tls.TLSSocket) : undefined);
+        this.accept(transport, c.ssl ? (req.socket as tls.TLSSocket) : undefined);
       });
       this.server = server;
     }

@@ -12,16 +12,30 @@ export class WebSocketTransport extends EventEmitter implements Transport {
   readonly remoteAddress?: string;
   readonly remotePort?: number;
   private closed = false;
+  /** No message has arrived yet: the first one (CONNECT) has the smaller frame limit. */
+  awaitingFirstMessage = true;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: Socket,
+    /**
+     * Largest first message, then largest message (bytes). ws buffers a whole frame before we see
+     * it, so the CONNECT limit (max-connect-packet-size) must be its frame limit too, or a client
+     * could hold max-packet-size before login. ws has one limit per server: its receiver's
+     * (private) `_maxPayload` is narrowed for this socket, and restored after the first message.
+     */
+    private readonly frameLimits: { first: number; rest: number } | null = null,
   ) {
     super();
+    if (frameLimits !== null && frameLimits.first < frameLimits.rest) this.setFrameLimit(frameLimits.first);
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     socket.setNoDelay(true);
     ws.on('message', (data, isBinary) => {
+      if (this.awaitingFirstMessage) {
+        this.awaitingFirstMessage = false;
+        if (this.frameLimits !== null && this.frameLimits.first < this.frameLimits.rest) this.setFrameLimit(this.frameLimits.rest);
+      }
       if (!isBinary) {
         this.destroy();
         return;
@@ -31,6 +45,11 @@ export class WebSocketTransport extends EventEmitter implements Transport {
     ws.on('close', () => this.finish());
     ws.on('error', (err) => this.emit('error', err));
     socket.on('drain', () => this.emit('drain'));
+  }
+
+  private setFrameLimit(bytes: number): void {
+    const receiver = (this.ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+    if (receiver !== undefined && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
   }
 
   get writableLength(): number {

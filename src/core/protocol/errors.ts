@@ -24,8 +24,13 @@ export class ProtocolError extends Error {
  * the connection count these separately from malformed packets.
  */
 export class PacketTooLargeError extends ProtocolError {
-  constructor(readonly remainingLength: number, readonly limit: number) {
-    super(`packet Remaining Length ${remainingLength} exceeds the limit of ${limit} bytes`);
+  constructor(
+    readonly remainingLength: number,
+    readonly limit: number,
+    /** The limit was the first packet's (max-connect-packet-size), smaller than max-packet-size. */
+    readonly firstPacket = false,
+  ) {
+    super(`${firstPacket ? 'first packet' : 'packet'} Remaining Length ${remainingLength} exceeds the limit of ${limit} bytes`);
     this.name = 'PacketTooLargeError';
   }
 }

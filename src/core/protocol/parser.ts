@@ -48,6 +48,11 @@ import { decodeTopicName, decodeUtf8 } from './utf8';
 export interface ParserOptions {
   /** Largest Remaining Length accepted, in bytes; default (and wire maximum) 268435455. */
   maxPacketSize: number;
+  /**
+   * Largest Remaining Length of the first packet (a connection's CONNECT); default maxPacketSize.
+   * Before login a client has proved nothing, so it may hold only this much memory.
+   */
+  maxFirstPacketSize: number;
 }
 
 /** Largest value a 4-byte Remaining Length can hold (section 2.2.3). */
@@ -149,6 +154,8 @@ export class PacketParser {
   protocolLevel = 4;
 
   private readonly maxPacketSize: number;
+  /** The limit for the next packet: maxFirstPacketSize until a first packet's length passed, then maxPacketSize. */
+  private limit: number;
 
   /** Current chunk and read offset in it. When it is exhausted the queue is empty. */
   private buf: Buffer = EMPTY;
@@ -177,6 +184,9 @@ export class PacketParser {
     const max = options?.maxPacketSize ?? MAX_REMAINING_LENGTH;
     if (!Number.isInteger(max) || max < 0) throw new RangeError(`maxPacketSize must be a non-negative integer, got ${max}`);
     this.maxPacketSize = Math.min(max, MAX_REMAINING_LENGTH);
+    const first = options?.maxFirstPacketSize ?? this.maxPacketSize;
+    if (!Number.isInteger(first) || first < 0) throw new RangeError(`maxFirstPacketSize must be a non-negative integer, got ${first}`);
+    this.limit = Math.min(first, this.maxPacketSize);
   }
 
   /** Appends received bytes; nothing is parsed here. Ignored once the parser is dead. */
@@ -302,7 +312,9 @@ export class PacketParser {
   }
 
   private checkLength(type: number, len: number): void {
-    if (len > this.maxPacketSize) throw new PacketTooLargeError(len, this.maxPacketSize);
+    const limit = this.limit;
+    if (len > limit) throw new PacketTooLargeError(len, limit, limit !== this.maxPacketSize);
+    this.limit = this.maxPacketSize;
     const fixed = FIXED_LENGTH[type];
     if (fixed >= 0 && len !== fixed) {
       throw new ProtocolError(`${TYPE_NAME[type]} with Remaining Length ${len}, expected ${fixed}`);

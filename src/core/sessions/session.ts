@@ -8,6 +8,14 @@ export interface SessionLink {
   readonly clientId: string;
 }
 
+/** Every packet id of a session is in flight: no QoS 1/2 delivery can be numbered. */
+export class PacketIdsExhaustedError extends Error {
+  constructor(readonly clientId: string) {
+    super(`client ${clientId}: all 65535 packet ids are in flight`);
+    this.name = 'PacketIdsExhaustedError';
+  }
+}
+
 /**
  * Server-side session state of one client id [MQTT-3.1.3-2, MQTT-4.1.0-1]: subscriptions, outbound
  * QoS 1/2 messages in flight, messages queued for the client (offline, or beyond the in-flight
@@ -74,13 +82,17 @@ export class Session {
 
   /**
    * A packet id not in use by any outbound message of this client [MQTT-2.3.1-4]; never 0
-   * [MQTT-2.3.1-1]. The caller keeps the in-flight window below 65535 entries, so this ends.
+   * [MQTT-2.3.1-1]. The caller keeps the in-flight window below 65535 entries (the config caps
+   * max-inflight-messages at 65535); should all 65535 ids still be taken, this throws after one
+   * lap instead of spinning forever with the whole broker behind it.
    */
   allocatePacketId(): number {
     let id = this.nextPacketId;
     const inflight = this.inflight;
-    if (inflight !== null) {
-      while (inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    if (inflight !== null && inflight.has(id)) {
+      if (inflight.size >= 65535) throw new PacketIdsExhaustedError(this.clientId);
+      // Fewer than 65535 ids are taken, so a free one is found within one lap.
+      for (let tries = 1; inflight.has(id) && tries < 65535; tries++) id = id === 65535 ? 1 : id + 1;
     }
     this.nextPacketId = id === 65535 ? 1 : id + 1;
     return id;

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { PersistenceConfig } from '../config/types';
 import type { QoS } from '../protocol/packets';
@@ -71,6 +71,36 @@ interface StoredRow {
   seq: number;
 }
 
+/**
+ * The database holds payloads and usernames: its folder, when nestmq creates it, is 0700 and the
+ * file 0600, whatever the umask; an existing file is tightened to 0600 too (its -wal and -shm
+ * files take its mode).
+ */
+function createPrivately(path: string): void {
+  const folder = resolve(dirname(path));
+  const created = mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (created !== undefined) {
+    // mkdir's mode passes through the umask: set each folder created here explicitly, from the
+    // file's folder up to the first one created (and never above it).
+    const first = resolve(created);
+    for (let dir = folder; dir.startsWith(first); dir = dirname(dir)) {
+      chmodSync(dir, 0o700);
+      if (dir === first) break;
+    }
+  }
+  closeSync(openSync(path, 'a', 0o600));
+  restrict(path, 0o600);
+}
+
+/** chmod, tolerating a file this process does not own (it can still be opened; the operator chose its mode). */
+function restrict(file: string, mode: number): void {
+  try {
+    chmodSync(file, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+}
+
 /** Wraps a failure to open or migrate the database with the config key and file it concerns. */
 export class PersistenceError extends Error {
   constructor(path: string, cause: unknown) {
@@ -115,9 +145,11 @@ export class SqliteStore implements SessionJournal {
       // Loaded here, not at import: embedders on the memory store never need the native module.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Database = require('better-sqlite3') as typeof BetterSqlite3;
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:') createPrivately(path);
       const db = new Database(path);
       db.pragma('journal_mode = WAL');
+      // SQLite gives -wal and -shm the database file's mode; set again in case they predate it.
+      if (path !== ':memory:') for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) restrict(f, 0o600);
       db.pragma(`synchronous = ${this.config.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > MIGRATIONS.length) throw new Error(`schema version ${version} is newer than this nestmq (${MIGRATIONS.length})`);

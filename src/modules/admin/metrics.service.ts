@@ -1,6 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { Broker, type BrokerStats } from '../../core';
+import { AdminExpressAdapter, AdminHttpStats } from './admin-http';
 
 type Stats = Readonly<BrokerStats>;
 
@@ -14,7 +16,7 @@ type Stats = Readonly<BrokerStats>;
 export class MetricsService {
   readonly registry = new Registry();
 
-  constructor(@Inject(Broker) broker: Broker) {
+  constructor(@Inject(Broker) broker: Broker, @Optional() @Inject(HttpAdapterHost) adapterHost?: HttpAdapterHost) {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     const stats = (): Stats => broker.stats;
@@ -106,6 +108,8 @@ export class MetricsService {
     labelled('nestmq_connections_closed_total', 'Connections closed by a limit, by reason', 'reason', (s) => ({
       packet_too_large: s.closedPacketTooLarge,
       connect_timeout: s.closedConnectTimeout,
+      connect_too_large: s.closedConnectTooLarge,
+      address_limit: s.refusedAddressLimit,
       keepalive: s.closedKeepalive,
       topic_limit: s.closedTopicLimit,
       queue_overflow: s.closedQueueOverflow,
@@ -118,6 +122,20 @@ export class MetricsService {
       auth_failures: s.refusedAuthFailures,
       session_limit: s.refusedSessionLimit,
     }));
+    // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
+    const adapter = adapterHost?.httpAdapter;
+    const http = adapter instanceof AdminExpressAdapter ? adapter.httpStats : new AdminHttpStats();
+    new Counter({
+      name: 'nestmq_admin_connections_closed_total',
+      help: 'Admin HTTP connections closed by a limit, by reason',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'max_connections' }, http.connectionsRefused);
+        this.inc({ reason: 'request_timeout' }, http.requestsTimedOut);
+      },
+    });
   }
 
   get contentType(): string {

@@ -9,6 +9,8 @@ export class ConnectionStatsDto {
   @ApiProperty({ description: 'connections refused at a max-connections limit' }) refused!: number;
   @ApiProperty({ description: 'CONNECTs refused (CONNACK 0x03) at max-sessions / max-sessions-per-user' }) refusedSessionLimit!: number;
   @ApiProperty({ description: 'subscribers closed because their queue overflowed with nobody (left) to pause' }) closedQueueOverflow!: number;
+  @ApiProperty({ description: 'sockets closed at accept: their address had max-connections-per-address open' }) refusedAddressLimit!: number;
+  @ApiProperty({ description: 'connections closed: first packet (CONNECT) beyond max-connect-packet-size' }) closedConnectTooLarge!: number;
 }
 
 export class MessageStatsDto {
@@ -53,6 +55,8 @@ export class BrokerStatsDto {
         refused: s.connectionsRefused,
         refusedSessionLimit: s.refusedSessionLimit,
         closedQueueOverflow: s.closedQueueOverflow,
+        refusedAddressLimit: s.refusedAddressLimit,
+        closedConnectTooLarge: s.closedConnectTooLarge,
       }),
       sessions: broker.sessionCount,
       subscriptions: broker.subscriptionCount,
