@@ -7,6 +7,7 @@ import type { HookRegistry } from './hooks/registry';
 import { encodeAck } from './protocol/encoder';
 import { PacketType, type QoS } from './protocol/packets';
 import { InflightMessage, Message, OutboundState, QueuedMessage } from './sessions/message';
+import { RetainedDelivery } from './sessions/retained-delivery';
 import type { Session } from './sessions/session';
 import type { RetainedStore, SessionStore } from './stores/store';
 import { MatchResult, SubscriptionTrie } from './topics/subscription-trie';
@@ -39,6 +40,10 @@ export class BrokerStats {
   closedTopicLimit = 0;
   /** Subscriptions refused (SUBACK 0x80) because the client reached max-subscriptions. */
   refusedSubscriptionLimit = 0;
+  /** SUBSCRIBE filters beyond max-filters-per-subscribe (SUBACK 0x80). */
+  refusedSubscribeFilters = 0;
+  /** Retained messages not stored (PUBACK sent, delivered live) at a max-retained-* limit. */
+  refusedRetainedQuota = 0;
   /** CONNECTs refused for a client id longer than max-client-id-length. */
   refusedClientIdLength = 0;
   /** Live clients closed because their queue reached twice max-queued-messages with nobody to pause. */
@@ -61,6 +66,8 @@ export class Engine {
   /** Live connected clients by client id. */
   readonly clients = new Map<string, Connection>();
   private readonly match = new MatchResult<Session>();
+  /** Retained messages for new subscriptions, sent in bounded slices. */
+  readonly retainedDelivery = new RetainedDelivery(this);
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private clientSeq = 0;
@@ -251,6 +258,7 @@ export class Engine {
 
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
+    if (conn.retainedJobs !== null) this.retainedDelivery.closed(conn);
     const session = conn.session;
     let willPublished = false;
     if (wasConnected && session !== null) {
@@ -461,6 +469,8 @@ export class Engine {
   /** Outbound acknowledgement: frees a window slot, so the queue moves. */
   acknowledged(session: Session): void {
     if (session.queuedCount > 0) this.pump(session);
+    const conn = session.connection as Connection | null;
+    if (conn !== null && conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
   }
 
   /**
@@ -501,19 +511,21 @@ export class Engine {
   /** A client's socket drained: it is no slow consumer, and the publishers it held back go on. */
   drained(conn: Connection): void {
     conn.slowConsumer = false;
+    if (conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
     if (conn.throttled !== null && (conn.session === null || conn.session.queuedCount <= this.limits.maxQueuedMessages >> 1)) {
       this.releaseThrottled(conn);
     }
   }
 
-  /** Deliver retained messages matching a new subscription [MQTT-3.3.1-6/8, MQTT-3.8.4-3]. */
+  /**
+   * Retained messages matching a new subscription [MQTT-3.3.1-6/8, MQTT-3.8.4-3], queued as a job
+   * of the client's connection and sent in slices (sessions/retained-delivery.ts); the caller
+   * starts them with retainedDelivery.start(conn) once the SUBACK is queued.
+   */
   sendRetained(session: Session, filter: string, granted: QoS): void {
-    if (this.retained.size === 0) return;
-    const found: Message[] = [];
-    this.retained.match(filter, found);
-    for (const msg of found) {
-      this.deliver(session, msg, (msg.qos < granted ? msg.qos : granted) as QoS, true, null);
-    }
+    const conn = session.connection as Connection | null;
+    if (this.retained.size === 0 || conn === null) return;
+    this.retainedDelivery.add(conn, filter, granted);
   }
 }
 

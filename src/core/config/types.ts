@@ -45,6 +45,11 @@ export interface LimitsConfigInput {
   'max-queued-bytes'?: number;
   'queue-full-policy'?: string;
   'session-expiry'?: number;
+  'max-filters-per-subscribe'?: number;
+  'max-retained-messages'?: number;
+  'max-retained-bytes'?: number;
+  'max-retained-messages-per-user'?: number;
+  'max-retained-bytes-per-user'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -97,6 +102,16 @@ export interface LimitsConfig {
   readonly queueFullPolicy: 'drop-new' | 'drop-oldest';
   /** Seconds after which the session of a client that stayed away is removed; 0 = never. */
   readonly sessionExpiry: number;
+  /** Filters one SUBSCRIBE may carry; the ones beyond get SUBACK 0x80. */
+  readonly maxFiltersPerSubscribe: number;
+  /** Retained messages the broker stores; a new retained topic beyond it is not stored. */
+  readonly maxRetainedMessages: number;
+  /** Bytes (payload + topic) of all retained messages together. */
+  readonly maxRetainedBytes: number;
+  /** Retained messages one username stores (all anonymous clients count as one user). */
+  readonly maxRetainedMessagesPerUser: number;
+  /** Bytes (payload + topic) of the retained messages one username stores. */
+  readonly maxRetainedBytesPerUser: number;
 }
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */

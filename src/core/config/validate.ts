@@ -39,6 +39,11 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxQueuedBytes: 256 * 1024 * 1024,
   queueFullPolicy: 'drop-new',
   sessionExpiry: 7 * 24 * 3600,
+  maxFiltersPerSubscribe: 256,
+  maxRetainedMessages: 1_000_000,
+  maxRetainedBytes: 1024 * 1024 * 1024,
+  maxRetainedMessagesPerUser: 10_000,
+  maxRetainedBytesPerUser: 64 * 1024 * 1024,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -99,6 +104,11 @@ const LIMIT_KEYS: Record<string, keyof LimitsConfig> = {
   'max-queued-bytes': 'maxQueuedBytes',
   'queue-full-policy': 'queueFullPolicy',
   'session-expiry': 'sessionExpiry',
+  'max-filters-per-subscribe': 'maxFiltersPerSubscribe',
+  'max-retained-messages': 'maxRetainedMessages',
+  'max-retained-bytes': 'maxRetainedBytes',
+  'max-retained-messages-per-user': 'maxRetainedMessagesPerUser',
+  'max-retained-bytes-per-user': 'maxRetainedBytesPerUser',
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {

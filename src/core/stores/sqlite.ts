@@ -6,7 +6,7 @@ import type { QoS } from '../protocol/packets';
 import { InflightMessage, Message, QueuedMessage } from '../sessions/message';
 import { Fifo } from '../sessions/fifo';
 import { Session } from '../sessions/session';
-import { RetainedTrie } from '../topics/retained-trie';
+import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
 import type { RetainedStore, SessionJournal, SessionStore, Stores } from './store';
 
 /**
@@ -461,6 +461,14 @@ export class SqliteRetainedStore extends SqliteView implements RetainedStore {
 
   match(filter: string, out: Message[]): void {
     this.trie.match(filter, out);
+  }
+
+  cursor(filter: string): RetainedCursor<Message> {
+    return this.trie.cursor(filter);
+  }
+
+  forEach(fn: (msg: Message) => void): void {
+    this.trie.forEach(fn);
   }
 }
 
