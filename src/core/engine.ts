@@ -10,6 +10,7 @@ import { InflightMessage, Message, OutboundState, QueuedMessage } from './sessio
 import { RetainedDelivery } from './sessions/retained-delivery';
 import type { Session } from './sessions/session';
 import type { RetainedStore, SessionStore } from './stores/store';
+import { RetainedQuota } from './topics/retained-quota';
 import { MatchResult, SubscriptionTrie } from './topics/subscription-trie';
 
 /** Counters for stats, metrics and $SYS; plain numbers bumped on the packet path. */
@@ -85,7 +86,23 @@ export class Engine {
     if (retained !== (sessions as unknown)) retained.onCommit?.(this.onStoresCommitted);
     this.softWriteLimit = config.limits.maxWriteBuffer >> 2;
     this.canRead = hooks.deliveryCheck;
+    this.retainedQuota = new RetainedQuota(retained, config.limits, this.onRetainedRefused);
   }
+
+  /** Count and byte limits on retained storage, global and per username. */
+  readonly retainedQuota: RetainedQuota;
+
+  private readonly onRetainedRefused = (msg: Message, limit: string): void => {
+    this.stats.refusedRetainedQuota++;
+    const quota = this.retainedQuota;
+    if (!quota.shouldWarn(Date.now())) return;
+    const others = quota.takeUnreported();
+    const who = msg.retainedOwner === undefined ? 'the broker' : msg.retainedOwner === null ? 'anonymous clients' : `user ${msg.retainedOwner}`;
+    this.events.emit(
+      'warning',
+      new Error(`retained message on ${msg.topic} from ${who} not stored: ${limit} reached (delivered, not retained)${others > 0 ? `; ${others} more refused since the last warning` : ''}`),
+    );
+  };
 
   /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
   private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null;
@@ -168,6 +185,7 @@ export class Engine {
 
   /** After the stores loaded their state: index the restored sessions' subscriptions and queues. */
   restore(): void {
+    this.retainedQuota.rebuild();
     for (const session of this.sessions.values()) {
       const subs = session.subscriptions;
       if (subs !== null) for (const [filter, qos] of subs) this.subscriptions.add(filter, session, qos);
@@ -301,7 +319,9 @@ export class Engine {
       }
       // [MQTT-3.1.2-16/17] retained only when Will Retain is set.
       this.stats.messagesReceived++;
-      this.publish(new Message(topic, payload, qos, retain, conn.clientId), null);
+      const msg = new Message(topic, payload, qos, retain, conn.clientId);
+      msg.retainedOwner = conn.username;
+      this.publish(msg, null);
     };
     if (typeof allowed === 'boolean') go(allowed);
     else allowed.then(go, () => undefined);
@@ -317,12 +337,10 @@ export class Engine {
   publish(msg: Message, publisher: Connection | null): void {
     if (msg.retain) {
       // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
-      // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one.
-      if (msg.payload.length === 0) this.retained.delete(msg.topic);
-      else {
-        msg.compact();
-        this.retained.set(msg);
-      }
+      // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one,
+      // within the retained limits (refused: still delivered below, see retained-quota.ts).
+      if (publisher !== null) msg.retainedOwner = publisher.username;
+      this.retainedQuota.retain(msg);
     }
     const match = this.match;
     this.subscriptions.match(msg.topic, match);

@@ -44,6 +44,11 @@ const MIGRATIONS: string[] = [
   // authorized after a restart (username_known = 0: not known yet).
   `ALTER TABLE sessions ADD COLUMN username TEXT;
    ALTER TABLE sessions ADD COLUMN username_known INTEGER NOT NULL DEFAULT 0;`,
+  // 3: who stored each retained message, for the per-user retained limits (retained-quota.ts).
+  // owner_kind: 0 the broker itself, or stored before this column (global limits only);
+  // 1 an anonymous client; 2 the username in `owner`.
+  `ALTER TABLE retained ADD COLUMN owner TEXT;
+   ALTER TABLE retained ADD COLUMN owner_kind INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -159,7 +164,10 @@ export class SqliteStore implements SessionJournal {
       setQos2: p('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
       delQos2: p('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
       delQos2s: p('DELETE FROM incoming_qos2 WHERE client_id = ?'),
-      setRetained: p('INSERT INTO retained (topic, payload, qos) VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos'),
+      setRetained: p(
+        `INSERT INTO retained (topic, payload, qos, owner, owner_kind) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, owner = excluded.owner, owner_kind = excluded.owner_kind`,
+      ),
       delRetained: p('DELETE FROM retained WHERE topic = ?'),
     };
     this.runBatch = db.transaction((ops: ([Statement, unknown[]] | null)[]) => {
@@ -219,8 +227,11 @@ export class SqliteStore implements SessionJournal {
       s.incomingQos2.add(r.packet_id);
     }
     this.sessions.loaded(sessions);
-    for (const r of db.prepare('SELECT topic, payload, qos FROM retained').all() as { topic: string; payload: Buffer; qos: QoS }[]) {
-      this.retained.loaded(new Message(r.topic, r.payload, r.qos, true, ''));
+    type RetainedRow = { topic: string; payload: Buffer; qos: QoS; owner: string | null; owner_kind: number };
+    for (const r of db.prepare('SELECT topic, payload, qos, owner, owner_kind FROM retained').all() as RetainedRow[]) {
+      const m = new Message(r.topic, r.payload, r.qos, true, '');
+      m.retainedOwner = r.owner_kind === 2 ? r.owner : r.owner_kind === 1 ? null : undefined;
+      this.retained.loaded(m);
     }
   }
 
@@ -452,7 +463,9 @@ export class SqliteRetainedStore extends SqliteView implements RetainedStore {
 
   set(msg: Message): void {
     this.trie.set(msg.topic, msg);
-    this.store.op(this.store.statements.setRetained, [msg.topic, msg.payload, msg.qos]);
+    const owner = msg.retainedOwner;
+    const kind = owner === undefined ? 0 : owner === null ? 1 : 2;
+    this.store.op(this.store.statements.setRetained, [msg.topic, msg.payload, msg.qos, owner ?? null, kind]);
   }
 
   delete(topic: string): void {

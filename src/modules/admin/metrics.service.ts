@@ -106,6 +106,8 @@ export class MetricsService {
     labelled('nestmq_refused_total', 'Requests refused by a limit, by reason', 'reason', (s) => ({
       subscription_limit: s.refusedSubscriptionLimit,
       client_id_length: s.refusedClientIdLength,
+      filters_per_subscribe: s.refusedSubscribeFilters,
+      retained_quota: s.refusedRetainedQuota,
     }));
   }
 

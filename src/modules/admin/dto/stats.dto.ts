@@ -17,6 +17,8 @@ export class MessageStatsDto {
   @ApiProperty({ description: 'QoS 0 messages dropped for a slow consumer' }) droppedSlowConsumer!: number;
   @ApiProperty({ description: 'messages dropped because a session queue was full' }) droppedQueueFull!: number;
   @ApiProperty({ description: 'publishes refused by authorization' }) droppedUnauthorized!: number;
+  @ApiProperty({ description: 'retained messages not stored at a max-retained-* limit (still delivered)' }) refusedRetainedQuota!: number;
+  @ApiProperty({ description: 'SUBSCRIBE filters refused beyond max-filters-per-subscribe' }) refusedSubscribeFilters!: number;
 }
 
 export class ByteStatsDto {
@@ -60,6 +62,8 @@ export class BrokerStatsDto {
         droppedSlowConsumer: s.droppedSlowConsumer,
         droppedQueueFull: s.droppedQueueFull,
         droppedUnauthorized: s.droppedUnauthorized,
+        refusedRetainedQuota: s.refusedRetainedQuota,
+        refusedSubscribeFilters: s.refusedSubscribeFilters,
       }),
       bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
     });
