@@ -27,7 +27,7 @@ import type { RetainedStore, SessionJournal, SessionStore, Stores } from './stor
  */
 
 /** Schema migrations; PRAGMA user_version holds how many have run. Append only. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE sessions (client_id TEXT PRIMARY KEY, disconnected_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
    CREATE TABLE subscriptions (client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL,
      PRIMARY KEY (client_id, filter)) WITHOUT ROWID;
