@@ -8,8 +8,10 @@ import type { HookRegistry } from './hooks/registry';
 import { encodeAck } from './protocol/encoder';
 import { PacketType, type QoS } from './protocol/packets';
 import { InflightMessage, Message, OutboundState, QueuedMessage } from './sessions/message';
+import { RetainedDelivery } from './sessions/retained-delivery';
 import type { Session } from './sessions/session';
 import type { RetainedStore, SessionStore } from './stores/store';
+import { RetainedQuota } from './topics/retained-quota';
 import { MatchResult, SubscriptionTrie } from './topics/subscription-trie';
 
 /** Counters for stats, metrics and $SYS; plain numbers bumped on the packet path. */
@@ -44,6 +46,10 @@ export class BrokerStats {
   closedTopicLimit = 0;
   /** Subscriptions refused (SUBACK 0x80) because the client reached max-subscriptions. */
   refusedSubscriptionLimit = 0;
+  /** SUBSCRIBE filters beyond max-filters-per-subscribe (SUBACK 0x80). */
+  refusedSubscribeFilters = 0;
+  /** Retained messages not stored (PUBACK sent, delivered live) at a max-retained-* limit. */
+  refusedRetainedQuota = 0;
   /** CONNECTs refused for a client id longer than max-client-id-length. */
   refusedClientIdLength = 0;
   /** Live clients closed because their queue reached twice max-queued-messages with nobody to pause. */
@@ -81,6 +87,8 @@ export class Engine {
   /** Live connected clients by client id. */
   readonly clients = new Map<string, Connection>();
   private readonly match = new MatchResult<Session>();
+  /** Retained messages for new subscriptions, sent in bounded slices. */
+  readonly retainedDelivery = new RetainedDelivery(this);
   private dirty: Connection[] = [];
   private flushScheduled = false;
   private clientSeq = 0;
@@ -104,10 +112,26 @@ export class Engine {
     this.canRead = hooks.deliveryCheck;
     this.authGate = new AuthGate<Connection>(config.limits);
     this.maxPublisherPauseMs = config.limits.maxPublisherPause * 1000;
+    this.retainedQuota = new RetainedQuota(retained, config.limits, this.onRetainedRefused);
   }
 
   /** A publisher's pause budget (max-publisher-pause), across all the subscribers that hold it back. */
   private readonly maxPublisherPauseMs: number;
+
+  /** Count and byte limits on retained storage, global and per username. */
+  readonly retainedQuota: RetainedQuota;
+
+  private readonly onRetainedRefused = (msg: Message, limit: string): void => {
+    this.stats.refusedRetainedQuota++;
+    const quota = this.retainedQuota;
+    if (!quota.shouldWarn(Date.now())) return;
+    const others = quota.takeUnreported();
+    const who = msg.retainedOwner === undefined ? 'the broker' : msg.retainedOwner === null ? 'anonymous clients' : `user ${msg.retainedOwner}`;
+    this.events.emit(
+      'warning',
+      new Error(`retained message on ${msg.topic} from ${who} not stored: ${limit} reached (delivered, not retained)${others > 0 ? `; ${others} more refused since the last warning` : ''}`),
+    );
+  };
 
   /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
   private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null;
@@ -190,6 +214,7 @@ export class Engine {
 
   /** After the stores loaded their state: index the restored sessions' subscriptions and queues. */
   restore(): void {
+    this.retainedQuota.rebuild();
     for (const session of this.sessions.values()) {
       const subs = session.subscriptions;
       if (subs !== null) for (const [filter, qos] of subs) this.subscriptions.add(filter, session, qos);
@@ -366,6 +391,7 @@ export class Engine {
       if (conn.closeReason === 'auth-timeout') this.authGate.finished(conn);
       conn.authPassword = null;
     }
+    if (conn.retainedJobs !== null) this.retainedDelivery.closed(conn);
     const session = conn.session;
     let willPublished = false;
     if (wasConnected && session !== null) {
@@ -412,7 +438,9 @@ export class Engine {
       }
       // [MQTT-3.1.2-16/17] retained only when Will Retain is set.
       this.stats.messagesReceived++;
-      this.publish(new Message(topic, payload, qos, retain, conn.clientId), null);
+      const msg = new Message(topic, payload, qos, retain, conn.clientId);
+      msg.retainedOwner = conn.username;
+      this.publish(msg, null);
     };
     if (typeof allowed === 'boolean') go(allowed);
     else allowed.then(go, () => undefined);
@@ -428,12 +456,10 @@ export class Engine {
   publish(msg: Message, publisher: Connection | null): void {
     if (msg.retain) {
       // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
-      // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one.
-      if (msg.payload.length === 0) this.retained.delete(msg.topic);
-      else {
-        msg.compact();
-        this.retained.set(msg);
-      }
+      // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one,
+      // within the retained limits (refused: still delivered below, see retained-quota.ts).
+      if (publisher !== null) msg.retainedOwner = publisher.username;
+      this.retainedQuota.retain(msg);
     }
     const match = this.match;
     this.subscriptions.match(msg.topic, match);
@@ -611,12 +637,13 @@ export class Engine {
 
   /** Outbound acknowledgement: frees a window slot, so the queue moves. */
   acknowledged(session: Session): void {
+    const conn = session.connection as Connection | null;
     if (session.queuedCount > 0) {
       // Only while a backlog waits (not per message of a client keeping up): it makes progress.
-      const conn = session.connection as Connection | null;
       if (conn !== null) conn.lastProgressAt = Date.now();
       this.pump(session);
     }
+    if (conn !== null && conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
   }
 
   /**
@@ -710,20 +737,22 @@ export class Engine {
   drained(conn: Connection): void {
     conn.slowConsumer = false;
     if (conn.session === null || conn.session.queuedCount === 0) conn.heldTooLong = false;
+    if (conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
     if (conn.throttled !== null && (conn.session === null || conn.session.queuedCount <= this.limits.maxQueuedMessages >> 1)) {
       conn.lastProgressAt = Date.now();
       this.releaseThrottled(conn, true);
     }
   }
 
-  /** Deliver retained messages matching a new subscription [MQTT-3.3.1-6/8, MQTT-3.8.4-3]. */
+  /**
+   * Retained messages matching a new subscription [MQTT-3.3.1-6/8, MQTT-3.8.4-3], queued as a job
+   * of the client's connection and sent in slices (sessions/retained-delivery.ts); the caller
+   * starts them with retainedDelivery.start(conn) once the SUBACK is queued.
+   */
   sendRetained(session: Session, filter: string, granted: QoS): void {
-    if (this.retained.size === 0) return;
-    const found: Message[] = [];
-    this.retained.match(filter, found);
-    for (const msg of found) {
-      this.deliver(session, msg, (msg.qos < granted ? msg.qos : granted) as QoS, true, null);
-    }
+    const conn = session.connection as Connection | null;
+    if (this.retained.size === 0 || conn === null) return;
+    this.retainedDelivery.add(conn, filter, granted);
   }
 }
 

@@ -239,3 +239,62 @@ describe('RetainedTrie against a reference matcher [MQTT-3.3.2-3]', () => {
     );
   });
 });
+
+describe('RetainedTrie.cursor: the same matches, a few steps at a time', () => {
+  /** Every message the cursor returns, calling next() with at most `steps` node visits each. */
+  function cursorTopics(trie: RetainedTrie<Msg>, filter: string, steps: number): string[] {
+    const cursor = trie.cursor(filter);
+    const out: string[] = [];
+    for (let calls = 0; !cursor.done; calls++) {
+      if (calls > 100_000) throw new Error('cursor does not end');
+      const m = cursor.next(steps);
+      if (m !== undefined) out.push(m.topic);
+    }
+    return out;
+  }
+
+  it('equals match() (same order) for random stores and filters, whatever the step budget', () => {
+    const chars = fc.constantFrom('a', 'b', '$', '/', '+', '#');
+    const str = fc.array(chars, { minLength: 1, maxLength: 8 }).map((c) => c.join(''));
+    fc.assert(
+      fc.property(
+        str.filter((f) => isValidTopicFilter(f)),
+        fc.array(str.filter((t) => !t.includes('+') && !t.includes('#')), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        (filter, topics, steps) => {
+          const trie = store(topics);
+          const out: Msg[] = [];
+          trie.match(filter, out);
+          expect(cursorTopics(trie, filter, steps)).toEqual(out.map((m) => m.topic));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('a step budget bounds each call: a + over 10,000 non-matching branches takes many calls', () => {
+    const trie = new RetainedTrie<Msg>();
+    for (let i = 0; i < 10_000; i++) trie.set(`t${i}/x`, { topic: `t${i}/x`, payload: '' });
+    trie.set('t5000/y', { topic: 't5000/y', payload: 'found' });
+    const cursor = trie.cursor('+/y');
+    let calls = 0;
+    let found: Msg | undefined;
+    while (!cursor.done) {
+      calls++;
+      found = cursor.next(100) ?? found;
+    }
+    expect(found?.payload).toBe('found');
+    expect(calls).toBeGreaterThanOrEqual(100);
+  });
+
+  it('reads messages as they are when reached: deleted ones are skipped, replaced ones are current', () => {
+    const trie = store(['a/1', 'a/2', 'a/3']);
+    const cursor = trie.cursor('a/#');
+    expect(cursor.next(10)?.topic).toBe('a/1');
+    trie.delete('a/2');
+    trie.set('a/3', { topic: 'a/3', payload: 'new' });
+    expect(cursor.next(10)?.payload).toBe('new');
+    expect(cursor.next(10)).toBeUndefined();
+    expect(cursor.done).toBe(true);
+  });
+});

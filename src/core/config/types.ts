@@ -58,6 +58,11 @@ export interface LimitsConfigInput {
   'max-sessions'?: number;
   'max-sessions-per-user'?: number;
   'max-queued-bytes-per-session'?: number;
+  'max-filters-per-subscribe'?: number;
+  'max-retained-messages'?: number;
+  'max-retained-bytes'?: number;
+  'max-retained-messages-per-user'?: number;
+  'max-retained-bytes-per-user'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -149,6 +154,16 @@ export interface LimitsConfig {
   readonly maxSessions: number;
   /** Sessions per username (anonymous clients are bounded by maxSessions only); 0 = no limit. */
   readonly maxSessionsPerUser: number;
+  /** Filters one SUBSCRIBE may carry; the ones beyond get SUBACK 0x80. */
+  readonly maxFiltersPerSubscribe: number;
+  /** Retained messages the broker stores; a new retained topic beyond it is not stored. */
+  readonly maxRetainedMessages: number;
+  /** Bytes (payload + topic) of all retained messages together. */
+  readonly maxRetainedBytes: number;
+  /** Retained messages one username stores (all anonymous clients count as one user). */
+  readonly maxRetainedMessagesPerUser: number;
+  /** Bytes (payload + topic) of the retained messages one username stores. */
+  readonly maxRetainedBytesPerUser: number;
 }
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */

@@ -52,6 +52,11 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxPublisherPause: 5,
   maxSessions: 100_000,
   maxSessionsPerUser: 1000,
+  maxFiltersPerSubscribe: 256,
+  maxRetainedMessages: 1_000_000,
+  maxRetainedBytes: 1024 * 1024 * 1024,
+  maxRetainedMessagesPerUser: 10_000,
+  maxRetainedBytesPerUser: 64 * 1024 * 1024,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -147,6 +152,11 @@ const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
   'max-publisher-pause': range('maxPublisherPause', 0, 3600, false),
   'max-sessions': range('maxSessions', 0, 100_000_000),
   'max-sessions-per-user': range('maxSessionsPerUser', 0, 100_000_000),
+  'max-filters-per-subscribe': range('maxFiltersPerSubscribe', 1, 65535),
+  'max-retained-messages': range('maxRetainedMessages', 1, 1_000_000_000),
+  'max-retained-bytes': range('maxRetainedBytes', 1, 2 ** 50),
+  'max-retained-messages-per-user': range('maxRetainedMessagesPerUser', 1, 1_000_000_000),
+  'max-retained-bytes-per-user': range('maxRetainedBytesPerUser', 1, 2 ** 50),
 };
 
 /** Own keys only: `constructor`, `toString` and the like are not configuration keys. */

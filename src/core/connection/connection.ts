@@ -3,6 +3,7 @@ import { ConnackCode } from '../protocol/packets';
 import { PacketParser } from '../protocol/parser';
 import type { WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
+import type { RetainedJobs } from '../sessions/retained-delivery';
 import type { Engine } from '../engine';
 import { handleFailure, handlePacket } from '../handlers';
 import { scheduleAuthentication } from '../handlers/connect';
@@ -91,6 +92,8 @@ export class Connection {
   heldTooLong = false;
   /** As a subscriber: last time it acknowledged a delivery while messages waited for it, or its socket drained. */
   lastProgressAt = 0;
+  /** Retained messages still to send for new subscriptions (sessions/retained-delivery.ts). */
+  retainedJobs: RetainedJobs | null = null;
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -288,9 +291,9 @@ export class Connection {
     if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.
       if (this.transport.writableLength > this.engine.limits.maxWriteBuffer) this.pause(Pause.WRITE);
-    } else if (this.throttled !== null) {
+    } else if (this.throttled !== null || this.retainedJobs !== null) {
       // The kernel took everything: no 'drain' will come, so the publishers held back for this
-      // turn's batch go on now.
+      // turn's batch (and retained messages waiting for room) go on now.
       this.engine.drained(this);
     }
   }

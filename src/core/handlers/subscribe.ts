@@ -10,15 +10,44 @@ import { exceedsTopicLimits, failAfterVerdict } from './connect';
  * SUBSCRIBE [MQTT-3.8.4-1..6]: one SUBACK for the whole packet, one return code per filter in
  * request order [MQTT-3.9.3-1]. Choices (docs/conformance.md): an ill-formed filter (`a/#/b`,
  * `a+`) or one beyond the limits gets 0x80 rather than closing; the grant is the requested QoS
- * (we support 2) unless a plugin lowers it. Retained messages follow the SUBACK.
+ * (we support 2) unless a plugin lowers it. Retained messages follow the SUBACK, in slices.
+ *
+ * The packet acts as the sequence of SUBSCRIBEs it stands for [MQTT-3.8.4-4], with its work
+ * bounded: filters beyond max-filters-per-subscribe get 0x80 (counted) without being looked at;
+ * a filter repeated in the packet is validated and authorized once per requested QoS, each
+ * occurrence still gets its return code, and only its last granted occurrence is applied (the
+ * sequence's outcome [MQTT-3.8.4-3]), with its retained messages sent once.
  */
 export function handleSubscribe(conn: Connection, packet: SubscribePacket): void {
   const engine = conn.engine;
   const subs = packet.subscriptions;
-  const granted: number[] = new Array(subs.length);
+  const n = subs.length;
+  const granted: number[] = new Array(n);
+  const max = engine.limits.maxFiltersPerSubscribe;
+  // Index of the earlier identical (filter, QoS) request, for repeats; only built for n > 1.
+  let firstOf: Map<string, number> | null = null;
+  let repeatOf: Int32Array | null = null;
+  if (n > 1) {
+    firstOf = new Map();
+    repeatOf = new Int32Array(n).fill(-1);
+  }
   let pending: Promise<void>[] | null = null;
-  for (let i = 0; i < subs.length; i++) {
+  for (let i = 0; i < n; i++) {
+    if (i >= max) {
+      engine.stats.refusedSubscribeFilters += n - i;
+      for (let k = i; k < n; k++) granted[k] = SUBACK_FAILURE;
+      break;
+    }
     const { topic: filter, qos } = subs[i];
+    if (firstOf !== null) {
+      const key = qos + filter;
+      const first = firstOf.get(key);
+      if (first !== undefined) {
+        repeatOf![i] = first;
+        continue;
+      }
+      firstOf.set(key, i);
+    }
     if (!isValidTopicFilter(filter) || exceedsTopicLimits(conn, filter)) {
       granted[i] = SUBACK_FAILURE;
       continue;
@@ -31,30 +60,46 @@ export function handleSubscribe(conn: Connection, packet: SubscribePacket): void
       granted[i] = verdict === false ? SUBACK_FAILURE : verdict;
     }
   }
-  if (pending === null) return applySubscribe(conn, packet, granted);
+  if (pending === null) return applySubscribe(conn, packet, granted, repeatOf);
   conn.pause(Pause.AUTH);
   Promise.all(pending)
     .then(() => {
       if (!conn.isOpen) return;
-      applySubscribe(conn, packet, granted);
+      applySubscribe(conn, packet, granted, repeatOf);
       conn.resume(Pause.AUTH);
     })
     .catch((err: unknown) => failAfterVerdict(conn, err));
 }
 
-function applySubscribe(conn: Connection, packet: SubscribePacket, granted: number[]): void {
+function applySubscribe(conn: Connection, packet: SubscribePacket, granted: number[], repeatOf: Int32Array | null): void {
   const engine = conn.engine;
   const session = conn.session!;
   const subs = packet.subscriptions;
+  const n = Math.min(subs.length, engine.limits.maxFiltersPerSubscribe);
+  // The last granted occurrence of each filter is the one the sequence leaves in place.
+  let lastOf: Map<string, number> | null = null;
+  if (repeatOf !== null) {
+    lastOf = new Map();
+    for (let i = 0; i < n; i++) {
+      if (repeatOf[i] >= 0) granted[i] = granted[repeatOf[i]];
+      if (granted[i] !== SUBACK_FAILURE) lastOf.set(subs[i].topic, i);
+    }
+  }
   const added: number[] = [];
-  for (let i = 0; i < subs.length; i++) {
+  for (let i = 0; i < n; i++) {
     const g = granted[i];
     if (g === SUBACK_FAILURE) continue;
     const filter = subs[i].topic;
+    if (lastOf !== null && lastOf.get(filter) !== i) continue;
     const isNew = !session.subscriptions?.has(filter);
     if (isNew && session.subscriptionCount >= engine.limits.maxSubscriptions) {
-      engine.stats.refusedSubscriptionLimit++;
-      granted[i] = SUBACK_FAILURE;
+      // Every occurrence in the sequence would have met the same limit.
+      for (let k = 0; k < n; k++) {
+        if (granted[k] !== SUBACK_FAILURE && subs[k].topic === filter) {
+          engine.stats.refusedSubscriptionLimit++;
+          granted[k] = SUBACK_FAILURE;
+        }
+      }
       continue;
     }
     // [MQTT-3.8.4-3] an identical filter replaces the old subscription (one entry, new QoS).
@@ -70,4 +115,5 @@ function applySubscribe(conn: Connection, packet: SubscribePacket, granted: numb
     engine.sendRetained(session, filter, granted[i] as QoS);
     if (engine.events.listenerCount('clientSubscribed') > 0) engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos: granted[i] as QoS });
   }
+  if (conn.retainedJobs !== null) engine.retainedDelivery.start(conn);
 }

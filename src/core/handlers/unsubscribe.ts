@@ -15,6 +15,7 @@ export function handleUnsubscribe(conn: Connection, packet: UnsubscribePacket): 
   for (const filter of packet.topics) {
     if (session.deleteSubscription(filter)) {
       engine.subscriptions.remove(filter, session);
+      if (conn.retainedJobs !== null) engine.retainedDelivery.cancel(conn, filter);
       if (engine.events.listenerCount('clientUnsubscribed') > 0) engine.events.emit('clientUnsubscribed', { ...clientInfo(conn), filter });
     }
   }

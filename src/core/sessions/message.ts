@@ -12,6 +12,12 @@ export class Message {
   encoded: EncodedPublish;
   private retainedEncoded: EncodedPublish | null = null;
   private compacted = false;
+  /**
+   * Whose retained-message quota it counts against once stored (topics/retained-quota.ts): a
+   * username, null for an anonymous client, undefined for the broker itself (or a message
+   * stored before owners were recorded), which only the global limits cover.
+   */
+  retainedOwner: string | null | undefined = undefined;
 
   constructor(
     readonly topic: string,

@@ -1,7 +1,7 @@
 import type { PersistenceConfig } from '../config/types';
 import type { Message } from '../sessions/message';
 import { Session } from '../sessions/session';
-import { RetainedTrie } from '../topics/retained-trie';
+import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
 import type { RetainedStore, SessionStore, Stores } from './store';
 
 const resolved = Promise.resolve();
@@ -75,6 +75,14 @@ export class MemoryRetainedStore implements RetainedStore {
 
   match(filter: string, out: Message[]): void {
     this.trie.match(filter, out);
+  }
+
+  cursor(filter: string): RetainedCursor<Message> {
+    return this.trie.cursor(filter);
+  }
+
+  forEach(fn: (msg: Message) => void): void {
+    this.trie.forEach(fn);
   }
 
   open(): Promise<void> {

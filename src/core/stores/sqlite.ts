@@ -6,7 +6,7 @@ import type { QoS } from '../protocol/packets';
 import { InflightMessage, Message, QueuedMessage } from '../sessions/message';
 import { Fifo } from '../sessions/fifo';
 import { Session } from '../sessions/session';
-import { RetainedTrie } from '../topics/retained-trie';
+import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
 import type { RetainedStore, SessionJournal, SessionStore, Stores } from './store';
 
 /**
@@ -27,7 +27,7 @@ import type { RetainedStore, SessionJournal, SessionStore, Stores } from './stor
  */
 
 /** Schema migrations; PRAGMA user_version holds how many have run. Append only. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE sessions (client_id TEXT PRIMARY KEY, disconnected_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
    CREATE TABLE subscriptions (client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL,
      PRIMARY KEY (client_id, filter)) WITHOUT ROWID;
@@ -44,6 +44,11 @@ const MIGRATIONS: string[] = [
   // authorized after a restart (username_known = 0: not known yet).
   `ALTER TABLE sessions ADD COLUMN username TEXT;
    ALTER TABLE sessions ADD COLUMN username_known INTEGER NOT NULL DEFAULT 0;`,
+  // 3: who stored each retained message, for the per-user retained limits (retained-quota.ts).
+  // owner_kind: 0 the broker itself, or stored before this column (global limits only);
+  // 1 an anonymous client; 2 the username in `owner`.
+  `ALTER TABLE retained ADD COLUMN owner TEXT;
+   ALTER TABLE retained ADD COLUMN owner_kind INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -191,7 +196,10 @@ export class SqliteStore implements SessionJournal {
       setQos2: p('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
       delQos2: p('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
       delQos2s: p('DELETE FROM incoming_qos2 WHERE client_id = ?'),
-      setRetained: p('INSERT INTO retained (topic, payload, qos) VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos'),
+      setRetained: p(
+        `INSERT INTO retained (topic, payload, qos, owner, owner_kind) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, owner = excluded.owner, owner_kind = excluded.owner_kind`,
+      ),
       delRetained: p('DELETE FROM retained WHERE topic = ?'),
     };
     this.runBatch = db.transaction((ops: ([Statement, unknown[]] | null)[]) => {
@@ -251,8 +259,11 @@ export class SqliteStore implements SessionJournal {
       s.incomingQos2.add(r.packet_id);
     }
     this.sessions.loaded(sessions);
-    for (const r of db.prepare('SELECT topic, payload, qos FROM retained').all() as { topic: string; payload: Buffer; qos: QoS }[]) {
-      this.retained.loaded(new Message(r.topic, r.payload, r.qos, true, ''));
+    type RetainedRow = { topic: string; payload: Buffer; qos: QoS; owner: string | null; owner_kind: number };
+    for (const r of db.prepare('SELECT topic, payload, qos, owner, owner_kind FROM retained').all() as RetainedRow[]) {
+      const m = new Message(r.topic, r.payload, r.qos, true, '');
+      m.retainedOwner = r.owner_kind === 2 ? r.owner : r.owner_kind === 1 ? null : undefined;
+      this.retained.loaded(m);
     }
   }
 
@@ -484,7 +495,9 @@ export class SqliteRetainedStore extends SqliteView implements RetainedStore {
 
   set(msg: Message): void {
     this.trie.set(msg.topic, msg);
-    this.store.op(this.store.statements.setRetained, [msg.topic, msg.payload, msg.qos]);
+    const owner = msg.retainedOwner;
+    const kind = owner === undefined ? 0 : owner === null ? 1 : 2;
+    this.store.op(this.store.statements.setRetained, [msg.topic, msg.payload, msg.qos, owner ?? null, kind]);
   }
 
   delete(topic: string): void {
@@ -493,6 +506,14 @@ export class SqliteRetainedStore extends SqliteView implements RetainedStore {
 
   match(filter: string, out: Message[]): void {
     this.trie.match(filter, out);
+  }
+
+  cursor(filter: string): RetainedCursor<Message> {
+    return this.trie.cursor(filter);
+  }
+
+  forEach(fn: (msg: Message) => void): void {
+    this.trie.forEach(fn);
   }
 }
 

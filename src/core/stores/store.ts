@@ -11,6 +11,7 @@
 import type { QoS } from '../protocol/packets';
 import type { InflightMessage, Message, QueuedMessage } from '../sessions/message';
 import type { Session } from '../sessions/session';
+import type { RetainedCursor } from '../topics/retained-trie';
 
 /** Change notifications from a Session to a durable backend. The memory store has none. */
 export interface SessionJournal {
@@ -66,6 +67,10 @@ export interface RetainedStore extends StoreLifecycle {
   delete(topic: string): void;
   /** Appends every retained message whose topic matches the filter, with the `$` rule. */
   match(filter: string, out: Message[]): void;
+  /** The same matches as a resumable walk (retained messages are sent in slices). */
+  cursor(filter: string): RetainedCursor<Message>;
+  /** Every retained message (to rebuild the quota accounting at start). */
+  forEach(fn: (msg: Message) => void): void;
 }
 
 export interface Stores {

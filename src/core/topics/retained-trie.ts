@@ -17,6 +17,9 @@
  * A filter yields each matching topic once (the walk reaches every node by one path). Branches
  * are pruned when their last message is deleted. Messages must not be `undefined`, which marks
  * a node without a message.
+ *
+ * `match()` collects every match at once; `cursor()` walks the same matches a few at a time
+ * (retained messages for a new subscription are sent in slices, see retained-delivery.ts).
  */
 
 const DOLLAR = 0x24; // '$'
@@ -142,6 +145,15 @@ export class RetainedTrie<M> {
     for (let i = 0; i < n; i++) levels[i] = '';
   }
 
+  /**
+   * A resumable walk over the messages matching `filter` (a valid filter), in the order of
+   * `match()`. The tree may change between steps: a message is read when its node is reached,
+   * so a deleted one is skipped and a replaced one is returned as it is now.
+   */
+  cursor(filter: string): RetainedCursor<M> {
+    return new RetainedCursor(this.root, filter.split('/'));
+  }
+
   /** Calls `fn` for each retained message with its topic (for persistence and admin views). */
   forEach(fn: (message: M, topic: string) => void): void {
     const children = this.root.children;
@@ -158,6 +170,106 @@ export class RetainedTrie<M> {
       node = node.children === null ? null : node.children.get(level) ?? null;
       if (node === null || end < 0) return node;
       start = end + 1;
+    }
+  }
+}
+
+/**
+ * One level of a cursor's walk: the children of a node still to visit, either all of them and
+ * everything below (`all`, under a '#') or each matched against the filter from level `next`
+ * (under a '+').
+ */
+class CursorFrame<M> {
+  constructor(
+    readonly children: Iterator<RetainedNode<M>>,
+    readonly all: boolean,
+    readonly next: number,
+    /** The root level under a leading wildcard: skip topics starting with '$' [MQTT-4.7.2-1]. */
+    readonly skipDollar: boolean,
+  ) {}
+}
+
+/**
+ * The state of one walk for RetainedTrie.cursor(): an explicit stack instead of recursion, so
+ * the walk can stop after any node and resume on a later event-loop turn.
+ */
+export class RetainedCursor<M> {
+  private readonly stack: CursorFrame<M>[] = [];
+  private started = false;
+  /** True once every match has been returned. */
+  done = false;
+  /** Nodes visited so far (what a caller budgets its slices by). */
+  visited = 0;
+
+  constructor(
+    private readonly root: RetainedNode<M>,
+    private readonly levels: string[],
+  ) {}
+
+  /**
+   * The next matching message; undefined when the walk is over (`done`) or when `maxSteps`
+   * nodes were visited without finding one (call again: a '+' over a wide level may pass many
+   * non-matching nodes, and no call should hold the event loop for long).
+   */
+  next(maxSteps: number): M | undefined {
+    if (!this.started) {
+      this.started = true;
+      const first = this.levels[0];
+      const children = this.root.children;
+      if ((first === '#' || first === '+') && children !== null) {
+        this.stack.push(new CursorFrame(children.values(), first === '#', 1, true));
+      } else if (first !== '#' && first !== '+') {
+        const found = this.enter(this.root, 0);
+        if (found !== undefined) return found;
+      }
+    }
+    const stack = this.stack;
+    let steps = 0;
+    while (stack.length > 0) {
+      if (steps++ >= maxSteps) return undefined;
+      this.visited++;
+      const frame = stack[stack.length - 1];
+      const r = frame.children.next();
+      if (r.done === true) {
+        stack.pop();
+        continue;
+      }
+      const child = r.value;
+      if (frame.skipDollar && child.key.charCodeAt(0) === DOLLAR) continue;
+      if (frame.all) {
+        if (child.children !== null) stack.push(new CursorFrame(child.children.values(), true, 0, false));
+        if (child.message !== undefined) return child.message;
+      } else {
+        const found = this.enter(child, frame.next);
+        if (found !== undefined) return found;
+      }
+    }
+    this.done = true;
+    return undefined;
+  }
+
+  /** `node` is reached by levels[0..i-1]: follow literal levels, push a frame at a wildcard. */
+  private enter(node: RetainedNode<M>, i: number): M | undefined {
+    const levels = this.levels;
+    const n = levels.length;
+    for (;;) {
+      if (i === n) return node.message;
+      const level = levels[i];
+      if (level === '#') {
+        // The parent level itself and everything below [MQTT-4.7.1-2].
+        if (node.children !== null) this.stack.push(new CursorFrame(node.children.values(), true, 0, false));
+        return node.message;
+      }
+      const children = node.children;
+      if (children === null) return undefined;
+      if (level === '+') {
+        this.stack.push(new CursorFrame(children.values(), false, i + 1, false)); // [MQTT-4.7.1-3]
+        return undefined;
+      }
+      const child = children.get(level);
+      if (child === undefined) return undefined;
+      node = child;
+      i++;
     }
   }
 }

@@ -121,6 +121,8 @@ export class MetricsService {
       auth_busy: s.refusedAuthBusy,
       auth_failures: s.refusedAuthFailures,
       session_limit: s.refusedSessionLimit,
+      filters_per_subscribe: s.refusedSubscribeFilters,
+      retained_quota: s.refusedRetainedQuota,
     }));
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
     const adapter = adapterHost?.httpAdapter;

@@ -22,6 +22,8 @@ export class MessageStatsDto {
   @ApiProperty({ description: 'messages dropped because a session queue was full' }) droppedQueueFull!: number;
   @ApiProperty({ description: 'publishes refused by authorization' }) droppedUnauthorized!: number;
   @ApiProperty({ description: 'publishers resumed at max-publisher-pause while a subscriber still held them back' }) publisherPauseExpired!: number;
+  @ApiProperty({ description: 'retained messages not stored at a max-retained-* limit (still delivered)' }) refusedRetainedQuota!: number;
+  @ApiProperty({ description: 'SUBSCRIBE filters refused beyond max-filters-per-subscribe' }) refusedSubscribeFilters!: number;
 }
 
 export class ByteStatsDto {
@@ -70,6 +72,8 @@ export class BrokerStatsDto {
         droppedQueueFull: s.droppedQueueFull,
         droppedUnauthorized: s.droppedUnauthorized,
         publisherPauseExpired: s.publisherPauseExpired,
+        refusedRetainedQuota: s.refusedRetainedQuota,
+        refusedSubscribeFilters: s.refusedSubscribeFilters,
       }),
       bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
     });
