@@ -7,6 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { BrokerConfigInput, BrokerOptions } from '../../src';
 import { TestBroker } from './broker';
 import { RawClient, type ConnectOptions, connack } from './raw';
+import { waitFor } from './wait';
 
 export class Harness {
   readonly raws: RawClient[] = [];
@@ -60,11 +61,7 @@ export class Harness {
 
   /** Resolves once the broker no longer lists `clientId` as connected (it noticed the close). */
   async gone(clientId: string, ms = 2000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.broker.client(clientId) !== undefined) {
-      if (Date.now() > deadline) throw new Error(`${clientId} still connected after ${ms} ms`);
-      await sleep(5);
-    }
+    await waitFor(() => this.broker.client(clientId) === undefined, ms, `${clientId} to be disconnected`);
   }
 
   /** An MQTT.js 3.1.1 client over WebSocket to the named ws listener, connected. */
@@ -111,4 +108,5 @@ export function useBroker(config: BrokerConfigInput = {}, options?: () => Broker
   };
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// Re-exported: conformance tests import the waits from here.
+export { sleep, waitFor } from './wait';
