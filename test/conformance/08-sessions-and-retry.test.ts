@@ -49,7 +49,7 @@ describe('3.1.4-2 session takeover', () => {
     expect(h().broker.subscriptionCount).toBe(0);
     const pub = await h().connected({ clientId: 'pub' });
     await pub.publish({ topic: 'd', payload: 'x', qos: 1, id: 1 });
-    await next.nothing();
+    await h().expectNothing(next);
   });
 
   it('[MQTT-3.1.4-2] the old connection\'s late teardown does not break the new one: it stays registered and keeps receiving', async () => {
@@ -123,12 +123,12 @@ describe('4.1 storing state', () => {
     await back.expect(pubrec(5));
     back.send(pubrel(5));
     await back.expect(pubcomp(5));
-    await watch.nothing();
+    await h().expectNothing(watch);
     // Everything completes.
     back.send(puback(r1.id!), pubrec(r2.id!));
     await back.expect(pubrel(r2.id!));
     back.send(pubcomp(r2.id!), pubcomp(m3.id!), puback(r4.id!));
-    await back.nothing(100);
+    await h().expectNothing(back);
     expect(h().broker.client('s')!.inflight).toBe(0);
   });
 
@@ -188,7 +188,7 @@ describe('4.4 message delivery retry', () => {
       first.slice(0, 4).map((m) => [m.id, true, m.payload.toString()]),
     );
     expect(toHex(got[4].bytes)).toBe(toHex(pubrel(first[4].id!)));
-    await back.nothing();
+    await h().expectNothing(back);
   });
 
   it('[§4.4] no timed retry within a live connection (documented choice): an unacknowledged QoS 1 delivery is not re-sent while connected', async () => {
@@ -217,7 +217,7 @@ describe('4.5 message receipt', () => {
     const back = await h().connected({ clientId: 's', clean: false }, connack(1, 0));
     const got = (await back.take(2)).map((p) => readPublish(p).payload.toString());
     expect(got).toEqual(['one', 'two']);
-    await back.nothing();
+    await h().expectNothing(back);
   });
 });
 
@@ -258,7 +258,7 @@ describe('3.1.2-5 offline queue limit', () => {
     const back = await h().connected({ clientId: 's', clean: false }, connack(1, 0));
     const got = (await back.take(3)).map((p) => readPublish(p).payload.toString());
     expect(got).toEqual(['0', '1', '2']);
-    await back.nothing();
+    await h().expectNothing(back);
     expect(h().broker.stats.droppedQueueFull).toBe(2);
   });
 });
@@ -294,6 +294,6 @@ describe('3.1.4-2 takeover happens only after the newcomer is accepted', () => {
     expect(toHex(intruder.received)).toBe('20 02 00 04');
     owner.send(PINGREQ);
     await owner.expect(PINGRESP);
-    await w.nothing();
+    await h().expectNothing(w);
   });
 });

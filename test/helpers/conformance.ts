@@ -81,6 +81,24 @@ export class Harness {
     return c;
   }
 
+  /**
+   * Asserts that nothing arrived at each of `quiet` and nothing is on its way, without a
+   * wall-clock window: first a round trip on every other open, connected client of this harness
+   * (PINGREQ for raw clients, UNSUBSCRIBE of a filter nobody uses for MQTT.js ones: the broker
+   * handles a connection's packets in order, so everything they sent earlier has been handled
+   * and routed), then RawClient.expectNothing on each of `quiet` (its PINGRESP is the very next
+   * packet, as the broker writes a connection's output in order). Not for deliveries a timer
+   * would cause (retries, keepalive, expiry).
+   */
+  async expectNothing(...quiet: RawClient[]): Promise<void> {
+    for (const r of this.raws) {
+      // A sender the server closes meanwhile had its packets handled up to the close.
+      if (!quiet.includes(r) && !r.closed && r.accepted) await r.pingRoundTrip().catch((err: unknown) => { if (!r.closed) throw err; });
+    }
+    for (const c of this.tb.clients) if (c.connected) await c.unsubscribeAsync('nestmq-test/round-trip');
+    for (const q of quiet) await q.expectNothing();
+  }
+
   async close(): Promise<void> {
     for (const r of this.raws) r.destroy();
     await this.tb.close();

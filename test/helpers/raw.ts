@@ -477,6 +477,11 @@ export class RawClient {
     );
   }
 
+  /** The server accepted a CONNECT (sent CONNACK 0x00): PINGREQ is allowed. */
+  get accepted(): boolean {
+    return this.history.some((p) => p.type === T.CONNACK && p.body[1] === 0);
+  }
+
   /** Resolves once the server closed the connection; rejects after `ms`. */
   waitClosed(ms = 2000): Promise<void> {
     return this.until(() => (this.closed ? true : undefined), ms, () => `connection still open after ${ms} ms`).then(() => undefined);
