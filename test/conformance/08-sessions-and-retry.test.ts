@@ -2,7 +2,7 @@
  * Conformance, sections 4.1 (storing state), 4.4 (delivery retry), 4.5 (message receipt) and
  * session takeover [MQTT-3.1.4-2].
  */
-import { sleep, useBroker } from '../helpers/conformance';
+import { useBroker, waitFor } from '../helpers/conformance';
 import {
   DISCONNECT,
   PINGREQ,
@@ -58,7 +58,8 @@ describe('3.1.4-2 session takeover', () => {
     const next = await h().connected({ clientId: 'dev', clean: false }, connack(1, 0));
     await old.waitClosed();
     old.destroy();
-    await sleep(100);
+    // The old connection's teardown is done once the broker no longer counts it.
+    await waitFor(() => h().broker.connectionCount === 1, 2000, 'the old connection to be torn down');
     expect(h().broker.client('dev')).toBeDefined();
     expect(h().broker.clientCount).toBe(1);
     const pub = await h().connected({ clientId: 'pub' });
@@ -138,13 +139,13 @@ describe('4.1 storing state', () => {
     const pub = await h().connected({ clientId: 'pub' });
     await pub.publish({ topic: 'x', payload: 'a', qos: 1, id: 1 });
     const m = await s.nextPublish();
-    await sleep(300);
+    await h().expectNothing(s);
     const snap = h().broker.client('c1')!;
     expect([snap.subscriptions, snap.inflight]).toEqual([1, 1]);
     s.send(puback(m.id!));
     s.send(DISCONNECT);
     await s.waitClosed();
-    await sleep(20);
+    await h().gone('c1'); // the session ends in the same step as the client
     expect(h().broker.sessionCount).toBe(1); // the publisher's
     expect(h().broker.subscriptionCount).toBe(0);
   });
@@ -229,7 +230,7 @@ describe('4.5 delivery to a live subscriber with a full queue', () => {
     await s.subscribe(1, ['t', 1]);
     const pub = await h().connected({ clientId: 'pub' });
     for (let i = 0; i < 20; i++) pub.send(publish({ topic: 't', payload: `${i}`, qos: 1, id: i + 1 }));
-    await sleep(200);
+    await waitFor(() => (h().broker.client('s')?.queued ?? 0) >= 4, 2000, "the subscriber's queue to fill");
     // The window holds 1, the queue 4: the publisher is paused, not all of its PUBLISHes acknowledged yet.
     expect(pub.inbox.length).toBeLessThan(20);
     const got: string[] = [];
