@@ -3,7 +3,7 @@
  * what is closed without any CONNACK [MQTT-3.1.4-1].
  */
 import type { AuthenticateRequest } from '../../src';
-import { sleep, useBroker } from '../helpers/conformance';
+import { useBroker } from '../helpers/conformance';
 import {
   DISCONNECT,
   PINGREQ,
@@ -320,7 +320,7 @@ describe('3.1.2 sessions on CONNECT', () => {
     await p.publish({ topic: 'keep', payload: 'kept', qos: 1, id: 1, retain: true });
     p.send(DISCONNECT);
     await p.waitClosed();
-    await sleep(20);
+    await h().gone('retainer'); // its clean session has ended
     const s = await h().connected({ clientId: 'late' });
     await s.subscribe(1, ['keep', 1]);
     const m = await s.nextPublish();
