@@ -124,5 +124,35 @@ export async function expectNothingBefore(client: MqttClient, sentinelTopic: str
   expect(before).toEqual([]);
 }
 
+/**
+ * A request/response with the broker that changes nothing: UNSUBSCRIBE of a filter nobody uses,
+ * which the broker still answers [MQTT-3.10.4-5]. The broker handles a connection's packets in
+ * order and writes its output in order, so once this resolves everything the broker had sent
+ * `client` before has arrived, and everything `client` sent before has been handled.
+ */
+export async function roundTrip(client: MqttClient): Promise<void> {
+  await client.unsubscribeAsync('nestmq-test/round-trip');
+}
+
+/**
+ * The messages `client` receives while `action` runs, up to a round trip after it (see
+ * roundTrip): "what arrived" without a wall-clock window.
+ */
+export async function receivedDuring(
+  client: MqttClient,
+  action: () => Promise<unknown> = async () => undefined,
+): Promise<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[]> {
+  const got: { topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[] = [];
+  const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => void got.push({ topic, payload, packet });
+  client.on('message', on);
+  try {
+    await action();
+    await roundTrip(client);
+  } finally {
+    client.off('message', on);
+  }
+  return got;
+}
+
 // Re-exported: tests import sleep from here.
 export { sleep } from './wait';
