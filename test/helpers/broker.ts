@@ -134,24 +134,31 @@ export async function roundTrip(client: MqttClient): Promise<void> {
   await client.unsubscribeAsync('nestmq-test/round-trip');
 }
 
+type Received = { topic: string; payload: Buffer; packet: mqtt.IPublishPacket };
+
 /**
- * The messages `client` receives while `action` runs, up to a round trip after it (see
- * roundTrip): "what arrived" without a wall-clock window.
+ * Starts recording the messages `client` receives; the returned function ends the recording
+ * after a round trip (see roundTrip) and returns it: "what arrived" without a wall-clock window.
  */
-export async function receivedDuring(
-  client: MqttClient,
-  action: () => Promise<unknown> = async () => undefined,
-): Promise<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[]> {
-  const got: { topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[] = [];
+export function recordMessages(client: MqttClient): () => Promise<Received[]> {
+  const got: Received[] = [];
   const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => void got.push({ topic, payload, packet });
   client.on('message', on);
-  try {
-    await action();
-    await roundTrip(client);
-  } finally {
-    client.off('message', on);
-  }
-  return got;
+  return async () => {
+    try {
+      await roundTrip(client);
+    } finally {
+      client.off('message', on);
+    }
+    return got;
+  };
+}
+
+/** The messages `client` receives while `action` runs, up to a round trip after it (see recordMessages). */
+export async function receivedDuring(client: MqttClient, action: () => Promise<unknown> = async () => undefined): Promise<Received[]> {
+  const stop = recordMessages(client);
+  await action();
+  return stop();
 }
 
 // Re-exported: tests import sleep from here.
