@@ -85,7 +85,7 @@ export function nextMessage(client: MqttClient, ms = 3000): Promise<{ topic: str
   });
 }
 
-/** Collects messages for `ms` milliseconds. */
+/** Collects messages for `ms` milliseconds (a wall-clock window: prefer recordMessages / receivedDuring). */
 export function collect(client: MqttClient, ms: number): Promise<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[]> {
   const got: { topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[] = [];
   const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => void got.push({ topic, payload, packet });

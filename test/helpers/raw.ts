@@ -436,7 +436,10 @@ export class RawClient {
     return readPublish(await this.next(ms));
   }
 
-  /** Waits `ms` and asserts that no packet arrived (nor was left untaken). */
+  /**
+   * Waits `ms` and asserts that no packet arrived (nor was left untaken). Only for what a timer
+   * would cause; otherwise expectNothing() proves the same by an event, without the wait.
+   */
   async nothing(ms = 200): Promise<void> {
     await sleep(ms);
     expect(this.inbox.map((p) => toHex(p.bytes))).toEqual([]);
