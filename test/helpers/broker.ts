@@ -99,32 +99,6 @@ export function collect(client: MqttClient, ms: number): Promise<{ topic: string
 }
 
 /**
- * Asserts that `client` receives nothing before a sentinel: `publishSentinel` publishes a message
- * on `sentinelTopic`, which `client` is subscribed to, after whatever should not arrive. The broker
- * handles each connection's packets in order and writes each connection's output in order, so an
- * earlier delivery to `client` would arrive ahead of the sentinel: no wall-clock window needed.
- */
-export async function expectNothingBefore(client: MqttClient, sentinelTopic: string, publishSentinel: () => Promise<unknown>, ms = 3000): Promise<void> {
-  const before: string[] = [];
-  const arrived = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('message', on);
-      reject(new Error(`sentinel on ${sentinelTopic} not received within ${ms} ms`));
-    }, ms);
-    const on = (topic: string, payload: Buffer): void => {
-      if (topic !== sentinelTopic) return void before.push(`${topic}: ${payload.toString()}`);
-      clearTimeout(timer);
-      client.off('message', on);
-      resolve();
-    };
-    client.on('message', on);
-  });
-  await publishSentinel();
-  await arrived;
-  expect(before).toEqual([]);
-}
-
-/**
  * A request/response with the broker that changes nothing: UNSUBSCRIBE of a filter nobody uses,
  * which the broker still answers [MQTT-3.10.4-5]. The broker handles a connection's packets in
  * order and writes its output in order, so once this resolves everything the broker had sent
