@@ -3,7 +3,7 @@
  * what is closed without any CONNACK [MQTT-3.1.4-1].
  */
 import type { AuthenticateRequest } from '../../src';
-import { sleep, useBroker } from '../helpers/conformance';
+import { useBroker } from '../helpers/conformance';
 import {
   DISCONNECT,
   PINGREQ,
@@ -35,7 +35,7 @@ describe('3.1 CONNECT: first packet, protocol name and level', () => {
       c.send(first, publish({ topic: 't', payload: 'y' }));
       await c.expectClosedSilently();
     }
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.1.0-2] a second CONNECT on a connection closes it and publishes the Will', async () => {
@@ -108,14 +108,14 @@ describe('3.1 CONNECT: first packet, protocol name and level', () => {
     c.send(connect({ level: 5, clientId: 'x' }), publish({ topic: 'leak', payload: 'x' }), subscribe(1, ['#', 0]));
     await c.waitClosed();
     expect(toHex(c.received)).toBe('20 02 00 01');
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.1.4-4] a valid CONNECT is answered by exactly 20 02 00 00', async () => {
     const c = await h().raw();
     c.send(connect({ clientId: 'ok', keepalive: 30 }));
     await c.expect(hex('20 02 00 00'));
-    await c.nothing(100);
+    await h().expectNothing(c);
   });
 });
 
@@ -226,7 +226,7 @@ describe('3.1.3 client identifier', () => {
     const pub = await h().connected({ clientId: 'pub' });
     pub.send(publish({ topic: 'for/a', payload: 'A' }));
     expect((await a.nextPublish()).payload.toString()).toBe('A');
-    await b.nothing();
+    await h().expectNothing(b);
     // Neither took the other over: both still answer PINGREQ.
     a.send(PINGREQ);
     b.send(PINGREQ);
@@ -263,7 +263,7 @@ describe('3.1.3 client identifier', () => {
     pub.send(publish({ topic: 'only/b', payload: 'b' }), publish({ topic: 'only/a', payload: 'a' }));
     const m = await a2.nextPublish();
     expect([m.topic, m.payload.toString()]).toEqual(['only/a', 'a']);
-    await a2.nothing();
+    await h().expectNothing(a2);
   });
 });
 
@@ -294,7 +294,7 @@ describe('3.1.2 sessions on CONNECT', () => {
     const c2 = await h().connected({ clientId: 'off', clean: false }, connack(1, 0));
     const got = (await c2.take(2)).map((p) => p.bytes[0] & 0x06);
     expect(got).toEqual([0x02, 0x04]);
-    await c2.nothing();
+    await h().expectNothing(c2);
   });
 
   it('[MQTT-3.1.2-6] [MQTT-3.1.4-3] CleanSession=1 deletes the stored session: clean=0 subscribe, reconnect clean=1, reconnect clean=0 -> SP=0 and no subscription', async () => {
@@ -306,13 +306,13 @@ describe('3.1.2 sessions on CONNECT', () => {
     // Queued for the stored session, which the clean=1 connect must discard with everything in it.
     await pub.publish({ topic: 'cs/queued', payload: 'q', qos: 1, id: 1 });
     const clean = await h().connected({ clientId: 'cs', clean: true }, connack(0, 0));
-    await clean.nothing(100);
+    await h().expectNothing(clean);
     clean.send(DISCONNECT);
     await clean.waitClosed();
     expect(h().broker.sessionCount).toBe(1); // only the publisher's own clean session
     const again = await h().connected({ clientId: 'cs', clean: false }, connack(0, 0));
     await pub.publish({ topic: 'cs/after', payload: 'x', qos: 1, id: 2 });
-    await again.nothing();
+    await h().expectNothing(again);
   });
 
   it('[MQTT-3.1.2-7] retained messages are not session state: a clean=1 client retains and leaves, a new subscriber still gets it', async () => {
@@ -320,7 +320,7 @@ describe('3.1.2 sessions on CONNECT', () => {
     await p.publish({ topic: 'keep', payload: 'kept', qos: 1, id: 1, retain: true });
     p.send(DISCONNECT);
     await p.waitClosed();
-    await sleep(20);
+    await h().gone('retainer'); // its clean session has ended
     const s = await h().connected({ clientId: 'late' });
     await s.subscribe(1, ['keep', 1]);
     const m = await s.nextPublish();
@@ -399,7 +399,7 @@ describe('3.1.3 payload order and authentication', () => {
       expect(toHex(c.received)).toBe('20 02 00 04');
     }
     // No delivery, and no Will either: the refused connection was never accepted.
-    await sub.nothing();
+    await h().expectNothing(sub);
     expect(h().broker.subscriptionCount).toBe(1);
   });
 });

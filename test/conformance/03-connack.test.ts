@@ -104,7 +104,7 @@ describe('3.2 CONNACK', () => {
     await c.next();
     c.send(publish({ topic: 'after', payload: 'x' }));
     await c.expectClosed();
-    await watcher.nothing();
+    await h().expectNothing(watcher);
   });
 });
 

@@ -35,7 +35,7 @@ describe('3.3.1 PUBLISH fixed header flags', () => {
     const again = await s2.nextPublish();
     expect([again.dup, again.qos, again.id, again.payload.toString()]).toEqual([true, 1, first.id, 'once']);
     s2.send(puback(again.id!));
-    await s2.nothing();
+    await h().expectNothing(s2);
   });
 
   it('[MQTT-3.3.1-1] an unacknowledged QoS 2 delivery (no PUBREC yet) is re-sent after reconnect with DUP=1 and the same id', async () => {
@@ -57,7 +57,7 @@ describe('3.3.1 PUBLISH fixed header flags', () => {
     const c = await h().connected({ clientId: 'c' });
     c.send(packet(0x38, field('t'), Buffer.from('x')));
     await c.expectClosed();
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.1-2] [MQTT-3.3.1-3] outbound QoS 0 never carries DUP, even when the publisher sent QoS 1 with DUP=1 to a QoS 0 subscription', async () => {
@@ -89,7 +89,7 @@ describe('3.3.1 PUBLISH fixed header flags', () => {
     const c = await h().connected({ clientId: 'c' });
     c.send(packet(0x36, field('t'), [0, 1], Buffer.from('x')));
     await c.expectClosed();
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 });
 
@@ -112,7 +112,7 @@ describe('3.3.1 retained messages', () => {
     await sub.subscribe(1, ['a/+', 0]);
     const got = [(await sub.nextPublish()).topic, (await sub.nextPublish()).topic].sort();
     expect(got).toEqual(['a/b', 'a/c']);
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.1-7] a retained QoS 0 publish replaces the retained QoS 1 message: a new subscriber gets "y" (QoS 0), never "x"', async () => {
@@ -125,7 +125,7 @@ describe('3.3.1 retained messages', () => {
     await sub.subscribe(1, ['r', 2]);
     const m = await sub.nextPublish();
     expect([m.payload.toString(), m.qos, m.retain]).toEqual(['y', 0, true]);
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.1-8] copies sent because a subscription was just made carry RETAIN=1 (QoS 0, 1 and 2)', async () => {
@@ -177,7 +177,7 @@ describe('3.3.1 retained messages', () => {
     live.send(puback(m.id!));
     const late = await h().connected({ clientId: 'late' });
     await late.subscribe(1, ['r', 1]);
-    await late.nothing();
+    await h().expectNothing(late);
     expect(h().broker.retainedCount).toBe(0);
   });
 
@@ -187,7 +187,7 @@ describe('3.3.1 retained messages', () => {
     await pub.publish({ topic: 'e/1', payload: '', qos: 1, id: 1, retain: true });
     const sub = await h().connected({ clientId: 'sub' });
     await sub.subscribe(1, ['e/#', 1]);
-    await sub.nothing();
+    await h().expectNothing(sub);
     expect(h().broker.retainedCount).toBe(0);
   });
 
@@ -200,7 +200,7 @@ describe('3.3.1 retained messages', () => {
     await sub.subscribe(1, ['#', 1]);
     const m = await sub.nextPublish();
     expect([m.topic, m.payload.toString(), m.retain]).toEqual(['r', 'x', true]);
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 });
 
@@ -215,7 +215,7 @@ describe('3.3.2 topic name, 3.3.4 response, 3.3.5 actions', () => {
       c.send(bad);
       await c.expectClosed();
     }
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.2-2] PUBLISH to a/+, a/# or # closes the connection and nothing is delivered', async () => {
@@ -226,13 +226,13 @@ describe('3.3.2 topic name, 3.3.4 response, 3.3.5 actions', () => {
       c.send(publish({ topic, payload: 'x', qos: 1, id: 1 }));
       await c.expectClosed();
     }
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.4-1] the reply follows the QoS: nothing for QoS 0, PUBACK for QoS 1, PUBREC for QoS 2', async () => {
     const c = await h().connected({ clientId: 'c' });
     c.send(publish({ topic: 't', payload: '0' }));
-    await c.nothing(150);
+    await h().expectNothing(c);
     c.send(publish({ topic: 't', payload: '1', qos: 1, id: 11 }));
     await c.expect(puback(11));
     c.send(publish({ topic: 't', payload: '2', qos: 2, id: 12 }));
@@ -248,7 +248,7 @@ describe('3.3.2 topic name, 3.3.4 response, 3.3.5 actions', () => {
     await pub.publish({ topic: 'a/b', payload: 'x', qos: 2, id: 1 });
     const m = await sub.nextPublish();
     expect(m.qos).toBe(2);
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.5-1] the order of the overlapping subscriptions does not matter: a/#@1 then a/b@0, QoS 1 publish arrives once at QoS 1', async () => {
@@ -259,7 +259,7 @@ describe('3.3.2 topic name, 3.3.4 response, 3.3.5 actions', () => {
     const pub = await h().connected({ clientId: 'pub' });
     await pub.publish({ topic: 'a/b', payload: 'x', qos: 1, id: 1 });
     expect((await sub.nextPublish()).qos).toBe(1);
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-3.3.5-2] a publish to $SYS/x is acknowledged (PUBACK, PUBREC) and dropped, never silence (documented choice)', async () => {
@@ -272,7 +272,7 @@ describe('3.3.2 topic name, 3.3.4 response, 3.3.5 actions', () => {
     await c.expect(pubrec(2));
     c.send(pubrel(2));
     await c.expect(pubcomp(2));
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 });
 
@@ -295,7 +295,7 @@ describe('3.3.5 refused publish (authorisation plugin)', () => {
     await c.expect(puback(3));
     const m = await sub.nextPublish();
     expect(m.topic).toBe('allowed');
-    await sub.nothing();
+    await h().expectNothing(sub);
     expect(h().broker.stats.droppedUnauthorized).toBe(2);
   });
 
@@ -305,7 +305,7 @@ describe('3.3.5 refused publish (authorisation plugin)', () => {
     expect(h().broker.retainedCount).toBe(0);
     const sub = await h().connected({ clientId: 'sub' });
     await sub.subscribe(1, ['#', 1]);
-    await sub.nothing();
+    await h().expectNothing(sub);
     c.send(DISCONNECT);
     await c.expectClosed();
   });

@@ -71,7 +71,7 @@ describe('4.3 QoS flows, server receiving', () => {
     sub.send(pubrec(m.id!));
     await sub.expect(pubrel(m.id!));
     sub.send(pubcomp(m.id!));
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-4.3.3-2] every PUBREL gets PUBCOMP with its id; after PUBCOMP the id denotes a new message', async () => {
@@ -121,7 +121,7 @@ describe('4.3 QoS flows, server sending', () => {
     expect(h().broker.client('sub')!.inflight).toBe(2);
     sub.send(puback(a.id!));
     sub.send(puback(b.id!));
-    await sub.nothing(100);
+    await h().expectNothing(sub);
     expect(h().broker.client('sub')!.inflight).toBe(0);
   });
 
@@ -139,7 +139,7 @@ describe('4.3 QoS flows, server sending', () => {
     await sub.expect(pubrel(m.id!));
     expect(h().broker.client('sub')!.inflight).toBe(1);
     sub.send(pubcomp(m.id!));
-    await sub.nothing(150);
+    await h().expectNothing(sub);
     expect(h().broker.client('sub')!.inflight).toBe(0);
   });
 
@@ -156,7 +156,7 @@ describe('4.3 QoS flows, server sending', () => {
     const again = await h().connected({ clientId: 'sub', clean: false }, connack(1, 0));
     await again.expect(pubrel(m.id!));
     again.send(pubcomp(m.id!));
-    await again.nothing();
+    await h().expectNothing(again);
     expect(h().broker.client('sub')!.inflight).toBe(0);
   });
 
@@ -165,7 +165,7 @@ describe('4.3 QoS flows, server sending', () => {
     c.send(pubrec(77));
     await c.expect(pubrel(77));
     c.send(puback(78), pubcomp(79));
-    await c.nothing(150);
+    await h().expectNothing(c);
     c.send(hex('c0 00'));
     await c.expect(hex('d0 00'));
   });
@@ -177,7 +177,7 @@ describe('4.3 QoS flows, server sending', () => {
     await pub.publish({ topic: 't', payload: 'x', qos: 2, id: 1 });
     const m = await sub.nextPublish();
     sub.send(puback(m.id!));
-    await sub.nothing(100);
+    await h().expectNothing(sub);
     expect(h().broker.client('sub')!.inflight).toBe(1);
     sub.send(pubrec(m.id!));
     const p = await sub.next();

@@ -92,7 +92,7 @@ describe('3.8 SUBSCRIBE', () => {
     await pub.publish({ topic: 'a', payload: 'live', qos: 2, id: 2 });
     const m = await c.nextPublish();
     expect([m.payload.toString(), m.qos]).toEqual(['live', 2]);
-    await c.nothing();
+    await h().expectNothing(c);
   });
 
   it('[MQTT-3.8.4-3] re-subscribing loses no publication: messages published between the two SUBSCRIBEs all arrive', async () => {
@@ -124,7 +124,7 @@ describe('3.8 SUBSCRIBE', () => {
     const p = await c.next();
     expect(toHex(p.bytes)).toBe('90 06 00 05 02 80 00 01');
     for (const code of p.body.subarray(2)) expect(ALLOWED_SUBACK_CODES.has(code)).toBe(true);
-    await c.nothing(100);
+    await h().expectNothing(c);
     const pub = await h().connected({ clientId: 'pub' });
     await pub.publish({ topic: 'x/0', payload: 'zero', qos: 2, id: 1 });
     expect((await c.nextPublish()).qos).toBe(0);
@@ -182,7 +182,7 @@ describe('3.8.4 granted QoS chosen by an authorisation plugin', () => {
     await pub.publish({ topic: 'low/x', payload: 'low', qos: 2, id: 2 });
     const m = await c.nextPublish();
     expect([m.topic, m.qos]).toEqual(['low/x', 0]);
-    await c.nothing();
+    await h().expectNothing(c);
   });
 });
 
@@ -233,7 +233,7 @@ describe('3.10 UNSUBSCRIBE, 3.11 UNSUBACK', () => {
     await pub.publish({ topic: 'a/b', payload: 'b', qos: 1, id: 2 });
     const m = await c.nextPublish();
     expect([m.topic, m.qos]).toEqual(['a/b', 0]); // now only a/b@0 matches
-    await c.nothing();
+    await h().expectNothing(c);
     expect([(await other.nextPublish()).topic, (await other.nextPublish()).topic]).toEqual(['a/c', 'a/b']);
   });
 
@@ -248,7 +248,7 @@ describe('3.10 UNSUBSCRIBE, 3.11 UNSUBACK', () => {
     const m = await c.nextPublish();
     expect(m.topic).toBe('b');
     c.send(puback(m.id!));
-    await c.nothing();
+    await h().expectNothing(c);
   });
 
   it('[MQTT-3.10.4-3] a QoS 2 delivery in mid-flow when its subscription is deleted still completes: PUBREL and PUBCOMP are exchanged', async () => {
@@ -264,7 +264,7 @@ describe('3.10 UNSUBSCRIBE, 3.11 UNSUBACK', () => {
     c.send(pubrec(m.id!));
     await c.expect(pubrel(m.id!));
     c.send(pubcomp(m.id!), puback(n.id!));
-    await c.nothing(100);
+    await h().expectNothing(c);
     expect(h().broker.client('c')!.inflight).toBe(0);
   });
 
@@ -279,7 +279,7 @@ describe('3.10 UNSUBSCRIBE, 3.11 UNSUBACK', () => {
     await c.subscribe(1, ['a', 0], ['b', 0], ['c', 0]);
     c.send(unsubscribe(9, 'a', 'b', 'c'));
     await c.expect(unsuback(9));
-    await c.nothing(150);
+    await h().expectNothing(c);
     expect(h().broker.subscriptionCount).toBe(0);
   });
 

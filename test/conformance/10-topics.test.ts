@@ -94,7 +94,7 @@ describe('4.7 topic names and filters', () => {
     pub.send(publish({ topic: 'a//b', payload: '1' }), publish({ topic: 'x/y', payload: '2' }));
     const got = [await c.nextPublish(), await c.nextPublish()].map((m) => m.topic);
     expect(got).toEqual(['a//b', 'x/y']);
-    await c.nothing();
+    await h().expectNothing(c);
   });
 
   it('[MQTT-4.7.2-1] filters starting with + or # never match topics starting with $; $x/# and $x/+ do (live and retained)', async () => {
@@ -110,11 +110,11 @@ describe('4.7 topic names and filters', () => {
     );
     const got = [await dollar.nextPublish(), await dollar.nextPublish(), await dollar.nextPublish()].map((m) => m.topic);
     expect(got).toEqual(['$x/x', '$x', '$y/x']);
-    await wild.nothing();
+    await h().expectNothing(wild);
     // Retained lookups apply the same rule.
     const late = await h().connected({ clientId: 'late' });
     await late.subscribe(1, ['#', 0], ['+/x', 0]);
-    await late.nothing();
+    await h().expectNothing(late);
     await late.subscribe(2, ['$y/#', 0]);
     expect((await late.nextPublish()).topic).toBe('$y/x');
   });
@@ -130,7 +130,7 @@ describe('4.7 topic names and filters', () => {
     const w = await h().raw();
     w.send(connect({ clientId: 'w', will: { topic: '', payload: 'm' } }));
     await w.expectClosedSilently();
-    await sub.nothing();
+    await h().expectNothing(sub);
   });
 
   it('[MQTT-4.7.3-2] U+0000 in a PUBLISH topic, a SUBSCRIBE filter or an UNSUBSCRIBE filter: closed', async () => {
@@ -223,6 +223,6 @@ describe('4.7.3 topic length limit', () => {
     expect((await c.nextPublish()).topic).toBe('éééé');
     pub.send(publish({ topic: 'ééééé', payload: 'too long' }));
     await pub.expectClosed();
-    await c.nothing();
+    await h().expectNothing(c);
   });
 });

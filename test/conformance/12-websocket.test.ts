@@ -35,7 +35,7 @@ describe('6 WebSocket transport', () => {
     await c.expectClosed();
     const w = await watcher.nextPublish();
     expect([w.topic, w.payload.toString()]).toEqual(['will/ws', 'text frame']);
-    await watcher.nothing();
+    await h().expectNothing(watcher);
   });
 
   it('[MQTT-3.1.2-8] a WebSocket client that vanishes (socket terminated, no close frame, no DISCONNECT) has its Will published', async () => {
@@ -54,7 +54,7 @@ describe('6 WebSocket transport', () => {
     await c.connect({ clientId: 'ws-clean', will: { topic: 'will/ws-clean', payload: 'x' } });
     c.send(hex('e0 00'));
     await c.waitClosed();
-    await watcher.nothing();
+    await h().expectNothing(watcher);
   });
 
   it('[MQTT-6.0.0-2] a CONNECT split across 3 binary frames is reassembled; CONNECT + SUBSCRIBE + PINGREQ in one frame are all processed', async () => {

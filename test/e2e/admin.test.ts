@@ -10,7 +10,7 @@ import { type BrokerConfigInput, validateConfig } from '../../src';
 import { adminAccess, isLoopback, isLoopbackHost, isLoopbackOrigin, tokenDigest } from '../../src/modules/admin/admin-token.guard';
 import { ShutdownService } from '../../src/modules/admin/shutdown.service';
 import { type NestmqService, startService } from '../../src/service';
-import { sleep } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 
 const TOKEN = 'test-admin-token-0123456789abcdef';
 const JSON_TYPE = { 'Content-Type': 'application/json' };
@@ -56,15 +56,6 @@ class TestService {
   async close(): Promise<void> {
     for (const c of this.clients) c.end(true);
     await this.service.shutdown('test');
-  }
-}
-
-/** Waits until `check` is true (polling), or fails after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
   }
 }
 
@@ -236,7 +227,7 @@ describe('admin HTTP: health, clients, stats, metrics, OpenAPI (no token: loopba
     await c.subscribeAsync('log/me', { qos: 0 });
     await c.publishAsync('log/me', 'secret-payload-text', { qos: 1 });
     c.end(true);
-    await until(() => t.logs.some((l) => l.includes('"client.disconnected"') && l.includes('"logged"')));
+    await waitFor(() => t.logs.some((l) => l.includes('"client.disconnected"') && l.includes('"logged"')));
     const records = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.find((r) => r.event === 'client.connected' && r.clientId === 'logged')).toMatchObject({
       level: 30,
@@ -537,8 +528,8 @@ describe('shutdown through the admin surface', () => {
     const res = await request(t.http).post('/api/v1/shutdown').set(JSON_TYPE).expect(202);
     expect(res.body).toEqual({ status: 'shutting down', gracePeriodSeconds: 7 });
     await closed;
-    await until(() => t.service.broker.state === 'stopped');
-    await until(async () => (await fetch(`${t.http}/health/live`).then(() => false, () => true)));
+    await waitFor(() => t.service.broker.state === 'stopped');
+    await waitFor(async () => (await fetch(`${t.http}/health/live`).then(() => false, () => true)));
     await t.service.shutdown('test'); // idempotent: the same promise
   });
 

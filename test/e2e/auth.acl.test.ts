@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword } from '../../src/core/auth/hashes';
 import { TestBroker } from '../helpers/broker';
-import { publishAcked, received, subscribeCodes, tmp } from './auth.helpers';
+import { publishAcked, recording, subscribeCodes, tmp } from './auth.helpers';
 
 const F = 0x80;
 
@@ -43,12 +43,12 @@ describe('hbmqtt/amqtt topic ACLs (topic-check.acl, publish-acl) with real clien
     await subscribeCodes(admin, ['#']);
     const alice = await login('alice');
     const before = tb.broker.stats.droppedUnauthorized;
-    const seen = received(admin, 300);
+    const seen = recording(admin, alice);
     await publishAcked(alice, 'home/alice/lamp/set', 'on', { qos: 1 });
     await publishAcked(alice, 'home/alice/lamp', 'x', { qos: 1 }); // not in her publish-acl
     await publishAcked(alice, 'home/bob/lamp/set', 'x', { qos: 2 });
     await publishAcked(alice, 'public/news', 'x', { qos: 0 });
-    expect(await seen).toEqual(['home/alice/lamp/set']);
+    expect(await seen()).toEqual(['home/alice/lamp/set']);
     expect(tb.broker.stats.droppedUnauthorized - before).toBe(3);
     expect(alice.connected).toBe(true);
   });
@@ -58,10 +58,10 @@ describe('hbmqtt/amqtt topic ACLs (topic-check.acl, publish-acl) with real clien
     await publishAcked(admin, 'home/bob/door', 'retained-secret', { retain: true });
     await publishAcked(admin, 'public/weather', 'retained-public', { retain: true });
     const alice = await login('alice');
-    const seen = received(alice, 400);
+    const seen = recording(alice, admin);
     expect(await subscribeCodes(alice, ['#'])).toEqual([1]);
     for (const t of ['home/alice/kitchen/temp', 'home/bob/kitchen/temp', 'public/news', 'public/news/today', 'other']) await publishAcked(admin, t, 'x');
-    expect((await seen).sort()).toEqual(['home/alice/kitchen/temp', 'public/news', 'public/weather']);
+    expect((await seen()).sort()).toEqual(['home/alice/kitchen/temp', 'public/news', 'public/weather']);
   });
 
   it('no client may publish to $SYS, not even one whose publish-acl allows everything', async () => {
@@ -69,9 +69,9 @@ describe('hbmqtt/amqtt topic ACLs (topic-check.acl, publish-acl) with real clien
     const sub = await login('admin');
     await subscribeCodes(sub, ['$SYS/#']);
     const before = tb.broker.stats.droppedUnauthorized;
-    const seen = received(sub, 200);
+    const seen = recording(sub, admin);
     await publishAcked(admin, '$SYS/broker/fake', 'x');
-    expect(await seen).toEqual([]);
+    expect(await seen()).toEqual([]);
     expect(tb.broker.stats.droppedUnauthorized - before).toBe(1);
   });
 });
@@ -111,25 +111,25 @@ describe('Mosquitto acl_file (topic-check.acl-file) with real clients', () => {
     const bob = await login('bob', 'sensor-2');
     expect(await subscribeCodes(alice, ['users/alice/#', 'users/bob/#'])).toEqual([1, F]);
     expect(await subscribeCodes(bob, ['users/bob/#', 'devices/sensor-2/status'])).toEqual([1, F]); // status is write-only
-    const aliceSeen = received(alice, 300);
-    const bobSeen = received(bob, 300);
+    const aliceSeen = recording(alice, bob);
+    const bobSeen = recording(bob, alice);
     await publishAcked(alice, 'users/alice/note', 'x'); // allowed, alice reads it back
     await publishAcked(alice, 'users/bob/note', 'x'); // denied
     await publishAcked(bob, 'users/bob/note', 'x');
     await publishAcked(alice, 'devices/sensor-1/status', 'x'); // her client id: allowed (nobody reads it)
-    expect(await aliceSeen).toEqual(['users/alice/note']);
-    expect(await bobSeen).toEqual(['users/bob/note']);
+    expect(await aliceSeen()).toEqual(['users/alice/note']);
+    expect(await bobSeen()).toEqual(['users/bob/note']);
     expect(tb.broker.stats.droppedUnauthorized).toBe(1);
   });
 
   it('deny carve-out: a wildcard subscription skips the denied subtree; a filter inside it is refused', async () => {
     const alice = await login('alice');
     expect(await subscribeCodes(alice, ['home/alice/#', 'home/alice/secret/#'])).toEqual([1, F]);
-    const seen = received(alice, 300);
-    await publishAcked(alice, 'home/alice/secret/diary', 'x'); // write denied too
     const writer = await login('alice');
+    const seen = recording(alice, writer);
+    await publishAcked(alice, 'home/alice/secret/diary', 'x'); // write denied too
     await publishAcked(writer, 'home/alice/kitchen', 'x');
-    expect(await seen).toEqual(['home/alice/kitchen']);
+    expect(await seen()).toEqual(['home/alice/kitchen']);
   });
 
   it('anonymous clients get the rules before the first user line', async () => {
@@ -141,16 +141,16 @@ describe('Mosquitto acl_file (topic-check.acl-file) with real clients', () => {
     const bob = await login('bob');
     const editor = await login('editor');
     expect(await subscribeCodes(bob, ['news/#'])).toEqual([1]);
-    let seen = received(bob, 300);
+    let seen = recording(bob, editor);
     await publishAcked(editor, 'news/politics', 'x');
     await publishAcked(editor, 'news/sports/ball', 'x');
-    expect(await seen).toEqual(['news/politics', 'news/sports/ball']);
+    expect(await seen()).toEqual(['news/politics', 'news/sports/ball']);
     writeFileSync(aclPath, ACL.replace('user bob\ntopic read news/#', 'user bob\ntopic read news/sports/#'));
     await tb.broker.reloadAuth();
-    seen = received(bob, 300);
+    seen = recording(bob, editor);
     await publishAcked(editor, 'news/politics', 'x');
     await publishAcked(editor, 'news/sports/ball', 'x');
-    expect(await seen).toEqual(['news/sports/ball']);
+    expect(await seen()).toEqual(['news/sports/ball']);
     expect(bob.connected && editor.connected).toBe(true);
     expect(await subscribeCodes(bob, ['news/politics', 'news/sports/+'])).toEqual([F, 1]);
     // A broken file is refused and the rules in force stay.
@@ -174,13 +174,13 @@ describe('topic_taboo (hbmqtt) with real clients', () => {
       const bob = await tb.client({ username: 'bob', password: 'bob-pw' });
       expect(await subscribeCodes(bob, ['prohibited', 'data/classified', '#'])).toEqual([F, F, 1]);
       expect(await subscribeCodes(admin, ['prohibited'])).toEqual([1]);
-      const bobSeen = received(bob, 300);
-      const adminSeen = received(admin, 300);
+      const bobSeen = recording(bob, admin);
+      const adminSeen = recording(admin, bob);
       await publishAcked(admin, 'prohibited', 'x');
       await publishAcked(admin, 'allowed', 'x');
       await publishAcked(bob, 'prohibited', 'x'); // dropped
-      expect(await bobSeen).toEqual(['allowed']);
-      expect(await adminSeen).toEqual(['prohibited']);
+      expect(await bobSeen()).toEqual(['allowed']);
+      expect(await adminSeen()).toEqual(['prohibited']);
       expect(tb.broker.stats.droppedUnauthorized).toBe(1);
     } finally {
       await tb.close();

@@ -6,7 +6,8 @@ import { runPasswd, type PasswdIO } from '../../src/cli/passwd';
 import { hashPassword } from '../../src/core/auth/hashes';
 import type { BrokerPlugin } from '../../src/core/hooks/plugin';
 import { nextMessage, TestBroker } from '../helpers/broker';
-import { connackCode, passwordFile, publishAcked, received, subscribeCodes, tmp, usersInEveryFormat } from './auth.helpers';
+import { nextEvent, waitFor } from '../helpers/wait';
+import { connackCode, passwordFile, publishAcked, recording, subscribeCodes, tmp, usersInEveryFormat } from './auth.helpers';
 
 const FORMATS = ['bcrypt2b', 'bcrypt2a', 'bcrypt2y', 'sha512crypt', 'mosquitto6', 'mosquitto7'];
 
@@ -43,8 +44,7 @@ describe('auth.file with real MQTT clients', () => {
   it('failed logins are logged with the username and without the password', async () => {
     warnings.length = 0;
     await connackCode(tb.url, { username: 'mosquitto7', password: 'Guess-Number-One' });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(warnings.some((w) => /wrong password for user "mosquitto7"/.test(w))).toBe(true);
+    await waitFor(() => warnings.some((w) => /wrong password for user "mosquitto7"/.test(w)), 2000, 'the failed login warning');
     expect(warnings.join('\n')).not.toContain('Guess-Number-One');
   });
 });
@@ -145,14 +145,14 @@ describe('a plugin that throws', () => {
       const other = await tb.client({ clientId: 'other' });
       expect(await subscribeCodes(victim, ['explode/sub', 'explode/#'])).toEqual([0x80, 1]);
       await subscribeCodes(other, ['explode/#']);
-      const victimGot = received(victim, 300);
-      const otherGot = received(other, 300);
       const publisher = await tb.client();
+      const victimGot = recording(victim, publisher);
+      const otherGot = recording(other, publisher);
       await publishAcked(publisher, 'explode/pub', 'x'); // acknowledged, dropped
       await publishAcked(publisher, 'explode/read', 'x'); // delivered to other, not to victim
       await publishAcked(publisher, 'explode/ok', 'x');
-      expect(await victimGot).toEqual(['explode/ok']);
-      expect(await otherGot).toEqual(['explode/read', 'explode/ok']);
+      expect(await victimGot()).toEqual(['explode/ok']);
+      expect(await otherGot()).toEqual(['explode/read', 'explode/ok']);
       expect(tb.broker.stats.droppedUnauthorized).toBe(1);
       expect(warnings).toEqual(
         expect.arrayContaining([
@@ -267,8 +267,9 @@ describe('plugin events (hbmqtt on_broker_* methods)', () => {
       const got = nextMessage(c);
       await publishAcked(c, 't/1', 'hello');
       await got;
+      const disconnected = nextEvent(tb.broker, 'clientDisconnected');
       c.end();
-      await new Promise((r) => setTimeout(r, 100));
+      await disconnected; // the observer plugin's listener was registered first: it has seen it too
       expect(seen).toEqual(['started', 'connected ev-1 alice', 'subscribed ev-1 t/# 1', 'message t/1 hello', 'disconnected ev-1 disconnect']);
       expect(warnings).toEqual(['plugin broken failed in events.clientConnected: handler bug', 'plugin broken failed in events.messageReceived: async handler bug']);
     } finally {

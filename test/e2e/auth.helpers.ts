@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { hashPassword } from '../../src/core/auth/hashes';
+import { roundTrip } from '../helpers/broker';
 
 export const tmp = (): string => mkdtempSync(join(tmpdir(), 'nestmq-auth-e2e-'));
 
@@ -80,7 +81,27 @@ export function publishAcked(c: MqttClient, topic: string, payload: string, opts
   return new Promise((resolve, reject) => c.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())));
 }
 
-/** Topics received within `ms`, in arrival order. */
+/**
+ * Starts recording the topics `c` receives; the returned function ends the recording after a
+ * round trip on each of `senders` (everything they published before has been routed) and then on
+ * `c` (everything routed to it has arrived), and returns them in arrival order: no time window.
+ */
+export function recording(c: MqttClient, ...senders: MqttClient[]): () => Promise<string[]> {
+  const got: string[] = [];
+  const on = (topic: string): void => void got.push(topic);
+  c.on('message', on);
+  return async () => {
+    try {
+      for (const s of senders) await roundTrip(s);
+      await roundTrip(c);
+    } finally {
+      c.off('message', on);
+    }
+    return got;
+  };
+}
+
+/** Topics received within `ms`, in arrival order (prefer recording(): no time window). */
 export function received(c: MqttClient, ms: number): Promise<string[]> {
   const got: string[] = [];
   const on = (topic: string): void => void got.push(topic);

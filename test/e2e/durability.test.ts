@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { ChildBroker, killChildBrokers } from '../helpers/child-broker';
-import { TestBroker, sleep } from '../helpers/broker';
+import { TestBroker } from '../helpers/broker';
 import * as raw from '../helpers/raw';
 import { RawClient, T } from '../helpers/raw';
+import { waitFor } from '../helpers/wait';
 
 /**
  * Durability on SQLite with real child-process brokers: what was acknowledged survives kill -9
@@ -97,7 +98,7 @@ describe('durability (SQLite, child-process brokers)', () => {
       const got = await receiveAll(c, 2 * N);
       expect(got.q1).toEqual(seq(N));
       expect(got.q2).toEqual(seq(N));
-      await c.nothing(300); // no duplicate follows
+      await c.expectNothing(); // no duplicate follows
       c.destroy();
       await broker.stop();
     },
@@ -131,7 +132,7 @@ describe('durability (SQLite, child-process brokers)', () => {
     expect(again.payload.toString()).toBe('one');
     const rel = await c.next();
     expect(rel.bytes).toEqual(raw.pubrel(m2.id!));
-    await c.nothing(300); // the QoS 2 PUBLISH itself is never re-sent after PUBREC
+    await c.expectNothing(); // the QoS 2 PUBLISH itself is never re-sent after PUBREC
     c.destroy();
     await broker.stop();
   });
@@ -156,7 +157,7 @@ describe('durability (SQLite, child-process brokers)', () => {
     const { c } = await rawConnect(broker.port, 'sub', false);
     const got = await receiveAll(c, 1);
     expect(got.q2).toEqual(['once']);
-    await c.nothing(300);
+    await c.expectNothing();
     c.destroy();
     p2.c.destroy();
     await broker.stop();
@@ -181,7 +182,7 @@ describe('durability (SQLite, child-process brokers)', () => {
     expect(m).toMatchObject({ topic: 'r/keep', retain: true, qos: 1 });
     expect(m.payload.toString()).toBe('kept');
     c.send(raw.puback(m.id!));
-    await c.nothing(300);
+    await c.expectNothing();
     c.destroy();
     await broker.stop();
   });
@@ -241,8 +242,11 @@ describe('database file modes', () => {
 });
 
 describe('session expiry', () => {
+  /** session-expiry, in seconds. */
+  const EXPIRY_S = 1;
+
   it('[MQTT-3.2.2-3] a session whose client stayed away longer than session-expiry is removed: Session Present 0, subscription gone', async () => {
-    const tb = await TestBroker.start({ limits: { 'session-expiry': 1 } });
+    const tb = await TestBroker.start({ limits: { 'session-expiry': EXPIRY_S } });
     try {
       const first = await rawConnect(tb.port, 'roamer', false);
       first.c.send(raw.subscribe(1, ['x/#', 1]));
@@ -250,7 +254,10 @@ describe('session expiry', () => {
       first.c.send(raw.DISCONNECT);
       await first.c.waitClosed();
       expect(tb.broker.sessionCount).toBe(1);
-      await sleep(2300); // expiry 1 s, swept every second
+      const leftAt = Date.now();
+      // Expired after EXPIRY_S by a sweep every second: the wait is time-based by nature.
+      await waitFor(() => tb.broker.stats.sessionsExpired === 1, (EXPIRY_S + 2) * 1000, 'the session to expire');
+      expect(Date.now() - leftAt).toBeGreaterThanOrEqual(EXPIRY_S * 1000 - 50);
       expect(tb.broker.sessionCount).toBe(0);
       expect(tb.broker.stats.sessionsExpired).toBe(1);
       const { c, sessionPresent } = await rawConnect(tb.port, 'roamer', false);

@@ -8,8 +8,8 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { BrokerConfigInput } from '../../src';
-import { collect, nextMessage } from '../helpers/broker';
-import { type Harness, sleep, useBroker } from '../helpers/conformance';
+import { nextMessage, receivedDuring } from '../helpers/broker';
+import { type Harness, sleep, useBroker, waitFor } from '../helpers/conformance';
 import {
   PINGREQ,
   PINGRESP,
@@ -49,7 +49,11 @@ const CONFIG: BrokerConfigInput = {
   limits: LIMITS,
 };
 
-/** The live Connection of a client (white-box: buffered bytes, pause state). */
+/**
+ * The live Connection of a client (white-box: buffered bytes, pause state).
+ * TODO(public-api): the Broker has no public view of a connection's buffered output bytes or of
+ * whether its reading is paused (throttled); this reaches into the private `broker.engine`.
+ */
 function liveConnection(h: Harness, clientId: string): { bufferedBytes: number; isPaused(reason: number): boolean } {
   const engine = (h.broker as unknown as { engine: { clients: Map<string, never> } }).engine;
   const conn = engine.clients.get(clientId);
@@ -62,14 +66,6 @@ const T_CONNACK = 2;
 const T_PUBACK = 4;
 /** connection.ts `Pause.THROTTLE` (a const enum, so not importable here). */
 const PAUSE_THROTTLE = 2;
-
-async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /**
  * A bystander connected before the limit is crossed: returns a check that it is still connected
@@ -192,7 +188,7 @@ describe('max-packet-size (64 KiB here)', () => {
     pub.send(publish({ topic: 'b', payload: Buffer.alloc(65537 - 3, 7) }));
     await pub.expectClosed(1000);
     expect(h().broker.stats.closedPacketTooLarge).toBe(1);
-    await sub.nothing(100);
+    await h().expectNothing(sub);
   });
 
   it('over WebSocket: an MQTT header announcing 10 MB inside a small frame closes the connection and is counted', async () => {
@@ -338,21 +334,22 @@ describe('max-inflight-messages (5 here)', () => {
     const sub = await h().connected({ clientId: 'slow-acker' });
     await sub.subscribe(1, ['inf/#', 1]);
     const pub = await h().client({ clientId: 'inf-pub' });
-    const allForBystander = collect(by.client, 400);
-    for (let i = 0; i < 12; i++) await pub.publishAsync('inf/t', `m${i}`, { qos: 1 });
+    const forBystander = await receivedDuring(by.client, async () => {
+      for (let i = 0; i < 12; i++) await pub.publishAsync('inf/t', `m${i}`, { qos: 1 });
+    });
 
     const first = await sub.take(5);
     expect(first.map((p) => readPublish(p).payload.toString())).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-    await sub.nothing(150);
+    await h().expectNothing(sub);
     expect(h().broker.client('slow-acker')).toMatchObject({ inflight: 5, queued: 7 });
     // The bystander, which acknowledges, got all twelve at once.
-    expect((await allForBystander).map((m) => m.payload.toString())).toEqual(Array.from({ length: 12 }, (_, i) => `m${i}`));
+    expect(forBystander.map((m) => m.payload.toString())).toEqual(Array.from({ length: 12 }, (_, i) => `m${i}`));
 
     // Two acknowledgements open two slots: exactly two more come.
     sub.send(puback(pubId(first[0])), puback(pubId(first[1])));
     const next = await sub.take(2);
     expect(next.map((p) => readPublish(p).payload.toString())).toEqual(['m5', 'm6']);
-    await sub.nothing(100);
+    await h().expectNothing(sub);
     expect(h().broker.client('slow-acker')).toMatchObject({ inflight: 5, queued: 5 });
 
     // Acknowledge everything as it comes: the rest arrives in order.
@@ -395,7 +392,7 @@ describe('max-queued-messages (20 here)', () => {
       back.send(puback(p.id!));
     }
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
-    await back.nothing(150);
+    await h().expectNothing(back);
   });
 
   it('live subscriber that stops acknowledging: the QoS 1 publisher is paused (no PUBACK, no PINGRESP) within max-publisher-pause, others are not; QoS 0 to it is dropped and counted; once it acknowledges, nothing acknowledged is lost', async () => {
@@ -407,6 +404,7 @@ describe('max-queued-messages (20 here)', () => {
     pub.send(...Array.from({ length: 60 }, (_, i) => publish({ topic: 'live/t', payload: `m${i}`, qos: 1, id: i + 1 })));
     await waitFor(() => pub.inbox.length >= 26, 2000, '26 PUBACKs');
     pub.send(PINGREQ);
+    // A paused connection answers nothing, so only a window can show it: time-based by nature.
     await sleep(200);
     // Acknowledged: the 26 routed before the pause; the 26th was queued beyond the limit, not dropped.
     expect(pub.inbox.map((p) => toHex(p.bytes))).toEqual(Array.from({ length: 26 }, (_, i) => toHex(puback(i + 1))));
@@ -440,7 +438,7 @@ describe('max-queued-messages (20 here)', () => {
       toHex(PINGRESP),
     ]);
     expect(liveConnection(h(), 'fast-pub').isPaused(PAUSE_THROTTLE)).toBe(false);
-    await sub.nothing(100);
+    await h().expectNothing(sub);
   });
 });
 
@@ -457,6 +455,8 @@ describe('max-queued-messages: a live client nobody can pause (20 here)', () => 
     expect(h().broker.stats.closedQueueOverflow).toBe(1);
     await h().gone('echo-self');
     // 5 in flight + at most 2 x 20 queued while live; offline, the 20-message limit holds.
+    // TODO(public-api): the Broker has no public view of an offline session (in-flight and queued
+    // counts); client() covers connected clients only. This reaches into the private `broker.engine`.
     const session = (h().broker as unknown as { engine: { sessions: { get(id: string): { queuedCount: number; inflightCount: number } } } }).engine.sessions.get('echo-self');
     expect(session.inflightCount).toBe(5);
     expect(session.queuedCount).toBeLessThanOrEqual(40);
@@ -484,7 +484,7 @@ describe('max-queued-messages with queue-full-policy: drop-oldest', () => {
       back.send(puback(p.id!));
     }
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `m${i + 5}`));
-    await back.nothing(100);
+    await h().expectNothing(back);
   });
 });
 
@@ -514,7 +514,7 @@ describe('max-queued-bytes (all session queues together; 1000 payload bytes here
     const p = readPublish(await back.next());
     expect([p.topic, p.payload.length]).toEqual(['b/away-2', 200]);
     back.send(puback(p.id!));
-    await back.nothing(100);
+    await h().expectNothing(back);
   });
 });
 
@@ -534,7 +534,7 @@ describe('max-subscriptions (3 here)', () => {
     const pub = await h().connected({ clientId: 'pub' });
     pub.send(publish({ topic: 's/d', payload: 'not for you' }), publish({ topic: 's/a', payload: 'for you' }));
     expect((await c.nextPublish()).payload.toString()).toBe('for you');
-    await c.nothing(100);
+    await h().expectNothing(c);
 
     c.send(subscribe(2, ['s/a', 0]));
     await c.expect(suback(2, 0));
@@ -568,7 +568,7 @@ describe('max-topic-length (64 bytes) and max-topic-levels (4 here)', () => {
     expect(c.history.map((p) => p.type)).toEqual([T_CONNACK, T_PUBACK]);
     expect(h().broker.stats.closedTopicLimit).toBe(1);
     // The refused message went nowhere.
-    await watcher.nothing(100);
+    await h().expectNothing(watcher);
     await by.stillWorks();
   });
 

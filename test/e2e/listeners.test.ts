@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Agent, WebSocket as BrowserWebSocket } from 'undici';
 import { Broker, type BrokerConfigInput, type ListenerConfigInput, loadConfigFile } from '../../src';
-import { collect, nextMessage, sleep } from '../helpers/broker';
+import { nextMessage, recordMessages } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { connack, connect, publish, readPublish, subscribe, suback, toHex, type RawPacket } from '../helpers/raw';
 import { useTestCerts } from '../helpers/tls';
 
@@ -37,14 +38,6 @@ function mqttClient(url: string, options: IClientOptions = {}): Promise<MqttClie
     c.once('error', reject);
     c.once('close', () => reject(new Error(`${url}: closed before CONNACK`)));
   });
-}
-
-async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 /**
@@ -226,9 +219,9 @@ describe('one broker with tcp, tls, ws and wss listeners at once', () => {
     expect(Object.fromEntries(broker.clients().filter((c) => c.clientId.startsWith('x-')).map((c) => [c.clientId, c.listener]))).toEqual({
       'x-tcp': 'tcp', 'x-tls': 'tls', 'x-ws': 'ws', 'x-wss': 'wss',
     });
-    const got = clients.map((c) => collect(c, 400));
+    const recordings = clients.map(recordMessages);
     for (let i = 0; i < kinds.length; i++) await clients[i].publishAsync(`cross/${kinds[i]}`, `from ${kinds[i]}`, { qos: 1 });
-    const received = await Promise.all(got);
+    const received = await Promise.all(recordings.map((stop) => stop()));
     for (const r of received) {
       expect(r.map((m) => `${m.topic}=${m.payload.toString()}`).sort()).toEqual([
         'cross/tcp=from tcp', 'cross/tls=from tls', 'cross/ws=from ws', 'cross/wss=from wss',
@@ -252,11 +245,12 @@ describe('one broker with tcp, tls, ws and wss listeners at once', () => {
     const wss = await client('wss');
     await ws.subscribeAsync('mosq/#', { qos: 1 });
     await wss.subscribeAsync('mosq/#', { qos: 1 });
-    const gotWs = collect(ws, 1500);
-    const gotWss = collect(wss, 1500);
+    const gotWs = recordMessages(ws);
+    const gotWss = recordMessages(wss);
     await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port.tcp), '-q', '1', '-t', 'mosq/tcp', '-m', 'plain']);
     await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port.tls), '--cafile', certs().cafile, '-q', '1', '-t', 'mosq/tls', '-m', 'secret']);
-    for (const r of [await gotWs, await gotWss]) {
+    // mosquitto_pub -q 1 exits after its PUBACK: both messages are routed by then.
+    for (const r of [await gotWs(), await gotWss()]) {
       expect(r.map((m) => `${m.topic}=${m.payload.toString()}`).sort()).toEqual(['mosq/tcp=plain', 'mosq/tls=secret']);
     }
   });
@@ -361,6 +355,8 @@ describe('one broker with tcp, tls, ws and wss listeners at once', () => {
     const kinds = ['tcp', 'tls', 'ws', 'wss'] as const;
     await Promise.all(kinds.map((k) => client(k, { clientId: `nodelay-${k}` })));
     // White-box: Node records setNoDelay in a symbol property of the net.Socket.
+    // TODO(public-api): the Broker exposes no connection's socket options; this reaches into the
+    // private `broker.engine` for the live connection's transport.
     const engine = (broker as unknown as { engine: { clients: Map<string, { transport: unknown }> } }).engine;
     const noDelay = (k: string): unknown => {
       const t = engine.clients.get(`nodelay-${k}`)!.transport as Record<string | symbol, unknown>;

@@ -31,10 +31,12 @@ describe('[MQTT-7.0.0-2] interoperability with mosquitto-clients', () => {
     sub.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((r) => sub.once('exit', r));
     // Wait until the subscription exists (the retained copy arrives first), then publish live.
-    const deadline = Date.now() + 5000;
-    while (!out.includes('interop/retained kept') && sub.exitCode === null && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await new Promise<void>((resolve) => {
+      const check = (): void => void (out.includes('interop/retained kept') && resolve());
+      sub.stdout.on('data', check);
+      void exited.then(() => resolve()); // -W 5 bounds the wait
+      check();
+    });
     expect({ out, err }).toEqual({ out: 'interop/retained kept\n', err: '' });
     await pub.publishAsync('interop/live', 'now', { qos: 2 });
     const code = await exited;

@@ -80,7 +80,8 @@ function get(agent: http.Agent, port: number, path: string): Promise<number> {
 /**
  * A readiness request the server has begun (headers read) but cannot answer until we send its
  * 2-byte body: it is in progress when the shutdown starts, so the server must answer it rather
- * than drop it, and its answer shows what readiness says at that moment.
+ * than drop it, and its answer shows what readiness says at that moment. Resolves once the
+ * server has read the headers: `Expect: 100-continue` makes it say so (RFC 9110 10.1.1).
  */
 async function heldReadinessRequest(port: number): Promise<{ release: () => Promise<string> }> {
   const socket = net.connect(port, '127.0.0.1');
@@ -88,11 +89,26 @@ async function heldReadinessRequest(port: number): Promise<{ release: () => Prom
   let response = '';
   socket.on('data', (d) => (response += d));
   const ended = new Promise<string>((resolve) => socket.once('close', () => resolve(response)));
-  socket.write('GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n');
+  const headersRead = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no 100 Continue within 3 s: ${response}`)), 3000);
+    const check = (): void => {
+      if (!response.includes('\r\n\r\n')) return;
+      clearTimeout(timer);
+      socket.off('data', check);
+      resolve();
+    };
+    socket.on('data', check);
+  });
+  socket.write(
+    'GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n' +
+      'Expect: 100-continue\r\nConnection: close\r\n\r\n',
+  );
+  await headersRead;
   return {
     release: () => {
       socket.write('{}');
-      return ended;
+      // The final response, without the interim 100 Continue.
+      return ended.then((all) => all.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, ''));
     },
   };
 }
@@ -128,7 +144,6 @@ describe('the service process: signals and graceful shutdown', () => {
     const clientClosed = new Promise<void>((r) => client.once('close', () => r()));
 
     const held = await heldReadinessRequest(child.adminPort);
-    await new Promise((r) => setTimeout(r, 100)); // the server has read its headers
     const sentAt = Date.now();
     child.proc.kill('SIGTERM');
     // Mid-shutdown: the broker has stopped, the admin server is closing and waits for our request.

@@ -1,7 +1,8 @@
 import type { MqttClient } from 'mqtt';
 import { BrokerStats } from '../../src/core/engine';
 import { formatUptime, SYS_ROOT, type SysSource, SysTopicsPublisher } from '../../src/core/sys/sys-topics';
-import { collect, sleep, TestBroker } from '../helpers/broker';
+import { receivedDuring, TestBroker } from '../helpers/broker';
+import { sleep, waitFor } from '../helpers/wait';
 
 /** Latest payload per $SYS topic seen by a client subscribed to `$SYS/#`. */
 function sysTree(client: MqttClient): Map<string, string> {
@@ -12,27 +13,21 @@ function sysTree(client: MqttClient): Map<string, string> {
   return tree;
 }
 
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+/** sys_interval of the brokers below, in seconds. */
+const SYS_INTERVAL_S = 0.2;
 
 describe('$SYS topics (sys_interval > 0)', () => {
   let tb: TestBroker;
-  beforeEach(async () => (tb = await TestBroker.start({ sys_interval: 0.2 })));
+  beforeEach(async () => (tb = await TestBroker.start({ sys_interval: SYS_INTERVAL_S })));
   afterEach(() => tb.close());
 
   it("publishes hbmqtt's and Mosquitto's names, retained, to a $SYS/# subscriber", async () => {
     const c = await tb.client({ clientId: 'sys-reader' });
     const tree = sysTree(c);
-    const first = collect(c, 100);
-    await c.subscribeAsync('$SYS/#', { qos: 0 });
     // Retained: the values are there the moment one subscribes.
+    const first = await receivedDuring(c, () => c.subscribeAsync('$SYS/#', { qos: 0 }));
     // Retained copies carry RETAIN=1 (a live update may arrive meanwhile, with RETAIN=0).
-    const retained = (await first).filter((m) => m.packet.retain);
+    const retained = first.filter((m) => m.packet.retain);
     expect(retained.length).toBe(61); // every topic of the tree, version included
     expect(retained.map((m) => m.topic)).toContain(`${SYS_ROOT}version`);
     expect(tree.get('version')).toBe(`nestmq version ${require('../../package.json').version}`);
@@ -53,7 +48,7 @@ describe('$SYS topics (sys_interval > 0)', () => {
     ];
     for (const name of [...hbmqtt, ...mosquitto]) expect([name, tree.has(name)]).toEqual([name, true]);
     // The retained values may predate this client; the next update counts it.
-    await until(() => tree.get('clients/connected') === '1' && tree.get('clients/active') === '1');
+    await waitFor(() => tree.get('clients/connected') === '1' && tree.get('clients/active') === '1');
     expect(tree.get('uptime')).toMatch(/^\d+$/);
     expect(tree.get('uptime/formated')).toMatch(/^0:00:0\d$/);
     expect(tree.get('load/messages/received/1min')).toMatch(/^\d+\.\d\d$/);
@@ -64,7 +59,7 @@ describe('$SYS topics (sys_interval > 0)', () => {
     const reader = await tb.client({ clientId: 'sys-reader' });
     const tree = sysTree(reader);
     await reader.subscribeAsync('$SYS/#');
-    await until(() => tree.get('subscriptions/count') === '1'); // the reader's own subscription counted
+    await waitFor(() => tree.get('subscriptions/count') === '1'); // the reader's own subscription counted
     const before = {
       publishReceived: Number(tree.get('messages/publish/received')),
       received: Number(tree.get('messages/received')),
@@ -77,8 +72,8 @@ describe('$SYS topics (sys_interval > 0)', () => {
     await sub.subscribeAsync('work/#', { qos: 1 });
     for (let i = 0; i < 50; i++) await pub.publishAsync(`work/${i}`, 'x'.repeat(100), { qos: 1 });
 
-    await until(() => Number(tree.get('messages/publish/received')) >= before.publishReceived + 50);
-    await until(() => Number(tree.get('load/messages/received/1min')) > 0 && Number(tree.get('load/publish/received/1min')) > 0);
+    await waitFor(() => Number(tree.get('messages/publish/received')) >= before.publishReceived + 50);
+    await waitFor(() => Number(tree.get('load/messages/received/1min')) > 0 && Number(tree.get('load/publish/received/1min')) > 0);
     expect(Number(tree.get('messages/received'))).toBe(before.received + 50); // $SYS updates themselves are not counted
     expect(Number(tree.get('publish/messages/received'))).toBe(before.publishReceived + 50);
     expect(Number(tree.get('bytes/received'))).toBeGreaterThan(before.bytes + 50 * 100);
@@ -87,28 +82,35 @@ describe('$SYS topics (sys_interval > 0)', () => {
     expect(Number(tree.get('messages/subscriptions/count'))).toBe(before.subs + 1);
     expect(Number(tree.get('load/bytes/received/1min'))).toBeGreaterThan(0);
     expect(Number(tree.get('load/connections/1min'))).toBeGreaterThan(0);
-    await until(() => tree.get('clients/connected') === '3' && tree.get('clients/maximum') === '3');
+    await waitFor(() => tree.get('clients/connected') === '3' && tree.get('clients/maximum') === '3');
 
     // A persistent session whose client went away: disconnected (hbmqtt) / inactive (Mosquitto).
     sub.end(true);
-    await until(() => tree.get('clients/disconnected') === '1' && tree.get('clients/inactive') === '1');
+    await waitFor(() => tree.get('clients/disconnected') === '1' && tree.get('clients/inactive') === '1');
     expect(tree.get('clients/total')).toBe('3');
   });
 
   it('wildcards never match $SYS topics [MQTT-4.7.2-1]', async () => {
     const c = await tb.client({ clientId: 'wild' });
-    await c.subscribeAsync(['#', '+/broker/#', '+/+/uptime'], { qos: 0 });
-    const got = await collect(c, 500); // more than two intervals
+    // Subscribed, then $SYS updates published after that, then a round trip: any $SYS delivery
+    // to this client (retained copy or update) would have arrived ahead of the round trip's answer.
+    const got = await receivedDuring(c, async () => {
+      await c.subscribeAsync(['#', '+/broker/#', '+/+/uptime'], { qos: 0 });
+      const published = new Set<string>();
+      tb.broker.on('messageReceived', (m) => void (m.clientId === '' && published.add(m.topic)));
+      await waitFor(() => published.size >= 5, SYS_INTERVAL_S * 1000 * 10, '$SYS updates');
+    });
     expect(got.filter((m) => m.topic.startsWith('$'))).toEqual([]);
   });
 
   it('stops publishing when the broker shuts down (its timer is cleared)', async () => {
     const updates: string[] = [];
     tb.broker.on('messageReceived', (m) => m.clientId === '' && updates.push(m.topic));
-    await until(() => updates.includes(`${SYS_ROOT}uptime`) || updates.includes(`${SYS_ROOT}time`));
+    await waitFor(() => updates.includes(`${SYS_ROOT}uptime`) || updates.includes(`${SYS_ROOT}time`));
     await tb.close();
     const n = updates.length;
-    await sleep(450);
+    // Proving a timer stopped is time-based by nature: more than two intervals.
+    await sleep(SYS_INTERVAL_S * 1000 * 2 + 50);
     expect(updates.length).toBe(n);
   });
 });
@@ -118,8 +120,7 @@ describe('$SYS off (sys_interval 0)', () => {
     const tb = await TestBroker.start({ sys_interval: 0 });
     try {
       const c = await tb.client();
-      await c.subscribeAsync('$SYS/#');
-      expect(await collect(c, 300)).toEqual([]);
+      expect(await receivedDuring(c, () => c.subscribeAsync('$SYS/#'))).toEqual([]);
       expect(tb.broker.retainedCount).toBe(0);
     } finally {
       await tb.close();

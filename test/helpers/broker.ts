@@ -85,7 +85,7 @@ export function nextMessage(client: MqttClient, ms = 3000): Promise<{ topic: str
   });
 }
 
-/** Collects messages for `ms` milliseconds. */
+/** Collects messages for `ms` milliseconds (a wall-clock window: prefer recordMessages / receivedDuring). */
 export function collect(client: MqttClient, ms: number): Promise<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[]> {
   const got: { topic: string; payload: Buffer; packet: mqtt.IPublishPacket }[] = [];
   const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => void got.push({ topic, payload, packet });
@@ -98,4 +98,42 @@ export function collect(client: MqttClient, ms: number): Promise<{ topic: string
   );
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * A request/response with the broker that changes nothing: UNSUBSCRIBE of a filter nobody uses,
+ * which the broker still answers [MQTT-3.10.4-5]. The broker handles a connection's packets in
+ * order and writes its output in order, so once this resolves everything the broker had sent
+ * `client` before has arrived, and everything `client` sent before has been handled.
+ */
+export async function roundTrip(client: MqttClient): Promise<void> {
+  await client.unsubscribeAsync('nestmq-test/round-trip');
+}
+
+type Received = { topic: string; payload: Buffer; packet: mqtt.IPublishPacket };
+
+/**
+ * Starts recording the messages `client` receives; the returned function ends the recording
+ * after a round trip (see roundTrip) and returns it: "what arrived" without a wall-clock window.
+ */
+export function recordMessages(client: MqttClient): () => Promise<Received[]> {
+  const got: Received[] = [];
+  const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => void got.push({ topic, payload, packet });
+  client.on('message', on);
+  return async () => {
+    try {
+      await roundTrip(client);
+    } finally {
+      client.off('message', on);
+    }
+    return got;
+  };
+}
+
+/** The messages `client` receives while `action` runs, up to a round trip after it (see recordMessages). */
+export async function receivedDuring(client: MqttClient, action: () => Promise<unknown> = async () => undefined): Promise<Received[]> {
+  const stop = recordMessages(client);
+  await action();
+  return stop();
+}
+
+// Re-exported: tests import sleep from here.
+export { sleep } from './wait';

@@ -7,6 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { BrokerConfigInput, BrokerOptions } from '../../src';
 import { TestBroker } from './broker';
 import { RawClient, type ConnectOptions, connack } from './raw';
+import { waitFor } from './wait';
 
 export class Harness {
   readonly raws: RawClient[] = [];
@@ -60,11 +61,7 @@ export class Harness {
 
   /** Resolves once the broker no longer lists `clientId` as connected (it noticed the close). */
   async gone(clientId: string, ms = 2000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.broker.client(clientId) !== undefined) {
-      if (Date.now() > deadline) throw new Error(`${clientId} still connected after ${ms} ms`);
-      await sleep(5);
-    }
+    await waitFor(() => this.broker.client(clientId) === undefined, ms, `${clientId} to be disconnected`);
   }
 
   /** An MQTT.js 3.1.1 client over WebSocket to the named ws listener, connected. */
@@ -82,6 +79,24 @@ export class Harness {
       c.once('close', () => reject(new Error('closed before CONNACK')));
     });
     return c;
+  }
+
+  /**
+   * Asserts that nothing arrived at each of `quiet` and nothing is on its way, without a
+   * wall-clock window: first a round trip on every other open, connected client of this harness
+   * (PINGREQ for raw clients, UNSUBSCRIBE of a filter nobody uses for MQTT.js ones: the broker
+   * handles a connection's packets in order, so everything they sent earlier has been handled
+   * and routed), then RawClient.expectNothing on each of `quiet` (its PINGRESP is the very next
+   * packet, as the broker writes a connection's output in order). Not for deliveries a timer
+   * would cause (retries, keepalive, expiry).
+   */
+  async expectNothing(...quiet: RawClient[]): Promise<void> {
+    for (const r of this.raws) {
+      // A sender the server closes meanwhile had its packets handled up to the close.
+      if (!quiet.includes(r) && !r.closed && r.accepted) await r.pingRoundTrip().catch((err: unknown) => { if (!r.closed) throw err; });
+    }
+    for (const c of this.tb.clients) if (c.connected) await c.unsubscribeAsync('nestmq-test/round-trip');
+    for (const q of quiet) await q.expectNothing();
   }
 
   async close(): Promise<void> {
@@ -111,4 +126,5 @@ export function useBroker(config: BrokerConfigInput = {}, options?: () => Broker
   };
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// Re-exported: conformance tests import the waits from here.
+export { sleep, waitFor } from './wait';

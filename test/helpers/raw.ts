@@ -1,9 +1,10 @@
 /**
- * Raw MQTT 3.1.1 bytes for conformance tests: a hand-written packet builder and a minimal frame
- * reader, written from the standard (chapters 2-3) and deliberately independent of
- * src/core/protocol, so that the broker's codec is never tested against itself (STYLE 9).
+ * Raw MQTT 3.1.1 bytes for tests: a hand-written packet builder and a minimal frame reader,
+ * written from the standard (chapters 2-3) and deliberately independent of src/core/protocol,
+ * so that the broker's codec is never tested against itself (STYLE 9). The codec unit tests and
+ * the conformance / end-to-end tests share this one module.
  *
- * Builders accept strings (encoded as UTF-8 by Node) or Buffers (sent byte for byte, for the
+ * Builders accept strings (encoded as UTF-8 by Node) or bytes (sent byte for byte, for the
  * ill-formed cases). The reader splits the byte stream into packets using only the fixed header
  * (type, flags, Remaining Length) and keeps every byte received, so tests can assert exact bytes,
  * "nothing arrived" and "closed without sending anything".
@@ -11,21 +12,24 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import WebSocket from 'ws';
+import { sleep } from './wait';
 
 export type Text = string | Buffer;
 
-/** `hex('C0 00')` -> <Buffer c0 00>; whitespace is ignored. */
+/** `hex('C0 00')` -> <Buffer c0 00>; whitespace is ignored; anything but whole hex bytes throws. */
 export function hex(s: string): Buffer {
-  return Buffer.from(s.replace(/\s+/g, ''), 'hex');
+  const clean = s.replace(/\s+/g, '');
+  if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new Error(`bad hex: ${s}`);
+  return Buffer.from(clean, 'hex');
 }
 
 /** Lower-case hex with a space between bytes, for readable assertion diffs. */
-export function toHex(b: Buffer): string {
+export function toHex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
-function bytesOf(t: Text): Buffer {
-  return typeof t === 'string' ? Buffer.from(t, 'utf8') : t;
+function bytesOf(t: string | Uint8Array): Buffer {
+  return typeof t === 'string' ? Buffer.from(t, 'utf8') : Buffer.from(t);
 }
 
 /** Remaining Length (section 2.2.3): 7 bits per byte, least significant first, top bit = more. */
@@ -40,12 +44,18 @@ export function remainingLength(n: number): number[] {
   return out;
 }
 
+/** Remaining Length (section 2.2.3) as a Buffer. */
+export function remainingLengthBytes(n: number): Buffer {
+  return Buffer.from(remainingLength(n));
+}
+
+/** Two-byte big-endian integer. */
 export function u16(n: number): Buffer {
   return Buffer.from([(n >> 8) & 0xff, n & 0xff]);
 }
 
 /** A length-prefixed field (UTF-8 string or binary data, section 1.5.3). */
-export function field(t: Text): Buffer {
+export function field(t: string | Uint8Array): Buffer {
   const b = bytesOf(t);
   return Buffer.concat([u16(b.length), b]);
 }
@@ -54,6 +64,37 @@ export function field(t: Text): Buffer {
 export function packet(firstByte: number, ...body: (Buffer | number[])[]): Buffer {
   const b = Buffer.concat(body.map((x) => (Buffer.isBuffer(x) ? x : Buffer.from(x))));
   return Buffer.concat([Buffer.from([firstByte, ...remainingLength(b.length)]), b]);
+}
+
+/** First byte + minimal Remaining Length + body parts (bytes, byte arrays or hex strings). */
+export function frame(firstByte: number, ...body: Array<Uint8Array | number[] | string>): Buffer {
+  return packet(firstByte, ...body.map((b) => (typeof b === 'string' ? hex(b) : Buffer.from(b))));
+}
+
+/** Splits a packet into [first byte, header length, body] (valid Remaining Length assumed). */
+export function unframe(bytes: Buffer): { firstByte: number; headerLength: number; body: Buffer } {
+  let i = 1;
+  while (bytes[i] & 0x80) i++;
+  const headerLength = i + 1;
+  return { firstByte: bytes[0], headerLength, body: bytes.subarray(headerLength) };
+}
+
+/** CONNECT variable header for protocol "MQTT" level 4 with the given flags and keepalive. */
+export function connectHeader(flags: number, keepalive = 60): Buffer {
+  return Buffer.concat([field('MQTT'), Buffer.from([4, flags]), u16(keepalive)]);
+}
+
+/** `bytes` split at the given cut points (taken modulo length + 1, deduplicated): the pieces of a random chunking. */
+export function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
 }
 
 export interface WillOptions {
@@ -208,7 +249,6 @@ export function idOf(p: RawPacket): number {
   return (p.body[0] << 8) | p.body[1];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One raw connection (TCP socket or WebSocket). Every byte received is kept (`received`), split
@@ -396,10 +436,53 @@ export class RawClient {
     return readPublish(await this.next(ms));
   }
 
-  /** Waits `ms` and asserts that no packet arrived (nor was left untaken). */
+  /**
+   * Waits `ms` and asserts that no packet arrived (nor was left untaken). Only for what a timer
+   * would cause; otherwise expectNothing() proves the same by an event, without the wait.
+   */
   async nothing(ms = 200): Promise<void> {
     await sleep(ms);
     expect(this.inbox.map((p) => toHex(p.bytes))).toEqual([]);
+  }
+
+  /**
+   * Asserts that nothing arrived and nothing is on its way, by an event rather than a wall-clock
+   * window: a PINGREQ round trip on each open `sender` first (the broker handles a connection's
+   * packets strictly in order, so once its PINGRESP is back everything that sender sent earlier
+   * has been handled and routed), then one on this client, whose PINGRESP must be the very next
+   * packet: the broker writes a connection's output in order, so anything queued for this client
+   * earlier would arrive ahead of it. Not for time-based deliveries (retries, timers).
+   */
+  async expectNothing(...senders: RawClient[]): Promise<void> {
+    for (const s of senders) if (!s.closed) await s.pingRoundTrip();
+    expect(this.inbox.map((p) => toHex(p.bytes))).toEqual([]);
+    this.send(PINGREQ);
+    const p = await this.next();
+    expect(toHex(p.bytes)).toBe(toHex(PINGRESP));
+  }
+
+  /**
+   * Sends PINGREQ and waits for its PINGRESP, keeping any other packet that arrives first in the
+   * inbox: once it resolves, the broker has handled every packet this client sent before.
+   */
+  async pingRoundTrip(ms = 2000): Promise<void> {
+    const before = this.inbox.length;
+    this.send(PINGREQ);
+    await this.until(
+      () => {
+        const i = this.inbox.findIndex((p, k) => k >= before && p.type === T.PINGRESP);
+        if (i >= 0) return this.inbox.splice(i, 1);
+        if (this.closed) throw new Error('connection closed while waiting for PINGRESP');
+        return undefined;
+      },
+      ms,
+      () => `no PINGRESP within ${ms} ms`,
+    );
+  }
+
+  /** The server accepted a CONNECT (sent CONNACK 0x00): PINGREQ is allowed. */
+  get accepted(): boolean {
+    return this.history.some((p) => p.type === T.CONNACK && p.body[1] === 0);
   }
 
   /** Resolves once the server closed the connection; rejects after `ms`. */

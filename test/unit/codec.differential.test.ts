@@ -36,7 +36,7 @@ import {
   SubscribePacket,
   UnsubscribePacket,
 } from '../../src/core/protocol/packets';
-import { chunked, field, frame, toHex, unframe } from '../helpers/raw-packets';
+import { chunked, field, frame, toHex, unframe } from '../helpers/raw';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 interface MqttPacketLib {

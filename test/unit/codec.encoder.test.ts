@@ -10,7 +10,7 @@ import {
   encodeSuback,
 } from '../../src/core/protocol/encoder';
 import { Packet, PacketType } from '../../src/core/protocol/packets';
-import { hex, toHex } from '../helpers/raw-packets';
+import { hex, toHex } from '../helpers/raw';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 const expectBytes = (actual: Buffer, expected: string) => expect(toHex(actual)).toBe(toHex(hex(expected)));

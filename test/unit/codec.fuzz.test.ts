@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { PacketParser } from '../../src/core/protocol/parser';
 import { ProtocolError } from '../../src/core/protocol/errors';
 import { Packet, PacketType } from '../../src/core/protocol/packets';
-import { chunked, connectHeader, field, frame, toHex, u16 } from '../helpers/raw-packets';
+import { chunked, connectHeader, field, frame, toHex, u16 } from '../helpers/raw';
 
 function validString(s: unknown): boolean {
   // Well-formed (a lone surrogate would not survive the UTF-8 round trip) and no U+0000.

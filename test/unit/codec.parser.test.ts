@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { PacketParser } from '../../src/core/protocol/parser';
 import { PacketTooLargeError, ProtocolError } from '../../src/core/protocol/errors';
 import { Packet, PacketType } from '../../src/core/protocol/packets';
-import { connectHeader, field, frame, hex, u16 } from '../helpers/raw-packets';
+import { connectHeader, field, frame, hex, u16 } from '../helpers/raw';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 const realConcat = Buffer.concat.bind(Buffer);
