@@ -252,7 +252,8 @@ export class PacketParser {
         const bufEnd = buf.length;
         if (bufEnd - pos >= 2) {
           const b0 = buf[pos];
-          if (this.protocolLevel === 5) checkFirstByteV5(b0);
+          const v5 = this.protocolLevel === 5;
+          if (v5) checkFirstByteV5(b0);
           else checkFirstByte(b0);
           let i = pos + 1;
           let b = buf[i++];
@@ -271,7 +272,7 @@ export class PacketParser {
           if (end <= bufEnd) {
             this.checkLength(b0 >>> 4, len);
             const packet =
-              b0 >>> 4 === PacketType.PUBLISH && this.protocolLevel !== 5 ? decodePublish(b0, buf, i, end) : this.decode(b0, buf, i, end);
+              b0 >>> 4 === PacketType.PUBLISH && !v5 ? decodePublish(b0, buf, i, end) : this.decode(b0, buf, i, end);
             if (end === bufEnd) this.nextChunk();
             else this.pos = end;
             return packet;
@@ -317,8 +318,9 @@ export class PacketParser {
 
   private checkLength(type: number, len: number): void {
     if (len > this.maxPacketSize) throw new PacketTooLargeError(len, this.maxPacketSize);
-    const fixed = (this.protocolLevel === 5 ? FIXED_LENGTH_V5 : FIXED_LENGTH)[type];
-    if (fixed >= 0 && len !== fixed) {
+    const fixed = FIXED_LENGTH[type];
+    // The level is only consulted off the 3.1.1 path: most v5 packets have no fixed length.
+    if (fixed >= 0 && len !== fixed && !(this.protocolLevel === 5 && FIXED_LENGTH_V5[type] < 0)) {
       throw new ProtocolError(`${TYPE_NAME[type]} with Remaining Length ${len}, expected ${fixed}`);
     }
   }
