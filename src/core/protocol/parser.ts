@@ -72,7 +72,7 @@ const COALESCE_MAX_AVERAGE = 512;
 
 /**
  * Exact Remaining Length of the fixed-size packet types, -1 where it varies. Indexed by type.
- * (Types 0 and 15 never get here: the first byte is checked before.)
+ * (Type 0 never gets here: the first byte is checked before; type 15, AUTH, only at level 5.)
  */
 const FIXED_LENGTH: readonly number[] = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
 /** The same for MQTT 5, where only PINGREQ and PINGRESP keep a fixed length. */
