@@ -96,6 +96,58 @@ function checkReasonCode(type: number, code: number): void {
 }
 
 /**
+ * A v5 PUBLISH body `buf[p, end)` (the hot path: plain locals, like 3.1.1's decodePublish; the
+ * cursor is only used when there are properties, and let go of afterwards).
+ */
+export function decodePublishV5(b0: number, buf: Buffer, p: number, end: number, cursor: Cursor): PublishPacket {
+  // v5 [MQTT-3.3.2-1] the Topic Name comes first and is a UTF-8 string.
+  if (end - p < 2) throw truncated('PUBLISH topic length', 'MQTT-3.3.2-1');
+  const topicStart = p + 2;
+  const topicEnd = topicStart + ((buf[p] << 8) | buf[p + 1]);
+  if (topicEnd > end) throw truncated('PUBLISH topic', 'MQTT-3.3.2-1');
+  // v5 [MQTT-3.3.2-2] no wildcards: 0x90 Topic Name invalid.
+  const topic = decodeTopicNameV5(buf, topicStart, topicEnd, 'MQTT-3.3.2-2');
+  p = topicEnd;
+  const qos = ((b0 >>> 1) & 3) as QoS;
+  let packetId = 0;
+  if (qos !== 0) {
+    if (end - p < 2) throw truncated('PUBLISH packet id');
+    packetId = (buf[p] << 8) | buf[p + 1];
+    if (packetId === 0) throw zeroId(PacketType.PUBLISH);
+    p += 2;
+  }
+  // v5 [MQTT-2.2.1-2] a QoS 0 PUBLISH has no packet id: the Property Length follows the topic.
+  let properties: Properties | undefined;
+  if (p < end && buf[p] === 0) {
+    p++; // Property Length 0, the usual case
+  } else {
+    cursor.buf = buf;
+    cursor.p = p;
+    cursor.e = end;
+    try {
+      properties = readProperties(cursor, PacketType.PUBLISH);
+    } finally {
+      cursor.buf = EMPTY;
+    }
+    p = cursor.p;
+  }
+  // [unnumbered §3.3.2.1] an empty Topic Name is only allowed with a Topic Alias.
+  if (topicStart === topicEnd && properties?.topicAlias === undefined) {
+    throw new ProtocolError('PUBLISH with an empty topic and no Topic Alias', undefined, PROTOCOL_ERROR);
+  }
+  return {
+    type: PacketType.PUBLISH,
+    topic,
+    payload: buf.subarray(p, end),
+    qos,
+    retain: (b0 & 1) !== 0,
+    dup: (b0 & 8) !== 0,
+    packetId,
+    properties,
+  };
+}
+
+/**
  * Decoder of MQTT 5 packet bodies. One per parser; it is a Cursor over the packet being decoded
  * and lets go of the chunk when done.
  */
@@ -112,7 +164,7 @@ export class V5Decoder implements Cursor {
     try {
       switch (b0 >>> 4) {
         case PacketType.PUBLISH:
-          return this.publish(b0);
+          return decodePublishV5(b0, buf, start, end, this);
         case PacketType.PUBACK:
         case PacketType.PUBREC:
         case PacketType.PUBREL:
@@ -240,38 +292,6 @@ export class V5Decoder implements Cursor {
       will,
       username,
       password,
-      properties,
-    };
-  }
-
-  private publish(b0: number): PublishPacket {
-    // v5 [MQTT-3.3.2-1] the Topic Name comes first and is a UTF-8 string.
-    const topicStart = this.field('PUBLISH topic', 'MQTT-3.3.2-1');
-    const topicEnd = this.p;
-    // v5 [MQTT-3.3.2-2] no wildcards: 0x90 Topic Name invalid.
-    const topic = decodeTopicNameV5(this.buf, topicStart, topicEnd, 'MQTT-3.3.2-2');
-    const qos = ((b0 >>> 1) & 3) as QoS;
-    let packetId = 0;
-    if (qos !== 0) {
-      packetId = this.u16('PUBLISH packet id');
-      if (packetId === 0) throw zeroId(PacketType.PUBLISH);
-    }
-    // v5 [MQTT-2.2.1-2] a QoS 0 PUBLISH has no packet id: the Property Length follows the topic.
-    let properties: Properties | undefined;
-    if (this.p < this.e && this.buf[this.p] === 0) this.p++; // Property Length 0, the usual case
-    else properties = readProperties(this, PacketType.PUBLISH);
-    // [unnumbered §3.3.2.1] an empty Topic Name is only allowed with a Topic Alias.
-    if (topicStart === topicEnd && properties?.topicAlias === undefined) {
-      throw new ProtocolError('PUBLISH with an empty topic and no Topic Alias', undefined, PROTOCOL_ERROR);
-    }
-    return {
-      type: PacketType.PUBLISH,
-      topic,
-      payload: this.buf.subarray(this.p, this.e),
-      qos,
-      retain: (b0 & 1) !== 0,
-      dup: (b0 & 8) !== 0,
-      packetId,
       properties,
     };
   }

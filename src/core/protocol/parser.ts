@@ -50,7 +50,7 @@ import {
 } from './packets';
 import { PacketTooLargeError, ProtocolError } from './errors';
 import { decodeTopicName, decodeUtf8 } from './utf8';
-import { checkFirstByteV5, V5Decoder } from './parser-v5';
+import { checkFirstByteV5, decodePublishV5, V5Decoder } from './parser-v5';
 
 export interface ParserOptions {
   /** Largest Remaining Length accepted, in bytes; default (and wire maximum) 268435455. */
@@ -272,7 +272,11 @@ export class PacketParser {
           if (end <= bufEnd) {
             this.checkLength(b0 >>> 4, len);
             const packet =
-              b0 >>> 4 === PacketType.PUBLISH && !v5 ? decodePublish(b0, buf, i, end) : this.decode(b0, buf, i, end);
+              b0 >>> 4 !== PacketType.PUBLISH
+                ? this.decode(b0, buf, i, end)
+                : v5
+                  ? decodePublishV5(b0, buf, i, end, this.v5Decoder())
+                  : decodePublish(b0, buf, i, end);
             if (end === bufEnd) this.nextChunk();
             else this.pos = end;
             return packet;
