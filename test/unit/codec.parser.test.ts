@@ -85,12 +85,6 @@ const valid: ValidCase[] = [
     packet: { ...connectDefaults, protocolName: 'MQIsdp', protocolLevel: 3, keepalive: 10, clientId: 'a' },
   },
   {
-    name: '[MQTT-3.1.2-2] CONNECT "MQTT" level 5 is not parsed further (defaults), broker answers 0x01',
-    // level 5 layout: ... keepalive, properties length 0, client id "" (and this parser must not care)
-    bytes: hex('10 0d 00 04 4d 51 54 54 05 c2 00 3c 00 00 00'),
-    packet: { ...connectDefaults, protocolName: 'MQTT', protocolLevel: 5 },
-  },
-  {
     name: '[MQTT-3.1.2-2] CONNECT "MQTT" level 3 (wrong level for the name) returns defaults',
     bytes: hex('10 0a 00 04 4d 51 54 54 03 ff ff ff'),
     packet: { ...connectDefaults, protocolName: 'MQTT', protocolLevel: 3 },
@@ -380,11 +374,11 @@ describe('PacketParser: valid packets', () => {
     expect(parseOne(c.bytes)).toEqual(c.packet);
   });
 
-  it('[MQTT-3.1.2-2] a CONNECT sets protocolLevel only when the level is supported', () => {
+  it('[MQTT-3.1.2-2] a CONNECT sets protocolLevel only when the level is supported (3, 4, or 5: codec.v5.test.ts)', () => {
     const parser = new PacketParser();
     expect(parser.protocolLevel).toBe(4);
-    parser.push(hex('10 0d 00 04 4d 51 54 54 05 c2 00 3c 00 00 00')); // level 5: unsupported
-    expect(parser.next()).toMatchObject({ protocolLevel: 5 });
+    parser.push(hex('10 0c 00 04 4d 51 54 54 06 02 00 3c 00 00')); // level 6: unsupported
+    expect(parser.next()).toMatchObject({ protocolLevel: 6 });
     expect(parser.protocolLevel).toBe(4);
     parser.push(hex('10 0f 00 06 4d 51 49 73 64 70 03 02 00 0a 00 01 61')); // MQIsdp 3
     expect(parser.next()).toMatchObject({ protocolLevel: 3 });

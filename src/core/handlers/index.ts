@@ -56,6 +56,9 @@ export function handlePacket(conn: Connection, packet: Packet): void {
       case PacketType.CONNECT:
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
         throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2');
+      case PacketType.AUTH:
+        // MQTT 5 only (decoded on level 5 connections); enhanced authentication is not offered yet.
+        throw new ProtocolError('AUTH without enhanced authentication', 'MQTT-4.12.0-7', 0x82);
       case PacketType.CONNACK:
       case PacketType.SUBACK:
       case PacketType.UNSUBACK:

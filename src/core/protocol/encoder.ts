@@ -1,5 +1,5 @@
 /**
- * MQTT 3.1.1 encoders.
+ * MQTT 3.1.1 encoders (MQTT 5: encoder-v5.ts; encodePacket serves both).
  *
  * Server packets follow chapters 2-3 byte for byte [MQTT-2.2.2-1]: reserved flag nibbles as in
  * Table 2.2 (0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE), Remaining Length minimal.
@@ -19,6 +19,7 @@ import {
   UnsubscribePacket,
 } from './packets';
 import { MAX_REMAINING_LENGTH } from './parser';
+import { encodePacketV5 } from './encoder-v5';
 
 /** PINGRESP, shared [MQTT-3.12.4-1]. */
 export const PINGRESP: Buffer = Buffer.from([0xd0, 0x00]);
@@ -330,8 +331,10 @@ function encodeUnsubscribe(packet: UnsubscribePacket): Buffer {
  * Encodes any of the 14 packet types. Server packets give the same bytes as the dedicated
  * encoders above (which the hot path should call directly); a fresh buffer is returned except
  * for CONNACK, PINGREQ, PINGRESP and DISCONNECT, which are shared constants.
+ * With `protocolLevel` 5, the MQTT 5 form (encodePacketV5, which also encodes AUTH).
  */
-export function encodePacket(packet: Packet): Buffer {
+export function encodePacket(packet: Packet, protocolLevel = 4): Buffer {
+  if (protocolLevel === 5) return encodePacketV5(packet);
   switch (packet.type) {
     case PacketType.PUBLISH:
       return encodePublish(packet);
@@ -357,6 +360,8 @@ export function encodePacket(packet: Packet): Buffer {
       return PINGRESP;
     case PacketType.DISCONNECT:
       return DISCONNECT;
+    case PacketType.AUTH:
+      throw new RangeError('AUTH exists only in MQTT 5');
     default: {
       const never: never = packet;
       throw new RangeError(`unknown packet type ${(never as { type: unknown }).type}`);

@@ -1,5 +1,5 @@
 /**
- * Streaming MQTT 3.1.1 parser (pull style).
+ * Streaming MQTT 3.1.1 and 5.0 parser (pull style).
  *
  *   parser.push(chunk);
  *   let packet;
@@ -26,6 +26,12 @@
  *
  * The parser decodes all 14 packet types, server-to-client ones included; refusing a CONNACK,
  * SUBACK, UNSUBACK or PINGRESP from a client is the broker's job (handlers), not the codec's.
+ *
+ * MQTT 5: a CONNECT announcing level 5 ("MQTT", 5) is decoded with its properties and switches
+ * the parser to level 5 (as does setting `protocolLevel = 5`, e.g. on the client side after
+ * sending a v5 CONNECT). From then on the fixed header follows the v5 rules (AUTH, type 15, is
+ * allowed; acks and DISCONNECT have variable lengths) and bodies are decoded by parser-v5.ts.
+ * 3.1.1 decoding is untouched by this (one level test per packet).
  */
 import {
   AckPacket,
@@ -44,6 +50,7 @@ import {
 } from './packets';
 import { PacketTooLargeError, ProtocolError } from './errors';
 import { decodeTopicName, decodeUtf8 } from './utf8';
+import { checkFirstByteV5, decodePublishV5, V5Decoder } from './parser-v5';
 
 export interface ParserOptions {
   /** Largest Remaining Length accepted, in bytes; default (and wire maximum) 268435455. */
@@ -70,9 +77,11 @@ const COALESCE_MAX_AVERAGE = 512;
 
 /**
  * Exact Remaining Length of the fixed-size packet types, -1 where it varies. Indexed by type.
- * (Types 0 and 15 never get here: the first byte is checked before.)
+ * (Type 0 never gets here: the first byte is checked before; type 15, AUTH, only at level 5.)
  */
 const FIXED_LENGTH: readonly number[] = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
+/** The same for MQTT 5, where only PINGREQ and PINGRESP keep a fixed length. */
+const FIXED_LENGTH_V5: readonly number[] = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, -1, -1];
 
 /** Checklist id for a wrong reserved flag nibble, by type [MQTT-2.2.2-2]. */
 const FLAG_RULE: readonly string[] = [
@@ -150,8 +159,11 @@ function decodePublish(b0: number, buf: Buffer, p: number, end: number): Publish
 }
 
 export class PacketParser {
-  /** Protocol level in force; 4 until a CONNECT sets it. Kept so MQTT 5 decoding can be added later. */
+  /** Protocol level in force; 4 until a CONNECT sets it. 5 selects MQTT 5 decoding. */
   protocolLevel = 4;
+
+  /** MQTT 5 body decoder, created with the first v5 packet. */
+  private v5: V5Decoder | null = null;
 
   private readonly maxPacketSize: number;
   /** The limit for the next packet: maxFirstPacketSize until a first packet's length passed, then maxPacketSize. */
@@ -250,7 +262,9 @@ export class PacketParser {
         const bufEnd = buf.length;
         if (bufEnd - pos >= 2) {
           const b0 = buf[pos];
-          checkFirstByte(b0);
+          const v5 = this.protocolLevel === 5;
+          if (v5) checkFirstByteV5(b0);
+          else checkFirstByte(b0);
           let i = pos + 1;
           let b = buf[i++];
           let len = b & 0x7f;
@@ -267,7 +281,12 @@ export class PacketParser {
           const end = i + len;
           if (end <= bufEnd) {
             this.checkLength(b0 >>> 4, len);
-            const packet = b0 >>> 4 === PacketType.PUBLISH ? decodePublish(b0, buf, i, end) : this.decode(b0, buf, i, end);
+            const packet =
+              b0 >>> 4 !== PacketType.PUBLISH
+                ? this.decode(b0, buf, i, end)
+                : v5
+                  ? decodePublishV5(b0, buf, i, end, this.v5Decoder())
+                  : decodePublish(b0, buf, i, end);
             if (end === bufEnd) this.nextChunk();
             else this.pos = end;
             return packet;
@@ -316,7 +335,8 @@ export class PacketParser {
     if (len > limit) throw new PacketTooLargeError(len, limit, limit !== this.maxPacketSize);
     this.limit = this.maxPacketSize;
     const fixed = FIXED_LENGTH[type];
-    if (fixed >= 0 && len !== fixed) {
+    // The level is only consulted off the 3.1.1 path: most v5 packets have no fixed length.
+    if (fixed >= 0 && len !== fixed && !(this.protocolLevel === 5 && FIXED_LENGTH_V5[type] < 0)) {
       throw new ProtocolError(`${TYPE_NAME[type]} with Remaining Length ${len}, expected ${fixed}`);
     }
   }
@@ -327,7 +347,8 @@ export class PacketParser {
     if (need < 0) {
       if (available === 0) return null;
       const b0 = this.byteAt(0);
-      checkFirstByte(b0);
+      if (this.protocolLevel === 5) checkFirstByteV5(b0);
+      else checkFirstByte(b0);
       let len = 0;
       let mul = 1;
       let k = 1;
@@ -380,6 +401,8 @@ export class PacketParser {
 
   private decode(b0: number, buf: Buffer, start: number, end: number): Packet {
     const type = b0 >>> 4;
+    // MQTT 5 bodies, except CONNECT: its header says which level it is (decodeConnect).
+    if (this.protocolLevel === 5 && type !== PacketType.CONNECT) return this.v5Decoder().decode(b0, buf, start, end);
     switch (type) {
       case PacketType.PUBLISH:
         return decodePublish(b0, buf, start, end);
@@ -417,6 +440,10 @@ export class PacketParser {
     } finally {
       this.d = EMPTY; // do not keep the chunk alive
     }
+  }
+
+  private v5Decoder(): V5Decoder {
+    return this.v5 ?? (this.v5 = new V5Decoder());
   }
 
   // ---- cursor helpers for the variable-size packets other than PUBLISH ----
@@ -472,6 +499,12 @@ export class PacketParser {
     }
     this.p = n + nameLength;
     const protocolLevel = this.u8('protocol level', 'MQTT-3.1.2-1');
+    if (protocolLevel === 5 && protocolName === 'MQTT') {
+      // MQTT 5: the rest of the CONNECT, then every later packet, follow the v5 layout.
+      const packet = this.v5Decoder().connect(this.d, this.p, this.e, protocolName);
+      this.protocolLevel = 5;
+      return packet;
+    }
     if (!((protocolLevel === 4 && protocolName === 'MQTT') || (protocolLevel === 3 && protocolName === 'MQIsdp'))) {
       // [MQTT-3.1.2-2] unsupported level: not parsed further; the broker answers CONNACK 0x01.
       return {

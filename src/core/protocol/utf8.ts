@@ -12,7 +12,10 @@
  * non-characters): accepted. The spec lets the receiver close, but does not require it, and
  * peers (mosquitto, aedes) accept them.
  */
-import { ProtocolError } from './errors';
+import { MALFORMED_PACKET, ProtocolError } from './errors';
+
+/** ReasonCode.TopicNameInvalid. */
+const TOPIC_NAME_INVALID = 0x90;
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -36,7 +39,16 @@ for (let b = 0; b < 256; b++) {
  * avoids TextDecoder and the subarray it needs.
  */
 export function decodeUtf8(buf: Buffer, start: number, end: number): string {
-  return decode(buf, start, end, STRING_CLASS, '');
+  return decode(buf, start, end, STRING_CLASS, '', V3_RULES);
+}
+
+/**
+ * decodeUtf8 for MQTT 5 connections: the same rules, cited by their 5.0 ids v5 [MQTT-1.5.4-1]
+ * (well-formed, no surrogates) and v5 [MQTT-1.5.4-2] (no U+0000); U+FEFF kept v5 [MQTT-1.5.4-3].
+ * Every failure is a Malformed Packet (0x81).
+ */
+export function decodeUtf8V5(buf: Buffer, start: number, end: number): string {
+  return decode(buf, start, end, STRING_CLASS, '', V5_RULES);
 }
 
 /**
@@ -46,10 +58,26 @@ export function decodeUtf8(buf: Buffer, start: number, end: number): string {
  * Emptiness is the caller's check [MQTT-4.7.3-1].
  */
 export function decodeTopicName(buf: Buffer, start: number, end: number, wildcardRule: string): string {
-  return decode(buf, start, end, TOPIC_CLASS, wildcardRule);
+  return decode(buf, start, end, TOPIC_CLASS, wildcardRule, V3_RULES);
 }
 
-function decode(buf: Buffer, start: number, end: number, classes: Uint8Array, wildcardRule: string): string {
+/**
+ * decodeTopicName for MQTT 5 connections (PUBLISH topic, Will Topic, Response Topic): a wildcard
+ * is reported with 0x90 Topic Name invalid, v5 [MQTT-4.7.0-1].
+ */
+export function decodeTopicNameV5(buf: Buffer, start: number, end: number, wildcardRule: string): string {
+  return decode(buf, start, end, TOPIC_CLASS, wildcardRule, V5_RULES);
+}
+
+interface Rules {
+  nul: string;
+  malformed: string;
+  wildcardCode: number;
+}
+const V3_RULES: Rules = { nul: 'MQTT-1.5.3-2', malformed: 'MQTT-1.5.3-1', wildcardCode: MALFORMED_PACKET };
+const V5_RULES: Rules = { nul: 'MQTT-1.5.4-2', malformed: 'MQTT-1.5.4-1', wildcardCode: TOPIC_NAME_INVALID };
+
+function decode(buf: Buffer, start: number, end: number, classes: Uint8Array, wildcardRule: string, rules: Rules): string {
   let i = start;
   while (i < end && classes[buf[i]] === PLAIN) i++;
   if (i === end) return buf.toString('latin1', start, end);
@@ -57,12 +85,12 @@ function decode(buf: Buffer, start: number, end: number, classes: Uint8Array, wi
   // sequence, so the rest of the scan stays byte-wise; then the strict decoder judges the UTF-8.
   for (; i < end; i++) {
     const c = classes[buf[i]];
-    if (c === NUL) throw new ProtocolError('string contains U+0000', 'MQTT-1.5.3-2');
-    if (c === WILDCARD) throw new ProtocolError('Topic Name contains a wildcard character', wildcardRule);
+    if (c === NUL) throw new ProtocolError('string contains U+0000', rules.nul);
+    if (c === WILDCARD) throw new ProtocolError('Topic Name contains a wildcard character', wildcardRule, rules.wildcardCode);
   }
   try {
     return decoder.decode(buf.subarray(start, end));
   } catch {
-    throw new ProtocolError('string is not well-formed UTF-8', 'MQTT-1.5.3-1');
+    throw new ProtocolError('string is not well-formed UTF-8', rules.malformed);
   }
 }
