@@ -452,7 +452,7 @@ describe('admin slow clients (slowloris) and the connection cap', () => {
     for (const s of held) s.destroy();
     // The server notices the closes (its count drops), then answers again.
     const server = (t.service.app as unknown as { getHttpServer(): net.Server }).getHttpServer();
-    await until(() => new Promise<boolean>((r) => server.getConnections((_e, n) => r(n === 0))));
+    await waitFor(() => new Promise<boolean>((r) => server.getConnections((_e, n) => r(n === 0))), 5000, "the admin server to count 0 connections");
     await request(t.http).get('/health/live').expect(200);
     const text = (await request(t.http).get('/metrics').expect(200)).text;
     expect(metric(text, 'nestmq_admin_connections_closed_total{reason="max_connections"}')).toBeGreaterThanOrEqual(1);

@@ -17,7 +17,7 @@ import { PacketParser } from '../../src/core/protocol/parser';
 import { encodePacketV5 } from '../../src/core/protocol/encoder-v5';
 import { Packet, PacketType, Properties, QoS, UserProperty } from '../../src/core/protocol/packets';
 import { reasonCodesFor } from '../../src/core/protocol/reason-codes';
-import { toHex } from '../helpers/raw-packets';
+import { toHex } from '../helpers/raw';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 const mqtt: {

@@ -13,7 +13,7 @@ import { ProtocolError } from '../../src/core/protocol/errors';
 import { Packet, PacketType, Properties } from '../../src/core/protocol/packets';
 import { isPropertyAllowed, WILL_PROPERTIES } from '../../src/core/protocol/properties';
 import { isReasonCodeAllowed } from '../../src/core/protocol/reason-codes';
-import { chunked, field, frame, remainingLength, u16 } from '../helpers/raw-packets';
+import { chunked, field, frame, remainingLengthBytes, u16 } from '../helpers/raw';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const mqtt: { generate(packet: unknown, opts?: { protocolVersion: number }): Buffer } = require('mqtt-packet');
@@ -162,7 +162,7 @@ const cuts = fc.array(fc.nat(), { maxLength: 8 });
 
 /** A properties section from random bytes: either a correct Property Length or a random one. */
 const propertySection = fc.oneof(
-  fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.concat([remainingLength(u.length), Buffer.from(u)])),
+  fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.concat([remainingLengthBytes(u.length), Buffer.from(u)])),
   fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
   // Random sequences of well-formed properties (any id, right-size values): duplicates and wrong
   // contexts are the interesting part.
@@ -173,13 +173,13 @@ const propertySection = fc.oneof(
     )
     .map((list) => {
       const body = Buffer.concat(list.map(([id, value]) => Buffer.concat([Buffer.from([id]), u16(value.length), Buffer.from(value)])));
-      return Buffer.concat([remainingLength(body.length), body]);
+      return Buffer.concat([remainingLengthBytes(body.length), body]);
     }),
   fc
     .array(fc.constantFrom(...Object.values(ID)).chain((id) => fc.tuple(fc.constant(id), fc.constantFrom(0, 1, 2, 0xff))), { maxLength: 6 })
     .map((list) => {
       const body = Buffer.concat(list.map(([id, v]) => Buffer.from([id, v, v, v, v])));
-      return Buffer.concat([remainingLength(body.length), body]);
+      return Buffer.concat([remainingLengthBytes(body.length), body]);
     }),
 );
 

@@ -20,7 +20,7 @@ import {
 } from '../../src/core/protocol/encoder-v5';
 import { encodePacket, EncodedPublish } from '../../src/core/protocol/encoder';
 import { encodeProperties, WILL_PROPERTIES } from '../../src/core/protocol/properties';
-import { field, frame, hex, remainingLength, toHex, u16 } from '../helpers/raw-packets';
+import { field, frame, hex, remainingLengthBytes, toHex, u16 } from '../helpers/raw';
 
 // ---- byte builders for properties (independent of properties.ts) ----
 
@@ -34,12 +34,12 @@ const p8 = (id: number, v: number) => Buffer.from([id, v]);
 const p16 = (id: number, v: number) => cat([id], u16(v));
 const p32 = (id: number, v: number) => cat([id], u32(v));
 const pstr = (id: number, s: string | Buffer) => cat([id], field(s));
-const pvbi = (id: number, n: number) => cat([id], remainingLength(n));
+const pvbi = (id: number, n: number) => cat([id], remainingLengthBytes(n));
 const ppair = (k: string, v: string) => cat([0x26], field(k), field(v));
 /** A properties section: Property Length then the properties. */
 const props = (...ps: Buffer[]) => {
   const body = Buffer.concat(ps);
-  return cat(remainingLength(body.length), body);
+  return cat(remainingLengthBytes(body.length), body);
 };
 const NO_PROPS = Buffer.from([0]);
 
