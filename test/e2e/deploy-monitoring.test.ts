@@ -10,7 +10,7 @@
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { validateConfig } from '../../src';
 import { type NestmqService, startService } from '../../src/service';
 import { kustomize, root } from './deploy-kustomize';
@@ -100,7 +100,7 @@ function dashboardOf(docs: Obj[]): Obj {
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
 
 /** Problems of an object against a tiny schema: required keys, allowed keys, a check per key. */
-function shape(where: string, value: unknown, spec: Record<string, { required?: boolean; check?: (v: any, at: string) => string[] }>): string[] {
+function shape(where: string, value: unknown, spec: Record<string, { required?: boolean; check?: (v: unknown, at: string) => string[] }>): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${where}: must be an object`];
   const problems: string[] = [];
   for (const [k, s] of Object.entries(spec)) if (s.required && !(k in value)) problems.push(`${where}: must have ${k}`);
@@ -115,7 +115,7 @@ const duration = (v: unknown, at: string): string[] => (typeof v === 'string' &&
 const stringMap = (v: unknown, at: string): string[] =>
   typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string') ? [] : [`${at}: must map strings to strings`];
 const list =
-  (item: (v: any, at: string) => string[]) =>
+  (item: (v: unknown, at: string) => string[]) =>
   (v: unknown, at: string): string[] =>
     Array.isArray(v) && v.length > 0 ? v.flatMap((x, i) => item(x, `${at}[${i}]`)) : [`${at}: must be a non-empty list`];
 const metadata = (v: unknown, at: string): string[] => shape(at, v, { name: { required: true, check: str }, labels: { check: stringMap }, annotations: { check: stringMap } });
@@ -149,7 +149,7 @@ function prometheusRuleProblems(d: Obj): string[] {
       alert: { required: true, check: str },
       expr: { required: true, check: str },
       for: { check: duration },
-      labels: { required: true, check: (l, a) => [...stringMap(l, a), ...(['critical', 'warning', 'info'].includes(l?.severity) ? [] : [`${a}.severity: critical, warning or info`])] },
+      labels: { required: true, check: (l, a) => [...stringMap(l, a), ...(['critical', 'warning', 'info'].includes((l as { severity?: string } | null)?.severity ?? '') ? [] : [`${a}.severity: critical, warning or info`])] },
       annotations: { required: true, check: (n, a) => [...stringMap(n, a), ...shape(a, n, { summary: { required: true, check: str }, description: { required: true, check: str } })] },
     });
   return shape('PrometheusRule', d, {

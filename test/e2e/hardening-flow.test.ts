@@ -86,7 +86,6 @@ describe.each([1, 10])('max-publisher-pause (0.5 s here): %i read-only subscribe
     const pub = await h().connected({ clientId: 'pub-a', username: 'user-a' });
 
     const result = await publishContinuously(pub, 'shared/x', 2500);
-    // eslint-disable-next-line no-console
     console.log(`${subscribers} stuck subscriber(s): ${result.acked} PUBACKs in 2.5 s, longest stall ${result.stall} ms, longest PINGRESP wait ${result.pingWait} ms`);
     const margin = 700; // a loaded CI machine
     expect(result.stall).toBeLessThan(BOUND_MS + margin);
@@ -266,7 +265,6 @@ describe('max-publisher-pause (2 s here): ten subscribers that never read their 
       if (now - last > 100) stalled += now - last;
       last = now;
     }
-    // eslint-disable-next-line no-console
     console.log(`10 subscribers that never read: 400 publishes in ${Date.now() - t0} ms, publisher stalled ${stalled} ms in total`);
     expect(stalled).toBeGreaterThanOrEqual(1000); // flow control did act
     expect(stalled).toBeLessThan(2000 + 800);

@@ -26,13 +26,18 @@
 export type SaslprepResult = { ok: true; value: string } | { ok: false; reason: string };
 
 // Table B.1: commonly mapped to nothing.
+// Combining marks and variation selectors stand alone here on purpose: with the u flag each
+// code point is matched by itself, which is what the table means.
+// eslint-disable-next-line no-misleading-character-class
 const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF]/gu;
 // Table C.1.2: non-ASCII space characters (U+200B is in B.1 too and is removed first, as
 // reference implementations do).
 const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/gu;
 
 // Tables C.1.2, C.2.1, C.2.2, C.3, C.4, C.5, C.6, C.7, C.8, C.9.
+// Same reason as MAPPED_TO_NOTHING: single code points, matched one by one.
 const PROHIBITED = new RegExp(
+  // eslint-disable-next-line no-misleading-character-class
   '[' +
     '\\u00A0\\u1680\\u2000-\\u200B\\u202F\\u205F\\u3000' + // C.1.2
     // C.2.1 (the C0 range as characters, not escapes, so that lint's no-control-regex stays quiet

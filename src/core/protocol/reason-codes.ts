@@ -17,8 +17,11 @@ export enum ReasonCode {
   /** CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK, AUTH. */
   Success = 0x00,
   /** DISCONNECT: close normally, do not send the Will. */
+  // The spec gives one value several names, by packet: aliases on purpose.
+  // eslint-disable-next-line @typescript-eslint/no-duplicate-enum-values
   NormalDisconnection = 0x00,
   /** SUBACK. */
+  // eslint-disable-next-line @typescript-eslint/no-duplicate-enum-values
   GrantedQoS0 = 0x00,
   GrantedQoS1 = 0x01,
   GrantedQoS2 = 0x02,
