@@ -12,7 +12,7 @@ import { ListenerFactory } from './listeners/listener-factory';
 import type { QoS } from './protocol/packets';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
-import { createStores } from './stores/memory';
+import { createStores } from './stores';
 import type { Stores } from './stores/store';
 import { SysTopicsPublisher, type SysSource } from './sys/sys-topics';
 import { brokerVersion } from './sys/version';

@@ -3,7 +3,7 @@ import { AuthGate, AuthSlot } from './auth/auth-gate';
 import type { BrokerConfig, LimitsConfig } from './config/types';
 import { Connection, ConnectionState, Pause } from './connection/connection';
 import type { BrokerEvents } from './hooks/events';
-import type { ClientInfo, SubscriberInfo } from './hooks/plugin';
+import { clientInfo, type SubscriberInfo } from './hooks/types';
 import type { HookRegistry } from './hooks/registry';
 import { encodeAck } from './protocol/encoder';
 import { PacketType, type QoS } from './protocol/packets';
@@ -773,6 +773,3 @@ function onSlowConsumerGrace(engine: Engine, subscriber: Connection): void {
   engine.slowConsumerGraceOver(subscriber);
 }
 
-export function clientInfo(conn: Connection): ClientInfo {
-  return { clientId: conn.clientId, username: conn.username, remoteAddress: conn.remoteAddress, listener: conn.listener };
-}

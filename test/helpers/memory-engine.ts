@@ -13,7 +13,7 @@ import { Engine, type BrokerEmitter, type BrokerStats } from '../../src/core/eng
 import type { BrokerEvents } from '../../src/core/hooks/events';
 import type { BrokerPlugin } from '../../src/core/hooks/plugin';
 import { HookRegistry } from '../../src/core/hooks/registry';
-import { createStores } from '../../src/core/stores/memory';
+import { createStores } from '../../src/core/stores';
 import { MemoryClient, MemoryTransport } from './memory-transport';
 
 export interface MemoryEngine {

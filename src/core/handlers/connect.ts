@@ -1,5 +1,5 @@
 import { type Connection, ConnectionState, Pause } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import type { AuthOutcome } from '../hooks/registry';
 import { isThenable } from '../hooks/registry';
 import { Admission } from '../auth/auth-gate';
@@ -7,6 +7,7 @@ import { encodeConnack } from '../protocol/encoder';
 import { ConnackCode, type ConnectPacket } from '../protocol/packets';
 import { isValidTopicName } from '../topics/topic-validation';
 import { ProtocolError } from '../protocol/errors';
+import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 
 /** Refuse with a CONNACK return code, then close [MQTT-3.2.2-4/5]: Session Present is 0. */
 function refuse(conn: Connection, code: number, reason: string): void {
@@ -28,7 +29,7 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
     (packet.protocolName === 'MQIsdp' && packet.protocolLevel === 3);
   if (!supported) return refuse(conn, ConnackCode.UNACCEPTABLE_PROTOCOL_VERSION, 'protocol-version');
 
-  if (packet.will !== null && (!isValidTopicName(packet.will.topic) || exceedsTopicLimits(conn, packet.will.topic))) {
+  if (packet.will !== null && (!isValidTopicName(packet.will.topic) || exceedsTopicLimits(limits, packet.will.topic))) {
     // [MQTT-4.7.1-1, MQTT-3.1.3-10] a Will Topic must be a valid topic name: close without CONNACK.
     if (!isValidTopicName(packet.will.topic)) throw new ProtocolError('invalid Will Topic', 'MQTT-4.7.1-1');
     throw new TopicLimitError('Will Topic exceeds the configured topic limits');
@@ -141,22 +142,6 @@ function verdict(conn: Connection, outcome: AuthOutcome): void {
   if (outcome.returnCode !== 0) conn.engine.authGate.failed(conn.peerHost);
   completeConnect(conn, outcome);
 }
-
-function exceedsTopicLimits(conn: Connection, topic: string): boolean {
-  const limits = conn.engine.limits;
-  // A UTF-16 unit takes 1-3 UTF-8 bytes: only long strings need the exact byte count.
-  if (topic.length * 3 > limits.maxTopicLength && Buffer.byteLength(topic) > limits.maxTopicLength) return true;
-  // n characters hold at most n + 1 levels: short topics need no count.
-  if (topic.length < limits.maxTopicLevels) return false;
-  let levels = 1;
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++;
-  return levels > limits.maxTopicLevels;
-}
-
-export { exceedsTopicLimits };
-
-/** A PUBLISH or Will topic beyond max-topic-length / max-topic-levels: the connection closes. */
-export class TopicLimitError extends ProtocolError {}
 
 /**
  * A throw after an asynchronous verdict (an embedder's listener, the store) has no handlePacket

@@ -1,6 +1,6 @@
 import { Connection, ConnectionState } from '../connection/connection';
 import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
-import { TopicLimitError } from './connect';
+import { TopicLimitError } from '../topics/topic-limits';
 import { PacketType, type Packet } from '../protocol/packets';
 import { handleConnect } from './connect';
 import { handleDisconnect } from './disconnect';

@@ -1,10 +1,11 @@
 import { type Connection, Pause } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
-import { exceedsTopicLimits, failAfterVerdict, TopicLimitError } from './connect';
+import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
+import { failAfterVerdict } from './connect';
 
 /**
  * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
@@ -14,7 +15,7 @@ import { exceedsTopicLimits, failAfterVerdict, TopicLimitError } from './connect
 export function handlePublish(conn: Connection, packet: PublishPacket): void {
   const engine = conn.engine;
   engine.stats.publishReceived++;
-  if (exceedsTopicLimits(conn, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
+  if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
     // A repeat before PUBREL: acknowledge again, deliver nothing.

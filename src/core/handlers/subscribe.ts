@@ -1,10 +1,11 @@
 import { type Connection, Pause } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
 import { encodeSuback } from '../protocol/encoder';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
-import { exceedsTopicLimits, failAfterVerdict } from './connect';
+import { exceedsTopicLimits } from '../topics/topic-limits';
+import { failAfterVerdict } from './connect';
 
 /**
  * SUBSCRIBE [MQTT-3.8.4-1..6]: one SUBACK for the whole packet, one return code per filter in
@@ -48,7 +49,7 @@ export function handleSubscribe(conn: Connection, packet: SubscribePacket): void
       }
       firstOf.set(key, i);
     }
-    if (!isValidTopicFilter(filter) || exceedsTopicLimits(conn, filter)) {
+    if (!isValidTopicFilter(filter) || exceedsTopicLimits(engine.limits, filter)) {
       granted[i] = SUBACK_FAILURE;
       continue;
     }

@@ -1,5 +1,5 @@
 import type { Connection } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type UnsubscribePacket } from '../protocol/packets';
 

@@ -1,5 +1,5 @@
 import type { QoS } from '../protocol/packets';
-import type { SessionJournal } from '../stores/store';
+import type { SessionJournalOf } from './journal';
 import { Fifo } from './fifo';
 import { InflightMessage, QueuedMessage } from './message';
 
@@ -53,7 +53,7 @@ export class Session {
     readonly clientId: string,
     /** CleanSession flag of the connection that created it: a clean session ends with its connection [MQTT-3.1.2-6]. */
     public clean: boolean,
-    readonly journal: SessionJournal | null = null,
+    readonly journal: SessionJournalOf<Session> | null = null,
   ) {}
 
   get subscriptionCount(): number {
