@@ -1,3 +1,4 @@
+import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
@@ -12,8 +13,7 @@ import { failAfterVerdict } from './connect';
  * then PUBREC, with the id remembered until PUBREL so a repeat is acknowledged but never routed
  * twice [MQTT-4.3.3-2]. The parser has rejected wildcards, empty topics, QoS 3 and DUP on QoS 0.
  */
-export function handlePublish(conn: Connection, packet: PublishPacket): void {
-  const engine = conn.engine;
+export function handlePublish(engine: Engine, conn: Connection, packet: PublishPacket): void {
   engine.stats.publishReceived++;
   if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
 
@@ -37,19 +37,18 @@ export function handlePublish(conn: Connection, packet: PublishPacket): void {
       allowed
         .then((ok) => {
           if (!conn.isOpen) return;
-          route(conn, packet, ok);
+          route(engine, conn, packet, ok);
           conn.resume(Pause.AUTH);
         })
-        .catch((err: unknown) => failAfterVerdict(conn, err));
+        .catch((err: unknown) => failAfterVerdict(engine, conn, err));
       return;
     }
-    return route(conn, packet, allowed);
+    return route(engine, conn, packet, allowed);
   }
-  route(conn, packet, true);
+  route(engine, conn, packet, true);
 }
 
-function route(conn: Connection, packet: PublishPacket, allowed: boolean): void {
-  const engine = conn.engine;
+function route(engine: Engine, conn: Connection, packet: PublishPacket, allowed: boolean): void {
   if (allowed) {
     // The payload is a view into the received chunk; the message keeps it (no copy).
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.

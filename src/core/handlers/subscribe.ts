@@ -1,3 +1,4 @@
+import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
@@ -19,8 +20,7 @@ import { failAfterVerdict } from './connect';
  * occurrence still gets its return code, and only its last granted occurrence is applied (the
  * sequence's outcome [MQTT-3.8.4-3]), with its retained messages sent once.
  */
-export function handleSubscribe(conn: Connection, packet: SubscribePacket): void {
-  const engine = conn.engine;
+export function handleSubscribe(engine: Engine, conn: Connection, packet: SubscribePacket): void {
   const subs = packet.subscriptions;
   const n = subs.length;
   const granted: number[] = new Array(n);
@@ -61,19 +61,18 @@ export function handleSubscribe(conn: Connection, packet: SubscribePacket): void
       granted[i] = verdict === false ? SUBACK_FAILURE : verdict;
     }
   }
-  if (pending === null) return applySubscribe(conn, packet, granted, repeatOf);
+  if (pending === null) return applySubscribe(engine, conn, packet, granted, repeatOf);
   conn.pause(Pause.AUTH);
   Promise.all(pending)
     .then(() => {
       if (!conn.isOpen) return;
-      applySubscribe(conn, packet, granted, repeatOf);
+      applySubscribe(engine, conn, packet, granted, repeatOf);
       conn.resume(Pause.AUTH);
     })
-    .catch((err: unknown) => failAfterVerdict(conn, err));
+    .catch((err: unknown) => failAfterVerdict(engine, conn, err));
 }
 
-function applySubscribe(conn: Connection, packet: SubscribePacket, granted: number[], repeatOf: Int32Array | null): void {
-  const engine = conn.engine;
+function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacket, granted: number[], repeatOf: Int32Array | null): void {
   const session = conn.session!;
   const subs = packet.subscriptions;
   const n = Math.min(subs.length, engine.limits.maxFiltersPerSubscribe);

@@ -38,6 +38,11 @@ export class Session {
   /** Epoch ms of the last disconnect (for expiry of abandoned sessions). */
   disconnectedAt = 0;
   /**
+   * Seconds this session outlives its client's disconnect (session-expiry; MQTT 5's Session Expiry
+   * Interval per CONNECT); 0: it does not expire.
+   */
+  expiryInterval = 0;
+  /**
    * Username of the client that last attached, kept while it is away so that read authorization
    * (authorizeDelivery) applies to messages queued for it; undefined when not known (a session
    * restored from a store before its client returns).
