@@ -284,7 +284,7 @@ export class Connection implements ClientLink {
   onTimeout(): void {
     // [MQTT-3.1.2-24] while we hold its input back (throttled, or awaiting a plugin) its packets
     // cannot reach us: that is no sign of a dead client, so wait for a full period after resuming.
-    if (this.state === ConnectionState.CONNECTED && (this.paused & (Pause.THROTTLE | Pause.AUTH)) !== 0) return void this.timer!.refresh();
+    if (this.state === ConnectionState.CONNECTED && (this.paused & (Pause.THROTTLE | Pause.AUTH | Pause.PLUGIN)) !== 0) return void this.timer!.refresh();
     this.timer = null;
     if (this.state === ConnectionState.CONNECTED) {
       this.host.stats.closedKeepalive++;

@@ -27,6 +27,8 @@ export const enum Pause {
   THROTTLE = 2,
   /** Our writes to this client are not draining (it does not read its acks). */
   WRITE = 4,
+  /** A plugin's verdict on a PUBLISH or SUBSCRIBE is pending: later packets wait [MQTT-4.6.0-2/3]. */
+  PLUGIN = 8,
 }
 
 export interface ClientLink {

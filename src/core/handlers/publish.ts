@@ -33,12 +33,12 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
     const allowed = engine.hooks.authorizePublish(clientInfo(conn), packet.topic, packet.qos, packet.retain);
     if (isThenable(allowed)) {
       // Keep order: later packets wait until this one is decided [MQTT-4.6.0-2/3].
-      conn.pause(Pause.AUTH);
+      conn.pause(Pause.PLUGIN);
       allowed
         .then((ok) => {
           if (!conn.isOpen) return;
           route(engine, conn, packet, ok);
-          conn.resume(Pause.AUTH);
+          conn.resume(Pause.PLUGIN);
         })
         .catch((err: unknown) => failAfterVerdict(engine, conn, err));
       return;

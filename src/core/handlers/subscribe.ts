@@ -62,12 +62,12 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
     }
   }
   if (pending === null) return applySubscribe(engine, conn, packet, granted, repeatOf);
-  conn.pause(Pause.AUTH);
+  conn.pause(Pause.PLUGIN);
   Promise.all(pending)
     .then(() => {
       if (!conn.isOpen) return;
       applySubscribe(engine, conn, packet, granted, repeatOf);
-      conn.resume(Pause.AUTH);
+      conn.resume(Pause.PLUGIN);
     })
     .catch((err: unknown) => failAfterVerdict(engine, conn, err));
 }
