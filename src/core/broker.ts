@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import { ConfiguredPlugins } from './auth';
 import type { BrokerConfig, BrokerConfigInput } from './config/types';
 import { validateConfig } from './config/validate';
-import type { Connection } from './connection/connection';
+import type { ClientLink } from './connection/link';
 import { Engine, type BrokerStats } from './engine';
+import { createDispatcher } from './handlers';
 import type { BrokerEvents } from './hooks/events';
 import type { BrokerPlugin } from './hooks/plugin';
 import { HookRegistry } from './hooks/registry';
@@ -12,7 +13,7 @@ import { ListenerFactory } from './listeners/listener-factory';
 import type { QoS } from './protocol/packets';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
-import { createStores } from './stores/memory';
+import { createStores } from './stores';
 import type { Stores } from './stores/store';
 import { SysTopicsPublisher, type SysSource } from './sys/sys-topics';
 import { brokerVersion } from './sys/version';
@@ -85,7 +86,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private startedAt = 0;
   private stopping: Promise<void> | null = null;
   private sys: SysTopicsPublisher | null = null;
-  private expiryTimer: NodeJS.Timeout | null = null;
   /** The configured plugins, then options.plugins: the chain order. */
   private readonly plugins: readonly BrokerPlugin[];
   private readonly listenerFactory: ListenerFactory;
@@ -112,7 +112,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.emit('warning', e);
     });
     if (options.subscriptions !== undefined && options.subscriptions.size !== 0) throw new Error('options.subscriptions must be an empty trie');
-    this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this, options.subscriptions);
+    this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this, {
+      dispatcher: createDispatcher,
+      subscriptions: options.subscriptions,
+    });
     this.listenerFactory = options.listenerFactory ?? new ListenerFactory();
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
   }
@@ -251,11 +254,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       throw err;
     }
     this.startedAt = Date.now();
-    const expiry = this.config.limits.sessionExpiry;
-    if (expiry > 0) {
-      this.expiryTimer = setInterval(() => this.engine.expireSessions(), Math.min(expiry, 60) * 1000);
-      this.expiryTimer.unref();
-    }
     this._state = 'started';
     if (this.config.sysInterval > 0) {
       this.sys = new SysTopicsPublisher(this.sysSource(), this.config.sysInterval, brokerVersion());
@@ -321,12 +319,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.sys?.stop();
     this.sys = null;
     this.emit('stopping');
-    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
-    this.expiryTimer = null;
     const accepting = Promise.all(this.mqttListeners.map((l) => l.stopAccepting()));
     for (const conn of [...this.engine.connections]) conn.close('shutdown');
     for (const l of this.mqttListeners) l.destroyAll();
     await accepting;
+    this.engine.stop();
     await this.stores.sessions.flush();
     await this.stores.retained.flush();
     await this.stores.sessions.close();
@@ -387,7 +384,7 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function snapshot(conn: Connection): ClientSnapshot {
+function snapshot(conn: ClientLink): ClientSnapshot {
   const s = conn.session;
   return {
     clientId: conn.clientId,

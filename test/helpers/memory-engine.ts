@@ -12,8 +12,9 @@ import { Connection } from '../../src/core/connection/connection';
 import { Engine, type BrokerEmitter, type BrokerStats } from '../../src/core/engine';
 import type { BrokerEvents } from '../../src/core/hooks/events';
 import type { BrokerPlugin } from '../../src/core/hooks/plugin';
+import { createDispatcher } from '../../src/core/handlers';
 import { HookRegistry } from '../../src/core/hooks/registry';
-import { createStores } from '../../src/core/stores/memory';
+import { createStores } from '../../src/core/stores';
 import { MemoryClient, MemoryTransport } from './memory-transport';
 
 export interface MemoryEngine {
@@ -28,6 +29,8 @@ export interface MemoryEngine {
   readonly connectionCount: number;
   /** Connected clients (CONNACK sent, not closed). */
   readonly clientCount: number;
+  /** Sessions held (connected or not). */
+  readonly sessionCount: number;
   /** Close every connection as Broker.shutdown() does and free the stores. */
   shutdown(): Promise<void>;
 }
@@ -51,7 +54,7 @@ export function createMemoryEngine(config: BrokerConfigInput = {}, options: Memo
   const hooks = new HookRegistry(plugins, validated.auth, (plugin, hook, err) => {
     events.emit('warning', new Error(`plugin ${plugin.name ?? 'anonymous'} failed in ${hook}: ${String(err)}`));
   });
-  const engine = new Engine(validated, stores.sessions, stores.retained, hooks, events as BrokerEmitter);
+  const engine = new Engine(validated, stores.sessions, stores.retained, hooks, events as BrokerEmitter, { dispatcher: createDispatcher });
   // As Broker.start(): memory stores open at once (synchronously resolved), then restore.
   void stores.sessions.open();
   void stores.retained.open();
@@ -83,8 +86,12 @@ export function createMemoryEngine(config: BrokerConfigInput = {}, options: Memo
     get clientCount() {
       return engine.clients.size;
     },
+    get sessionCount() {
+      return stores.sessions.size;
+    },
     async shutdown(): Promise<void> {
       for (const conn of [...engine.connections]) conn.close('shutdown');
+      engine.stop();
       await stores.sessions.close();
       await stores.retained.close();
     },

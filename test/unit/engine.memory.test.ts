@@ -210,6 +210,69 @@ describe('engine over memory transports', () => {
     await second.expect(suback(2, 0));
   });
 
+  it('takeover of a persistent session: the newcomer gets it (Session Present 1) and the old close does not unregister it', async () => {
+    start();
+    const first = await connected({ clientId: 'keep', clean: false });
+    first.send(subscribe(1, ['to/keep', 1]));
+    await first.expect(suback(1, 1));
+    const second = engine.accept();
+    second.send(connect({ clientId: 'keep', clean: false }));
+    await second.expect(connack(1, 0));
+    await settle();
+    expect(first.closed).toBe(true);
+    expect(engine.clientCount).toBe(1);
+    const publisher = await connected({ clientId: 'pub' });
+    publisher.send(publish({ topic: 'to/keep', payload: 'x', qos: 0 }));
+    const msg = await second.nextPublish();
+    expect(msg.topic).toBe('to/keep');
+    expect(first.untaken()).toEqual([]);
+  });
+
+  describe('session expiry (one deadline per session on the expiry heap)', () => {
+    it('a detached persistent session is removed at session-expiry after its disconnect, not before', async () => {
+      start({ limits: { 'session-expiry': 10 } });
+      const c = await connected({ clientId: 'away', clean: false });
+      c.send(DISCONNECT);
+      await settle();
+      expect(engine.sessionCount).toBe(1);
+      jest.advanceTimersByTime(9_999);
+      expect(engine.sessionCount).toBe(1);
+      expect(engine.stats.sessionsExpired).toBe(0);
+      jest.advanceTimersByTime(2);
+      expect(engine.sessionCount).toBe(0);
+      expect(engine.stats.sessionsExpired).toBe(1);
+    });
+
+    it('a client that returns in time cancels the deadline; its next disconnect sets a new one', async () => {
+      start({ limits: { 'session-expiry': 10 } });
+      const c = await connected({ clientId: 'back', clean: false });
+      c.send(DISCONNECT);
+      await settle();
+      jest.advanceTimersByTime(6_000);
+      const again = engine.accept();
+      again.send(connect({ clientId: 'back', clean: false }));
+      await again.expect(connack(1, 0));
+      jest.advanceTimersByTime(20_000); // connected: never expires
+      expect(engine.sessionCount).toBe(1);
+      again.send(DISCONNECT);
+      await settle();
+      jest.advanceTimersByTime(9_999);
+      expect(engine.sessionCount).toBe(1);
+      jest.advanceTimersByTime(2);
+      expect(engine.sessionCount).toBe(0);
+      expect(engine.stats.sessionsExpired).toBe(1);
+    });
+
+    it('session-expiry 0: sessions never expire', async () => {
+      start({ limits: { 'session-expiry': 0 } });
+      const c = await connected({ clientId: 'forever', clean: false });
+      c.send(DISCONNECT);
+      await settle();
+      jest.advanceTimersByTime(365 * 24 * 3600 * 1000);
+      expect(engine.sessionCount).toBe(1);
+    });
+  });
+
   it('a DISCONNECT closes without the Will [MQTT-3.1.2-10]', async () => {
     start();
     const watcher = await subscribed('watcher', 'will/#', 0);

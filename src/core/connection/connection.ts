@@ -3,31 +3,12 @@ import { ConnackCode } from '../protocol/packets';
 import { PacketParser } from '../protocol/parser';
 import type { WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
-import type { RetainedJobs } from '../sessions/retained-delivery';
-import type { Engine } from '../engine';
-import { handleFailure, handlePacket } from '../handlers';
-import { scheduleAuthentication } from '../handlers/connect';
 import type { Transport } from './transport';
 import { AuthSlot } from '../auth/auth-gate';
+import type { ConnectionHost } from './host';
+import { type ClientLink, ConnectionState, Pause } from './link';
 
-export enum ConnectionState {
-  /** Socket open, waiting for CONNECT [MQTT-3.1.0-1]. */
-  AWAIT_CONNECT = 0,
-  /** CONNECT received, authentication running; nothing else is processed [MQTT-3.1.4-5]. */
-  AUTHENTICATING = 1,
-  CONNECTED = 2,
-  /** Closed: no further packet is acted on, nothing more is sent but what was queued. */
-  CLOSED = 3,
-}
-
-/** Reasons reading is paused; reading resumes when none is left. */
-export const enum Pause {
-  AUTH = 1,
-  /** A subscriber this client published to has a full queue (TCP backpressure to the publisher). */
-  THROTTLE = 2,
-  /** Our writes to this client are not draining (it does not read its acks). */
-  WRITE = 4,
-}
+export { ConnectionState, Pause } from './link';
 
 let connectionSeq = 0;
 
@@ -40,7 +21,7 @@ const AUTH_TIMEOUT_S = 60;
  * deliveries keep the order of arrival [MQTT-4.6.0-2/3/6]; an asynchronous step (authentication,
  * a plugin) pauses processing rather than letting later packets overtake it.
  */
-export class Connection {
+export class Connection implements ClientLink {
   readonly id = ++connectionSeq;
   state = ConnectionState.AWAIT_CONNECT;
   clientId = '';
@@ -66,34 +47,10 @@ export class Connection {
    */
   private parser: PacketParser | null = null;
   private remote: string | null = null;
-  /** Publishers paused because of this (subscriber) connection's full queue; resumed as it drains. */
-  throttled: Connection[] | null = null;
-  /** Releases `throttled` after the slow-consumer grace period. */
-  throttleTimer: NodeJS.Timeout | null = null;
-  /** Still behind after the grace period: QoS 0 to it is dropped rather than slowing publishers. */
-  slowConsumer = false;
-  /**
-   * As a publisher: milliseconds it has been held back (Pause.THROTTLE) in the current throttling
-   * episode, by any number of subscribers; at max-publisher-pause it is no longer paused.
-   */
-  pauseSpent = 0;
-  /** As a publisher: when its current THROTTLE pause began (epoch ms). */
-  pausedAt = 0;
-  /** As a publisher: last time a subscriber wanted it paused (or its pause ended), epoch ms. */
-  lastThrottledAt = 0;
-  /** As a publisher: ends its THROTTLE pause when the pause budget is spent. */
-  pauseTimer: NodeJS.Timeout | null = null;
-  /** As a publisher: the subscriber whose full queue (or socket) holds it paused now. */
-  heldBy: Connection | null = null;
-  /**
-   * As a subscriber: it held a publisher until that publisher's pause budget ran out; it may pause
-   * nobody again until its queue is empty: its backlog is its own (closed at twice the queue).
-   */
-  heldTooLong = false;
-  /** As a subscriber: last time it acknowledged a delivery while messages waited for it, or its socket drained. */
-  lastProgressAt = 0;
-  /** Retained messages still to send for new subscriptions (sessions/retained-delivery.ts). */
-  retainedJobs: RetainedJobs | null = null;
+  /** Backpressure state (engine/backpressure.ts), opaque here; null until it takes part in backpressure. */
+  flow: object | null = null;
+  /** Retained messages still to send for new subscriptions (engine/retained-delivery.ts), opaque here. */
+  retainedJobs: object | null = null;
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -102,11 +59,11 @@ export class Connection {
   /** QoS 0/1 deliveries that may leave before the group commit (see sendEarly). */
   private early: Buffer[] | null = null;
   private earlyBytes = 0;
-  /** True while registered in the engine's list of connections with output to flush. */
+  /** True while registered with the host's output batch (set here, cleared by flush/flushEarly). */
   flushPending = false;
 
   constructor(
-    readonly engine: Engine,
+    readonly host: ConnectionHost<Connection>,
     readonly transport: Transport,
     readonly listener: string,
     /** Told when this connection closes (the listener counts its connections). */
@@ -121,8 +78,8 @@ export class Connection {
     transport.on('close', onTransportClose);
     transport.on('end', onTransportEnd);
     // [unnumbered §3.1.4 step 1] a socket that sends no CONNECT in time is closed.
-    if (engine.limits.connectTimeout > 0) {
-      this.timer = setTimeout(onTimer, engine.limits.connectTimeout * 1000, this);
+    if (host.limits.connectTimeout > 0) {
+      this.timer = setTimeout(onTimer, host.limits.connectTimeout * 1000, this);
     }
   }
 
@@ -140,7 +97,7 @@ export class Connection {
 
   /** The AuthGate's turn for a CONNECT whose verification waited in its queue. */
   startQueuedAuthentication(): void {
-    scheduleAuthentication(this);
+    this.host.dispatcher.authenticationTurn(this);
   }
 
   /** Peer address without port (the unit of per-address limits). */
@@ -159,12 +116,12 @@ export class Connection {
 
   onData(chunk: Buffer): void {
     if (this.state === ConnectionState.CLOSED) return;
-    this.engine.stats.bytesReceived += chunk.length;
+    this.host.stats.bytesReceived += chunk.length;
     // Any packet (not just PINGREQ) proves the client alive [MQTT-3.1.2-24]; refresh is cheap.
     if (this.timer !== null && this.state === ConnectionState.CONNECTED) this.timer.refresh();
     let parser = this.parser;
     if (parser === null) {
-      const limits = this.engine.limits;
+      const limits = this.host.limits;
       // Until CONNECT is in, the client is unknown: its first packet may only be small
       // (max-connect-packet-size), refused as soon as its Remaining Length is read.
       parser = this.parser = new PacketParser({
@@ -186,14 +143,14 @@ export class Connection {
       try {
         packet = parser.next();
       } catch (err) {
-        handleFailure(this, err);
+        this.host.dispatcher.handleFailure(this, err);
         return;
       }
       if (packet === null) {
         if (parser.bufferedBytes === 0 && this.parser === parser) this.parser = null;
         return;
       }
-      handlePacket(this, packet);
+      this.host.dispatcher.handlePacket(this, packet);
     }
   }
 
@@ -226,7 +183,10 @@ export class Connection {
     if (this.out === null) this.out = [data];
     else this.out.push(data);
     this.outBytes += data.length;
-    if (!this.flushPending) this.engine.scheduleFlush(this);
+    if (!this.flushPending) {
+      this.flushPending = true;
+      this.host.scheduleFlush(this);
+    }
   }
 
   /**
@@ -235,12 +195,15 @@ export class Connection {
    * re-sends: at most a duplicate, which QoS 1 allows). Behind held output it waits in line.
    */
   sendEarly(data: Buffer): void {
-    if (!this.engine.durable || (this.out !== null && this.out.length > 0)) return this.send(data);
+    if (!this.host.durable || (this.out !== null && this.out.length > 0)) return this.send(data);
     if (this.transport.destroyed) return;
     if (this.early === null) this.early = [data];
     else this.early.push(data);
     this.earlyBytes += data.length;
-    if (!this.flushPending) this.engine.scheduleFlush(this);
+    if (!this.flushPending) {
+      this.flushPending = true;
+      this.host.scheduleFlush(this);
+    }
   }
 
   /** Write what may leave before the commit; true when output waits for the commit. */
@@ -263,7 +226,7 @@ export class Connection {
       this.flushEarly();
       return;
     }
-    if (!this.engine.tryCommit()) return this.abort('store-failure');
+    if (!this.host.tryCommit()) return this.abort('store-failure');
     const early = this.early;
     // Counters are reset before writing: write() may run handlers (a drained socket resumes a
     // publisher) that queue new output for this very connection.
@@ -287,20 +250,20 @@ export class Connection {
     // Arrays are made again on the next send: an idle connection keeps none.
     if (parts === this.out) this.out = null;
     else if (parts === this.early) this.early = null;
-    this.engine.stats.bytesSent += bytes;
+    this.host.stats.bytesSent += bytes;
     if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.
-      if (this.transport.writableLength > this.engine.limits.maxWriteBuffer) this.pause(Pause.WRITE);
-    } else if (this.throttled !== null || this.retainedJobs !== null) {
+      if (this.transport.writableLength > this.host.limits.maxWriteBuffer) this.pause(Pause.WRITE);
+    } else if (this.flow !== null || this.retainedJobs !== null) {
       // The kernel took everything: no 'drain' will come, so the publishers held back for this
-      // turn's batch (and retained messages waiting for room) go on now.
-      this.engine.drained(this);
+      // turn's batch (and retained messages waiting for room) may go on now.
+      this.host.writeCompleted(this);
     }
   }
 
   onDrain(): void {
     this.resume(Pause.WRITE);
-    this.engine.drained(this);
+    this.host.drained(this);
   }
 
   /** While authentication runs: a long timeout instead of connect-timeout (see handleConnect). */
@@ -313,7 +276,7 @@ export class Connection {
     this.clearTimer();
     if (seconds > 0) {
       // [MQTT-3.1.2-24] 1.5 x keepalive; hbmqtt's timeout-disconnect-delay may only lengthen it.
-      const ms = Math.max(seconds * 1500, (seconds + this.engine.config.timeoutDisconnectDelay) * 1000);
+      const ms = Math.max(seconds * 1500, (seconds + this.host.config.timeoutDisconnectDelay) * 1000);
       this.timer = setTimeout(onTimer, ms, this);
     }
   }
@@ -321,17 +284,17 @@ export class Connection {
   onTimeout(): void {
     // [MQTT-3.1.2-24] while we hold its input back (throttled, or awaiting a plugin) its packets
     // cannot reach us: that is no sign of a dead client, so wait for a full period after resuming.
-    if (this.state === ConnectionState.CONNECTED && (this.paused & (Pause.THROTTLE | Pause.AUTH)) !== 0) return void this.timer!.refresh();
+    if (this.state === ConnectionState.CONNECTED && (this.paused & (Pause.THROTTLE | Pause.AUTH | Pause.PLUGIN)) !== 0) return void this.timer!.refresh();
     this.timer = null;
     if (this.state === ConnectionState.CONNECTED) {
-      this.engine.stats.closedKeepalive++;
+      this.host.stats.closedKeepalive++;
       this.close('keepalive');
     } else if (this.state === ConnectionState.AUTHENTICATING) {
       // No verdict in time: refused as "server unavailable", never left without CONNACK.
       this.send(encodeConnack(false, ConnackCode.SERVER_UNAVAILABLE));
       this.close('auth-timeout');
     } else {
-      this.engine.stats.closedConnectTimeout++;
+      this.host.stats.closedConnectTimeout++;
       this.close('connect-timeout');
     }
   }
@@ -355,7 +318,7 @@ export class Connection {
     this.clearTimer();
     this.flush();
     this.transport.destroySoon();
-    this.engine.connectionClosed(this, wasConnected);
+    this.host.connectionClosed(this, wasConnected);
     this.owner?.release(this);
   }
 

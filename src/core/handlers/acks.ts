@@ -1,22 +1,23 @@
+import type { Engine } from '../engine';
 import type { Connection } from '../connection/connection';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type AckPacket } from '../protocol/packets';
 import { OutboundState } from '../sessions/message';
 
 /** Outbound QoS 1 complete: the message leaves the in-flight window [MQTT-4.3.2-1]. */
-export function handlePuback(conn: Connection, packet: AckPacket): void {
+export function handlePuback(engine: Engine, conn: Connection, packet: AckPacket): void {
   const session = conn.session!;
   const entry = session.inflight?.get(packet.packetId);
   if (entry === undefined || entry.qos !== 1) return; // unknown or stale id: nothing to release
   session.deleteInflight(packet.packetId);
-  conn.engine.acknowledged(session);
+  engine.acknowledged(session);
 }
 
 /**
  * Outbound QoS 2, first ack [MQTT-4.3.3-1]: the entry moves to "PUBREL sent" so that only PUBREL
  * is ever re-sent; PUBRELs go out in the order PUBRECs arrive [MQTT-4.6.0-4].
  */
-export function handlePubrec(conn: Connection, packet: AckPacket): void {
+export function handlePubrec(engine: Engine, conn: Connection, packet: AckPacket): void {
   const session = conn.session!;
   const entry = session.inflight?.get(packet.packetId);
   if (entry !== undefined && entry.qos === 2 && entry.state === OutboundState.AWAIT_ACK) {
@@ -28,10 +29,10 @@ export function handlePubrec(conn: Connection, packet: AckPacket): void {
 }
 
 /** Outbound QoS 2 complete: the id is free again [MQTT-4.3.3-1]. */
-export function handlePubcomp(conn: Connection, packet: AckPacket): void {
+export function handlePubcomp(engine: Engine, conn: Connection, packet: AckPacket): void {
   const session = conn.session!;
   const entry = session.inflight?.get(packet.packetId);
   if (entry === undefined || entry.state !== OutboundState.AWAIT_COMP) return;
   session.deleteInflight(packet.packetId);
-  conn.engine.acknowledged(session);
+  engine.acknowledged(session);
 }

@@ -1,5 +1,6 @@
+import type { Engine } from '../engine';
 import { type Connection, ConnectionState, Pause } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import type { AuthOutcome } from '../hooks/registry';
 import { isThenable } from '../hooks/registry';
 import { Admission } from '../auth/auth-gate';
@@ -7,6 +8,7 @@ import { encodeConnack } from '../protocol/encoder';
 import { ConnackCode, type ConnectPacket } from '../protocol/packets';
 import { isValidTopicName } from '../topics/topic-validation';
 import { ProtocolError } from '../protocol/errors';
+import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 
 /** Refuse with a CONNACK return code, then close [MQTT-3.2.2-4/5]: Session Present is 0. */
 function refuse(conn: Connection, code: number, reason: string): void {
@@ -18,8 +20,7 @@ function refuse(conn: Connection, code: number, reason: string): void {
  * CONNECT. The parser has already enforced the wire rules of section 3.1 (flags, field presence,
  * UTF-8, Will topic) so a malformed CONNECT never reaches here and gets no CONNACK [MQTT-3.1.4-1].
  */
-export function handleConnect(conn: Connection, packet: ConnectPacket): void {
-  const engine = conn.engine;
+export function handleConnect(engine: Engine, conn: Connection, packet: ConnectPacket): void {
   const limits = engine.limits;
   conn.protocolLevel = packet.protocolLevel;
   // [MQTT-3.1.2-2] unsupported level ("MQTT" other than 4, "MQIsdp" other than 3): CONNACK 0x01.
@@ -28,7 +29,7 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
     (packet.protocolName === 'MQIsdp' && packet.protocolLevel === 3);
   if (!supported) return refuse(conn, ConnackCode.UNACCEPTABLE_PROTOCOL_VERSION, 'protocol-version');
 
-  if (packet.will !== null && (!isValidTopicName(packet.will.topic) || exceedsTopicLimits(conn, packet.will.topic))) {
+  if (packet.will !== null && (!isValidTopicName(packet.will.topic) || exceedsTopicLimits(limits, packet.will.topic))) {
     // [MQTT-4.7.1-1, MQTT-3.1.3-10] a Will Topic must be a valid topic name: close without CONNACK.
     if (!isValidTopicName(packet.will.topic)) throw new ProtocolError('invalid Will Topic', 'MQTT-4.7.1-1');
     throw new TopicLimitError('Will Topic exceeds the configured topic limits');
@@ -58,9 +59,9 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
     // use-identity-as-username: the verified certificate is the credential and its CN the
     // username (as Mosquitto's use_identity_as_username); without one the client is refused.
     if (conn.certificateCommonName === null) return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'not-authorized');
-    return completeConnect(conn, { returnCode: 0, username: conn.certificateCommonName });
+    return completeConnect(engine, conn, { returnCode: 0, username: conn.certificateCommonName });
   }
-  if (!engine.hooks.hasAuthenticators) return completeConnect(conn, engine.hooks.withoutPlugins(packet.username));
+  if (!engine.hooks.hasAuthenticators) return completeConnect(engine, conn, engine.hooks.withoutPlugins(packet.username));
   // Verifications are bounded (login storms): see auth/auth-gate.ts.
   switch (engine.authGate.admit(conn)) {
     case Admission.BLOCKED:
@@ -81,7 +82,7 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
       conn.authPassword = packet.password;
       conn.pause(Pause.AUTH);
       conn.startAuthTimeout();
-      return scheduleAuthentication(conn);
+      return scheduleAuthentication(engine, conn);
   }
 }
 
@@ -90,35 +91,34 @@ export function handleConnect(conn: Connection, packet: ConnectPacket): void {
  * a socket's end-of-stream on the poll after its data, so a client that sent its CONNECT and
  * closed at once (a login storm) is seen closed by then and never costs a password hash.
  */
-export function scheduleAuthentication(conn: Connection): void {
-  setImmediate(afterNextPoll, conn);
+export function scheduleAuthentication(engine: Engine, conn: Connection): void {
+  setImmediate(afterNextPoll, engine, conn);
 }
 
-function afterNextPoll(conn: Connection): void {
-  if (conn.state !== ConnectionState.AUTHENTICATING) return abandon(conn);
-  setImmediate(onAuthenticationTurn, conn);
+function afterNextPoll(engine: Engine, conn: Connection): void {
+  if (conn.state !== ConnectionState.AUTHENTICATING) return abandon(engine, conn);
+  setImmediate(onAuthenticationTurn, engine, conn);
 }
 
-function onAuthenticationTurn(conn: Connection): void {
-  if (conn.state !== ConnectionState.AUTHENTICATING) return abandon(conn);
-  startAuthentication(conn);
+function onAuthenticationTurn(engine: Engine, conn: Connection): void {
+  if (conn.state !== ConnectionState.AUTHENTICATING) return abandon(engine, conn);
+  startAuthentication(engine, conn);
 }
 
 /** The client left before its verification started: the slot goes to the next in line. */
-function abandon(conn: Connection): void {
-  conn.engine.stats.authAbandoned++;
-  conn.engine.authGate.finished(conn);
+function abandon(engine: Engine, conn: Connection): void {
+  engine.stats.authAbandoned++;
+  engine.authGate.finished(conn);
 }
 
 /** Runs the authentication plugins for a CONNECT the AuthGate admitted (now, or from its queue). */
-export function startAuthentication(conn: Connection): void {
-  const engine = conn.engine;
+export function startAuthentication(engine: Engine, conn: Connection): void {
   const password = conn.authPassword;
   conn.authPassword = null;
   const outcome = engine.hooks.authenticate({ ...clientInfo(conn), password, certificateCommonName: conn.certificateCommonName ?? undefined });
   if (!isThenable(outcome)) {
     engine.authGate.finished(conn);
-    verdict(conn, outcome);
+    verdict(engine, conn, outcome);
     conn.resume(Pause.AUTH);
     return;
   }
@@ -126,7 +126,7 @@ export function startAuthentication(conn: Connection): void {
     (o) => {
       engine.authGate.finished(conn);
       if (conn.state !== ConnectionState.AUTHENTICATING) return; // closed meanwhile: nobody learns the answer
-      verdict(conn, o);
+      verdict(engine, conn, o);
       conn.resume(Pause.AUTH);
     },
     () => {
@@ -137,47 +137,30 @@ export function startAuthentication(conn: Connection): void {
 }
 
 /** The plugins' answer reaches the client: a refusal counts towards its address's failure limit. */
-function verdict(conn: Connection, outcome: AuthOutcome): void {
-  if (outcome.returnCode !== 0) conn.engine.authGate.failed(conn.peerHost);
-  completeConnect(conn, outcome);
+function verdict(engine: Engine, conn: Connection, outcome: AuthOutcome): void {
+  if (outcome.returnCode !== 0) engine.authGate.failed(conn.peerHost);
+  completeConnect(engine, conn, outcome);
 }
-
-function exceedsTopicLimits(conn: Connection, topic: string): boolean {
-  const limits = conn.engine.limits;
-  // A UTF-16 unit takes 1-3 UTF-8 bytes: only long strings need the exact byte count.
-  if (topic.length * 3 > limits.maxTopicLength && Buffer.byteLength(topic) > limits.maxTopicLength) return true;
-  // n characters hold at most n + 1 levels: short topics need no count.
-  if (topic.length < limits.maxTopicLevels) return false;
-  let levels = 1;
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++;
-  return levels > limits.maxTopicLevels;
-}
-
-export { exceedsTopicLimits };
-
-/** A PUBLISH or Will topic beyond max-topic-length / max-topic-levels: the connection closes. */
-export class TopicLimitError extends ProtocolError {}
 
 /**
  * A throw after an asynchronous verdict (an embedder's listener, the store) has no handlePacket
  * around it: the connection would stay paused on AUTH forever and the rejection go unhandled.
  * Closed as handleFailure closes a connection whose packet failed [MQTT-4.8.0-2], with a
- * `warning`. (Not handleFailure itself: handlers/index imports the handlers, a new import cycle.)
+ * `warning`. (Not handleFailure itself: handlers/index imports the handlers, an import cycle.)
  */
-export function failAfterVerdict(conn: Connection, err: unknown): void {
-  conn.engine.stats.protocolErrors++;
+export function failAfterVerdict(engine: Engine, conn: Connection, err: unknown): void {
+  engine.stats.protocolErrors++;
   conn.close('protocol-error');
-  conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+  engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
 }
 
-function completeConnect(conn: Connection, outcome: AuthOutcome): void {
+function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome): void {
   if (outcome.returnCode !== 0) {
     // [unnumbered §3.1.4 step 3] CONNACK 0x04/0x05, then close; the Will is not published for a
     // connection that was never accepted.
     conn.will = null;
     return refuse(conn, outcome.returnCode, outcome.returnCode === 4 ? 'bad-credentials' : 'not-authorized');
   }
-  const engine = conn.engine;
   if (!engine.mayClaimSession(conn.clientId, outcome.username)) {
     // A session belongs to the username that created it: another user presenting its client id
     // would take over its in-flight and queued messages (and kick its live client), so the

@@ -1,8 +1,10 @@
 import { Connection, ConnectionState } from '../connection/connection';
+import type { PacketDispatcher } from '../connection/host';
+import type { Engine } from '../engine';
 import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
-import { TopicLimitError } from './connect';
+import { TopicLimitError } from '../topics/topic-limits';
 import { PacketType, type Packet } from '../protocol/packets';
-import { handleConnect } from './connect';
+import { handleConnect, scheduleAuthentication } from './connect';
 import { handleDisconnect } from './disconnect';
 import { handlePingreq } from './pingreq';
 import { handlePuback, handlePubcomp, handlePubrec } from './acks';
@@ -17,41 +19,41 @@ import { handleUnsubscribe } from './unsubscribe';
  * destroy sockets themselves; they throw ProtocolError or call conn.close() for refusals that
  * the spec answers with a CONNACK first.
  */
-export function handlePacket(conn: Connection, packet: Packet): void {
+export function handlePacket(engine: Engine, conn: Connection, packet: Packet): void {
   try {
     if (conn.state === ConnectionState.AWAIT_CONNECT) {
       // [MQTT-3.1.0-1] the first packet must be CONNECT; anything else closes without acting on it.
       if (packet.type !== PacketType.CONNECT) throw new ProtocolError('first packet is not CONNECT', 'MQTT-3.1.0-1');
-      handleConnect(conn, packet);
+      handleConnect(engine, conn, packet);
       return;
     }
     switch (packet.type) {
       case PacketType.PUBLISH:
-        handlePublish(conn, packet);
+        handlePublish(engine, conn, packet);
         return;
       case PacketType.PUBACK:
-        handlePuback(conn, packet);
+        handlePuback(engine, conn, packet);
         return;
       case PacketType.PUBREC:
-        handlePubrec(conn, packet);
+        handlePubrec(engine, conn, packet);
         return;
       case PacketType.PUBREL:
-        handlePubrel(conn, packet);
+        handlePubrel(engine, conn, packet);
         return;
       case PacketType.PUBCOMP:
-        handlePubcomp(conn, packet);
+        handlePubcomp(engine, conn, packet);
         return;
       case PacketType.SUBSCRIBE:
-        handleSubscribe(conn, packet);
+        handleSubscribe(engine, conn, packet);
         return;
       case PacketType.UNSUBSCRIBE:
-        handleUnsubscribe(conn, packet);
+        handleUnsubscribe(engine, conn, packet);
         return;
       case PacketType.PINGREQ:
-        handlePingreq(conn);
+        handlePingreq(engine, conn);
         return;
       case PacketType.DISCONNECT:
-        handleDisconnect(conn);
+        handleDisconnect(engine, conn);
         return;
       case PacketType.CONNECT:
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
@@ -71,7 +73,7 @@ export function handlePacket(conn: Connection, packet: Packet): void {
       }
     }
   } catch (err) {
-    handleFailure(conn, err);
+    handleFailure(engine, conn, err);
   }
 }
 
@@ -79,8 +81,8 @@ export function handlePacket(conn: Connection, packet: Packet): void {
  * [MQTT-4.8.0-1] a protocol violation closes the connection that carried it (the Will fires);
  * [MQTT-4.8.0-2] so does an unexpected failure while handling a packet, and nobody else is hurt.
  */
-export function handleFailure(conn: Connection, err: unknown): void {
-  const stats = conn.engine.stats;
+export function handleFailure(engine: Engine, conn: Connection, err: unknown): void {
+  const stats = engine.stats;
   stats.protocolErrors++;
   if (err instanceof PacketTooLargeError) {
     if (err.firstPacket) stats.closedConnectTooLarge++;
@@ -88,7 +90,32 @@ export function handleFailure(conn: Connection, err: unknown): void {
   }
   else if (err instanceof TopicLimitError) stats.closedTopicLimit++;
   if (!(err instanceof ProtocolError)) {
-    conn.engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+    engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
   }
   conn.close('protocol-error');
+}
+
+/**
+ * The packet dispatch of one engine, injected into its connections (ConnectionHost.dispatcher):
+ * connections reach the handlers only through it, so connection/ imports nothing of handlers/.
+ */
+class Dispatcher implements PacketDispatcher<Connection> {
+  constructor(private readonly engine: Engine) {}
+
+  handlePacket(conn: Connection, packet: Packet): void {
+    handlePacket(this.engine, conn, packet);
+  }
+
+  handleFailure(conn: Connection, err: unknown): void {
+    handleFailure(this.engine, conn, err);
+  }
+
+  authenticationTurn(conn: Connection): void {
+    scheduleAuthentication(this.engine, conn);
+  }
+}
+
+/** What Broker passes as EngineOptions.dispatcher. */
+export function createDispatcher(engine: Engine): PacketDispatcher<Connection> {
+  return new Dispatcher(engine);
 }

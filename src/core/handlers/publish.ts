@@ -1,20 +1,21 @@
+import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
-import { exceedsTopicLimits, failAfterVerdict, TopicLimitError } from './connect';
+import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
+import { failAfterVerdict } from './connect';
 
 /**
  * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
  * then PUBREC, with the id remembered until PUBREL so a repeat is acknowledged but never routed
  * twice [MQTT-4.3.3-2]. The parser has rejected wildcards, empty topics, QoS 3 and DUP on QoS 0.
  */
-export function handlePublish(conn: Connection, packet: PublishPacket): void {
-  const engine = conn.engine;
+export function handlePublish(engine: Engine, conn: Connection, packet: PublishPacket): void {
   engine.stats.publishReceived++;
-  if (exceedsTopicLimits(conn, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
+  if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
     // A repeat before PUBREL: acknowledge again, deliver nothing.
@@ -32,23 +33,22 @@ export function handlePublish(conn: Connection, packet: PublishPacket): void {
     const allowed = engine.hooks.authorizePublish(clientInfo(conn), packet.topic, packet.qos, packet.retain);
     if (isThenable(allowed)) {
       // Keep order: later packets wait until this one is decided [MQTT-4.6.0-2/3].
-      conn.pause(Pause.AUTH);
+      conn.pause(Pause.PLUGIN);
       allowed
         .then((ok) => {
           if (!conn.isOpen) return;
-          route(conn, packet, ok);
-          conn.resume(Pause.AUTH);
+          route(engine, conn, packet, ok);
+          conn.resume(Pause.PLUGIN);
         })
-        .catch((err: unknown) => failAfterVerdict(conn, err));
+        .catch((err: unknown) => failAfterVerdict(engine, conn, err));
       return;
     }
-    return route(conn, packet, allowed);
+    return route(engine, conn, packet, allowed);
   }
-  route(conn, packet, true);
+  route(engine, conn, packet, true);
 }
 
-function route(conn: Connection, packet: PublishPacket, allowed: boolean): void {
-  const engine = conn.engine;
+function route(engine: Engine, conn: Connection, packet: PublishPacket, allowed: boolean): void {
   if (allowed) {
     // The payload is a view into the received chunk; the message keeps it (no copy).
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.

@@ -1,10 +1,12 @@
+import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
 import { encodeSuback } from '../protocol/encoder';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
-import { exceedsTopicLimits, failAfterVerdict } from './connect';
+import { exceedsTopicLimits } from '../topics/topic-limits';
+import { failAfterVerdict } from './connect';
 
 /**
  * SUBSCRIBE [MQTT-3.8.4-1..6]: one SUBACK for the whole packet, one return code per filter in
@@ -18,8 +20,7 @@ import { exceedsTopicLimits, failAfterVerdict } from './connect';
  * occurrence still gets its return code, and only its last granted occurrence is applied (the
  * sequence's outcome [MQTT-3.8.4-3]), with its retained messages sent once.
  */
-export function handleSubscribe(conn: Connection, packet: SubscribePacket): void {
-  const engine = conn.engine;
+export function handleSubscribe(engine: Engine, conn: Connection, packet: SubscribePacket): void {
   const subs = packet.subscriptions;
   const n = subs.length;
   const granted: number[] = new Array(n);
@@ -48,7 +49,7 @@ export function handleSubscribe(conn: Connection, packet: SubscribePacket): void
       }
       firstOf.set(key, i);
     }
-    if (!isValidTopicFilter(filter) || exceedsTopicLimits(conn, filter)) {
+    if (!isValidTopicFilter(filter) || exceedsTopicLimits(engine.limits, filter)) {
       granted[i] = SUBACK_FAILURE;
       continue;
     }
@@ -60,19 +61,18 @@ export function handleSubscribe(conn: Connection, packet: SubscribePacket): void
       granted[i] = verdict === false ? SUBACK_FAILURE : verdict;
     }
   }
-  if (pending === null) return applySubscribe(conn, packet, granted, repeatOf);
-  conn.pause(Pause.AUTH);
+  if (pending === null) return applySubscribe(engine, conn, packet, granted, repeatOf);
+  conn.pause(Pause.PLUGIN);
   Promise.all(pending)
     .then(() => {
       if (!conn.isOpen) return;
-      applySubscribe(conn, packet, granted, repeatOf);
-      conn.resume(Pause.AUTH);
+      applySubscribe(engine, conn, packet, granted, repeatOf);
+      conn.resume(Pause.PLUGIN);
     })
-    .catch((err: unknown) => failAfterVerdict(conn, err));
+    .catch((err: unknown) => failAfterVerdict(engine, conn, err));
 }
 
-function applySubscribe(conn: Connection, packet: SubscribePacket, granted: number[], repeatOf: Int32Array | null): void {
-  const engine = conn.engine;
+function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacket, granted: number[], repeatOf: Int32Array | null): void {
   const session = conn.session!;
   const subs = packet.subscriptions;
   const n = Math.min(subs.length, engine.limits.maxFiltersPerSubscribe);

@@ -1,5 +1,6 @@
+import type { Engine } from '../engine';
 import type { Connection } from '../connection/connection';
-import { clientInfo } from '../engine';
+import { clientInfo } from '../hooks/types';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type UnsubscribePacket } from '../protocol/packets';
 
@@ -9,8 +10,7 @@ import { PacketType, type UnsubscribePacket } from '../protocol/packets';
  * already in flight complete [MQTT-3.10.4-3] (they live in the session, not the subscription).
  * One UNSUBACK with the packet id, even when nothing was deleted [MQTT-3.10.4-4/5/6].
  */
-export function handleUnsubscribe(conn: Connection, packet: UnsubscribePacket): void {
-  const engine = conn.engine;
+export function handleUnsubscribe(engine: Engine, conn: Connection, packet: UnsubscribePacket): void {
   const session = conn.session!;
   for (const filter of packet.topics) {
     if (session.deleteSubscription(filter)) {

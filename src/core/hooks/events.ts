@@ -4,7 +4,7 @@
  * camelCase names.
  */
 import type { QoS } from '../protocol/packets';
-import type { ClientInfo } from './plugin';
+import type { ClientInfo } from './types';
 
 export interface ClientConnectedEvent extends ClientInfo {
   readonly cleanSession: boolean;

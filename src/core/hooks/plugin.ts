@@ -8,17 +8,10 @@
  */
 import type { QoS } from '../protocol/packets';
 import type { BrokerEvents } from './events';
+import type { ClientInfo, SubscriberInfo } from './types';
 
-/** Who a delivery goes to: a Session, connected or not (it remembers its last username). */
-export interface SubscriberInfo {
-  readonly clientId: string;
-  readonly username: string | null;
-}
+export type { ClientInfo, SubscriberInfo } from './types';
 
-export interface ClientInfo extends SubscriberInfo {
-  readonly remoteAddress: string;
-  readonly listener: string;
-}
 
 export interface AuthenticateRequest extends ClientInfo {
   readonly password: Buffer | null;

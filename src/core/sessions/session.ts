@@ -1,5 +1,5 @@
 import type { QoS } from '../protocol/packets';
-import type { SessionJournal } from '../stores/store';
+import type { SessionJournalOf } from './journal';
 import { Fifo } from './fifo';
 import { InflightMessage, QueuedMessage } from './message';
 
@@ -38,6 +38,11 @@ export class Session {
   /** Epoch ms of the last disconnect (for expiry of abandoned sessions). */
   disconnectedAt = 0;
   /**
+   * Seconds this session outlives its client's disconnect (session-expiry; MQTT 5's Session Expiry
+   * Interval per CONNECT); 0: it does not expire.
+   */
+  expiryInterval = 0;
+  /**
    * Username of the client that last attached, kept while it is away so that read authorization
    * (authorizeDelivery) applies to messages queued for it; undefined when not known (a session
    * restored from a store before its client returns).
@@ -53,7 +58,7 @@ export class Session {
     readonly clientId: string,
     /** CleanSession flag of the connection that created it: a clean session ends with its connection [MQTT-3.1.2-6]. */
     public clean: boolean,
-    readonly journal: SessionJournal | null = null,
+    readonly journal: SessionJournalOf<Session> | null = null,
   ) {}
 
   get subscriptionCount(): number {

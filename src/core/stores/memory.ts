@@ -1,4 +1,3 @@
-import type { PersistenceConfig } from '../config/types';
 import type { Message } from '../sessions/message';
 import { Session } from '../sessions/session';
 import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
@@ -102,12 +101,3 @@ export function createMemoryStores(): Stores {
   return { sessions: new MemorySessionStore(), retained: new MemoryRetainedStore() };
 }
 
-/** The stores a config asks for. */
-export function createStores(persistence: PersistenceConfig): Stores {
-  if (persistence.backend === 'sqlite') {
-    // Required lazily: the SQLite module loads a native addon.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('./sqlite') as typeof import('./sqlite')).createSqliteStores(persistence);
-  }
-  return createMemoryStores();
-}

@@ -8,22 +8,13 @@
  * durable, and the engine waits for it before acknowledging QoS 1/2 publishes when the store
  * says it must (`durable`).
  */
-import type { QoS } from '../protocol/packets';
-import type { InflightMessage, Message, QueuedMessage } from '../sessions/message';
+import type { SessionJournalOf } from '../sessions/journal';
+import type { Message } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import type { RetainedCursor } from '../topics/retained-trie';
 
 /** Change notifications from a Session to a durable backend. The memory store has none. */
-export interface SessionJournal {
-  subscriptionSet(session: Session, filter: string, qos: QoS): void;
-  subscriptionDeleted(session: Session, filter: string): void;
-  inflightSet(session: Session, entry: InflightMessage): void;
-  inflightDeleted(session: Session, packetId: number): void;
-  queued(session: Session, item: QueuedMessage): void;
-  dequeued(session: Session, item: QueuedMessage): void;
-  incomingQos2Set(session: Session, packetId: number): void;
-  incomingQos2Deleted(session: Session, packetId: number): void;
-}
+export type SessionJournal = SessionJournalOf<Session>;
 
 export interface StoreLifecycle {
   /** Load existing state (durable backends); called once by Broker.start(). */

@@ -1,8 +1,15 @@
-import { type Connection, ConnectionState } from '../connection/connection';
-import type { Engine } from '../engine';
+import type { LimitsConfig } from '../config/types';
+import { type ClientLink, ConnectionState } from '../connection/link';
 import type { QoS } from '../protocol/packets';
+import type { Message } from '../sessions/message';
+import type { Session } from '../sessions/session';
+import type { RetainedStore } from '../stores/store';
 import type { RetainedCursor } from '../topics/retained-trie';
-import type { Message } from './message';
+
+/** Where retained copies go: Delivery.deliver (the same path, limits and checks as any message). */
+export interface RetainedSink {
+  deliver(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null): void;
+}
 
 /**
  * Retained messages for new subscriptions [MQTT-3.3.1-6, MQTT-3.8.4-3], sent in bounded slices.
@@ -49,7 +56,7 @@ export class RetainedJobs {
   /** In the delivery's run list (runs on the next turn); false while blocked or finished. */
   listed = false;
 
-  constructor(readonly conn: Connection) {}
+  constructor(readonly conn: ClientLink) {}
 }
 
 const enum SliceEnd {
@@ -66,12 +73,16 @@ export class RetainedDelivery {
   private runList: RetainedJobs[] = [];
   private immediate: NodeJS.Immediate | null = null;
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly sink: RetainedSink,
+    private readonly retained: RetainedStore,
+    private readonly limits: LimitsConfig,
+  ) {}
 
   /** Adds (or restarts) the job of `filter` for the session's live connection. */
-  add(conn: Connection, filter: string, granted: QoS): void {
-    let jobs = conn.retainedJobs;
-    if (jobs === null) jobs = conn.retainedJobs = new RetainedJobs(conn);
+  add(conn: ClientLink, filter: string, granted: QoS): void {
+    let jobs = conn.retainedJobs as RetainedJobs | null;
+    if (jobs === null) conn.retainedJobs = jobs = new RetainedJobs(conn);
     const job = jobs.jobs.get(filter);
     if (job === undefined) jobs.jobs.set(filter, new RetainedJob(granted));
     else {
@@ -82,22 +93,22 @@ export class RetainedDelivery {
   }
 
   /** Runs one slice now (after a SUBACK), and schedules the rest. */
-  start(conn: Connection): void {
-    const jobs = conn.retainedJobs;
+  start(conn: ClientLink): void {
+    const jobs = conn.retainedJobs as RetainedJobs | null;
     if (jobs === null || jobs.listed) return;
     const end = this.slice(jobs);
     if (end === SliceEnd.MORE) this.list(jobs);
   }
 
   /** The client read or acknowledged something: a blocked connection may go on. */
-  wake(conn: Connection): void {
-    const jobs = conn.retainedJobs;
+  wake(conn: ClientLink): void {
+    const jobs = conn.retainedJobs as RetainedJobs | null;
     if (jobs !== null && !jobs.listed) this.list(jobs);
   }
 
   /** UNSUBSCRIBE: the filter's retained messages are no longer wanted. */
-  cancel(conn: Connection, filter: string): void {
-    const jobs = conn.retainedJobs;
+  cancel(conn: ClientLink, filter: string): void {
+    const jobs = conn.retainedJobs as RetainedJobs | null;
     if (jobs !== null) jobs.jobs.delete(filter);
   }
 
@@ -105,25 +116,24 @@ export class RetainedDelivery {
    * The connection closed. A persistent session gets the rest in its offline queue (QoS 1/2, or
    * QoS 0 with queue-qos0-messages), until the queue is full; a clean session ends with it.
    */
-  closed(conn: Connection): void {
-    const jobs = conn.retainedJobs;
+  closed(conn: ClientLink): void {
+    const jobs = conn.retainedJobs as RetainedJobs | null;
     if (jobs === null) return;
     conn.retainedJobs = null;
     const session = conn.session;
     if (session === null || session.clean) return;
-    const engine = this.engine;
-    const limits = engine.limits;
+    const limits = this.limits;
     // Bounded like a slice, only larger: a close must not stall the loop either.
     let steps = limits.maxQueuedMessages * 4 + SLICE_STEPS;
     for (const [filter, job] of jobs.jobs) {
       if (job.qos === 0 && !limits.queueQos0Messages) continue;
-      const cursor = job.cursor ?? engine.retained.cursor(filter);
+      const cursor = job.cursor ?? this.retained.cursor(filter);
       while (steps > 0 && session.queuedCount < limits.maxQueuedMessages) {
         const before = cursor.visited;
         const msg = cursor.next(steps);
         steps -= cursor.visited - before + 1;
         if (msg === undefined) break; // done, or out of steps
-        engine.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
+        this.sink.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
       }
     }
   }
@@ -150,15 +160,14 @@ export class RetainedDelivery {
   private slice(jobs: RetainedJobs): SliceEnd {
     const conn = jobs.conn;
     const session = conn.session;
-    const engine = this.engine;
     if (session === null || conn.state !== ConnectionState.CONNECTED) return SliceEnd.DONE;
-    const softWriteLimit = engine.limits.maxWriteBuffer >> 2;
-    const maxInflight = engine.limits.maxInflightMessages;
+    const softWriteLimit = this.limits.maxWriteBuffer >> 2;
+    const maxInflight = this.limits.maxInflightMessages;
     let sent = 0;
     let steps = SLICE_STEPS;
     for (const [filter, job] of jobs.jobs) {
       let cursor = job.cursor;
-      if (cursor === null) cursor = job.cursor = engine.retained.cursor(filter);
+      if (cursor === null) cursor = job.cursor = this.retained.cursor(filter);
       for (;;) {
         // Checked before each delivery: deliver() may close the connection, and an earlier
         // delivery may have filled the window or the socket.
@@ -175,7 +184,7 @@ export class RetainedDelivery {
           break;
         }
         sent++;
-        engine.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
+        this.sink.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
       }
       jobs.jobs.delete(filter);
     }

@@ -1,0 +1,88 @@
+/**
+ * What the engine may ask of a client connection (ClientLink), and the states and pause reasons
+ * they share. Connection implements it; the engine's units (engine/*) see connections only
+ * through it, so neither imports the other's implementation. An MQTT 5 connection is the same
+ * link with protocolLevel 5.
+ */
+import type { AuthSlot } from '../auth/auth-gate';
+import type { WillMessage } from '../protocol/packets';
+import type { Session } from '../sessions/session';
+import type { Transport } from './transport';
+
+export enum ConnectionState {
+  /** Socket open, waiting for CONNECT [MQTT-3.1.0-1]. */
+  AWAIT_CONNECT = 0,
+  /** CONNECT received, authentication running; nothing else is processed [MQTT-3.1.4-5]. */
+  AUTHENTICATING = 1,
+  CONNECTED = 2,
+  /** Closed: no further packet is acted on, nothing more is sent but what was queued. */
+  CLOSED = 3,
+}
+
+/** Reasons reading is paused; reading resumes when none is left. */
+export const enum Pause {
+  /** CONNECT authentication is running (plugins, the AuthGate queue) [MQTT-3.1.4-5]. */
+  AUTH = 1,
+  /** A subscriber this client published to has a full queue (TCP backpressure to the publisher). */
+  THROTTLE = 2,
+  /** Our writes to this client are not draining (it does not read its acks). */
+  WRITE = 4,
+  /** A plugin's verdict on a PUBLISH or SUBSCRIBE is pending: later packets wait [MQTT-4.6.0-2/3]. */
+  PLUGIN = 8,
+}
+
+export interface ClientLink {
+  readonly id: number;
+  state: ConnectionState;
+  clientId: string;
+  username: string | null;
+  /** CONNECT's protocol level: 3 (MQTT 3.1), 4 (3.1.1), 5 once MQTT 5 is accepted; 0 before CONNECT. */
+  protocolLevel: number;
+  keepalive: number;
+  cleanSession: boolean;
+  connectedAt: number;
+  session: Session | null;
+  will: WillMessage | null;
+  readonly closeReason: string;
+  readonly listener: string;
+  /** `host:port` of the peer. */
+  readonly remoteAddress: string;
+  /** Peer address without port (the unit of per-address limits). */
+  readonly peerHost: string;
+  /** The listener that accepted it (told when it closes). */
+  readonly owner: unknown;
+  readonly transport: Transport;
+  /** Where this connection stands in the engine's AuthGate. */
+  authSlot: AuthSlot;
+  /** The CONNECT's password while its verification waits in the AuthGate queue. */
+  authPassword: Buffer | null;
+  /** The AuthGate's turn for a CONNECT whose verification waited in its queue. */
+  startQueuedAuthentication(): void;
+
+  /**
+   * Per-connection state of engine units, opaque to the connection and created lazily by the unit
+   * that owns it: `flow` by engine/backpressure.ts (null for a connection that never took part in
+   * backpressure), `retainedJobs` by engine/retained-delivery.ts (null when none are pending).
+   */
+  flow: object | null;
+  retainedJobs: object | null;
+
+  readonly isOpen: boolean;
+  /** Bytes queued for this client and not yet taken by the kernel. */
+  readonly bufferedBytes: number;
+  /** Queue bytes, written after the group commit (see CommitGate). */
+  send(data: Buffer): void;
+  /** Queue a QoS 0/1 delivery that may leave before the group commit. */
+  sendEarly(data: Buffer): void;
+  /** Write what may leave before the commit; true when output waits for the commit. */
+  flushEarly(): boolean;
+  /** Write everything queued (after the commit). */
+  flush(): void;
+  /** Close after writing what is queued. */
+  close(reason: string): void;
+  /** Close without writing what is queued. */
+  abort(reason: string): void;
+  pause(reason: Pause): void;
+  resume(reason: Pause): void;
+  isPaused(reason: Pause): boolean;
+}

@@ -1,0 +1,252 @@
+import type { LimitsConfig } from '../config/types';
+import { type ClientLink, ConnectionState } from '../connection/link';
+import type { SubscriberInfo } from '../hooks/types';
+import { encodeAck } from '../protocol/encoder';
+import { PacketType, type QoS } from '../protocol/packets';
+import { InflightMessage, type Message, OutboundState, QueuedMessage } from '../sessions/message';
+import type { Session } from '../sessions/session';
+import type { RetainedStore, SessionStore } from '../stores/store';
+import type { Backpressure } from './backpressure';
+import { RetainedDelivery } from './retained-delivery';
+import type { BrokerStats } from './stats';
+
+/**
+ * The bytes of one delivery: the encoding a message shares among its subscribers today (one
+ * encoding per message, packet id patched in). MQTT 5 gives this one function a per-connection
+ * variant where a delivery must differ (topic alias, subscription identifiers): `link` is there
+ * for it.
+ */
+export function encodingFor(link: ClientLink, msg: Message, qos: QoS, retainFlag: boolean, packetId: number, dup: boolean): Buffer {
+  const enc = retainFlag ? msg.retainedEncoding : msg.encoded;
+  return qos === 0 ? enc.qos0() : enc.withId(qos, packetId, dup);
+}
+
+/**
+ * Delivery of messages to sessions: straight to the socket of a client that keeps up, into its
+ * session queue otherwise (offline, in-flight window full, a backlog ahead), within the queue's
+ * count and byte budget; queued messages move into the window as acknowledgements free it.
+ * Retained messages for new subscriptions go the same way, in slices (RetainedDelivery).
+ */
+export class Delivery {
+  /** Payload bytes held in all session queues, reserves included. */
+  queuedBytes = 0;
+  /** Payload bytes queued beyond the sessions' reserves: what counts against max-queued-bytes. */
+  sharedQueuedBytes = 0;
+  /** Retained messages for new subscriptions, sent in bounded slices. */
+  readonly retainedDelivery: RetainedDelivery;
+  /** A subscriber with more than this buffered slows its publishers down. */
+  private readonly softWriteLimit: number;
+
+  constructor(
+    private readonly limits: LimitsConfig,
+    private readonly stats: BrokerStats,
+    private readonly sessions: SessionStore,
+    retained: RetainedStore,
+    private readonly backpressure: Backpressure,
+    /** Plugins' per-delivery read check (authorizeDelivery); null when no plugin has one. */
+    private readonly canRead: ((client: SubscriberInfo, topic: string) => boolean) | null,
+  ) {
+    this.softWriteLimit = limits.maxWriteBuffer >> 2;
+    this.retainedDelivery = new RetainedDelivery(this, retained, limits);
+  }
+
+  /** Deliver one message to one session at the given QoS. */
+  deliver(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null): void {
+    // Read authorization per delivery: a wildcard subscriber gets only the topics it may read.
+    // A session restored from a store has no known username until its client returns: pump()
+    // checks its queued messages then.
+    const canRead = this.canRead;
+    if (canRead !== null && session.username !== undefined && !canRead(session as SubscriberInfo, msg.topic)) return;
+    const conn = session.connection as ClientLink | null;
+    if (conn === null || conn.state !== ConnectionState.CONNECTED) return this.queueOffline(session, msg, qos, retainFlag);
+    // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
+    if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
+      const max = this.limits.maxQueuedMessages;
+      const bytes = msg.payload.length;
+      if (session.queuedCount >= max || !this.fitsQueue(session, bytes)) {
+        if (qos === 0) {
+          this.stats.droppedQueueFull++;
+          return;
+        }
+        // QoS 1/2 are never dropped for a live client. First the publisher is paused (TCP
+        // backpressure) until this subscriber drains its queue, but only for max-publisher-pause
+        // in all: a publisher with nobody to pause it (it publishes to itself, retained copies on
+        // re-subscribe) or whose pause budget is spent does not wait, and this subscriber pays:
+        // the message is queued up to twice max-queued-messages within the byte budget, beyond
+        // which the subscriber is closed. A persistent session keeps its queue (with the offline
+        // limits from here on, drops counted); a clean one ends, as its client chose.
+        const paused = session.queuedCount < 2 * max && publisher !== null && this.backpressure.throttle(publisher, conn);
+        if (!paused && (session.queuedCount >= 2 * max || !this.fitsQueue(session, bytes))) {
+          this.stats.closedQueueOverflow++;
+          conn.close('queue-overflow');
+          // The session outlives its connection (persistent): the message waits offline.
+          if (this.sessions.get(session.clientId) === session) this.queueOffline(session, msg, qos, retainFlag);
+          return;
+        }
+      }
+      this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
+      return;
+    }
+    this.transmit(session, conn, msg, qos, retainFlag, publisher);
+  }
+
+  /** [MQTT-3.1.2-5] offline persistent session: QoS 1/2 queued, QoS 0 only if configured. */
+  private queueOffline(session: Session, msg: Message, qos: QoS, retainFlag: boolean): void {
+    if (qos === 0 && !this.limits.queueQos0Messages) return;
+    if (!this.makeRoom(session, msg.payload.length)) {
+      this.stats.droppedQueueFull++;
+      return;
+    }
+    this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
+  }
+
+  private enqueue(session: Session, item: QueuedMessage): void {
+    item.message.compact();
+    const before = session.queuedBytes;
+    session.enqueue(item);
+    this.queuedBytes += item.message.payload.length;
+    this.sharedQueuedBytes += this.beyondReserve(session.queuedBytes) - this.beyondReserve(before);
+  }
+
+  private dequeue(session: Session): QueuedMessage | undefined {
+    const before = session.queuedBytes;
+    const item = session.dequeue();
+    if (item !== undefined) {
+      this.queuedBytes -= item.message.payload.length;
+      this.sharedQueuedBytes += this.beyondReserve(session.queuedBytes) - this.beyondReserve(before);
+    }
+    return item;
+  }
+
+  /** The part of a session's queued bytes beyond its reserve: what it takes from the shared budget. */
+  private beyondReserve(sessionBytes: number): number {
+    const reserve = this.limits.maxQueuedBytesPerSession;
+    return sessionBytes > reserve ? sessionBytes - reserve : 0;
+  }
+
+  /**
+   * Whether `bytes` more fit in the session's queue by bytes: within its own reserve
+   * (max-queued-bytes-per-session, whatever the other sessions hold), or else within what is
+   * left of the shared max-queued-bytes budget. So no party, however many sessions it fills,
+   * can make another session lose a message that fits its reserve.
+   */
+  private fitsQueue(session: Session, bytes: number): boolean {
+    const after = session.queuedBytes + bytes;
+    const reserve = this.limits.maxQueuedBytesPerSession;
+    if (after <= reserve) return true;
+    return this.sharedQueuedBytes + this.beyondReserve(after) - this.beyondReserve(session.queuedBytes) <= this.limits.maxQueuedBytes;
+  }
+
+  /**
+   * Room in an offline session's queue for `bytes` more: within max-queued-messages and the byte
+   * budget (fitsQueue). With queue-full-policy drop-oldest the session's oldest message makes
+   * way (counted); with drop-new (default) the new one is refused.
+   */
+  private makeRoom(session: Session, bytes: number): boolean {
+    const limits = this.limits;
+    while (session.queuedCount >= limits.maxQueuedMessages || !this.fitsQueue(session, bytes)) {
+      if (limits.queueFullPolicy !== 'drop-oldest' || session.queuedCount === 0) return false;
+      this.dequeue(session);
+      this.stats.droppedQueueFull++;
+    }
+    return true;
+  }
+
+  /** A session restored from a store: its queue counts against the byte budgets. */
+  restoredQueue(session: Session): void {
+    let bytes = 0;
+    if (session.queue !== null) for (const item of session.queue) bytes += item.message.payload.length;
+    session.queuedBytes = bytes;
+    this.queuedBytes += bytes;
+    this.sharedQueuedBytes += this.beyondReserve(bytes);
+  }
+
+  /** A session is discarded: its queue no longer counts. */
+  discardedQueue(session: Session): void {
+    this.queuedBytes -= session.queuedBytes;
+    this.sharedQueuedBytes -= this.beyondReserve(session.queuedBytes);
+  }
+
+  /** Write a delivery to a connected client; QoS 1/2 enter the in-flight window. */
+  private transmit(session: Session, conn: ClientLink, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null): void {
+    const buffered = conn.bufferedBytes;
+    if (buffered > this.softWriteLimit) {
+      // The subscriber's socket is behind. First slow the publisher down (TCP backpressure), for
+      // a grace period; a consumer still behind after it is a slow consumer: its QoS 0 messages
+      // are dropped (counted) past max-write-buffer rather than buffered without bound.
+      if (publisher !== null && !this.backpressure.isSlowConsumer(conn)) this.backpressure.throttle(publisher, conn, true);
+      if (qos === 0 && buffered > this.limits.maxWriteBuffer) {
+        this.stats.droppedSlowConsumer++;
+        return;
+      }
+    }
+    if (qos === 0) {
+      conn.sendEarly(encodingFor(conn, msg, 0, retainFlag, 0, false));
+    } else {
+      // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
+      msg.compact();
+      const id = session.allocatePacketId();
+      session.addInflight(new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK));
+      const bytes = encodingFor(conn, msg, qos, retainFlag, id, false);
+      if (qos === 1) conn.sendEarly(bytes);
+      else conn.send(bytes); // a QoS 2 delivery must not outrun the commit (exactly once)
+    }
+    this.stats.messagesSent++;
+    this.stats.publishSent++;
+  }
+
+  /** Move queued messages into the in-flight window while there is room. */
+  pump(session: Session): void {
+    const conn = session.connection as ClientLink | null;
+    if (conn === null || conn.state !== ConnectionState.CONNECTED) return;
+    const queue = session.queue;
+    if (queue === null) return;
+    const max = this.limits.maxInflightMessages;
+    const canRead = this.canRead;
+    while (queue.length > 0) {
+      const next = queue.peek()!;
+      if (next.qos > 0 && session.inflightCount >= max) break;
+      this.dequeue(session);
+      // Checked again on the way out: the ACLs may have been reloaded since it was queued.
+      if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
+      this.transmit(session, conn, next.message, next.qos, next.retainFlag, null);
+    }
+    if (conn.flow !== null) this.backpressure.queueMoved(conn, queue.length);
+  }
+
+  /** Re-send unacknowledged deliveries, then what was queued [MQTT-4.4.0-1, MQTT-4.6.0-1]. */
+  resume(session: Session, conn: ClientLink): void {
+    const inflight = session.inflight;
+    const canRead = this.canRead;
+    if (inflight !== null) {
+      for (const entry of inflight.values()) {
+        if (entry.state === OutboundState.AWAIT_ACK) {
+          // Read check again, as every path that sends a message: the ACLs may have been
+          // reloaded while the client was away. A PUBREL (below) carries no message: it goes.
+          if (canRead !== null && !canRead(session as SubscriberInfo, entry.message.topic)) {
+            session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
+            continue;
+          }
+          // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.
+          conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true));
+        } else {
+          // [MQTT-4.3.3-1] after PUBREC only PUBREL is re-sent, never the PUBLISH.
+          conn.send(encodeAck(PacketType.PUBREL, entry.packetId));
+        }
+        this.stats.publishSent++;
+      }
+    }
+    this.pump(session);
+  }
+
+  /** Outbound acknowledgement: frees a window slot, so the queue moves. */
+  acknowledged(session: Session): void {
+    const conn = session.connection as ClientLink | null;
+    if (session.queuedCount > 0) {
+      // Only while a backlog waits (not per message of a client keeping up): it makes progress.
+      if (conn !== null) this.backpressure.progressed(conn);
+      this.pump(session);
+    }
+    if (conn !== null && conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
+  }
+}

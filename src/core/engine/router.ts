@@ -1,0 +1,81 @@
+import type { LimitsConfig } from '../config/types';
+import type { ClientLink } from '../connection/link';
+import type { QoS } from '../protocol/packets';
+import type { Message } from '../sessions/message';
+import type { Session } from '../sessions/session';
+import type { RetainedStore } from '../stores/store';
+import { RetainedQuota } from '../topics/retained-quota';
+import { MatchResult, type SubscriptionTrie } from '../topics/subscription-trie';
+import type { Delivery } from './delivery';
+import type { BrokerEmitter, RemoteRoute } from './ports';
+import type { BrokerStats } from './stats';
+
+/**
+ * Routing of a published message: the retained store first (within its quota), then one delivery
+ * per matching session of this node, then (in a cluster) the other nodes through the RemoteRoute.
+ */
+export class Router {
+  private readonly match = new MatchResult<Session>();
+  /** Count and byte limits on retained storage, global and per username. */
+  readonly retainedQuota: RetainedQuota;
+  /** Messages for subscribers on other nodes; null on a single node. */
+  remote: RemoteRoute | null = null;
+
+  constructor(
+    limits: LimitsConfig,
+    private readonly stats: BrokerStats,
+    private readonly events: BrokerEmitter,
+    readonly subscriptions: SubscriptionTrie<Session>,
+    retained: RetainedStore,
+    private readonly delivery: Delivery,
+  ) {
+    this.retainedQuota = new RetainedQuota(retained, limits, this.onRetainedRefused);
+  }
+
+  private readonly onRetainedRefused = (msg: Message, limit: string): void => {
+    this.stats.refusedRetainedQuota++;
+    const quota = this.retainedQuota;
+    if (!quota.shouldWarn(Date.now())) return;
+    const others = quota.takeUnreported();
+    const who = msg.retainedOwner === undefined ? 'the broker' : msg.retainedOwner === null ? 'anonymous clients' : `user ${msg.retainedOwner}`;
+    this.events.emit(
+      'warning',
+      new Error(`retained message on ${msg.topic} from ${who} not stored: ${limit} reached (delivered, not retained)${others > 0 ? `; ${others} more refused since the last warning` : ''}`),
+    );
+  };
+
+  /**
+   * Take ownership of a message: update the retained store, then add it to the session of every
+   * client with a matching subscription, offline persistent ones included [MQTT-4.5.0-1].
+   * `publisher` (when a client published it) is throttled if a subscriber's queue fills.
+   */
+  publish(msg: Message, publisher: ClientLink | null): void {
+    if (msg.retain) {
+      // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
+      // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one,
+      // within the retained limits (refused: still delivered below, see retained-quota.ts).
+      if (publisher !== null) msg.retainedOwner = publisher.username;
+      this.retainedQuota.retain(msg);
+    }
+    const match = this.match;
+    this.subscriptions.match(msg.topic, match);
+    const n = match.length;
+    if (n > 0) {
+      const delivery = this.delivery;
+      const subscribers = match.subscribers;
+      const granted = match.qos;
+      const qos = msg.qos;
+      for (let i = 0; i < n; i++) {
+        const g = granted[i];
+        // [MQTT-3.8.4-6] delivered at min(publish QoS, granted QoS), never upgraded;
+        // [MQTT-3.3.5-1] one copy per client at the highest QoS of its matching subscriptions.
+        delivery.deliver(subscribers[i], msg, (g < qos ? g : qos) as QoS, false, publisher);
+      }
+      match.reset();
+    }
+    if (this.remote !== null) this.remote.forward(msg, publisher);
+    if (this.events.listenerCount('messageReceived') > 0) {
+      this.events.emit('messageReceived', { clientId: msg.origin, topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain });
+    }
+  }
+}

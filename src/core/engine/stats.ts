@@ -1,0 +1,58 @@
+/** Counters for stats, metrics and $SYS; plain numbers bumped on the packet path. */
+export class BrokerStats {
+  connectionsTotal = 0;
+  connectionsRefused = 0;
+  clientsMaximum = 0;
+  messagesReceived = 0;
+  messagesSent = 0;
+  publishReceived = 0;
+  publishSent = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  /** QoS 0 messages not written to a slow consumer. */
+  droppedSlowConsumer = 0;
+  /** Messages not queued because a session's queue was full. */
+  droppedQueueFull = 0;
+  /** Publishes refused by authorization (acknowledged and dropped). */
+  droppedUnauthorized = 0;
+  protocolErrors = 0;
+  /** Connections closed because a packet's Remaining Length exceeded max-packet-size. */
+  closedPacketTooLarge = 0;
+  /** Connections closed because their first packet's Remaining Length exceeded max-connect-packet-size. */
+  closedConnectTooLarge = 0;
+  /** Sockets closed at accept because their peer address had max-connections-per-address open. */
+  refusedAddressLimit = 0;
+  /** Sockets closed for sending no CONNECT within connect-timeout. */
+  closedConnectTimeout = 0;
+  /** Clients closed for silence beyond their keepalive. */
+  closedKeepalive = 0;
+  /** Connections closed for a topic beyond max-topic-length / max-topic-levels. */
+  closedTopicLimit = 0;
+  /** Subscriptions refused (SUBACK 0x80) because the client reached max-subscriptions. */
+  refusedSubscriptionLimit = 0;
+  /** SUBSCRIBE filters beyond max-filters-per-subscribe (SUBACK 0x80). */
+  refusedSubscribeFilters = 0;
+  /** Retained messages not stored (PUBACK sent, delivered live) at a max-retained-* limit. */
+  refusedRetainedQuota = 0;
+  /** CONNECTs refused for a client id longer than max-client-id-length. */
+  refusedClientIdLength = 0;
+  /** Live clients closed because their queue reached twice max-queued-messages with nobody to pause. */
+  closedQueueOverflow = 0;
+  /** Sessions removed after session-expiry. */
+  sessionsExpired = 0;
+  /** CONNECTs refused (0x05) for a client id whose session belongs to another username. */
+  refusedSessionOwner = 0;
+  /** CONNECTs refused (0x03) at max-pending-auth or max-pending-auth-per-address. */
+  refusedAuthBusy = 0;
+  /** CONNECTs refused (0x05) unverified: their address reached max-auth-failures-per-address. */
+  refusedAuthFailures = 0;
+  /** Queued verifications dropped unstarted because their socket closed. */
+  authAbandoned = 0;
+  /**
+   * Publishers resumed because their pauses reached max-publisher-pause: from then on the
+   * subscribers that held them back pay (queued within their limits, then disconnected).
+   */
+  publisherPauseExpired = 0;
+  /** CONNECTs refused (CONNACK 0x03) because a new session would exceed max-sessions or max-sessions-per-user. */
+  refusedSessionLimit = 0;
+}
