@@ -49,8 +49,11 @@ export class AnonymousAuthPlugin implements BrokerPlugin {
 }
 
 export interface FileAuthOptions {
-  /** The password file (`username:hash` lines). Read at construction: a missing file throws. */
-  passwordFile: string;
+  /**
+   * The password file (`username:hash` lines). Read at construction: a missing file throws.
+   * Undefined: no file (hbmqtt's sample configuration), the plugin knows no users.
+   */
+  passwordFile: string | undefined;
   /** Entries of the cache of successful verifications (0 disables it). Default 10,000. */
   cacheSize?: number;
   logger?: AuthLogger;
@@ -59,7 +62,7 @@ export interface FileAuthOptions {
 /** Password-file authentication (bcrypt, sha512-crypt, Mosquitto $6$/$7$), with a verification cache. */
 export class FileAuthPlugin implements BrokerPlugin {
   readonly name = 'auth.file';
-  readonly passwordFile: string;
+  readonly passwordFile: string | undefined;
   readonly cache: VerificationCache;
   private users: ReadonlyMap<string, string>;
   /** Concurrent checks of one credential share one verification (a client retrying in a storm). */
@@ -72,11 +75,13 @@ export class FileAuthPlugin implements BrokerPlugin {
     this.passwordFile = options.passwordFile;
     this.cache = new VerificationCache(options.cacheSize ?? DEFAULT_CACHE_SIZE);
     this.log = options.logger ?? silentLogger;
-    let file: PasswordFile;
-    try {
-      file = readPasswordFileSync(this.passwordFile);
-    } catch (err) {
-      throw new Error(`auth.password-file: cannot read ${this.passwordFile}: ${(err as Error).message}`);
+    let file: PasswordFile = { users: new Map(), problems: [] };
+    if (this.passwordFile !== undefined) {
+      try {
+        file = readPasswordFileSync(this.passwordFile);
+      } catch (err) {
+        throw new Error(`auth.password-file: cannot read ${this.passwordFile}: ${(err as Error).message}`);
+      }
     }
     this.users = file.users;
     this.decoy = pickDecoy(file.users);
@@ -97,6 +102,7 @@ export class FileAuthPlugin implements BrokerPlugin {
    * dropped. On a read error the old users stay and the promise rejects.
    */
   async reload(): Promise<void> {
+    if (this.passwordFile === undefined) return;
     let file: PasswordFile;
     try {
       file = await readPasswordFile(this.passwordFile);
@@ -111,6 +117,7 @@ export class FileAuthPlugin implements BrokerPlugin {
 
   private report(file: PasswordFile): void {
     for (const p of file.problems) this.log.warn(p);
+    if (this.passwordFile === undefined) return;
     this.log.info?.(`auth.file: ${file.users.size} user(s) loaded from ${this.passwordFile}`);
   }
 

@@ -168,6 +168,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The placeholder of hbmqtt's documented example (`allow-anonymous: true / false`), spacing aside. */
+const HBMQTT_FLAG_PLACEHOLDER = /^\s*true\s*\/\s*false\s*$/i;
+
 /** YAML 1.1 reads `on`/`yes` as booleans, YAML 1.2 as strings: accept both. */
 export function parseFlag(v: unknown): boolean | undefined {
   if (typeof v === 'boolean') return v;
@@ -222,19 +225,21 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
 
   const warnings: string[] = [];
   /**
-   * hbmqtt's booleans: on/off, yes/no, true/false and YAML booleans. Any other non-empty string
-   * is true to hbmqtt (Python truthiness; its own docs show `allow-anonymous: true / false`), so
-   * it is read the same way, with a warning, rather than refusing a file hbmqtt accepts.
+   * hbmqtt's booleans: on/off, yes/no, true/false and YAML booleans, for every boolean key (listeners,
+   * auth, topic-check, admin, limits). hbmqtt reads any other non-empty string as true (Python
+   * truthiness), so `allow-anonymous: flase` opened its broker: nestmq refuses such a value. The one
+   * exception is the placeholder of hbmqtt's own documented example, `true / false`, which hbmqtt
+   * users copy unchanged: read as true, as hbmqtt does, with a warning.
    */
   const flag = (path: string, v: unknown, fallback: boolean): boolean => {
     if (v === undefined || v === null) return fallback;
     const f = parseFlag(v);
     if (f !== undefined) return f;
-    if (typeof v === 'string' && v.trim() !== '') {
-      warnings.push(`${path}: ${JSON.stringify(v)} is not on/off, yes/no or true/false; read as true, as hbmqtt does`);
+    if (typeof v === 'string' && HBMQTT_FLAG_PLACEHOLDER.test(v)) {
+      warnings.push(`${path}: ${JSON.stringify(v)} is hbmqtt's documentation placeholder, not a value; read as true, as hbmqtt does: write true or false`);
       return true;
     }
-    problems.push(`${path}: expected on/off, yes/no or a boolean, got ${JSON.stringify(v)}`);
+    problems.push(`${path}: expected true/false, on/off or yes/no, got ${JSON.stringify(v)}`);
     return fallback;
   };
 
@@ -352,8 +357,11 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   }
   if (authPlugins.length === 0 && input.plugins === undefined) authPlugins.push('auth.anonymous');
   const passwordFile = str('auth.password-file', passwordFileRaw);
+  // hbmqtt runs its own sample (scripts/default_broker.yaml: auth_file without a password file):
+  // its file plugin warns and knows no users. So does ours; a username is then refused, never
+  // accepted unchecked.
   if (authPlugins.includes('auth.file') && passwordFile === undefined) {
-    problems.push('auth.password-file: required by the auth.file plugin');
+    warnings.push('auth.password-file: not set, so the auth.file plugin knows no users (every username is refused), as in hbmqtt');
   }
   const auth: AuthConfig = {
     plugins: authPlugins,
@@ -425,9 +433,9 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         if (v !== 'drop-new' && v !== 'drop-oldest') problems.push(`limits.${key}: expected drop-new or drop-oldest, got ${JSON.stringify(v)}`);
         else limits[field] = v;
       } else if (typeof DEFAULT_LIMITS[field] === 'boolean') {
-        const flag = parseFlag(v);
-        if (flag === undefined) problems.push(`limits.${key}: expected a boolean, got ${JSON.stringify(v)}`);
-        else limits[field] = flag;
+        const f = parseFlag(v);
+        if (f === undefined) problems.push(`limits.${key}: expected true/false, on/off or yes/no, got ${JSON.stringify(v)}`);
+        else limits[field] = f;
       }
     }
   }
