@@ -66,11 +66,12 @@ const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'head
 /** Admin HTTP defaults: a slow client (slowloris) is cut off in seconds, and a flood of them meets a cap. */
 export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5 });
 const LOGGING_KEYS = new Set(['level', 'format']);
+const RELOAD_KEYS = new Set(['watch', 'debounce']);
 const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
 
 const TOP_KEYS = new Set([
   'listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits', 'plugins',
-  'admin', 'logging', 'shutdown-grace-period',
+  'admin', 'logging', 'shutdown-grace-period', 'shutdown-drain-delay', 'reload',
   // hbmqtt keys it reads but nestmq has no use for (accepted so hbmqtt files load unchanged).
   'publish-retry-delay', 'persistence',
 ]);
@@ -502,6 +503,14 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     logging = { level: level as LogLevel, format: format === 'pretty' ? 'pretty' : 'json' };
   }
 
+  const rawReload = (input.reload ?? {}) as Record<string, unknown>;
+  let reload = { watch: true, debounce: 1 };
+  if (!isObject(rawReload)) problems.push('reload: expected a mapping');
+  else {
+    for (const key of Object.keys(rawReload)) if (!RELOAD_KEYS.has(key)) problems.push(`reload.${key}: unknown key`);
+    reload = { watch: flag('reload.watch', rawReload.watch, true), debounce: bounded('reload.debounce', rawReload.debounce, 0, 3600, false, 1) };
+  }
+
   const config: BrokerConfig = {
     listeners: Object.freeze(listeners.map((l) => Object.freeze(l))),
     timeoutDisconnectDelay: bounded('timeout-disconnect-delay', input['timeout-disconnect-delay'], 0, MAX_TIMER_S, false, 0),
@@ -513,6 +522,8 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     logging: Object.freeze(logging),
     persistence: Object.freeze(persistence),
     shutdownGracePeriod: bounded('shutdown-grace-period', input['shutdown-grace-period'], 0, MAX_TIMER_S, false, 10),
+    shutdownDrainDelay: bounded('shutdown-drain-delay', input['shutdown-drain-delay'], 0, 3600, false, 0),
+    reload: Object.freeze(reload),
     warnings: Object.freeze(warnings),
   };
   if (problems.length > 0) throw new ConfigError(problems, source);

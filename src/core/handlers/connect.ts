@@ -139,6 +139,7 @@ export function startAuthentication(conn: Connection): void {
 /** The plugins' answer reaches the client: a refusal counts towards its address's failure limit. */
 function verdict(conn: Connection, outcome: AuthOutcome): void {
   if (outcome.returnCode !== 0) conn.engine.authGate.failed(conn.peerHost);
+  if (outcome.returnCode === 4 || outcome.returnCode === 5) conn.engine.stats.authFailures++;
   completeConnect(conn, outcome);
 }
 
