@@ -11,6 +11,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule, type AppOptions } from './app.module';
 import { Broker, type BrokerConfig, BrokerReloader, describeReload, type ReloadReport } from './core';
 import { AdminExpressAdapter } from './modules/admin/admin-http';
+import { methodNotAllowed } from './modules/admin/method-not-allowed';
 import { setupOpenApi } from './modules/admin/openapi';
 import { ReloadService } from './modules/admin/reload.service';
 import { ShutdownService } from './modules/admin/shutdown.service';
@@ -57,6 +58,7 @@ export async function startService(config: BrokerConfig, options: ServiceOptions
     app = http;
     http.useLogger(http.get(ServiceLogger));
     http.disable('x-powered-by');
+    http.use(methodNotAllowed(http));
     setupOpenApi(http, config, http.get(Broker).version);
     try {
       // init() starts the broker (BrokerLifecycle), then the admin HTTP server binds.

@@ -254,6 +254,12 @@ export interface BrokerConfig {
   readonly shutdownDrainDelay: number;
   /** Reloading users, ACLs and certificates without a restart (SIGHUP, POST /api/v1/reload, file watch). */
   readonly reload: ReloadConfig;
+  /**
+   * Where each listener comes from, by name, logged at start: `file PATH`, `file PATH +
+   * NESTMQ_LISTENERS__X__...`, `environment NESTMQ_LISTENERS__X__...` (a mistyped name adds a
+   * listener), `configuration` (an object given to the Broker), or `default`.
+   */
+  readonly listenerSources: Readonly<Record<string, string>>;
   /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */
   readonly warnings: readonly string[];
 }

@@ -204,7 +204,7 @@ export function isValidatedConfig(c: unknown): c is BrokerConfig {
  * One validator for every entry point (embedding object, YAML file, Nest BrokerConfigModule): reports
  * every problem at once by key path, and returns a frozen, complete config.
  */
-export function validateConfig(raw: unknown, source?: string): BrokerConfig {
+export function validateConfig(raw: unknown, source?: string, listenerSources?: Readonly<Record<string, string>>): BrokerConfig {
   if (isValidatedConfig(raw)) return raw;
   const problems: string[] = [];
   const input: BrokerConfigInput = raw === undefined || raw === null ? {} : (raw as BrokerConfigInput);
@@ -272,6 +272,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     if (isObject(defaults) && defaults.bind !== undefined) entries.unshift(['default', defaults]);
     for (const [name, l] of entries) {
       const path = `listeners.${name}`;
+      const firstProblem = problems.length;
       if (!isObject(l)) {
         problems.push(`${path}: expected a mapping`);
         continue;
@@ -308,6 +309,17 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         requireCertificate,
         useIdentityAsUsername,
       });
+      // A bad key inherited from `default` is reported once, under listeners.default, not again
+      // under every listener that inherits it.
+      if (name !== 'default' && isObject(defaults)) {
+        const own = (rawListeners[name] ?? {}) as Record<string, unknown>;
+        for (let i = firstProblem; i < problems.length; i++) {
+          const key = /^\.([^.:]+)[.:]/.exec(problems[i].slice(path.length))?.[1];
+          if (key !== undefined && problems[i].startsWith(`${path}.`) && Object.hasOwn(defaults, key) && !(isObject(own) && Object.hasOwn(own, key))) {
+            problems[i] = `listeners.default${problems[i].slice(path.length)}`;
+          }
+        }
+      }
     }
   }
 
@@ -503,6 +515,11 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     logging = { level: level as LogLevel, format: format === 'pretty' ? 'pretty' : 'json' };
   }
 
+  for (const l of listeners) {
+    const from = listenerSources?.[l.name];
+    if (from?.startsWith('environment ')) warnings.push(`listeners.${l.name}: created by the ${from}: check the listener name`);
+  }
+
   const rawReload = (input.reload ?? {}) as Record<string, unknown>;
   let reload = { watch: true, debounce: 1 };
   if (!isObject(rawReload)) problems.push('reload: expected a mapping');
@@ -524,9 +541,14 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     shutdownGracePeriod: bounded('shutdown-grace-period', input['shutdown-grace-period'], 0, MAX_TIMER_S, false, 10),
     shutdownDrainDelay: bounded('shutdown-drain-delay', input['shutdown-drain-delay'], 0, 3600, false, 0),
     reload: Object.freeze(reload),
+    listenerSources: Object.freeze(
+      Object.fromEntries(
+        listeners.map((l) => [l.name, listenerSources?.[l.name] ?? (input.listeners === undefined ? `default (${DEFAULT_BIND})` : 'configuration')]),
+      ),
+    ),
     warnings: Object.freeze(warnings),
   };
-  if (problems.length > 0) throw new ConfigError(problems, source);
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   Object.freeze(config);
   validated.add(config);
   return config;

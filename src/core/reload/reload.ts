@@ -49,7 +49,8 @@ export async function reloadParts(
   const report: ReloadReport = { reloaded: [], unchanged: [], failed: [] };
   const record = async (part: string, run: () => boolean | Promise<boolean>): Promise<void> => {
     try {
-      (await run()) ? report.reloaded.push(part) : report.unchanged.push(part);
+      if (await run()) report.reloaded.push(part);
+      else report.unchanged.push(part);
     } catch (err) {
       report.failed.push({ part, error: (err as Error)?.message ?? String(err) });
     }
