@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       return;
     }
     stopping = true;
-    logger.log(`${reason}: shutting down (drain delay ${drainDelay} s, then grace period ${grace} s)`);
+    logger.log(`${reason}: shutting down (${drainDelay > 0 ? `drain delay ${drainDelay} s, then ` : ''}grace period ${grace} s)`);
     // 0 = no limit: wait for the shutdown however long it takes. The grace period counts from the
     // end of shutdown-drain-delay (the listeners serve normally until then).
     const force =

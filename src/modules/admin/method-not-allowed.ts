@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 
 interface RouteLayer {
-  route?: { methods: Record<string, boolean> };
+  route?: { path: unknown; methods: Record<string, boolean> };
   match(path: string): unknown;
 }
 
@@ -20,8 +20,10 @@ export function methodNotAllowed(app: NestExpressApplication) {
     const method = (req.method ?? 'GET').toUpperCase();
     let allowed: Set<string> | null = null;
     for (const layer of stack) {
-      const methods = layer.route?.methods;
-      if (methods === undefined || !layer.match(path)) continue;
+      const route = layer.route;
+      // Catch-all routes (`/{*path}`: Nest's middleware bindings for every method) say nothing.
+      if (route === undefined || (typeof route.path === 'string' && route.path.includes('*')) || !layer.match(path)) continue;
+      const methods = route.methods;
       if (methods._all || methods[method.toLowerCase()] || (method === 'HEAD' && methods.get)) return next();
       allowed ??= new Set();
       for (const m of Object.keys(methods)) allowed.add(m.toUpperCase());
