@@ -26,10 +26,8 @@ function renderDocs(dir: string): Obj[] {
 }
 
 /**
- * Metrics the kit queries that the broker does not export yet: each waits for a change in src/
- * (src/modules/admin/metrics.service.ts, reading counters the engine keeps). Until then their
- * panels show "No data" and their alerts stay silent; the alerts beside them (queue_full drops,
- * the per-address auth-failure limit) cover the same ground with today's metrics.
+ * Metrics the kit queries that the broker does not export yet: each would wait for a change in
+ * src/ (src/modules/admin/metrics.service.ts). None today.
  */
 const AWAITING_SRC: Record<string, string> = {};
 
