@@ -2,7 +2,7 @@
 /**
  * The service entry point (`npm start`, the `nestmq` bin): parses the command line, loads the
  * config once, boots the service (src/service.ts), and is the only place that touches process
- * signals (SIGHUP reloads the password and ACL files). SIGTERM, SIGINT and POST /api/v1/shutdown all run `stop()` below: readiness 503 at
+ * signals (SIGHUP reloads users, ACLs and TLS certificates). SIGTERM, SIGINT and POST /api/v1/shutdown all run `stop()` below: readiness 503 at
  * once, broker shutdown (listeners stop accepting, clients closed, state flushed), application
  * closed, exit 0; a timer ends the process with status 1 if that takes longer than
  * `shutdown-grace-period` seconds.
@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   const exited = new Promise<number>((resolve) => (exit = resolve));
   const logger = new Logger('nestmq');
   const grace = config.shutdownGracePeriod;
+  const drainDelay = config.shutdownDrainDelay;
   const stop = (reason: string): void => {
     if (service === null) {
       pending ??= reason;
@@ -75,14 +76,15 @@ async function main(argv: string[]): Promise<number> {
       return;
     }
     stopping = true;
-    logger.log(`${reason}: shutting down (grace period ${grace} s)`);
-    // 0 = no limit: wait for the shutdown however long it takes.
+    logger.log(`${reason}: shutting down (${drainDelay > 0 ? `drain delay ${drainDelay} s, then ` : ''}grace period ${grace} s)`);
+    // 0 = no limit: wait for the shutdown however long it takes. The grace period counts from the
+    // end of shutdown-drain-delay (the listeners serve normally until then).
     const force =
       grace > 0
         ? setTimeout(() => {
-            logger.error(`shutdown did not finish within ${grace} s: exiting anyway`);
+            logger.error(`shutdown did not finish within ${drainDelay} + ${grace} s: exiting anyway`);
             exit(1);
-          }, grace * 1000)
+          }, (drainDelay + grace) * 1000)
         : undefined;
     service.shutdown(reason).then(
       () => {
@@ -99,16 +101,11 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP: re-read the password and ACL files without dropping anyone (a failed file keeps its
-  // previous contents).
-  process.on('SIGHUP', () => {
-    service?.broker.reloadAuth().then(
-      () => logger.log('SIGHUP: authentication files reloaded'),
-      (err: unknown) => logger.error(`SIGHUP: reload failed: ${(err as Error)?.message ?? String(err)}`),
-    );
-  });
+  // SIGHUP: reload users, ACLs (the config file's inline ones too) and TLS certificates without
+  // dropping anyone; a failed part keeps its previous state. service.reload() logs the outcome.
+  process.on('SIGHUP', () => void service?.reload('SIGHUP'));
 
-  service = await startService(config);
+  service = await startService(config, { configFile: configPath, env: process.env });
   service.onShutdownRequest(stop);
   logger.log(`nestmq ${version()} started`);
   if (pending !== null) stop(pending);

@@ -11,6 +11,7 @@ import { HookRegistry } from './hooks/registry';
 import type { Listener } from './listeners/listener';
 import { ListenerFactory } from './listeners/listener-factory';
 import type { QoS } from './protocol/packets';
+import { reloadParts, type ReloadReport } from './reload/reload';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
 import { createStores } from './stores';
@@ -377,6 +378,34 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   get sessionCount(): number {
     return this.stores.sessions.size;
+  }
+
+  /**
+   * Reloads users, ACLs and TLS certificates without dropping anyone (see reload/reload.ts): each
+   * part takes its new content only when it is valid and different; a failed part keeps its
+   * previous state. `next`: the config file read again, for its inline topic-check ACLs (an Error
+   * when it could not be read; omitted for an embedded broker, whose inline ACLs stay). Never
+   * rejects. BrokerReloader serialises calls and re-reads the file.
+   */
+  reload(next?: BrokerConfig | Error): Promise<ReloadReport> {
+    return reloadParts(this.plugins, this.mqttListeners, next);
+  }
+
+  /** Messages held in session queues, all sessions (a walk over the sessions: for scrapes, not per packet). */
+  get queuedMessages(): number {
+    let queued = 0;
+    for (const s of this.stores.sessions.values()) queued += s.queuedCount;
+    return queued;
+  }
+
+  /** Payload bytes held in session queues, reserves included. */
+  get queuedBytes(): number {
+    return this.engine.queuedBytes;
+  }
+
+  /** The part of queuedBytes beyond the sessions' reserves: what counts against limits.max-queued-bytes. */
+  get sharedQueuedBytes(): number {
+    return this.engine.sharedQueuedBytes;
   }
 }
 

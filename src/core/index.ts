@@ -14,3 +14,5 @@ export type { QoS, WillMessage } from './protocol/packets';
 export * from './auth';
 export { ListenerFactory } from './listeners/listener-factory';
 export { SubscriptionTrie } from './topics/subscription-trie';
+export { describeReload, type ReloadReport, type ReloadFailure } from './reload/reload';
+export { BrokerReloader, type BrokerReloaderOptions } from './reload/reloader';

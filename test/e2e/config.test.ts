@@ -8,11 +8,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { applyEnvOverrides, Broker, ConfigError, DEFAULT_LIMITS, loadConfigFile } from '../../src';
 
 const fixtures = join(__dirname, '..', 'fixtures');
 const HBMQTT_EXAMPLE = join(fixtures, 'hbmqtt-example.yaml');
 const AMQTT_EXAMPLE = join(fixtures, 'amqtt-example.yaml');
+/** hbmqtt's own sample, scripts/default_broker.yaml (auth_file without a password file). */
+const HBMQTT_DEFAULT_BROKER = join(fixtures, 'hbmqtt-default-broker.yaml');
 
 /** hbmqtt's documented example, as published (duplicate `capath` and `true / false` included). */
 const HBMQTT_DOC = `listeners:
@@ -88,7 +91,7 @@ describe("hbmqtt's documented example file", () => {
     expect(config.auth).toEqual({ plugins: ['auth.anonymous'], allowAnonymous: true, passwordFile: '/some/passwd_file', cacheSize: 10000 });
     expect(config.limits).toEqual(DEFAULT_LIMITS);
     expect(config.warnings.filter((w) => w.includes('allow-anonymous'))).toEqual([
-      expect.stringMatching(/^auth\.allow-anonymous: "true \/ false" is not on\/off.*read as true/),
+      expect.stringMatching(/^auth\.allow-anonymous: "true \/ false" is hbmqtt's documentation placeholder.*read as true/),
     ]);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -112,6 +115,87 @@ describe("hbmqtt's documented example file", () => {
     );
     expect(c.listeners.map((l) => [l.name, l.ssl])).toEqual([['a', true], ['b', true], ['c', false], ['d', false]]);
     expect(c.limits.queueQos0Messages).toBe(true);
+  });
+});
+
+describe('boolean keys: a typo is refused, only hbmqtt\'s documented placeholder is read as true', () => {
+  it('allow-anonymous: flase (and any other non-boolean, at every boolean key) is refused naming the key and the file', () => {
+    const file = yamlFile(
+      [
+        'listeners:',
+        '  a: {bind: "127.0.0.1:0", ssl: ture, require-certificate: nope, use-identity-as-username: "1"}',
+        'auth:',
+        '  allow-anonymous: flase',
+        'topic-check:',
+        '  enabled: enabeld',
+        'admin:',
+        '  enabled: maybe',
+        'limits:',
+        '  queue-qos0-messages: sure',
+        '',
+      ].join('\n'),
+    );
+    const err = configError(() => loadConfigFile(file));
+    expect(err.message.split('\n')[0]).toBe(`invalid configuration in ${file}:`);
+    expect(err.problems).toEqual(
+      expect.arrayContaining([
+        'auth.allow-anonymous: expected true/false, on/off or yes/no, got "flase"',
+        'listeners.a.ssl: expected true/false, on/off or yes/no, got "ture"',
+        'listeners.a.require-certificate: expected true/false, on/off or yes/no, got "nope"',
+        'listeners.a.use-identity-as-username: expected true/false, on/off or yes/no, got "1"',
+        'topic-check.enabled: expected true/false, on/off or yes/no, got "enabeld"',
+        'admin.enabled: expected true/false, on/off or yes/no, got "maybe"',
+        'limits.queue-qos0-messages: expected true/false, on/off or yes/no, got "sure"',
+      ]),
+    );
+    // Numbers are no booleans either (hbmqtt would read 1 as true).
+    expect(configError(() => new Broker({ auth: { 'allow-anonymous': 1 as unknown as boolean } })).problems).toEqual([
+      'auth.allow-anonymous: expected true/false, on/off or yes/no, got 1',
+    ]);
+  });
+
+  it('`true / false` (hbmqtt\'s placeholder, spacing and case aside) is read as true with a warning', () => {
+    for (const v of ['true / false', 'True/False', ' true /false ']) {
+      const c = new Broker({ listeners: { a: { bind: '127.0.0.1:0' } }, auth: { 'allow-anonymous': v as unknown as boolean } }).config;
+      expect(c.auth.allowAnonymous).toBe(true);
+      expect(c.warnings).toEqual([expect.stringMatching(/^auth\.allow-anonymous: .*placeholder.*read as true/)]);
+    }
+    expect(configError(() => new Broker({ auth: { 'allow-anonymous': 'false / true' as unknown as boolean } })).problems).toHaveLength(1);
+  });
+});
+
+describe("hbmqtt's own sample, scripts/default_broker.yaml (auth_file without a password file)", () => {
+  it('loads unchanged: the file plugin warns and knows no users', () => {
+    const config = loadConfigFile(HBMQTT_DEFAULT_BROKER);
+    expect(config.listeners.map((l) => [l.name, l.type, `${l.host}:${l.port}`])).toEqual([['default', 'tcp', '0.0.0.0:1883']]);
+    expect(config.sysInterval).toBe(20);
+    expect(config.auth).toEqual({ plugins: ['auth.file', 'auth.anonymous'], allowAnonymous: true, passwordFile: undefined, cacheSize: 10000 });
+    expect(config.topicCheck.enabled).toBe(false);
+    expect(config.warnings).toEqual([expect.stringMatching(/^auth\.password-file: not set, so the auth\.file plugin knows no users/)]);
+  });
+
+  it('runs: an anonymous client connects, a client with a username is refused (no user is known)', async () => {
+    const broker = new Broker(loadConfigFile(HBMQTT_DEFAULT_BROKER, { NESTMQ_LISTENERS__DEFAULT__BIND: '127.0.0.1:0', NESTMQ_SYS_INTERVAL: '0' }));
+    await broker.start();
+    const url = `mqtt://127.0.0.1:${broker.port()}`;
+    const connack = (opts: mqtt.IClientOptions): Promise<number> =>
+      new Promise((resolve) => {
+        const c = mqtt.connect(url, { ...opts, reconnectPeriod: 0 });
+        c.on('connect', () => {
+          c.end(true);
+          resolve(0);
+        });
+        c.on('error', (err: Error & { code?: number }) => {
+          c.end(true);
+          resolve(err.code ?? -1);
+        });
+      });
+    try {
+      expect(await connack({ clientId: 'anon' })).toBe(0);
+      expect([4, 5]).toContain(await connack({ clientId: 'named', username: 'bob', password: 'x' }));
+    } finally {
+      await broker.shutdown();
+    }
   });
 });
 
@@ -229,7 +313,7 @@ describe('bad configurations: one message naming the file, every bad key path an
         'listeners.a.max-connections: expected an integer from 0 to 1000000, got "many"',
         'limits.max-packet-size: expected an integer from 1 to 268435455, got -1',
         'limits.connect-timeout: expected a number from 0 to 3600, got "soon"',
-        'limits.queue-qos0-messages: expected a boolean, got "sometimes"',
+        'limits.queue-qos0-messages: expected true/false, on/off or yes/no, got "sometimes"',
         'timeout-disconnect-delay: expected a number from 0 to 2147483, got [1]',
       ]),
     );

@@ -294,8 +294,9 @@ describe.each(overlays)('overlay %s, as rendered by kubectl kustomize', (overlay
     const c = pod.containers[0];
     expect(c.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'admin' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'admin' });
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdownGracePeriod);
-    expect(pod.terminationGracePeriodSeconds).toBeLessThanOrEqual(config.shutdownGracePeriod + 10);
+    // The drain delay comes first (readiness 503, still serving), then the grace period.
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdownDrainDelay + config.shutdownGracePeriod);
+    expect(pod.terminationGracePeriodSeconds).toBeLessThanOrEqual(config.shutdownDrainDelay + config.shutdownGracePeriod + 10);
     expect(c.args).toEqual(['--config', '/etc/nestmq/config/broker.yaml']);
     expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
   });

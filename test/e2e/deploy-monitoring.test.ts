@@ -26,18 +26,10 @@ function renderDocs(dir: string): Obj[] {
 }
 
 /**
- * Metrics the kit queries that the broker does not export yet: each waits for a change in src/
- * (src/modules/admin/metrics.service.ts, reading counters the engine keeps). Until then their
- * panels show "No data" and their alerts stay silent; the alerts beside them (queue_full drops,
- * the per-address auth-failure limit) cover the same ground with today's metrics.
+ * Metrics the kit queries that the broker does not export yet: each would wait for a change in
+ * src/ (src/modules/admin/metrics.service.ts). None today.
  */
-const AWAITING_SRC: Record<string, string> = {
-  nestmq_queued_messages: 'gauge: messages held in session queues, all sessions (a running count beside Engine.queuedBytes)',
-  nestmq_queued_bytes: 'gauge: payload bytes held in session queues (Engine.queuedBytes)',
-  nestmq_queued_bytes_shared: 'gauge: the part of them counted against max-queued-bytes (Engine.sharedQueuedBytes)',
-  nestmq_queued_bytes_limit: 'gauge: limits.max-queued-bytes',
-  nestmq_auth_failures_total: 'counter: CONNECTs refused by the auth plugins with CONNACK 0x04/0x05 (a new BrokerStats counter)',
-};
+const AWAITING_SRC: Record<string, string> = {};
 
 /** Series Prometheus makes itself for each target, and the labels it attaches to every series. */
 const PROMETHEUS_OWN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);

@@ -20,6 +20,7 @@
  * could apply. Deliveries are then checked per topic, so a granted wildcard receives only what
  * the client may read.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { BrokerPlugin, ClientInfo, SubscriberInfo } from '../hooks/plugin';
@@ -172,6 +173,8 @@ export class AclFilePlugin implements BrokerPlugin {
   readonly aclFile: string;
   private acl: AclFile;
   private readonly log: AuthLogger;
+  /** SHA-256 of the file last loaded: a reload of the same content changes nothing. */
+  private contentHash: string;
   private lastTopic = '';
   private lastLevels: Levels = [''];
 
@@ -185,18 +188,28 @@ export class AclFilePlugin implements BrokerPlugin {
       throw new Error(`topic-check.acl-file: cannot read ${this.aclFile}: ${(err as Error).message}`);
     }
     this.acl = parseAclFile(text, this.aclFile);
+    this.contentHash = createHash('sha256').update(text).digest('hex');
   }
 
   /** Re-reads the file; on a read or syntax error the previous rules stay and the promise rejects. */
   async reload(): Promise<void> {
+    await this.reloadIfChanged();
+  }
+
+  /** reload(), telling whether the file's content changed (false: nothing was replaced). */
+  async reloadIfChanged(): Promise<boolean> {
     let text: string;
     try {
       text = await readFile(this.aclFile, 'utf8');
     } catch (err) {
       throw new Error(`topic-check.acl-file: cannot read ${this.aclFile}, keeping the previous rules: ${(err as Error).message}`);
     }
+    const hash = createHash('sha256').update(text).digest('hex');
+    if (hash === this.contentHash) return false;
     this.acl = parseAclFile(text, this.aclFile);
+    this.contentHash = hash;
     this.log.info?.(`acl-file: rules reloaded from ${this.aclFile}`);
+    return true;
   }
 
   get rules(): AclFile {

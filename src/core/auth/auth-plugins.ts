@@ -15,10 +15,13 @@
  *                   not in the file: passed on (the end of the chain refuses it with 0x04 unless
  *                   a later plugin knows it).
  */
+import { createHash } from 'node:crypto';
 import type { AuthenticateRequest, AuthenticateResult, Awaitable, BrokerPlugin } from '../hooks/plugin';
 import { verifyPassword, hashFormat } from './hashes';
 import { describeClient, silentLogger, type AuthLogger } from './log';
-import { readPasswordFile, readPasswordFileSync, type PasswordFile } from './password-file';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parsePasswordFile, type PasswordFile } from './password-file';
 import { parseSha512Crypt } from './sha512-crypt';
 import { DEFAULT_CACHE_SIZE, VerificationCache } from './verification-cache';
 
@@ -49,8 +52,11 @@ export class AnonymousAuthPlugin implements BrokerPlugin {
 }
 
 export interface FileAuthOptions {
-  /** The password file (`username:hash` lines). Read at construction: a missing file throws. */
-  passwordFile: string;
+  /**
+   * The password file (`username:hash` lines). Read at construction: a missing file throws.
+   * Undefined: no file (hbmqtt's sample configuration), the plugin knows no users.
+   */
+  passwordFile: string | undefined;
   /** Entries of the cache of successful verifications (0 disables it). Default 10,000. */
   cacheSize?: number;
   logger?: AuthLogger;
@@ -59,7 +65,7 @@ export interface FileAuthOptions {
 /** Password-file authentication (bcrypt, sha512-crypt, Mosquitto $6$/$7$), with a verification cache. */
 export class FileAuthPlugin implements BrokerPlugin {
   readonly name = 'auth.file';
-  readonly passwordFile: string;
+  readonly passwordFile: string | undefined;
   readonly cache: VerificationCache;
   private users: ReadonlyMap<string, string>;
   /** Concurrent checks of one credential share one verification (a client retrying in a storm). */
@@ -67,16 +73,22 @@ export class FileAuthPlugin implements BrokerPlugin {
   /** A hash of the file's most common scheme and cost, verified against for unknown users (see pickDecoy). */
   private decoy: string | undefined;
   private readonly log: AuthLogger;
+  /** SHA-256 of the file last loaded: a reload of the same content changes nothing. */
+  private contentHash = '';
 
   constructor(options: FileAuthOptions) {
     this.passwordFile = options.passwordFile;
     this.cache = new VerificationCache(options.cacheSize ?? DEFAULT_CACHE_SIZE);
     this.log = options.logger ?? silentLogger;
-    let file: PasswordFile;
-    try {
-      file = readPasswordFileSync(this.passwordFile);
-    } catch (err) {
-      throw new Error(`auth.password-file: cannot read ${this.passwordFile}: ${(err as Error).message}`);
+    let file: PasswordFile = { users: new Map(), problems: [] };
+    if (this.passwordFile !== undefined) {
+      try {
+        const text = readFileSync(this.passwordFile, 'utf8');
+        this.contentHash = sha256(text);
+        file = parsePasswordFile(text, this.passwordFile);
+      } catch (err) {
+        throw new Error(`auth.password-file: cannot read ${this.passwordFile}: ${(err as Error).message}`);
+      }
     }
     this.users = file.users;
     this.decoy = pickDecoy(file.users);
@@ -97,20 +109,32 @@ export class FileAuthPlugin implements BrokerPlugin {
    * dropped. On a read error the old users stay and the promise rejects.
    */
   async reload(): Promise<void> {
-    let file: PasswordFile;
+    await this.reloadIfChanged();
+  }
+
+  /** reload(), telling whether the file's content changed (false: nothing was replaced). */
+  async reloadIfChanged(): Promise<boolean> {
+    if (this.passwordFile === undefined) return false;
+    let text: string;
     try {
-      file = await readPasswordFile(this.passwordFile);
+      text = await readFile(this.passwordFile, 'utf8');
     } catch (err) {
       throw new Error(`auth.password-file: cannot read ${this.passwordFile}, keeping the previous users: ${(err as Error).message}`);
     }
+    const hash = sha256(text);
+    if (hash === this.contentHash) return false;
+    const file = parsePasswordFile(text, this.passwordFile);
     this.users = file.users;
     this.decoy = pickDecoy(file.users);
     this.cache.retainValid(file.users);
+    this.contentHash = hash;
     this.report(file);
+    return true;
   }
 
   private report(file: PasswordFile): void {
     for (const p of file.problems) this.log.warn(p);
+    if (this.passwordFile === undefined) return;
     this.log.info?.(`auth.file: ${file.users.size} user(s) loaded from ${this.passwordFile}`);
   }
 
@@ -196,4 +220,8 @@ function costClass(stored: string): string {
     default:
       return format ?? '';
   }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

@@ -61,7 +61,8 @@ export function createConfiguredPlugins(config: BrokerConfig, options: Configure
     if (name === 'auth.anonymous') {
       anonymous = new AnonymousAuthPlugin({ allowAnonymous: config.auth.allowAnonymous });
       out.push(anonymous);
-    } else if (name === 'auth.file' && config.auth.passwordFile !== undefined) {
+    } else if (name === 'auth.file') {
+      // Without auth.password-file (validate.ts warns) it knows no users: a username is refused.
       out.push(new FileAuthPlugin({ passwordFile: config.auth.passwordFile, cacheSize: options.cacheSize ?? config.auth.cacheSize, logger: log }));
     }
   }

@@ -78,6 +78,10 @@ function compile(map: Readonly<Record<string, readonly string[]>> | undefined): 
   return out;
 }
 
+function rulesKey(acl: TopicAclOptions['acl'], publishAcl: TopicAclOptions['publishAcl']): string {
+  return JSON.stringify([acl ?? null, publishAcl ?? null]);
+}
+
 /**
  * hbmqtt's / amqtt's TopicAccessControlListPlugin, from `topic-check.acl` (who may subscribe
  * to, and so read, what) and amqtt's `topic-check.publish-acl` (who may publish where):
@@ -93,8 +97,10 @@ function compile(map: Readonly<Record<string, readonly string[]>> | undefined): 
  */
 export class TopicAclPlugin implements BrokerPlugin {
   readonly name = 'topic_acl';
-  private readonly read: Map<string, Levels[]> | null;
-  private readonly write: Map<string, Levels[]> | null;
+  private read: Map<string, Levels[]> | null;
+  private write: Map<string, Levels[]> | null;
+  /** The tables as given, to tell whether replaceRules() changes anything. */
+  private rulesKey: string;
   private readonly log: AuthLogger;
   private lastTopic = '';
   private lastLevels: Levels = [''];
@@ -102,7 +108,24 @@ export class TopicAclPlugin implements BrokerPlugin {
   constructor(options: TopicAclOptions) {
     this.read = compile(options.acl);
     this.write = compile(options.publishAcl);
+    this.rulesKey = rulesKey(options.acl, options.publishAcl);
     this.log = options.logger ?? silentLogger;
+  }
+
+  /**
+   * New tables (a reload of the config file's inline `topic-check.acl` / `publish-acl`): they
+   * apply to every publish, subscription and delivery from now on, existing subscriptions
+   * included. Returns false, changing nothing, when they equal the current ones.
+   */
+  replaceRules(acl: TopicAclOptions['acl'], publishAcl: TopicAclOptions['publishAcl']): boolean {
+    const key = rulesKey(acl, publishAcl);
+    if (key === this.rulesKey) return false;
+    this.read = compile(acl);
+    this.write = compile(publishAcl);
+    this.rulesKey = key;
+    this.lastTopic = '';
+    this.lastLevels = [''];
+    return true;
   }
 
   private split(topic: string): Levels {

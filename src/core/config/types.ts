@@ -224,6 +224,16 @@ export interface PersistenceConfig {
   readonly synchronous: 'normal' | 'full';
 }
 
+export interface ReloadConfig {
+  /**
+   * Watch the config file, the password and ACL files and the TLS certificates (their folders:
+   * Kubernetes swaps a `..data` symlink) and reload when their content changes (the service only).
+   */
+  readonly watch: boolean;
+  /** Seconds of quiet after the last file event before the reload runs. */
+  readonly debounce: number;
+}
+
 export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   readonly timeoutDisconnectDelay: number;
@@ -235,8 +245,21 @@ export interface BrokerConfig {
   readonly admin: AdminConfig;
   readonly logging: LoggingConfig;
   readonly persistence: PersistenceConfig;
-  /** Seconds a graceful shutdown may take before the process exits anyway. */
+  /** Seconds a graceful shutdown may take before the process exits anyway (counted after the drain delay). */
   readonly shutdownGracePeriod: number;
+  /**
+   * Seconds between the start of a shutdown and the drain: readiness answers 503 at once while the
+   * listeners keep serving, so that load balancers (Kubernetes Service endpoints) stop sending first.
+   */
+  readonly shutdownDrainDelay: number;
+  /** Reloading users, ACLs and certificates without a restart (SIGHUP, POST /api/v1/reload, file watch). */
+  readonly reload: ReloadConfig;
+  /**
+   * Where each listener comes from, by name, logged at start: `file PATH`, `file PATH +
+   * NESTMQ_LISTENERS__X__...`, `environment NESTMQ_LISTENERS__X__...` (a mistyped name adds a
+   * listener), `configuration` (an object given to the Broker), or `default`.
+   */
+  readonly listenerSources: Readonly<Record<string, string>>;
   /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */
   readonly warnings: readonly string[];
 }

@@ -66,11 +66,12 @@ const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'head
 /** Admin HTTP defaults: a slow client (slowloris) is cut off in seconds, and a flood of them meets a cap. */
 export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5 });
 const LOGGING_KEYS = new Set(['level', 'format']);
+const RELOAD_KEYS = new Set(['watch', 'debounce']);
 const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
 
 const TOP_KEYS = new Set([
   'listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits', 'plugins',
-  'admin', 'logging', 'shutdown-grace-period',
+  'admin', 'logging', 'shutdown-grace-period', 'shutdown-drain-delay', 'reload',
   // hbmqtt keys it reads but nestmq has no use for (accepted so hbmqtt files load unchanged).
   'publish-retry-delay', 'persistence',
 ]);
@@ -168,6 +169,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The placeholder of hbmqtt's documented example (`allow-anonymous: true / false`), spacing aside. */
+const HBMQTT_FLAG_PLACEHOLDER = /^\s*true\s*\/\s*false\s*$/i;
+
 /** YAML 1.1 reads `on`/`yes` as booleans, YAML 1.2 as strings: accept both. */
 export function parseFlag(v: unknown): boolean | undefined {
   if (typeof v === 'boolean') return v;
@@ -200,7 +204,7 @@ export function isValidatedConfig(c: unknown): c is BrokerConfig {
  * One validator for every entry point (embedding object, YAML file, Nest BrokerConfigModule): reports
  * every problem at once by key path, and returns a frozen, complete config.
  */
-export function validateConfig(raw: unknown, source?: string): BrokerConfig {
+export function validateConfig(raw: unknown, source?: string, listenerSources?: Readonly<Record<string, string>>): BrokerConfig {
   if (isValidatedConfig(raw)) return raw;
   const problems: string[] = [];
   const input: BrokerConfigInput = raw === undefined || raw === null ? {} : (raw as BrokerConfigInput);
@@ -222,19 +226,21 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
 
   const warnings: string[] = [];
   /**
-   * hbmqtt's booleans: on/off, yes/no, true/false and YAML booleans. Any other non-empty string
-   * is true to hbmqtt (Python truthiness; its own docs show `allow-anonymous: true / false`), so
-   * it is read the same way, with a warning, rather than refusing a file hbmqtt accepts.
+   * hbmqtt's booleans: on/off, yes/no, true/false and YAML booleans, for every boolean key (listeners,
+   * auth, topic-check, admin, limits). hbmqtt reads any other non-empty string as true (Python
+   * truthiness), so `allow-anonymous: flase` opened its broker: nestmq refuses such a value. The one
+   * exception is the placeholder of hbmqtt's own documented example, `true / false`, which hbmqtt
+   * users copy unchanged: read as true, as hbmqtt does, with a warning.
    */
   const flag = (path: string, v: unknown, fallback: boolean): boolean => {
     if (v === undefined || v === null) return fallback;
     const f = parseFlag(v);
     if (f !== undefined) return f;
-    if (typeof v === 'string' && v.trim() !== '') {
-      warnings.push(`${path}: ${JSON.stringify(v)} is not on/off, yes/no or true/false; read as true, as hbmqtt does`);
+    if (typeof v === 'string' && HBMQTT_FLAG_PLACEHOLDER.test(v)) {
+      warnings.push(`${path}: ${JSON.stringify(v)} is hbmqtt's documentation placeholder, not a value; read as true, as hbmqtt does: write true or false`);
       return true;
     }
-    problems.push(`${path}: expected on/off, yes/no or a boolean, got ${JSON.stringify(v)}`);
+    problems.push(`${path}: expected true/false, on/off or yes/no, got ${JSON.stringify(v)}`);
     return fallback;
   };
 
@@ -266,6 +272,7 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     if (isObject(defaults) && defaults.bind !== undefined) entries.unshift(['default', defaults]);
     for (const [name, l] of entries) {
       const path = `listeners.${name}`;
+      const firstProblem = problems.length;
       if (!isObject(l)) {
         problems.push(`${path}: expected a mapping`);
         continue;
@@ -302,6 +309,17 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         requireCertificate,
         useIdentityAsUsername,
       });
+      // A bad key inherited from `default` is reported once, under listeners.default, not again
+      // under every listener that inherits it.
+      if (name !== 'default' && isObject(defaults)) {
+        const own = (rawListeners[name] ?? {}) as Record<string, unknown>;
+        for (let i = firstProblem; i < problems.length; i++) {
+          const key = /^\.([^.:]+)[.:]/.exec(problems[i].slice(path.length))?.[1];
+          if (key !== undefined && problems[i].startsWith(`${path}.`) && Object.hasOwn(defaults, key) && !(isObject(own) && Object.hasOwn(own, key))) {
+            problems[i] = `listeners.default${problems[i].slice(path.length)}`;
+          }
+        }
+      }
     }
   }
 
@@ -352,8 +370,11 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
   }
   if (authPlugins.length === 0 && input.plugins === undefined) authPlugins.push('auth.anonymous');
   const passwordFile = str('auth.password-file', passwordFileRaw);
+  // hbmqtt runs its own sample (scripts/default_broker.yaml: auth_file without a password file):
+  // its file plugin warns and knows no users. So does ours; a username is then refused, never
+  // accepted unchecked.
   if (authPlugins.includes('auth.file') && passwordFile === undefined) {
-    problems.push('auth.password-file: required by the auth.file plugin');
+    warnings.push('auth.password-file: not set, so the auth.file plugin knows no users (every username is refused), as in hbmqtt');
   }
   const auth: AuthConfig = {
     plugins: authPlugins,
@@ -425,9 +446,9 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
         if (v !== 'drop-new' && v !== 'drop-oldest') problems.push(`limits.${key}: expected drop-new or drop-oldest, got ${JSON.stringify(v)}`);
         else limits[field] = v;
       } else if (typeof DEFAULT_LIMITS[field] === 'boolean') {
-        const flag = parseFlag(v);
-        if (flag === undefined) problems.push(`limits.${key}: expected a boolean, got ${JSON.stringify(v)}`);
-        else limits[field] = flag;
+        const f = parseFlag(v);
+        if (f === undefined) problems.push(`limits.${key}: expected true/false, on/off or yes/no, got ${JSON.stringify(v)}`);
+        else limits[field] = f;
       }
     }
   }
@@ -494,6 +515,19 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     logging = { level: level as LogLevel, format: format === 'pretty' ? 'pretty' : 'json' };
   }
 
+  for (const l of listeners) {
+    const from = listenerSources?.[l.name];
+    if (from?.startsWith('environment ')) warnings.push(`listeners.${l.name}: created by the ${from}: check the listener name`);
+  }
+
+  const rawReload = (input.reload ?? {}) as Record<string, unknown>;
+  let reload = { watch: true, debounce: 1 };
+  if (!isObject(rawReload)) problems.push('reload: expected a mapping');
+  else {
+    for (const key of Object.keys(rawReload)) if (!RELOAD_KEYS.has(key)) problems.push(`reload.${key}: unknown key`);
+    reload = { watch: flag('reload.watch', rawReload.watch, true), debounce: bounded('reload.debounce', rawReload.debounce, 0, 3600, false, 1) };
+  }
+
   const config: BrokerConfig = {
     listeners: Object.freeze(listeners.map((l) => Object.freeze(l))),
     timeoutDisconnectDelay: bounded('timeout-disconnect-delay', input['timeout-disconnect-delay'], 0, MAX_TIMER_S, false, 0),
@@ -505,9 +539,16 @@ export function validateConfig(raw: unknown, source?: string): BrokerConfig {
     logging: Object.freeze(logging),
     persistence: Object.freeze(persistence),
     shutdownGracePeriod: bounded('shutdown-grace-period', input['shutdown-grace-period'], 0, MAX_TIMER_S, false, 10),
+    shutdownDrainDelay: bounded('shutdown-drain-delay', input['shutdown-drain-delay'], 0, 3600, false, 0),
+    reload: Object.freeze(reload),
+    listenerSources: Object.freeze(
+      Object.fromEntries(
+        listeners.map((l) => [l.name, listenerSources?.[l.name] ?? (input.listeners === undefined ? `default (${DEFAULT_BIND})` : 'configuration')]),
+      ),
+    ),
     warnings: Object.freeze(warnings),
   };
-  if (problems.length > 0) throw new ConfigError(problems, source);
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   Object.freeze(config);
   validated.add(config);
   return config;

@@ -55,4 +55,6 @@ export class BrokerStats {
   publisherPauseExpired = 0;
   /** CONNECTs refused (CONNACK 0x03) because a new session would exceed max-sessions or max-sessions-per-user. */
   refusedSessionLimit = 0;
+  /** CONNECTs the authentication plugins refused (CONNACK 0x04 or 0x05). */
+  authFailures = 0;
 }

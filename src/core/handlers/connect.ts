@@ -139,6 +139,7 @@ export function startAuthentication(engine: Engine, conn: Connection): void {
 /** The plugins' answer reaches the client: a refusal counts towards its address's failure limit. */
 function verdict(engine: Engine, conn: Connection, outcome: AuthOutcome): void {
   if (outcome.returnCode !== 0) engine.authGate.failed(conn.peerHost);
+  if (outcome.returnCode === 4 || outcome.returnCode === 5) engine.stats.authFailures++;
   completeConnect(engine, conn, outcome);
 }
 

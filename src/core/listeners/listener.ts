@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -63,6 +64,8 @@ export class Listener {
   address: { host: string; port: number } | null = null;
 
   private readonly addressLimit: AddressLimit;
+  /** SHA-256 of the certificate, key and CAs in use (TLS and WSS): a reload of the same files changes nothing. */
+  private tlsHash = '';
 
   constructor(
     readonly config: ListenerConfig,
@@ -210,12 +213,14 @@ export class Listener {
       const key = c.requireCertificate ? 'require-certificate' : 'use-identity-as-username';
       throw new Error(`listeners.${c.name}.${key}: needs ssl on (the listener has no TLS)`);
     }
+    const secure = c.ssl ? this.tlsOptions() : undefined;
+    if (secure !== undefined) this.tlsHash = tlsOptionsHash(secure);
     if (c.type === 'tcp') {
-      this.server = c.ssl
-        ? tls.createServer(this.tlsOptions(), (s) => this.accept(s, s))
+      this.server = secure
+        ? tls.createServer(secure, (s) => this.accept(s, s))
         : net.createServer({ noDelay: true }, (s) => this.admitAddress(s) && this.accept(s));
     } else {
-      const server = c.ssl ? https.createServer(this.tlsOptions()) : http.createServer();
+      const server = secure ? https.createServer(secure) : http.createServer();
       server.on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect to /mqtt\n');
       });
@@ -279,4 +284,31 @@ export class Listener {
     }
     this.handshaking.clear();
   }
+
+  /**
+   * Re-reads certfile, keyfile and the CAs and, when they changed, gives them to the bound server
+   * (server.setSecureContext): new TLS handshakes use them, established connections keep theirs
+   * and stay up. Returns whether anything changed; throws (the old context stays) when a file
+   * cannot be read or is not a valid certificate or key.
+   */
+  reloadTls(): boolean {
+    const server = this.server;
+    if (!this.config.ssl || server === null) return false;
+    const secure = this.tlsOptions();
+    const hash = tlsOptionsHash(secure);
+    if (hash === this.tlsHash) return false;
+    // Builds the context first: a key that does not match its certificate throws here.
+    tls.createSecureContext(secure);
+    (server as tls.Server).setSecureContext(secure);
+    this.tlsHash = hash;
+    return true;
+  }
+}
+
+function tlsOptionsHash(o: tls.TlsOptions): string {
+  const h = createHash('sha256');
+  for (const part of [o.cert, o.key, ...(Array.isArray(o.ca) ? o.ca : [o.ca])]) {
+    if (part !== undefined) h.update(typeof part === 'string' ? part : (part as Buffer)).update('\0');
+  }
+  return h.digest('hex');
 }

@@ -8,6 +8,8 @@ import { ClientsController } from './clients.controller';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
+import { ReloadController } from './reload.controller';
+import { ReloadService } from './reload.service';
 import { ShutdownController } from './shutdown.controller';
 import { ShutdownService } from './shutdown.service';
 import { StatsController } from './stats.controller';
@@ -20,8 +22,8 @@ import { StatsController } from './stats.controller';
 @Module({
   // Failed probes are answered (503 with details) rather than logged: shutdown makes them normal.
   imports: [BrokerModule, TerminusModule.forRoot({ logger: false })],
-  controllers: [HealthController, MetricsController, ClientsController, StatsController, ShutdownController],
-  providers: [BrokerHealthIndicator, MetricsService, ShutdownService, { provide: APP_GUARD, useClass: AdminTokenGuard }],
-  exports: [ShutdownService],
+  controllers: [HealthController, MetricsController, ClientsController, StatsController, ShutdownController, ReloadController],
+  providers: [BrokerHealthIndicator, MetricsService, ShutdownService, ReloadService, { provide: APP_GUARD, useClass: AdminTokenGuard }],
+  exports: [ShutdownService, ReloadService],
 })
 export class AdminModule {}

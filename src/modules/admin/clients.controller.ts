@@ -7,12 +7,11 @@ import {
   Inject,
   NotFoundException,
   Param,
-  ParseBoolPipe,
-  ParseIntPipe,
   Query,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Broker } from '../../core';
+import { boolParam, intParam } from './params';
 import { ClientDetailDto, ClientPageDto, ClientSummaryDto, DisconnectResultDto } from './dto/client-summary.dto';
 
 export const MAX_PAGE_SIZE = 1000;
@@ -33,8 +32,8 @@ export class ClientsController {
   @ApiQuery({ name: 'listener', required: false, description: 'only clients of this listener' })
   @ApiOkResponse({ type: ClientPageDto })
   list(
-    @Query('offset', new DefaultValuePipe(0), ParseIntPipe) offset: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limit: number,
+    @Query('offset', new DefaultValuePipe(0), intParam('offset')) offset: number,
+    @Query('limit', new DefaultValuePipe(100), intParam('limit')) limit: number,
     @Query('clientIdPrefix') clientIdPrefix?: string,
     @Query('username') username?: string,
     @Query('listener') listener?: string,
@@ -79,7 +78,7 @@ export class ClientsController {
   @ApiNotFoundResponse({ description: 'no such client connected (and, with discardSession, no such session)' })
   disconnect(
     @Param('clientId') clientId: string,
-    @Query('discardSession', new DefaultValuePipe(false), ParseBoolPipe) discardSession: boolean,
+    @Query('discardSession', new DefaultValuePipe(false), boolParam('discardSession')) discardSession: boolean,
   ): DisconnectResultDto {
     const wasConnected = this.broker.client(clientId) !== undefined;
     if (!this.broker.disconnectClient(clientId, discardSession)) {

@@ -73,6 +73,14 @@ export class MetricsService {
     gauge('nestmq_sessions', 'Sessions held, connected or not', () => broker.sessionCount);
     gauge('nestmq_subscriptions', 'Subscriptions across all sessions', () => broker.subscriptionCount);
     gauge('nestmq_retained_messages', 'Retained messages stored', () => broker.retainedCount);
+    gauge('nestmq_queued_messages', 'Messages held in session queues, all sessions', () => broker.queuedMessages);
+    gauge('nestmq_queued_bytes', 'Payload bytes held in session queues, reserves included', () => broker.queuedBytes);
+    gauge(
+      'nestmq_queued_bytes_shared',
+      'Payload bytes queued beyond the sessions\' reserves: what counts against limits.max-queued-bytes',
+      () => broker.sharedQueuedBytes,
+    );
+    gauge('nestmq_queued_bytes_limit', 'limits.max-queued-bytes', () => broker.config.limits.maxQueuedBytes);
     new Gauge({
       name: 'nestmq_listener_connections',
       help: 'Open connections per listener',
@@ -93,6 +101,7 @@ export class MetricsService {
     counter('nestmq_bytes_received_total', 'Bytes read from client connections', (s) => s.bytesReceived);
     counter('nestmq_bytes_sent_total', 'Bytes written to client connections', (s) => s.bytesSent);
     counter('nestmq_sessions_expired_total', 'Persistent sessions removed after session-expiry', (s) => s.sessionsExpired);
+    counter('nestmq_auth_failures_total', 'CONNECTs refused by the authentication plugins (CONNACK 0x04 or 0x05)', (s) => s.authFailures);
     counter('nestmq_auth_abandoned_total', 'Password verifications dropped unstarted because the client had left', (s) => s.authAbandoned);
     counter(
       'nestmq_publisher_pause_expired_total',

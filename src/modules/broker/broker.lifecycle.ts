@@ -19,7 +19,9 @@ export class BrokerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       const l = config.listeners.find((x) => x.name === name)!;
       const scheme = l.type === 'ws' ? (l.ssl ? 'wss' : 'ws') : l.ssl ? 'mqtts' : 'mqtt';
       const host = a.host.includes(':') ? `[${a.host}]` : a.host;
-      this.logger.log(`listener ${name} bound to ${scheme}://${host}:${a.port}${l.type === 'ws' ? '/mqtt' : ''}`);
+      // The source shows a listener a mistyped NESTMQ_LISTENERS__X variable added.
+      const from = config.listenerSources[name] ?? 'configuration';
+      this.logger.log(`listener ${name} bound to ${scheme}://${host}:${a.port}${l.type === 'ws' ? '/mqtt' : ''} (from ${from})`);
     }
   }
 
