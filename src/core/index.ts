@@ -13,3 +13,4 @@ export type { QoS, WillMessage } from './protocol/packets';
 export * from './auth';
 export { ListenerFactory } from './listeners/listener-factory';
 export { SubscriptionTrie } from './topics/subscription-trie';
+export type { SessionSnapshot, SessionDetail, SubscriptionEntry, AddSubscriptionResult } from './broker-admin';
