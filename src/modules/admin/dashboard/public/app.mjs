@@ -7,6 +7,7 @@ import htm from './vendor/htm.mjs';
 
 const html = htm.bind(h);
 const TOKEN_KEY = 'nestmq.adminToken';
+const SIGNED_OUT = 'nestmq-signed-out';
 const HISTORY = 120; // samples kept on the overview charts (one a second)
 
 class ApiError extends Error {
@@ -33,6 +34,11 @@ async function api(path, { method = 'GET', body } = {}) {
     data = text ? JSON.parse(text) : null;
   } catch {
     data = null;
+  }
+  if (res.status === 401 && sessionStorage.getItem(TOKEN_KEY) !== null && path !== '/api/v1/stats') {
+    // The token was changed on the server: back to the sign-in form.
+    sessionStorage.removeItem(TOKEN_KEY);
+    window.dispatchEvent(new Event(SIGNED_OUT));
   }
   if (!res.ok) throw new ApiError(res.status, (data && data.message) || `${res.status} ${res.statusText}`);
   return data;
@@ -448,8 +454,13 @@ function App() {
   const [view, setView] = useState(currentView());
   useEffect(() => {
     const onHash = () => setView(currentView());
+    const onSignedOut = () => setSignedIn(false);
     window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
+    window.addEventListener(SIGNED_OUT, onSignedOut);
+    return () => {
+      window.removeEventListener('hashchange', onHash);
+      window.removeEventListener(SIGNED_OUT, onSignedOut);
+    };
   }, []);
   if (!signedIn) return html`<${Login} onLogin=${() => setSignedIn(true)} />`;
   const signOut = () => {
@@ -467,4 +478,6 @@ function App() {
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the "Loading" line: Preact renders beside what it does not own
+render(html`<${App} />`, root);
