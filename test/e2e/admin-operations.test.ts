@@ -523,3 +523,30 @@ describe('admin users API: the password file', () => {
     }
   });
 });
+
+describe('admin changes to sessions are durable (SQLite)', () => {
+  it('a subscription added to an offline session and a deleted retained message survive a restart', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'nestmq-ops-db-')), 'nestmq.db');
+    const config = { persistence: { backend: 'sqlite', path } } as BrokerConfigInput;
+    const first = await OpsService.start(config);
+    const c = await first.client({ clientId: 'durable-sub', clean: false });
+    await c.publishAsync('dur/gone', 'x', { qos: 1, retain: true });
+    await c.publishAsync('dur/kept', 'y', { qos: 1, retain: true });
+    await c.endAsync();
+    await waitFor(() => first.service.broker.session('durable-sub')?.connected === false, 3000, 'offline');
+    await request(first.http).post('/api/v1/sessions/durable-sub/subscriptions').set(AUTH).send({ filter: 'dur/#', qos: 1 }).expect(200);
+    await request(first.http).delete(`/api/v1/retained/${enc('dur/gone')}`).set(AUTH).set('X-Nestmq-Request', '1').expect(200);
+    await first.close();
+
+    const second = await OpsService.start(config);
+    try {
+      const s = await request(second.http).get('/api/v1/sessions/durable-sub').set(AUTH).expect(200);
+      expect(s.body.subscriptionList).toEqual([{ filter: 'dur/#', qos: 1 }]);
+      expect(s.body.queued).toBe(2); // the retained messages queued when the subscription was added
+      await request(second.http).get(`/api/v1/retained/${enc('dur/gone')}`).set(AUTH).expect(404);
+      await request(second.http).get(`/api/v1/retained/${enc('dur/kept')}`).set(AUTH).expect(200);
+    } finally {
+      await second.close();
+    }
+  });
+});
