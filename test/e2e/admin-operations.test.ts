@@ -550,3 +550,11 @@ describe('admin changes to sessions are durable (SQLite)', () => {
     }
   });
 });
+
+describe('admin.max-tracers', () => {
+  it('defaults to 4 and accepts integers from 0 to 64 only', () => {
+    expect(validateConfig({}).admin.maxTracers).toBe(4);
+    expect(validateConfig({ admin: { 'max-tracers': 0 } }).admin.maxTracers).toBe(0);
+    for (const bad of [65, -1, 1.5, 'many']) expect(() => validateConfig({ admin: { 'max-tracers': bad } })).toThrow(/admin\.max-tracers/);
+  });
+});
