@@ -64,7 +64,8 @@ The file is written with mode 0600.
 `;
 
 class UsageError extends Error {}
-class PasswdError extends Error {}
+/** A refusal or failure to report as it is (bad user name or password, unreadable file). */
+export class PasswdError extends Error {}
 
 interface Options {
   create: boolean;
@@ -144,7 +145,7 @@ function parseArgs(argv: string[]): Options | 'help' {
   return o;
 }
 
-function checkUsername(user: string): void {
+export function checkUsername(user: string): void {
   if (user === '') throw new PasswdError('the username is empty');
   if (user.includes(':')) throw new PasswdError(`username ${JSON.stringify(user)} contains ':', which the file format cannot hold`);
   if (/[\r\n]/.test(user)) throw new PasswdError('the username contains a line break');
@@ -153,15 +154,22 @@ function checkUsername(user: string): void {
 }
 
 function checkPassword(password: string, io: PasswdIO, user: string, o: Options): void {
+  const warning = checkPasswordText(password, user, o.scram);
+  if (warning !== null) io.stderr.write(`nestmq passwd: warning: ${warning}\n`);
+}
+
+/** Throws PasswdError for a password the file or SCRAM cannot hold; returns a warning (bcrypt's 72 bytes) or null. */
+export function checkPasswordText(password: string, user: string, scram: boolean): string | null {
   if (password === '') throw new PasswdError(`empty password for ${JSON.stringify(user)}`);
   if (/[\r\n]/.test(password)) throw new PasswdError(`the password for ${JSON.stringify(user)} contains a line break`);
-  if (o.scram) {
+  if (scram) {
     // A stored string (RFC 4013 §2.5): what every RFC client will compute from the same password.
     const prepared = saslprep(password, true);
     if (!prepared.ok) throw new PasswdError(`the password for ${JSON.stringify(user)} cannot be used with SCRAM (SASLprep): ${prepared.reason}`);
   } else if (Buffer.byteLength(password) > 72) {
-    io.stderr.write(`nestmq passwd: warning: bcrypt uses only the first 72 bytes of the password of ${JSON.stringify(user)}\n`);
+    return `bcrypt uses only the first 72 bytes of the password of ${JSON.stringify(user)}`;
   }
+  return null;
 }
 
 /**
@@ -169,7 +177,7 @@ function checkPassword(password: string, io: PasswdIO, user: string, o: Options)
  * plain CONNECT, compared byte for byte: only a username that SASLprep leaves as it is works for
  * both, so any other is refused with the form that would.
  */
-function checkScramUsername(user: string): void {
+export function checkScramUsername(user: string): void {
   const prepared = saslprep(user, true);
   if (!prepared.ok) throw new PasswdError(`username ${JSON.stringify(user)} cannot be used with SCRAM (SASLprep): ${prepared.reason}`);
   if (prepared.value !== user) {
@@ -178,20 +186,20 @@ function checkScramUsername(user: string): void {
 }
 
 /** The stored form of a password: bcrypt, or with --scram a SCRAM-SHA-256 secret. */
-async function hashFor(o: Options, password: string): Promise<string> {
+export async function hashFor(o: Pick<Options, 'scram' | 'cost' | 'iterations'>, password: string): Promise<string> {
   if (!o.scram) return hashPassword(password, o.cost);
   return formatScramSecret(deriveScramCredentials(password, o.iterations));
 }
 
 /** The username a line holds, or undefined for blank lines and comments. */
-function lineUser(line: string): string | undefined {
+export function lineUser(line: string): string | undefined {
   const t = line.trim();
   if (t === '' || t.startsWith('#')) return undefined;
   const colon = t.indexOf(':');
   return colon > 0 ? t.slice(0, colon) : undefined;
 }
 
-async function readLines(file: string): Promise<string[]> {
+export async function readLines(file: string): Promise<string[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -227,7 +235,7 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
 }
 
 /** Replace the user's line (the first; later duplicates go) or append one. */
-function setUser(lines: string[], user: string, hash: string): string[] {
+export function setUser(lines: string[], user: string, hash: string): string[] {
   const out: string[] = [];
   let done = false;
   for (const line of lines) {
@@ -386,7 +394,7 @@ async function execute(o: Options, io: PasswdIO): Promise<void> {
   return save(file, setUser(lines, user, await hashFor(o, password)));
 }
 
-async function save(file: string, lines: string[]): Promise<void> {
+export async function save(file: string, lines: string[]): Promise<void> {
   try {
     await writeFileAtomic(file, lines.length === 0 ? '' : `${lines.join('\n')}\n`);
   } catch (err) {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ConfiguredPlugins } from './auth';
+import * as admin from './broker-admin';
 import type { BrokerConfig, BrokerConfigInput } from './config/types';
 import { validateConfig } from './config/validate';
 import type { ClientLink } from './connection/link';
@@ -406,6 +407,63 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** The part of queuedBytes beyond the sessions' reserves: what counts against limits.max-queued-bytes. */
   get sharedQueuedBytes(): number {
     return this.engine.sharedQueuedBytes;
+  }
+
+  // ---- admin views and mutations (admin REST API and dashboard; see broker-admin.ts) ----------
+
+  /** Every session, connected or offline, as snapshots (unsorted). */
+  sessionList(): admin.SessionSnapshot[] {
+    const out: admin.SessionSnapshot[] = [];
+    const expiry = this.config.limits.sessionExpiry;
+    for (const s of this.stores.sessions.values()) out.push(admin.sessionSnapshot(s, expiry));
+    return out;
+  }
+
+  /** One session with its subscriptions, or undefined. */
+  session(clientId: string): admin.SessionDetail | undefined {
+    const s = this.stores.sessions.get(clientId);
+    return s === undefined ? undefined : admin.sessionDetail(s, this.config.limits.sessionExpiry);
+  }
+
+  /** Every subscription of every session (unsorted). */
+  subscriptionList(): admin.SubscriptionEntry[] {
+    const out: admin.SubscriptionEntry[] = [];
+    for (const s of this.stores.sessions.values()) {
+      if (s.subscriptions !== null) for (const [filter, qos] of s.subscriptions) out.push({ clientId: s.clientId, filter, qos });
+    }
+    return out;
+  }
+
+  /** A subscription added by the administrator (trusted: no authorizeSubscribe) to a connected or offline session. */
+  addSubscription(clientId: string, filter: string, qos: QoS): admin.AddSubscriptionResult {
+    return admin.addSubscription(this.engine, this.stores, clientId, filter, qos);
+  }
+
+  /** Removes a session's subscription as UNSUBSCRIBE would; false when either is unknown. */
+  removeSubscription(clientId: string, filter: string): boolean {
+    return admin.removeSubscription(this.engine, this.stores, clientId, filter);
+  }
+
+  /** A page of the retained messages matching a topic filter (snapshots of topic, payload, QoS). */
+  retainedPage(filter: string, offset: number, limit: number): { items: { topic: string; payload: Buffer; qos: QoS }[]; next: number | null } {
+    const page = admin.retainedPage(this.stores, filter, offset, limit);
+    return { items: page.items.map((m) => ({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })), next: page.next };
+  }
+
+  /** The retained message of one topic, or undefined. */
+  retainedMessage(topic: string): { topic: string; payload: Buffer; qos: QoS } | undefined {
+    const m = this.stores.retained.get(topic);
+    return m === undefined ? undefined : { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos };
+  }
+
+  /** Deletes a topic's retained message (nothing is delivered); false when it has none. */
+  deleteRetained(topic: string): boolean {
+    return admin.deleteRetained(this.engine, this.stores, topic);
+  }
+
+  /** Messages in flight and queued over all sessions. */
+  sessionTotals(): { inflightOut: number; inflightIn: number; queued: number; queuedBytes: number } {
+    return admin.sessionTotals(this.stores);
   }
 }
 

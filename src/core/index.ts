@@ -16,3 +16,4 @@ export { ListenerFactory } from './listeners/listener-factory';
 export { SubscriptionTrie } from './topics/subscription-trie';
 export { describeReload, type ReloadReport, type ReloadFailure } from './reload/reload';
 export { BrokerReloader, type BrokerReloaderOptions } from './reload/reloader';
+export type { SessionSnapshot, SessionDetail, SubscriptionEntry, AddSubscriptionResult } from './broker-admin';

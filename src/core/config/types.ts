@@ -208,6 +208,8 @@ export interface AdminConfig {
   readonly requestTimeout: number;
   /** Seconds an idle keep-alive connection stays open between requests (server.keepAliveTimeout). */
   readonly keepAliveTimeout: number;
+  /** Live message tracers (dashboard) open at once; a further one gets 429 (0 = tracing off). */
+  readonly maxTracers: number;
 }
 
 export interface LoggingConfig {

@@ -62,9 +62,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 const DEFAULT_BIND = '0.0.0.0:1883';
 /** Admin HTTP default: clear of MQTT (1883/8883) and the usual WebSocket ports (8080/8083/8084/9001). */
 export const DEFAULT_ADMIN_BIND = '0.0.0.0:18883';
-const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'headers-timeout', 'request-timeout', 'keep-alive-timeout']);
+const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'headers-timeout', 'request-timeout', 'keep-alive-timeout', 'max-tracers']);
 /** Admin HTTP defaults: a slow client (slowloris) is cut off in seconds, and a flood of them meets a cap. */
-export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5 });
+export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5, maxTracers: 4 });
 const LOGGING_KEYS = new Set(['level', 'format']);
 const RELOAD_KEYS = new Set(['watch', 'debounce']);
 const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
@@ -481,6 +481,7 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
       headersTimeout,
       requestTimeout,
       keepAliveTimeout: bounded('admin.keep-alive-timeout', rawAdmin['keep-alive-timeout'], 0, 3600, false, d.keepAliveTimeout),
+      maxTracers: bounded('admin.max-tracers', rawAdmin['max-tracers'], 0, 64, true, d.maxTracers),
     };
   }
 

@@ -9,6 +9,10 @@ export class AdminHttpStats {
   connectionsRefused = 0;
   /** Connections closed because headers (admin.headers-timeout) or the whole request (admin.request-timeout) came too slowly. */
   requestsTimedOut = 0;
+  /** Tracer streams refused because admin.max-tracers were open. */
+  tracersRefused = 0;
+  /** Traced messages not sent because the tracer's browser read too slowly (its buffer was full). */
+  tracerMessagesDropped = 0;
 }
 
 const REQUEST_TIMEOUT_RESPONSE = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';

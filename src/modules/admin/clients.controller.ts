@@ -8,10 +8,12 @@ import {
   NotFoundException,
   Param,
   Query,
+  UseInterceptors,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Broker } from '../../core';
 import { boolParam, intParam } from './params';
+import { AdminAuditInterceptor } from './audit.interceptor';
 import { ClientDetailDto, ClientPageDto, ClientSummaryDto, DisconnectResultDto } from './dto/client-summary.dto';
 
 export const MAX_PAGE_SIZE = 1000;
@@ -19,6 +21,7 @@ export const MAX_PAGE_SIZE = 1000;
 /** Connected clients: list (paged, filtered), one with its subscriptions, disconnect. */
 @ApiTags('clients')
 @ApiBearerAuth()
+@UseInterceptors(AdminAuditInterceptor)
 @Controller('api/v1/clients')
 export class ClientsController {
   constructor(@Inject(Broker) private readonly broker: Broker) {}

@@ -147,6 +147,25 @@ export class MetricsService {
         this.inc({ reason: 'request_timeout' }, http.requestsTimedOut);
       },
     });
+    // The live message tracers (admin.max-tracers; each stream's bounded buffer).
+    new Counter({
+      name: 'nestmq_admin_tracers_refused_total',
+      help: 'Tracer streams refused at admin.max-tracers',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(http.tracersRefused);
+      },
+    });
+    new Counter({
+      name: 'nestmq_admin_tracer_messages_dropped_total',
+      help: 'Traced messages dropped because a tracer read too slowly',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(http.tracerMessagesDropped);
+      },
+    });
   }
 
   get contentType(): string {

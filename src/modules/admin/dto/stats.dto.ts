@@ -32,6 +32,13 @@ export class ByteStatsDto {
 }
 
 /** GET /api/v1/stats: the broker's figures at this instant. */
+export class QueueStatsDto {
+  @ApiProperty({ description: 'outbound QoS 1/2 messages awaiting acknowledgement, all sessions' }) inflightOut!: number;
+  @ApiProperty({ description: 'inbound QoS 2 messages awaiting PUBREL' }) inflightIn!: number;
+  @ApiProperty({ description: 'messages queued in sessions (offline, or beyond the in-flight window)' }) queued!: number;
+  @ApiProperty({ description: 'payload bytes queued' }) queuedBytes!: number;
+}
+
 export class BrokerStatsDto {
   @ApiProperty({ example: '0.1.0' }) version!: string;
   @ApiProperty({ enum: ['new', 'starting', 'started', 'stopping', 'stopped'] }) state!: string;
@@ -42,6 +49,7 @@ export class BrokerStatsDto {
   @ApiProperty({ description: 'retained messages stored' }) retained!: number;
   @ApiProperty({ type: MessageStatsDto }) messages!: MessageStatsDto;
   @ApiProperty({ type: ByteStatsDto }) bytes!: ByteStatsDto;
+  @ApiProperty({ type: QueueStatsDto, description: 'messages held in sessions (the queue depth)' }) queues!: QueueStatsDto;
 
   static from(broker: Broker): BrokerStatsDto {
     const s = broker.stats;
@@ -76,6 +84,7 @@ export class BrokerStatsDto {
         refusedSubscribeFilters: s.refusedSubscribeFilters,
       }),
       bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
+      queues: Object.assign(new QueueStatsDto(), broker.sessionTotals()),
     });
   }
 }
