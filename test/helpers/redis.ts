@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
@@ -86,17 +86,23 @@ export class RedisServer {
     }
   }
 
-  private async pingOnce(): Promise<boolean> {
-    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
+  /** One PING over a plain socket (an ioredis probe would leave a reconnect timer behind). */
+  private pingOnce(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = connect(this.port, '127.0.0.1');
+      let reply = '';
+      const done = (ok: boolean): void => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.setTimeout(1000, () => done(false));
+      socket.once('error', () => done(false));
+      socket.once('connect', () => socket.write('PING\r\n'));
+      socket.on('data', (d: Buffer) => {
+        reply += d.toString();
+        if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      });
+    });
   }
 
   /** Graceful stop (SIGTERM: with AOF on, everything acknowledged so far is kept). */
@@ -119,7 +125,12 @@ export class RedisServer {
     const child = this.child;
     if (child === null) return Promise.resolve();
     return new Promise((resolve) => {
-      child.once('exit', () => resolve());
+      child.once('exit', () => {
+        // the pipes of a killed server can stay open a while; they would hold the test process
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        resolve();
+      });
       child.kill(sig);
     });
   }

@@ -240,7 +240,7 @@ export class RedisClientLeases implements ClientLeases {
         for (let i = from; i < to; i++) args.push(this.keys.lease(ids[i]));
         args.push(this.nodeId, this.leaseMs);
         for (let i = from; i < to; i++) args.push(tokens[i], this.local.get(ids[i])!.keepMs);
-        (pipeline as unknown as ScriptedRedis).leaseRenew(...(args as [number, ...string[]]));
+        void (pipeline as unknown as ScriptedRedis).leaseRenew(...(args as [number, ...string[]]));
       }
       const results = await pipeline.exec();
       if (results === null) throw new Error('renewal pipeline aborted');
