@@ -1,0 +1,303 @@
+/**
+ * MessageBus over one Redis Stream per node (`<prefix>:{n:<id>}:in`).
+ *
+ * Why Streams and not pub/sub: a PUBLISH to a channel whose subscriber is reconnecting is lost,
+ * so a QoS 1 message routed during a one-second network blip would vanish after the publisher got
+ * its PUBACK. A stream keeps it (up to MAXLEN ~ entries) and the reader resumes from the last id it
+ * processed. The cost is memory in Redis for the retained tail, bounded by MAXLEN.
+ *
+ * Hot path: send() encodes the message once, appends the same frame to each destination's outbox
+ * and returns; no promise, no closure. Once per event-loop turn (setImmediate) flush() sends one
+ * pipeline holding ONE XADD per destination node carrying every frame of the turn for it (split at
+ * maxEntryBytes), so the Redis cost is per turn and per destination, not per message.
+ * Order: frames from one sender to one node keep their order (one connection, one pipeline, frames
+ * concatenated in send order).
+ */
+import type Redis from 'ioredis';
+import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
+import { ClusterKeys } from './keys';
+import { closeConnection, type RedisFactory, whenReady } from './redis-connection';
+import type { BatchHandler, ClusterMessage, MessageBus, MessageHandler } from './types';
+
+export interface RedisMessageBusOptions {
+  nodeId: string;
+  connect: RedisFactory;
+  keys?: ClusterKeys;
+  /** Approximate cap of entries (batches) kept per inbox: MAXLEN ~. */
+  maxLen?: number;
+  /** A stream entry carries at most this many bytes of frames; larger turns use several entries. */
+  maxEntryBytes?: number;
+  /** Entries read per XREAD. */
+  readCount?: number;
+  /** XREAD BLOCK timeout: how long a silent connection goes unnoticed at most. */
+  blockMs?: number;
+}
+
+export interface MessageBusStats {
+  sentMessages: number;
+  sentEntries: number;
+  sentBatches: number;
+  /** Messages not sent because Redis was unreachable (batch reported not ok). */
+  droppedMessages: number;
+  receivedMessages: number;
+  /** Entries that failed to decode (skipped). */
+  malformedEntries: number;
+  /** Times the reader found entries trimmed before it read them (it was too far behind). */
+  gaps: number;
+}
+
+/** Per-destination frames of the open batch; kept across turns, emptied by flush(). */
+class Outbox {
+  readonly key: string;
+  frames: Buffer[] = [];
+  bytes = 0;
+  constructor(key: string) {
+    this.key = key;
+  }
+}
+
+export class RedisMessageBus implements MessageBus {
+  readonly nodeId: string;
+  readonly stats: MessageBusStats = {
+    sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0,
+  };
+  private readonly keys: ClusterKeys;
+  private readonly maxLen: number;
+  private readonly maxEntryBytes: number;
+  private readonly readCount: number;
+  private readonly blockMs: number;
+  private readonly connect: RedisFactory;
+  private command: Redis | null = null;
+  private blocking: Redis | null = null;
+  private readonly outboxes = new Map<string, Outbox>();
+  private readonly dirty: Outbox[] = [];
+  private pendingMessages = 0;
+  private batch = 1;
+  private flushScheduled: NodeJS.Immediate | null = null;
+  private batchHandler: BatchHandler | null = null;
+  private onMessage: MessageHandler | null = null;
+  private lastId = '0-0';
+  private closed = false;
+  private reading: Promise<void> | null = null;
+  private readonly inboxKey: string;
+  private readonly flushBound = (): void => this.flush();
+  private readonly deliverBound = (m: ClusterMessage): void => {
+    this.stats.receivedMessages++;
+    this.onMessage!(m);
+  };
+
+  constructor(options: RedisMessageBusOptions) {
+    this.nodeId = options.nodeId;
+    this.connect = options.connect;
+    this.keys = options.keys ?? new ClusterKeys();
+    this.maxLen = options.maxLen ?? 10000;
+    this.maxEntryBytes = options.maxEntryBytes ?? 1 << 20;
+    this.readCount = options.readCount ?? 128;
+    this.blockMs = options.blockMs ?? 2000;
+    this.inboxKey = this.keys.inbox(this.nodeId);
+  }
+
+  async start(onMessage: MessageHandler): Promise<void> {
+    this.onMessage = onMessage;
+    this.command = this.connect('command');
+    this.blocking = this.connect('blocking');
+    await Promise.all([whenReady(this.command), whenReady(this.blocking)]);
+    // A restarted node with the same id skips what was sent to its previous incarnation: the
+    // clients those messages were for are gone from this node.
+    this.lastId = await this.lastGeneratedId();
+    this.reading = this.readLoop();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.flushScheduled !== null) {
+      clearImmediate(this.flushScheduled);
+      this.flush();
+    }
+    this.closed = true;
+    if (this.blocking !== null) closeConnection(this.blocking);
+    await this.reading;
+    if (this.command !== null) closeConnection(this.command);
+  }
+
+  onBatch(handler: BatchHandler | null): void {
+    this.batchHandler = handler;
+  }
+
+  send(message: ClusterMessage, nodes: readonly string[], count: number): number {
+    let frame: Buffer | null = null;
+    for (let i = 0; i < count; i++) {
+      const node = nodes[i];
+      if (node === this.nodeId) continue;
+      if (frame === null) frame = encodeFrame(message);
+      let outbox = this.outboxes.get(node);
+      if (outbox === undefined) {
+        outbox = new Outbox(this.keys.inbox(node));
+        this.outboxes.set(node, outbox);
+      }
+      if (outbox.frames.length === 0) this.dirty.push(outbox);
+      outbox.frames.push(frame);
+      outbox.bytes += frame.length;
+      this.pendingMessages++;
+    }
+    if (frame !== null && this.flushScheduled === null) this.flushScheduled = setImmediate(this.flushBound);
+    return this.batch;
+  }
+
+  /** Sends the open batch: one pipeline, one XADD per destination (per maxEntryBytes). */
+  private flush(): void {
+    this.flushScheduled = null;
+    const batch = this.batch++;
+    const messages = this.pendingMessages;
+    this.pendingMessages = 0;
+    const command = this.command;
+    if (command === null || command.status !== 'ready' || this.closed) {
+      for (const outbox of this.dirty) this.reset(outbox);
+      this.dirty.length = 0;
+      this.stats.droppedMessages += messages;
+      this.batchHandler?.(batch, false);
+      return;
+    }
+    const pipeline = command.pipeline();
+    let entries = 0;
+    for (const outbox of this.dirty) {
+      const frames = outbox.frames;
+      let from = 0;
+      let bytes = 0;
+      for (let i = 0; i < frames.length; i++) {
+        if (bytes > 0 && bytes + frames[i].length > this.maxEntryBytes) {
+          this.xadd(pipeline, outbox.key, frames, from, i, bytes);
+          entries++;
+          from = i;
+          bytes = 0;
+        }
+        bytes += frames[i].length;
+      }
+      this.xadd(pipeline, outbox.key, frames, from, frames.length, bytes);
+      entries++;
+      this.reset(outbox);
+    }
+    this.dirty.length = 0;
+    this.stats.sentBatches++;
+    pipeline.exec().then(
+      (results) => {
+        let ok = results !== null;
+        if (results !== null) for (const [err] of results) if (err !== null) ok = false;
+        this.settle(batch, messages, entries, ok);
+      },
+      () => this.settle(batch, messages, entries, false),
+    );
+  }
+
+  private settle(batch: number, messages: number, entries: number, ok: boolean): void {
+    if (ok) {
+      this.stats.sentMessages += messages;
+      this.stats.sentEntries += entries;
+    } else this.stats.droppedMessages += messages;
+    this.batchHandler?.(batch, ok);
+  }
+
+  private xadd(pipeline: ReturnType<Redis['pipeline']>, key: string, frames: Buffer[], from: number, to: number, bytes: number): void {
+    const body = to - from === 1 ? frames[from] : Buffer.concat(frames.slice(from, to), bytes);
+    pipeline.xadd(key, 'MAXLEN', '~', this.maxLen, '*', 'o', this.nodeId, 'm', body);
+  }
+
+  private reset(outbox: Outbox): void {
+    outbox.frames.length = 0;
+    outbox.bytes = 0;
+  }
+
+  private async lastGeneratedId(): Promise<string> {
+    const info = await this.command!.call('XINFO', 'STREAM', this.inboxKey).catch(() => null);
+    return streamInfoField(info, 'last-generated-id') ?? '0-0';
+  }
+
+  /**
+   * After a reconnect: resume from the last processed id, unless the stream was recreated (Redis
+   * restarted empty: its ids start over from the clock and may be lower) or trimmed past us.
+   */
+  private async resyncPosition(): Promise<void> {
+    const info = await this.blocking!.call('XINFO', 'STREAM', this.inboxKey).catch(() => null);
+    const last = streamInfoField(info, 'last-generated-id');
+    if (last === null || compareIds(last, this.lastId) < 0) {
+      this.lastId = '0-0';
+      return;
+    }
+    const deleted = streamInfoField(info, 'max-deleted-entry-id');
+    if (deleted !== null && compareIds(deleted, this.lastId) > 0) this.stats.gaps++;
+  }
+
+  private async readLoop(): Promise<void> {
+    const blocking = this.blocking!;
+    let resync = false;
+    while (!this.closed) {
+      try {
+        if (resync) {
+          await whenReady(blocking);
+          await this.resyncPosition();
+          resync = false;
+        }
+        const reply = (await blocking.xreadBuffer('COUNT', this.readCount, 'BLOCK', this.blockMs, 'STREAMS', this.inboxKey, this.lastId)) as
+          | [Buffer, [Buffer, Buffer[]][]][]
+          | null;
+        if (reply === null) continue;
+        const entries = reply[0][1];
+        for (const [id, fields] of entries) {
+          this.lastId = id.toString();
+          this.deliverEntry(fields);
+        }
+        if (entries.length === this.readCount) await this.resyncPosition(); // behind: was anything trimmed?
+      } catch {
+        if (this.closed) break;
+        resync = true;
+        try {
+          if (blocking.status === 'ready') await delay(50); // a command error, not a disconnect
+          else await whenReady(blocking);
+        } catch {
+          break; // the connection ended for good
+        }
+      }
+    }
+  }
+
+  private deliverEntry(fields: Buffer[]): void {
+    let origin = '';
+    let body: Buffer | null = null;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i].toString();
+      if (name === 'o') origin = fields[i + 1].toString();
+      else if (name === 'm') body = fields[i + 1];
+    }
+    if (body === null) {
+      this.stats.malformedEntries++;
+      return;
+    }
+    try {
+      decodeBatch(body, origin, this.deliverBound);
+    } catch (err) {
+      if (!(err instanceof ClusterCodecError)) throw err;
+      this.stats.malformedEntries++; // frames before the bad one were delivered; the rest skipped
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A field of an XINFO STREAM reply (flat [name, value, ...]); null when absent. */
+export function streamInfoField(info: unknown, name: string): string | null {
+  if (!Array.isArray(info)) return null;
+  for (let i = 0; i + 1 < info.length; i += 2) if (String(info[i]) === name) return String(info[i + 1]);
+  return null;
+}
+
+/** Orders two stream ids 'ms-seq'. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-');
+  const [bm, bs] = b.split('-');
+  const dm = BigInt(am) - BigInt(bm);
+  if (dm !== 0n) return dm < 0n ? -1 : 1;
+  const ds = BigInt(as ?? '0') - BigInt(bs ?? '0');
+  return ds === 0n ? 0 : ds < 0n ? -1 : 1;
+}
