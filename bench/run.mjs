@@ -30,7 +30,7 @@ import {
 import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
 
-const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing'];
+const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared'];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
 
 function listEnv(name, all) {

@@ -16,6 +16,7 @@ import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
 import type { Stores } from './stores/store';
 import { isValidTopicFilter, topicLevels } from './topics/topic-validation';
+import { isSharedFilter, sharedFilterStart } from './topics/shared-groups';
 
 /** One session, connected or offline, for listings. */
 export interface SessionSnapshot {
@@ -102,16 +103,19 @@ export function addSubscription(engine: Engine, stores: Stores, clientId: string
   const session = stores.sessions.get(clientId);
   if (session === undefined) return { ok: false, reason: 'no-session' };
   const limits = engine.limits;
-  if (!isValidTopicFilter(filter) || Buffer.byteLength(filter) > limits.maxTopicLength || topicLevels(filter) > limits.maxTopicLevels) {
+  if ((isSharedFilter(filter) && sharedFilterStart(filter) < 0) || !isValidTopicFilter(filter) || Buffer.byteLength(filter) > limits.maxTopicLength || topicLevels(filter) > limits.maxTopicLevels) {
     return { ok: false, reason: 'invalid-filter' };
   }
   const created = session.subscriptions?.has(filter) !== true;
   if (created && session.subscriptionCount >= limits.maxSubscriptions) return { ok: false, reason: 'subscription-limit' };
-  engine.subscriptions.add(filter, session, qos);
+  if (!engine.router.subscribe(filter, session, qos)) return { ok: false, reason: 'subscription-limit' };
   session.setSubscription(filter, qos);
   const conn = session.connection as Connection | null;
   let retainedQueued = 0;
-  if (conn !== null && conn.isOpen) {
+  if (isSharedFilter(filter)) {
+    // No retained messages on a shared subscription (v5 section 3.8.4).
+    if (conn !== null && conn.isOpen && engine.events.listenerCount('clientSubscribed') > 0) engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos });
+  } else if (conn !== null && conn.isOpen) {
     engine.sendRetained(session, filter, qos);
     if (conn.retainedJobs !== null) engine.retainedDelivery.start(conn);
     if (engine.events.listenerCount('clientSubscribed') > 0) engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos });
@@ -136,7 +140,7 @@ export function addSubscription(engine: Engine, stores: Stores, clientId: string
 export function removeSubscription(engine: Engine, stores: Stores, clientId: string, filter: string): boolean {
   const session = stores.sessions.get(clientId);
   if (session === undefined || !session.deleteSubscription(filter)) return false;
-  engine.subscriptions.remove(filter, session);
+  engine.router.unsubscribe(filter, session);
   const conn = session.connection as Connection | null;
   if (conn !== null) {
     if (conn.retainedJobs !== null) engine.retainedDelivery.cancel(conn, filter);

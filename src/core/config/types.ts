@@ -63,6 +63,9 @@ export interface LimitsConfigInput {
   'max-retained-bytes'?: number;
   'max-retained-messages-per-user'?: number;
   'max-retained-bytes-per-user'?: number;
+  'shared-subscription-strategy'?: string;
+  'max-shared-groups'?: number;
+  'max-shared-group-members'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -164,7 +167,16 @@ export interface LimitsConfig {
   readonly maxRetainedMessagesPerUser: number;
   /** Bytes (payload + topic) of the retained messages one username stores. */
   readonly maxRetainedBytesPerUser: number;
+  /** Which member of a `$share/...` group gets a message (docs/shared-subscriptions.md). */
+  readonly sharedSubscriptionStrategy: SharedSubscriptionStrategy;
+  /** Share groups the broker holds; a SUBSCRIBE creating one beyond it gets SUBACK 0x80. */
+  readonly maxSharedGroups: number;
+  /** Members of one share group; a SUBSCRIBE joining beyond it gets SUBACK 0x80. */
+  readonly maxSharedGroupMembers: number;
 }
+
+/** round-robin: members in turn; random: uniform; sticky: a publisher keeps its member while it stays. */
+export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */
 export type AuthPluginName = 'auth.anonymous' | 'auth.file';

@@ -57,6 +57,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxRetainedBytes: 1024 * 1024 * 1024,
   maxRetainedMessagesPerUser: 10_000,
   maxRetainedBytesPerUser: 64 * 1024 * 1024,
+  sharedSubscriptionStrategy: 'round-robin',
+  maxSharedGroups: 10_000,
+  maxSharedGroupMembers: 1000,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -158,6 +161,9 @@ const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
   'max-retained-bytes': range('maxRetainedBytes', 1, 2 ** 50),
   'max-retained-messages-per-user': range('maxRetainedMessagesPerUser', 1, 1_000_000_000),
   'max-retained-bytes-per-user': range('maxRetainedBytesPerUser', 1, 2 ** 50),
+  'shared-subscription-strategy': 'sharedSubscriptionStrategy',
+  'max-shared-groups': range('maxSharedGroups', 1, 100_000_000),
+  'max-shared-group-members': range('maxSharedGroupMembers', 1, 100_000_000),
 };
 
 /** Own keys only: `constructor`, `toString` and the like are not configuration keys. */
@@ -444,6 +450,9 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
         limits[field] = bounded(`limits.${key}`, v, spec.min, spec.max, spec.integer, DEFAULT_LIMITS[field] as number);
       } else if (field === 'queueFullPolicy') {
         if (v !== 'drop-new' && v !== 'drop-oldest') problems.push(`limits.${key}: expected drop-new or drop-oldest, got ${JSON.stringify(v)}`);
+        else limits[field] = v;
+      } else if (field === 'sharedSubscriptionStrategy') {
+        if (v !== 'round-robin' && v !== 'random' && v !== 'sticky') problems.push(`limits.${key}: expected round-robin, random or sticky, got ${JSON.stringify(v)}`);
         else limits[field] = v;
       } else if (typeof DEFAULT_LIMITS[field] === 'boolean') {
         const f = parseFlag(v);

@@ -6,6 +6,7 @@ import { PacketType, type QoS } from '../protocol/packets';
 import { InflightMessage, type Message, OutboundState, QueuedMessage } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import type { RetainedStore, SessionStore } from '../stores/store';
+import { hashString, type SharedGroup, SharedSubscriptions } from '../topics/shared-groups';
 import type { Backpressure } from './backpressure';
 import { RetainedDelivery } from './retained-delivery';
 import type { BrokerStats } from './stats';
@@ -36,6 +37,8 @@ export class Delivery {
   readonly retainedDelivery: RetainedDelivery;
   /** A subscriber with more than this buffered slows its publishers down. */
   private readonly softWriteLimit: number;
+  /** The `$share/...` groups; which member gets a message is chosen here (deliverShared). */
+  readonly shared = new SharedSubscriptions<Session>();
 
   constructor(
     private readonly limits: LimitsConfig,
@@ -55,10 +58,129 @@ export class Delivery {
     // Read authorization per delivery: a wildcard subscriber gets only the topics it may read.
     // A session restored from a store has no known username until its client returns: pump()
     // checks its queued messages then.
+    if (!this.mayRead(session, msg)) return;
+    this.deliverReadable(session, msg, qos, retainFlag, publisher, null);
+  }
+
+  private mayRead(session: Session, msg: Message): boolean {
     const canRead = this.canRead;
-    if (canRead !== null && session.username !== undefined && !canRead(session as SubscriberInfo, msg.topic)) return;
+    return canRead === null || session.username === undefined || canRead(session as SubscriberInfo, msg.topic);
+  }
+
+  /**
+   * One message to one member of a share group (docs/shared-subscriptions.md): a connected
+   * member that may read the topic, chosen by shared-subscription-strategy; only when there is
+   * none, an offline persistent member (its queue). At the member's own granted QoS
+   * [v5 MQTT-4.8.2-3]. No allocation: the group's arrays and cursor are reused.
+   */
+  deliverShared(group: SharedGroup<Session>, msg: Message, publisher: ClientLink | null): void {
+    const i = this.pickMember(group, msg, null, true);
+    if (i < 0) return;
+    const g = group.qos[i];
+    this.deliverReadable(group.members[i], msg, (g < msg.qos ? g : msg.qos) as QoS, false, publisher, group.key);
+  }
+
+  /**
+   * Index of the member of `group` to get `msg`, or -1: a connected one if any (by strategy),
+   * else, with `offline`, a persistent one whose client is away (in turn). `except` is never chosen.
+   */
+  private pickMember(group: SharedGroup<Session>, msg: Message, except: Session | null, offline: boolean): number {
+    const members = group.members;
+    const n = members.length;
+    if (n === 0) return -1;
+    const strategy = this.limits.sharedSubscriptionStrategy;
+    if (strategy === 'sticky') {
+      // Rendezvous hashing: the publisher's highest-scoring connected member. It changes only when
+      // that member leaves (or a new member outscores it), never because another one came or went.
+      const key = hashString(msg.origin);
+      let best = -1;
+      let bestScore = -1;
+      for (let i = 0; i < n; i++) {
+        const member = members[i];
+        if (member === except || !isConnected(member) || !this.mayRead(member, msg)) continue;
+        const score = mix32(key ^ group.seeds[i]);
+        if (score > bestScore) {
+          bestScore = score;
+          best = i;
+        }
+      }
+      if (best >= 0) return best;
+    } else {
+      const start = strategy === 'random' ? (Math.random() * n) | 0 : group.next % n;
+      for (let k = 0; k < n; k++) {
+        const i = start + k < n ? start + k : start + k - n;
+        const member = members[i];
+        if (member === except || !isConnected(member) || !this.mayRead(member, msg)) continue;
+        group.next = i + 1;
+        return i;
+      }
+    }
+    if (!offline) return -1;
+    const start = group.next % n;
+    for (let k = 0; k < n; k++) {
+      const i = start + k < n ? start + k : start + k - n;
+      const member = members[i];
+      if (member === except || member.clean || !this.mayRead(member, msg)) continue;
+      group.next = i + 1;
+      return i;
+    }
+    return -1;
+  }
+
+  /**
+   * A member of share groups lost its connection (`ending`: or its session ends): what was meant
+   * for a group and not received goes back to the group, to another connected member (a fresh
+   * delivery: new packet id, DUP 0), at least once:
+   *   - QoS 1 in flight (PUBLISH sent, no PUBACK): redirected at once (v5 section 4.8.2 allows it);
+   *   - QoS 2 in flight stays with this member, to be completed when it returns [v5 MQTT-4.8.2-4];
+   *     if its session ends first, it goes to no other member [v5 MQTT-4.8.2-5];
+   *   - queued (never sent, any QoS): back to the group.
+   * With no other connected member, a persistent member keeps them (it is the group's offline
+   * member now); an ending session gives them to an offline persistent member if any.
+   * Once per disconnect, never per message.
+   */
+  releaseShared(session: Session, ending: boolean): void {
+    const inflight = session.inflight;
+    if (inflight !== null) {
+      for (const entry of inflight.values()) {
+        if (entry.sharedGroup === null || entry.qos !== 1 || entry.state !== OutboundState.AWAIT_ACK) continue;
+        // deleting the current entry keeps Map iteration valid
+        if (this.handOver(entry.sharedGroup, entry.message, session, ending)) session.deleteInflight(entry.packetId);
+      }
+    }
+    const queue = session.queue;
+    if (queue === null || queue.length === 0) return;
+    let tagged = false;
+    for (const item of queue) {
+      if (item.sharedGroup !== null) {
+        tagged = true;
+        break;
+      }
+    }
+    if (!tagged) return;
+    // Every item goes round once: the ones kept return to the tail in their order.
+    for (let n = queue.length; n > 0; n--) {
+      const item = this.dequeue(session)!;
+      if (item.sharedGroup !== null && this.handOver(item.sharedGroup, item.message, session, ending)) continue;
+      this.enqueue(session, item);
+    }
+  }
+
+  private handOver(key: string, msg: Message, from: Session, ending: boolean): boolean {
+    const group = this.shared.groups.get(key);
+    if (group === undefined) return false;
+    const i = this.pickMember(group, msg, from, ending);
+    if (i < 0) return false;
+    const g = group.qos[i];
+    this.stats.sharedRedispatched++;
+    this.deliverReadable(group.members[i], msg, (g < msg.qos ? g : msg.qos) as QoS, false, null, key);
+    return true;
+  }
+
+  /** deliver() once the read check passed; `group`: the share group the session was chosen for. */
+  private deliverReadable(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null, group: string | null): void {
     const conn = session.connection as ClientLink | null;
-    if (conn === null || conn.state !== ConnectionState.CONNECTED) return this.queueOffline(session, msg, qos, retainFlag);
+    if (conn === null || conn.state !== ConnectionState.CONNECTED) return this.queueOffline(session, msg, qos, retainFlag, group);
     // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
     if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
       const max = this.limits.maxQueuedMessages;
@@ -80,24 +202,24 @@ export class Delivery {
           this.stats.closedQueueOverflow++;
           conn.close('queue-overflow');
           // The session outlives its connection (persistent): the message waits offline.
-          if (this.sessions.get(session.clientId) === session) this.queueOffline(session, msg, qos, retainFlag);
+          if (this.sessions.get(session.clientId) === session) this.queueOffline(session, msg, qos, retainFlag, group);
           return;
         }
       }
-      this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
+      this.enqueue(session, queuedFor(msg, qos, retainFlag, group));
       return;
     }
-    this.transmit(session, conn, msg, qos, retainFlag, publisher);
+    this.transmit(session, conn, msg, qos, retainFlag, publisher, group);
   }
 
   /** [MQTT-3.1.2-5] offline persistent session: QoS 1/2 queued, QoS 0 only if configured. */
-  private queueOffline(session: Session, msg: Message, qos: QoS, retainFlag: boolean): void {
+  private queueOffline(session: Session, msg: Message, qos: QoS, retainFlag: boolean, group: string | null): void {
     if (qos === 0 && !this.limits.queueQos0Messages) return;
     if (!this.makeRoom(session, msg.payload.length)) {
       this.stats.droppedQueueFull++;
       return;
     }
-    this.enqueue(session, new QueuedMessage(msg, qos, retainFlag));
+    this.enqueue(session, queuedFor(msg, qos, retainFlag, group));
   }
 
   private enqueue(session: Session, item: QueuedMessage): void {
@@ -168,7 +290,7 @@ export class Delivery {
   }
 
   /** Write a delivery to a connected client; QoS 1/2 enter the in-flight window. */
-  private transmit(session: Session, conn: ClientLink, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null): void {
+  private transmit(session: Session, conn: ClientLink, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null, group: string | null): void {
     const buffered = conn.bufferedBytes;
     if (buffered > this.softWriteLimit) {
       // The subscriber's socket is behind. First slow the publisher down (TCP backpressure), for
@@ -186,7 +308,9 @@ export class Delivery {
       // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
       msg.compact();
       const id = session.allocatePacketId();
-      session.addInflight(new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK));
+      const entry = new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK);
+      entry.sharedGroup = group;
+      session.addInflight(entry);
       const bytes = encodingFor(conn, msg, qos, retainFlag, id, false);
       if (qos === 1) conn.sendEarly(bytes);
       else conn.send(bytes); // a QoS 2 delivery must not outrun the commit (exactly once)
@@ -209,7 +333,7 @@ export class Delivery {
       this.dequeue(session);
       // Checked again on the way out: the ACLs may have been reloaded since it was queued.
       if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
-      this.transmit(session, conn, next.message, next.qos, next.retainFlag, null);
+      this.transmit(session, conn, next.message, next.qos, next.retainFlag, null, next.sharedGroup);
     }
     if (conn.flow !== null) this.backpressure.queueMoved(conn, queue.length);
   }
@@ -249,4 +373,25 @@ export class Delivery {
     }
     if (conn !== null && conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
   }
+}
+
+function isConnected(session: Session): boolean {
+  const conn = session.connection as ClientLink | null;
+  return conn !== null && conn.state === ConnectionState.CONNECTED;
+}
+
+function queuedFor(msg: Message, qos: QoS, retainFlag: boolean, group: string | null): QueuedMessage {
+  const item = new QueuedMessage(msg, qos, retainFlag);
+  item.sharedGroup = group;
+  return item;
+}
+
+/** A 32-bit integer mixer (murmur3's finaliser): rendezvous scores from publisher x member. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }

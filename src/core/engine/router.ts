@@ -6,6 +6,7 @@ import type { Session } from '../sessions/session';
 import type { RetainedStore } from '../stores/store';
 import { RetainedQuota } from '../topics/retained-quota';
 import { MatchResult, type SubscriptionTrie } from '../topics/subscription-trie';
+import { hashString, isSharedFilter, type SharedGroup, SharedRefusal, type SharedSubscriptions, sharedFilterStart } from '../topics/shared-groups';
 import type { Delivery } from './delivery';
 import type { BrokerEmitter, RemoteRoute } from './ports';
 import type { BrokerStats } from './stats';
@@ -16,13 +17,16 @@ import type { BrokerStats } from './stats';
  */
 export class Router {
   private readonly match = new MatchResult<Session>();
+  private readonly sharedMatch = new MatchResult<SharedGroup<Session>>();
+  /** The `$share/...` groups (held by Delivery, which picks their members). */
+  readonly shared: SharedSubscriptions<Session>;
   /** Count and byte limits on retained storage, global and per username. */
   readonly retainedQuota: RetainedQuota;
   /** Messages for subscribers on other nodes; null on a single node. */
   remote: RemoteRoute | null = null;
 
   constructor(
-    limits: LimitsConfig,
+    private readonly limits: LimitsConfig,
     private readonly stats: BrokerStats,
     private readonly events: BrokerEmitter,
     readonly subscriptions: SubscriptionTrie<Session>,
@@ -30,6 +34,34 @@ export class Router {
     private readonly delivery: Delivery,
   ) {
     this.retainedQuota = new RetainedQuota(retained, limits, this.onRetainedRefused);
+    this.shared = delivery.shared;
+  }
+
+  /**
+   * Indexes a subscription of `session` (the caller keeps it in the session): a shared one
+   * `$share/{ShareName}/{filter}` joins its group, any other goes into the trie. Returns false
+   * when a new shared membership is refused at max-shared-groups / max-shared-group-members
+   * (counted); `restored` state is never refused. A `$share/` string that is not a well-formed
+   * shared filter (the SUBSCRIBE handler refuses those; a store may hold one from before) is an
+   * ordinary filter, as it was.
+   */
+  subscribe(filter: string, session: Session, qos: QoS, restored = false): boolean {
+    const start = isSharedFilter(filter) ? sharedFilterStart(filter) : -1;
+    if (start < 0) {
+      this.subscriptions.add(filter, session, qos);
+      return true;
+    }
+    const limits = this.limits;
+    const refusal = this.shared.add(filter, start, session, qos, hashString(session.clientId), restored ? 0 : limits.maxSharedGroups, restored ? 0 : limits.maxSharedGroupMembers);
+    if (refusal === SharedRefusal.NONE) return true;
+    this.stats.refusedSharedLimit++;
+    return false;
+  }
+
+  /** Removes what subscribe() indexed; a shared group goes with its last member. */
+  unsubscribe(filter: string, session: Session): boolean {
+    if (isSharedFilter(filter) && this.shared.remove(filter, session)) return true;
+    return this.subscriptions.remove(filter, session);
   }
 
   private readonly onRetainedRefused = (msg: Message, limit: string): void => {
@@ -72,6 +104,19 @@ export class Router {
         delivery.deliver(subscribers[i], msg, (g < qos ? g : qos) as QoS, false, publisher);
       }
       match.reset();
+    }
+    // One copy per share group, to one of its members (docs/shared-subscriptions.md); besides the
+    // non-shared subscriptions above, so a client in both gets two copies (v5 section 4.8.2 allows it).
+    if (this.shared.size > 0) {
+      const groups = this.sharedMatch;
+      this.shared.match(msg.topic, groups);
+      const m = groups.length;
+      if (m > 0) {
+        const delivery = this.delivery;
+        const list = groups.subscribers;
+        for (let i = 0; i < m; i++) delivery.deliverShared(list[i], msg, publisher);
+        groups.reset();
+      }
     }
     if (this.remote !== null) this.remote.forward(msg, publisher);
     if (this.events.listenerCount('messageReceived') > 0) {

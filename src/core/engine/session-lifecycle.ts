@@ -44,7 +44,7 @@ export class SessionLifecycle {
   restore(): void {
     for (const session of this.sessions.values()) {
       const subs = session.subscriptions;
-      if (subs !== null) for (const [filter, qos] of subs) this.subscriptions.add(filter, session, qos);
+      if (subs !== null) for (const [filter, qos] of subs) this.router.subscribe(filter, session, qos, true);
       this.delivery.restoredQueue(session);
       // Counted as its last known user (undefined: not known until its client returns).
       this.countSession(session, session.username);
@@ -189,12 +189,14 @@ export class SessionLifecycle {
   discard(session: Session): void {
     // Identity check: a session may be discarded twice (admin discard, then its connection closes).
     if (this.sessions.get(session.clientId) === session) {
+      // What it held for share groups goes back to them first (its memberships go just below).
+      if (this.router.shared.size > 0) this.delivery.releaseShared(session, true);
       this.delivery.discardedQueue(session);
       this.uncountSession(session);
     }
     this.expiry.cancel(session);
     const subs = session.subscriptions;
-    if (subs !== null) for (const filter of subs.keys()) this.subscriptions.remove(filter, session);
+    if (subs !== null) for (const filter of subs.keys()) this.router.unsubscribe(filter, session);
     this.sessions.delete(session);
   }
 
@@ -207,6 +209,8 @@ export class SessionLifecycle {
       session.connection = null;
       if (session.clean) this.discard(session);
       else {
+        // Its share groups' QoS 1 in flight and queued messages go to connected members.
+        if (this.router.shared.size > 0) this.delivery.releaseShared(session, false);
         this.sessions.detached(session);
         this.scheduleExpiry(session);
       }

@@ -30,6 +30,10 @@ export class BrokerStats {
   closedTopicLimit = 0;
   /** Subscriptions refused (SUBACK 0x80) because the client reached max-subscriptions. */
   refusedSubscriptionLimit = 0;
+  /** `$share/...` subscriptions refused (SUBACK 0x80) at max-shared-groups or max-shared-group-members. */
+  refusedSharedLimit = 0;
+  /** QoS 1 and queued messages of a share-group member that went away, handed to another member. */
+  sharedRedispatched = 0;
   /** SUBSCRIBE filters beyond max-filters-per-subscribe (SUBACK 0x80). */
   refusedSubscribeFilters = 0;
   /** Retained messages not stored (PUBACK sent, delivered live) at a max-retained-* limit. */

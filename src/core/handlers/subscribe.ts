@@ -6,6 +6,7 @@ import { encodeSuback } from '../protocol/encoder';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
 import { exceedsTopicLimits } from '../topics/topic-limits';
+import { isSharedFilter, sharedFilterStart } from '../topics/shared-groups';
 import { failAfterVerdict } from './connect';
 
 /**
@@ -49,11 +50,14 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
       }
       firstOf.set(key, i);
     }
-    if (!isValidTopicFilter(filter) || exceedsTopicLimits(engine.limits, filter)) {
+    // A shared filter $share/{ShareName}/{filter} [v5 MQTT-4.8.2-1/2]: the limits bound the whole
+    // string; the plugins authorize its inner filter, as for a non-shared subscription to it.
+    const shared = isSharedFilter(filter) ? sharedFilterStart(filter) : 0;
+    if (shared < 0 || !isValidTopicFilter(filter) || exceedsTopicLimits(engine.limits, filter)) {
       granted[i] = SUBACK_FAILURE;
       continue;
     }
-    const verdict = engine.hooks.authorizeSubscribe(clientInfo(conn), filter, qos);
+    const verdict = engine.hooks.authorizeSubscribe(clientInfo(conn), shared > 0 ? filter.substring(shared) : filter, qos);
     if (isThenable(verdict)) {
       granted[i] = SUBACK_FAILURE;
       (pending ??= []).push(verdict.then((v) => void (granted[i] = v === false ? SUBACK_FAILURE : v)));
@@ -102,8 +106,12 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
       }
       continue;
     }
-    // [MQTT-3.8.4-3] an identical filter replaces the old subscription (one entry, new QoS).
-    engine.subscriptions.add(filter, session, g as QoS);
+    // [MQTT-3.8.4-3] an identical filter replaces the old subscription (one entry, new QoS);
+    // a shared one may meet max-shared-groups / max-shared-group-members.
+    if (!engine.router.subscribe(filter, session, g as QoS)) {
+      granted[i] = SUBACK_FAILURE;
+      continue;
+    }
     session.setSubscription(filter, g as QoS);
     added.push(i);
   }
@@ -111,8 +119,9 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
   conn.send(encodeSuback(packet.packetId, granted));
   for (const i of added) {
     const filter = subs[i].topic;
-    // [MQTT-3.3.1-6] retained messages of every matching topic, also on re-subscribe [MQTT-3.8.4-3].
-    engine.sendRetained(session, filter, granted[i] as QoS);
+    // [MQTT-3.3.1-6] retained messages of every matching topic, also on re-subscribe [MQTT-3.8.4-3];
+    // never on a shared subscription (v5 section 3.8.4).
+    if (!isSharedFilter(filter)) engine.sendRetained(session, filter, granted[i] as QoS);
     if (engine.events.listenerCount('clientSubscribed') > 0) engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos: granted[i] as QoS });
   }
   if (conn.retainedJobs !== null) engine.retainedDelivery.start(conn);

@@ -14,7 +14,7 @@ export function handleUnsubscribe(engine: Engine, conn: Connection, packet: Unsu
   const session = conn.session!;
   for (const filter of packet.topics) {
     if (session.deleteSubscription(filter)) {
-      engine.subscriptions.remove(filter, session);
+      engine.router.unsubscribe(filter, session); // a shared filter leaves its group
       if (conn.retainedJobs !== null) engine.retainedDelivery.cancel(conn, filter);
       if (engine.events.listenerCount('clientUnsubscribed') > 0) engine.events.emit('clientUnsubscribed', { ...clientInfo(conn), filter });
     }

@@ -78,6 +78,8 @@ export class InflightMessage {
 
   /** Order key assigned by a durable store (0 = not stored). */
   seq = 0;
+  /** The `$share/...` group this delivery was chosen for; null: a non-shared subscription (not stored). */
+  sharedGroup: string | null = null;
 }
 
 /** A delivery waiting for room in the in-flight window, or for its offline client. */
@@ -90,4 +92,6 @@ export class QueuedMessage {
 
   /** Order key assigned by a durable store (0 = not stored). */
   seq = 0;
+  /** The `$share/...` group this delivery was chosen for; null: a non-shared subscription (not stored). */
+  sharedGroup: string | null = null;
 }

@@ -108,6 +108,7 @@ export class MetricsService {
       'Publishers resumed at max-publisher-pause while a subscriber still held them back (that subscriber pays from then on)',
       (s) => s.publisherPauseExpired,
     );
+    counter('nestmq_shared_redispatched_total', 'Messages of a share-group member that went away, handed to another member', (s) => s.sharedRedispatched);
     counter('nestmq_protocol_errors_total', 'Connections closed for a protocol violation', (s) => s.protocolErrors);
     labelled('nestmq_messages_dropped_total', 'Messages not delivered, by reason', 'reason', (s) => ({
       slow_consumer: s.droppedSlowConsumer,
@@ -131,6 +132,7 @@ export class MetricsService {
       auth_failures: s.refusedAuthFailures,
       session_limit: s.refusedSessionLimit,
       filters_per_subscribe: s.refusedSubscribeFilters,
+      shared_limit: s.refusedSharedLimit,
       retained_quota: s.refusedRetainedQuota,
     }));
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).

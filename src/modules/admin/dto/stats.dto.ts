@@ -24,6 +24,8 @@ export class MessageStatsDto {
   @ApiProperty({ description: 'publishers resumed at max-publisher-pause while a subscriber still held them back' }) publisherPauseExpired!: number;
   @ApiProperty({ description: 'retained messages not stored at a max-retained-* limit (still delivered)' }) refusedRetainedQuota!: number;
   @ApiProperty({ description: 'SUBSCRIBE filters refused beyond max-filters-per-subscribe' }) refusedSubscribeFilters!: number;
+  @ApiProperty({ description: '$share subscriptions refused (SUBACK 0x80) at max-shared-groups / max-shared-group-members' }) refusedSharedLimit!: number;
+  @ApiProperty({ description: 'messages of a share-group member that went away, handed to another member' }) sharedRedispatched!: number;
 }
 
 export class ByteStatsDto {
@@ -82,6 +84,8 @@ export class BrokerStatsDto {
         publisherPauseExpired: s.publisherPauseExpired,
         refusedRetainedQuota: s.refusedRetainedQuota,
         refusedSubscribeFilters: s.refusedSubscribeFilters,
+        refusedSharedLimit: s.refusedSharedLimit,
+        sharedRedispatched: s.sharedRedispatched,
       }),
       bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
       queues: Object.assign(new QueueStatsDto(), broker.sessionTotals()),
