@@ -11,6 +11,7 @@ import { HookRegistry } from './hooks/registry';
 import type { Listener } from './listeners/listener';
 import { ListenerFactory } from './listeners/listener-factory';
 import type { QoS } from './protocol/packets';
+import { CloseReason } from './protocol/reason-codes';
 import { reloadParts, type ReloadReport } from './reload/reload';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
@@ -321,7 +322,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.sys = null;
     this.emit('stopping');
     const accepting = Promise.all(this.mqttListeners.map((l) => l.stopAccepting()));
-    for (const conn of [...this.engine.connections]) conn.close('shutdown');
+    for (const conn of [...this.engine.connections]) conn.close(CloseReason.Shutdown);
     for (const l of this.mqttListeners) l.destroyAll();
     await accepting;
     this.engine.stop();
@@ -355,7 +356,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const conn = this.engine.clients.get(clientId);
     const session = this.stores.sessions.get(clientId);
     if (conn === undefined && (!discardSession || session === undefined)) return false;
-    conn?.close('admin');
+    conn?.close(CloseReason.Admin);
     if (discardSession && session !== undefined) this.engine.discardSession(session);
     return true;
   }

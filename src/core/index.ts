@@ -11,6 +11,7 @@ export { createMemoryStores, MemoryRetainedStore, MemorySessionStore } from './s
 export { createStores } from './stores';
 export { PersistenceError, SCHEMA_VERSION } from './stores/sqlite';
 export type { QoS, WillMessage } from './protocol/packets';
+export { ReasonCode, CloseReason, toV3ConnackReturnCode, toV3SubackReturnCode } from './protocol/reason-codes';
 export * from './auth';
 export { ListenerFactory } from './listeners/listener-factory';
 export { SubscriptionTrie } from './topics/subscription-trie';

@@ -1,8 +1,9 @@
 import type { LimitsConfig } from '../config/types';
 import type { ClientLink } from '../connection/link';
-import type { HookRegistry } from '../hooks/registry';
+import { type HookRegistry, isThenable } from '../hooks/registry';
 import { clientInfo } from '../hooks/types';
 import type { QoS } from '../protocol/packets';
+import { isFailure, type ReasonCode } from '../protocol/reason-codes';
 import { Message } from '../sessions/message';
 import { DeadlineTimer } from '../sessions/expiry-queue';
 import type { Session } from '../sessions/session';
@@ -223,8 +224,8 @@ export class SessionLifecycle {
     // [MQTT-3.3.5-2] a Will is a client publish: into $SYS it is dropped, like a PUBLISH there.
     if (topic.startsWith('$SYS')) return void this.stats.droppedUnauthorized++;
     const allowed = this.hooks.authorizePublish(clientInfo(conn), topic, qos, retain);
-    const go = (ok: boolean): void => {
-      if (!ok) {
+    const go = (verdict: ReasonCode): void => {
+      if (isFailure(verdict)) {
         this.stats.droppedUnauthorized++;
         return;
       }
@@ -234,7 +235,7 @@ export class SessionLifecycle {
       msg.retainedOwner = conn.username;
       this.router.publish(msg, null);
     };
-    if (typeof allowed === 'boolean') go(allowed);
+    if (!isThenable(allowed)) go(allowed);
     else allowed.then(go, () => undefined);
   }
 }
