@@ -30,6 +30,8 @@ export const enum Pause {
   WRITE = 4,
   /** A plugin's verdict on a PUBLISH or SUBSCRIBE is pending: later packets wait [MQTT-4.6.0-2/3]. */
   PLUGIN = 8,
+  /** CONNECT waits for the session store to load the client's session (SessionStore.load). */
+  SESSION = 16,
 }
 
 export interface ClientLink {

@@ -171,6 +171,11 @@ export class Engine implements ConnectionHost<ClientLink> {
     return this.lifecycle.assignClientId();
   }
 
+  /** See SessionLifecycle.load: a promise when CONNECT must wait for the session store. */
+  loadSession(clientId: string): Session | undefined | Promise<Session | undefined> {
+    return this.lifecycle.load(clientId);
+  }
+
   mayClaimSession(clientId: string, username: string | null): boolean {
     return this.lifecycle.mayClaim(clientId, username);
   }

@@ -95,6 +95,16 @@ export class SessionLifecycle {
   }
 
   /**
+   * Loads the session of `clientId` into the store's memory when the store needs that
+   * (SessionStore.load): undefined when there is nothing to wait for, else what load answered
+   * (a promise for a store that fetches sessions asynchronously).
+   */
+  load(clientId: string): Session | undefined | Promise<Session | undefined> {
+    const sessions = this.sessions;
+    return sessions.load === undefined ? undefined : sessions.load(clientId);
+  }
+
+  /**
    * May a client authenticated as `username` (null: anonymous) take the session of `clientId`?
    * A session belongs to the username that last attached to it, stored sessions included
    * (SQLite keeps it); anonymous and any named user are different owners. A session whose owner

@@ -192,7 +192,35 @@ function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome)
     const reason = outcome.reasonCode === ReasonCode.BadUserNameOrPassword ? CloseReason.BadCredentials : CloseReason.NotAuthorized;
     return refuse(conn, reason, outcome.reasonCode);
   }
-  if (!engine.mayClaimSession(conn.clientId, outcome.username)) {
+  // The session must be in memory before it is claimed: a store that fetches it (Redis) answers
+  // with a promise, and, as for authentication, nothing the client sent after CONNECT is acted
+  // on until it is in [MQTT-3.1.4-5]. The memory and SQLite stores answer at once.
+  const loaded = engine.loadSession(conn.clientId);
+  if (!isThenable(loaded)) return acceptConnect(engine, conn, outcome.username);
+  conn.pause(Pause.SESSION);
+  loaded.then(
+    () => {
+      if (conn.state !== ConnectionState.AUTHENTICATING) return; // gone meanwhile: nothing to undo
+      try {
+        acceptConnect(engine, conn, outcome.username);
+      } catch (err) {
+        return failAfterVerdict(engine, conn, err);
+      }
+      conn.resume(Pause.SESSION);
+    },
+    (err: unknown) => {
+      if (conn.state !== ConnectionState.AUTHENTICATING) return;
+      // The store cannot tell whether this client has a session: "server unavailable", retry later.
+      conn.will = null;
+      refuse(conn, CloseReason.StoreFailure, ReasonCode.ServerUnavailable);
+      engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+    },
+  );
+}
+
+/** CONNECT authenticated and its session (if any) in memory: claim it, attach it, CONNACK. */
+function acceptConnect(engine: Engine, conn: Connection, username: string | null): void {
+  if (!engine.mayClaimSession(conn.clientId, username)) {
     // A session belongs to the username that created it: another user presenting its client id
     // would take over its in-flight and queued messages (and kick its live client), so the
     // newcomer is refused and the session, live or not, is left alone. See docs/auth.md.
@@ -200,7 +228,7 @@ function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome)
     conn.will = null;
     return refuse(conn, CloseReason.SessionOwner);
   }
-  conn.username = outcome.username;
+  conn.username = username;
   if (!engine.admitsSession(conn)) {
     // A new session beyond max-sessions / max-sessions-per-user: "server unavailable" (the
     // client may retry later, or resume a session it has); never accepted, so no Will.
