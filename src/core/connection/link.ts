@@ -32,6 +32,8 @@ export const enum Pause {
   PLUGIN = 8,
   /** CONNECT waits for the session store to load the client's session (SessionStore.load). */
   SESSION = 16,
+  /** Every reason (isPaused(Pause.ANY): is reading paused at all). */
+  ANY = 31,
 }
 
 export interface ClientLink {
