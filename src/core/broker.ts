@@ -3,7 +3,7 @@ import { ConfiguredPlugins } from './auth';
 import * as admin from './broker-admin';
 import type { BrokerConfig, BrokerConfigInput } from './config/types';
 import { validateConfig } from './config/validate';
-import type { ClientLink } from './connection/link';
+import { type ClientLink, Pause } from './connection/link';
 import { Engine, type BrokerStats } from './engine';
 import { createDispatcher } from './handlers';
 import type { BrokerEvents } from './hooks/events';
@@ -12,6 +12,7 @@ import { HookRegistry } from './hooks/registry';
 import type { Listener } from './listeners/listener';
 import { ListenerFactory } from './listeners/listener-factory';
 import type { QoS } from './protocol/packets';
+import { CloseReason } from './protocol/reason-codes';
 import { reloadParts, type ReloadReport } from './reload/reload';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
@@ -56,6 +57,33 @@ export interface ClientSnapshot {
   subscriptions: number;
   inflight: number;
   queued: number;
+  /** Bytes queued for this client and not yet taken by the kernel (output batch + socket buffer). */
+  bufferedBytes: number;
+  /** The broker holds back reading this client's packets (for any reason below, or authentication). */
+  readPaused: boolean;
+  /** Held back because a subscriber it publishes to is behind (TCP backpressure to the publisher). */
+  throttled: boolean;
+  /** Held back because it does not read what the broker writes (its socket is not draining). */
+  writeBlocked: boolean;
+}
+
+/** A snapshot of one session, connected or not (never the live object). */
+export interface SessionSnapshot {
+  clientId: string;
+  /** Ends with its connection (CleanSession 1). */
+  clean: boolean;
+  connected: boolean;
+  /** The username that last attached (null: anonymous; undefined: restored, not known yet). */
+  username: string | null | undefined;
+  subscriptions: number;
+  /** QoS 1/2 deliveries sent and not yet acknowledged. */
+  inflight: number;
+  /** Messages waiting in its queue. */
+  queued: number;
+  /** When its client left (ms since the epoch), 0 while connected or never. */
+  disconnectedAt: number;
+  /** When it expires (ms since the epoch) if detached and session-expiry applies, else null. */
+  expiresAt: number | null;
 }
 
 /** One configured listener as the admin surface shows it. */
@@ -322,7 +350,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.sys = null;
     this.emit('stopping');
     const accepting = Promise.all(this.mqttListeners.map((l) => l.stopAccepting()));
-    for (const conn of [...this.engine.connections]) conn.close('shutdown');
+    for (const conn of [...this.engine.connections]) conn.close(CloseReason.Shutdown);
     for (const l of this.mqttListeners) l.destroyAll();
     await accepting;
     this.engine.stop();
@@ -351,12 +379,29 @@ export class Broker extends EventEmitter<BrokerEvents> {
     };
   }
 
+  /** A session by client id, connected or offline, as a snapshot; undefined when there is none. */
+  session(clientId: string): SessionSnapshot | undefined {
+    const s = this.stores.sessions.get(clientId);
+    if (s === undefined) return undefined;
+    return {
+      clientId: s.clientId,
+      clean: s.clean,
+      connected: s.connection !== null,
+      username: s.username,
+      subscriptions: s.subscriptionCount,
+      inflight: s.inflightCount,
+      queued: s.queuedCount,
+      disconnectedAt: s.connection === null ? s.disconnectedAt : 0,
+      expiresAt: this.engine.lifecycle.expiresAt(s) ?? null,
+    };
+  }
+
   /** Disconnect a client as an administrator would (its Will fires); optionally drop its session. */
   disconnectClient(clientId: string, discardSession = false): boolean {
     const conn = this.engine.clients.get(clientId);
     const session = this.stores.sessions.get(clientId);
     if (conn === undefined && (!discardSession || session === undefined)) return false;
-    conn?.close('admin');
+    conn?.close(CloseReason.Admin);
     if (discardSession && session !== undefined) this.engine.discardSession(session);
     return true;
   }
@@ -485,5 +530,9 @@ function snapshot(conn: ClientLink): ClientSnapshot {
     subscriptions: s?.subscriptionCount ?? 0,
     inflight: s?.inflightCount ?? 0,
     queued: s?.queuedCount ?? 0,
+    bufferedBytes: conn.bufferedBytes,
+    readPaused: conn.isPaused(Pause.ANY),
+    throttled: conn.isPaused(Pause.THROTTLE),
+    writeBlocked: conn.isPaused(Pause.WRITE),
   };
 }

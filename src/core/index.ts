@@ -1,4 +1,4 @@
-export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot, type ListenerStatus } from './broker';
+export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot, type SessionSnapshot, type ListenerStatus } from './broker';
 export type { BrokerStats } from './engine';
 export * from './config/types';
 export { validateConfig, isValidatedConfig, maskSecrets, DEFAULT_ADMIN_BIND, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
@@ -11,6 +11,7 @@ export { createMemoryStores, MemoryRetainedStore, MemorySessionStore } from './s
 export { createStores } from './stores';
 export { PersistenceError, SCHEMA_VERSION } from './stores/sqlite';
 export type { QoS, WillMessage } from './protocol/packets';
+export { ReasonCode, CloseReason, toV3ConnackReturnCode, toV3SubackReturnCode } from './protocol/reason-codes';
 export * from './auth';
 export { ListenerFactory } from './listeners/listener-factory';
 export { SubscriptionTrie } from './topics/subscription-trie';

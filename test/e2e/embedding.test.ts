@@ -9,6 +9,30 @@ const run = promisify(execFile);
 const root = join(__dirname, '..', '..');
 
 describe('embedding API', () => {
+  it('client() and session() are read-only snapshots: output and pause state of a connection, offline sessions', async () => {
+    const broker = new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:0' } }, limits: { 'session-expiry': 3600 } });
+    await broker.start();
+    try {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, { reconnectPeriod: 0, clientId: 'snap', clean: false });
+      await new Promise((r) => c.once('connect', r));
+      await c.subscribeAsync('t', { qos: 1 });
+      expect(broker.client('snap')).toMatchObject({ bufferedBytes: 0, readPaused: false, throttled: false, writeBlocked: false, subscriptions: 1 });
+      expect(broker.session('snap')).toMatchObject({ clientId: 'snap', clean: false, connected: true, subscriptions: 1, disconnectedAt: 0, expiresAt: null });
+      await new Promise<void>((r) => c.end(false, {}, () => r()));
+      for (let i = 0; i < 100 && broker.client('snap') !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      const pub = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, { reconnectPeriod: 0 });
+      await new Promise((r) => pub.once('connect', r));
+      await pub.publishAsync('t', 'x', { qos: 1 });
+      pub.end(true);
+      const offline = broker.session('snap')!;
+      expect(offline).toMatchObject({ connected: false, queued: 1, inflight: 0, subscriptions: 1 });
+      expect(offline.expiresAt! - offline.disconnectedAt).toBe(3600 * 1000);
+      expect(broker.session('nobody')).toBeUndefined();
+    } finally {
+      await broker.shutdown();
+    }
+  });
+
   it('starts from the smallest hbmqtt-style config, serves a client, and shuts down', async () => {
     const events: string[] = [];
     const broker = new Broker({ listeners: { default: { type: 'tcp', bind: '127.0.0.1:0' } } });

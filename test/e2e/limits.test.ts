@@ -7,7 +7,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import type { BrokerConfigInput } from '../../src';
+import type { BrokerConfigInput, ClientSnapshot } from '../../src';
 import { nextMessage, receivedDuring } from '../helpers/broker';
 import { type Harness, sleep, useBroker, waitFor } from '../helpers/conformance';
 import {
@@ -49,23 +49,16 @@ const CONFIG: BrokerConfigInput = {
   limits: LIMITS,
 };
 
-/**
- * The live Connection of a client (white-box: buffered bytes, pause state).
- * TODO(public-api): the Broker has no public view of a connection's buffered output bytes or of
- * whether its reading is paused (throttled); this reaches into the private `broker.engine`.
- */
-function liveConnection(h: Harness, clientId: string): { bufferedBytes: number; isPaused(reason: number): boolean } {
-  const engine = (h.broker as unknown as { engine: { clients: Map<string, never> } }).engine;
-  const conn = engine.clients.get(clientId);
-  if (conn === undefined) throw new Error(`${clientId} is not connected`);
-  return conn;
+/** A connected client's snapshot (buffered output bytes, whether its reading is throttled). */
+function liveClient(h: Harness, clientId: string): ClientSnapshot {
+  const client = h.broker.client(clientId);
+  if (client === undefined) throw new Error(`${clientId} is not connected`);
+  return client;
 }
 /** Packet id of a received QoS 1/2 PUBLISH. */
 const pubId = (p: RawPacket): number => readPublish(p).id!;
 const T_CONNACK = 2;
 const T_PUBACK = 4;
-/** connection.ts `Pause.THROTTLE` (a const enum, so not importable here). */
-const PAUSE_THROTTLE = 2;
 
 /**
  * A bystander connected before the limit is crossed: returns a check that it is still connected
@@ -408,7 +401,7 @@ describe('max-queued-messages (20 here)', () => {
     await sleep(200);
     // Acknowledged: the 26 routed before the pause; the 26th was queued beyond the limit, not dropped.
     expect(pub.inbox.map((p) => toHex(p.bytes))).toEqual(Array.from({ length: 26 }, (_, i) => toHex(puback(i + 1))));
-    expect(liveConnection(h(), 'fast-pub').isPaused(PAUSE_THROTTLE)).toBe(true);
+    expect(liveClient(h(), 'fast-pub').throttled).toBe(true);
     expect(h().broker.client('stuck')).toMatchObject({ inflight: 5, queued: 21 });
     expect(h().broker.stats.droppedQueueFull).toBe(0);
 
@@ -437,7 +430,7 @@ describe('max-queued-messages (20 here)', () => {
       ...Array.from({ length: 34 }, (_, i) => toHex(puback(i + 27))),
       toHex(PINGRESP),
     ]);
-    expect(liveConnection(h(), 'fast-pub').isPaused(PAUSE_THROTTLE)).toBe(false);
+    expect(liveClient(h(), 'fast-pub').throttled).toBe(false);
     await h().expectNothing(sub);
   });
 });
@@ -455,11 +448,10 @@ describe('max-queued-messages: a live client nobody can pause (20 here)', () => 
     expect(h().broker.stats.closedQueueOverflow).toBe(1);
     await h().gone('echo-self');
     // 5 in flight + at most 2 x 20 queued while live; offline, the 20-message limit holds.
-    // TODO(public-api): the Broker has no public view of an offline session (in-flight and queued
-    // counts); client() covers connected clients only. This reaches into the private `broker.engine`.
-    const session = (h().broker as unknown as { engine: { sessions: { get(id: string): { queuedCount: number; inflightCount: number } } } }).engine.sessions.get('echo-self');
-    expect(session.inflightCount).toBe(5);
-    expect(session.queuedCount).toBeLessThanOrEqual(40);
+    const session = h().broker.session('echo-self')!;
+    expect(session.connected).toBe(false);
+    expect(session.inflight).toBe(5);
+    expect(session.queued).toBeLessThanOrEqual(40);
     await by.stillWorks();
   });
 });
@@ -723,9 +715,9 @@ describe('max-write-buffer (64 KiB here)', () => {
     // Watch how much the broker holds for the slow consumer while the publisher runs.
     let maxBuffered = 0;
     let watching = true;
-    const conn = liveConnection(h(), 'slow');
+    liveClient(h(), 'slow');
     const watch = (): void => {
-      maxBuffered = Math.max(maxBuffered, conn.bufferedBytes);
+      maxBuffered = Math.max(maxBuffered, h().broker.client('slow')?.bufferedBytes ?? 0);
       if (watching) setImmediate(watch);
     };
     watch();

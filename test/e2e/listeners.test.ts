@@ -354,9 +354,10 @@ describe('one broker with tcp, tls, ws and wss listeners at once', () => {
   it('TCP_NODELAY is set on accepted sockets of every listener type', async () => {
     const kinds = ['tcp', 'tls', 'ws', 'wss'] as const;
     await Promise.all(kinds.map((k) => client(k, { clientId: `nodelay-${k}` })));
-    // White-box: Node records setNoDelay in a symbol property of the net.Socket.
-    // TODO(public-api): the Broker exposes no connection's socket options; this reaches into the
-    // private `broker.engine` for the live connection's transport.
+    // White-box on purpose: whether Nagle is off is a property of the kernel socket, which Node
+    // exposes only as a symbol property of the net.Socket (no getter); a Broker accessor for it
+    // would be API kept for this one test. So this reaches into the private `broker.engine` for
+    // the live connection's transport.
     const engine = (broker as unknown as { engine: { clients: Map<string, { transport: unknown }> } }).engine;
     const noDelay = (k: string): unknown => {
       const t = engine.clients.get(`nodelay-${k}`)!.transport as Record<string | symbol, unknown>;

@@ -69,7 +69,8 @@ describe('metrics the monitoring kit needs', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function metric(text: string, name: string): number {
-    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    const escaped = name.replace(/[{}"]/g, (c) => `\\${c}`);
+    const m = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
     if (m === null) throw new Error(`no metric ${name}`);
     return Number(m[1]);
   }
@@ -103,6 +104,13 @@ describe('metrics the monitoring kit needs', () => {
       expect(metric(text, 'nestmq_queued_bytes')).toBe(300);
       // Beyond the 10-byte reserve: 290 bytes count against max-queued-bytes.
       expect(metric(text, 'nestmq_queued_bytes_shared')).toBe(290);
+      // CONNACKs by Reason Code: the 3.1.1 return codes 4 and 5 count as 0x86 and 0x87.
+      expect(metric(text, 'nestmq_connack_sent_total{reason_code="0x86"}')).toBe(2);
+      expect(metric(text, 'nestmq_connack_sent_total{reason_code="0x87"}')).toBe(1);
+      expect(metric(text, 'nestmq_connack_sent_total{reason_code="0x00"}')).toBe(2);
+      // No DISCONNECT is sent to a 3.1.1 client: the family is there, with no sample.
+      expect(text).toMatch(/^# TYPE nestmq_disconnect_sent_total counter$/m);
+      expect(text).not.toMatch(/^nestmq_disconnect_sent_total\{/m);
     } finally {
       await service.shutdown('test');
     }

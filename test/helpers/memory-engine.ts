@@ -14,6 +14,7 @@ import type { BrokerEvents } from '../../src/core/hooks/events';
 import type { BrokerPlugin } from '../../src/core/hooks/plugin';
 import { createDispatcher } from '../../src/core/handlers';
 import { HookRegistry } from '../../src/core/hooks/registry';
+import { CloseReason } from '../../src/core/protocol/reason-codes';
 import { createStores } from '../../src/core/stores';
 import { MemoryClient, MemoryTransport } from './memory-transport';
 
@@ -90,7 +91,7 @@ export function createMemoryEngine(config: BrokerConfigInput = {}, options: Memo
       return stores.sessions.size;
     },
     async shutdown(): Promise<void> {
-      for (const conn of [...engine.connections]) conn.close('shutdown');
+      for (const conn of [...engine.connections]) conn.close(CloseReason.Shutdown);
       engine.stop();
       await stores.sessions.close();
       await stores.retained.close();

@@ -10,6 +10,7 @@ import { validateConfig } from '../../src/core/config/validate';
 import type { BrokerConfigInput } from '../../src/core/config/types';
 import type { AuthenticateRequest, BrokerPlugin } from '../../src/core/hooks/plugin';
 import { HookRegistry, isThenable } from '../../src/core/hooks/registry';
+import { toV3ConnackReturnCode } from '../../src/core/protocol/reason-codes';
 
 const dir = mkdtempSync(join(tmpdir(), 'nestmq-auth-'));
 let seq = 0;
@@ -147,7 +148,8 @@ describe('combination rules (configured plugins in the registry chain)', () => {
     const c = validateConfig(config);
     const plugins = [...createConfiguredPlugins(c, { extraPlugins: extra }), ...extra];
     const registry = new HookRegistry(plugins, c.auth, () => undefined);
-    return (await registry.authenticate(r)).returnCode;
+    // The registry speaks in Reason Codes; the table below is in 3.1.1 return codes.
+    return toV3ConnackReturnCode((await registry.authenticate(r)).reasonCode)!;
   }
   const anon = (allow: boolean): BrokerConfigInput => ({ auth: { plugins: ['auth.anonymous'], 'allow-anonymous': allow } });
   const withFile = (allow: boolean, plugins = ['auth.anonymous', 'auth.file']): BrokerConfigInput => ({

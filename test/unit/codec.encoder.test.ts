@@ -6,10 +6,12 @@ import {
   PINGRESP,
   encodeAck,
   encodeConnack,
+  encodeConnackFor,
   encodePacket,
   encodeSuback,
 } from '../../src/core/protocol/encoder';
 import { Packet, PacketType } from '../../src/core/protocol/packets';
+import { ReasonCode } from '../../src/core/protocol/reason-codes';
 import { hex, toHex } from '../helpers/raw';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
@@ -46,6 +48,44 @@ describe('server packets', () => {
     expect(() => encodeConnack(false, 6)).toThrow(RangeError);
     expect(() => encodeConnack(false, -1)).toThrow(RangeError);
     expect(() => encodeConnack(false, 1.5)).toThrow(RangeError);
+  });
+
+  describe('encodeConnackFor(sessionPresent, ReasonCode, protocolLevel)', () => {
+    it.each([
+      [ReasonCode.Success, '20 02 00 00'],
+      [ReasonCode.UnsupportedProtocolVersion, '20 02 00 01'],
+      [ReasonCode.ClientIdentifierNotValid, '20 02 00 02'],
+      [ReasonCode.ServerUnavailable, '20 02 00 03'],
+      [ReasonCode.ServerBusy, '20 02 00 03'],
+      [ReasonCode.QuotaExceeded, '20 02 00 03'],
+      [ReasonCode.BadUserNameOrPassword, '20 02 00 04'],
+      [ReasonCode.NotAuthorized, '20 02 00 05'],
+      [ReasonCode.Banned, '20 02 00 05'],
+    ])('levels 3 and 4: Reason Code %s folds into its 3.1.1 return code (%s)', (code, bytes) => {
+      expectBytes(encodeConnackFor(false, code, 4)!, bytes);
+      expectBytes(encodeConnackFor(false, code, 3)!, bytes);
+    });
+
+    it('[MQTT-3.2.2-4] Session Present only with Success, and buffers are cached per code', () => {
+      expectBytes(encodeConnackFor(true, ReasonCode.Success, 4)!, '20 02 01 00');
+      expectBytes(encodeConnackFor(true, ReasonCode.NotAuthorized, 4)!, '20 02 00 05');
+      expect(encodeConnackFor(false, ReasonCode.ServerBusy, 4)).toBe(encodeConnackFor(false, ReasonCode.ServerBusy, 4));
+      expect(encodeConnackFor(false, ReasonCode.Success, 4)).toBe(encodeConnack(false, 0));
+    });
+
+    it('[MQTT-3.1.4-1] a fault in the CONNECT itself has no 3.1.1 CONNACK: null', () => {
+      expect(encodeConnackFor(false, ReasonCode.MalformedPacket, 4)).toBeNull();
+      expect(encodeConnackFor(false, ReasonCode.PacketTooLarge, 3)).toBeNull();
+    });
+
+    it('level 5 carries the Reason Code itself', () => {
+      expectBytes(encodeConnackFor(false, ReasonCode.ServerBusy, 5)!, '20 03 00 89 00');
+      expectBytes(encodeConnackFor(true, ReasonCode.Success, 5)!, '20 03 01 00 00');
+    });
+
+    it('refuses a code CONNACK cannot carry', () => {
+      expect(() => encodeConnackFor(false, ReasonCode.KeepAliveTimeout, 4)).toThrow(RangeError);
+    });
   });
 
   it.each([

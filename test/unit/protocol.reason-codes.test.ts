@@ -202,6 +202,7 @@ describe('CloseReason', () => {
         'disconnect', 'closed', 'keepalive', 'protocol-error', 'takeover', 'shutdown', 'admin',
         'connect-timeout', 'auth-timeout', 'store-failure', 'queue-overflow',
         'protocol-version', 'identifier-rejected', 'not-authorized', 'bad-credentials', 'auth-error',
+        'auth-failures', 'auth-busy', 'session-owner', 'session-limit',
       ].sort(),
     );
   });
@@ -223,6 +224,10 @@ describe('CloseReason', () => {
     [CloseReason.NotAuthorized, null],
     [CloseReason.BadCredentials, null],
     [CloseReason.AuthError, null],
+    [CloseReason.AuthFailures, null],
+    [CloseReason.AuthBusy, null],
+    [CloseReason.SessionOwner, null],
+    [CloseReason.SessionLimit, null],
   ];
 
   it.each(disconnect.map(([reason, code]) => [reason, code === null ? 'none' : hex(code), code] as const))('%s -> DISCONNECT %s', (reason, _hex, code) => {
@@ -252,11 +257,42 @@ describe('CloseReason', () => {
       [CloseReason.NotAuthorized, 5],
       [CloseReason.AuthError, 5],
       [CloseReason.AuthTimeout, 3],
+      [CloseReason.AuthFailures, 5],
+      [CloseReason.AuthBusy, 3],
+      [CloseReason.SessionOwner, 5],
+      [CloseReason.SessionLimit, 3],
     ];
     for (const [reason, v3] of today) {
       const code = connackReasonCode(reason)!;
       expect([reason, isReasonCodeAllowed(TYPE.CONNACK, code), toV3ConnackReturnCode(code)]).toEqual([reason, true, v3]);
     }
     expect(connackReasonCode(CloseReason.Keepalive)).toBeNull();
+  });
+
+  it('each CONNACK refusal has its MQTT 5 Reason Code', () => {
+    const v5: [CloseReason, ReasonCode | null][] = [
+      [CloseReason.ProtocolVersion, ReasonCode.UnsupportedProtocolVersion],
+      [CloseReason.IdentifierRejected, ReasonCode.ClientIdentifierNotValid],
+      [CloseReason.BadCredentials, ReasonCode.BadUserNameOrPassword],
+      [CloseReason.NotAuthorized, ReasonCode.NotAuthorized],
+      [CloseReason.AuthError, ReasonCode.NotAuthorized],
+      [CloseReason.AuthTimeout, ReasonCode.ServerUnavailable],
+      [CloseReason.AuthFailures, ReasonCode.NotAuthorized],
+      [CloseReason.AuthBusy, ReasonCode.ServerBusy],
+      [CloseReason.SessionOwner, ReasonCode.NotAuthorized],
+      [CloseReason.SessionLimit, ReasonCode.QuotaExceeded],
+      [CloseReason.Disconnect, null],
+      [CloseReason.Closed, null],
+      [CloseReason.Keepalive, null],
+      [CloseReason.ProtocolError, null],
+      [CloseReason.Takeover, null],
+      [CloseReason.Shutdown, null],
+      [CloseReason.Admin, null],
+      [CloseReason.ConnectTimeout, null],
+      [CloseReason.StoreFailure, null],
+      [CloseReason.QueueOverflow, null],
+    ];
+    expect(v5.map(([r]) => r).sort()).toEqual(Object.values(CloseReason).sort());
+    for (const [reason, code] of v5) expect([reason, connackReasonCode(reason)]).toEqual([reason, code]);
   });
 });

@@ -1,5 +1,6 @@
-import { encodeConnack } from '../protocol/encoder';
-import { ConnackCode } from '../protocol/packets';
+import { encodeConnackFor } from '../protocol/encoder';
+import { encodeDisconnectV5 } from '../protocol/encoder-v5';
+import { CloseReason, connackReasonCode, disconnectReasonCode } from '../protocol/reason-codes';
 import { PacketParser } from '../protocol/parser';
 import type { WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
@@ -32,7 +33,7 @@ export class Connection implements ClientLink {
   connectedAt = 0;
   session: Session | null = null;
   will: WillMessage | null = null;
-  closeReason = '';
+  closeReason: CloseReason | '' = '';
   /** Subject CN of a verified TLS client certificate. */
   certificateCommonName: string | null = null;
   /** The listener takes the certificate's CN as the username (use-identity-as-username). */
@@ -226,7 +227,7 @@ export class Connection implements ClientLink {
       this.flushEarly();
       return;
     }
-    if (!this.host.tryCommit()) return this.abort('store-failure');
+    if (!this.host.tryCommit()) return this.abort(CloseReason.StoreFailure);
     const early = this.early;
     // Counters are reset before writing: write() may run handlers (a drained socket resumes a
     // publisher) that queue new output for this very connection.
@@ -288,14 +289,19 @@ export class Connection implements ClientLink {
     this.timer = null;
     if (this.state === ConnectionState.CONNECTED) {
       this.host.stats.closedKeepalive++;
-      this.close('keepalive');
+      this.close(CloseReason.Keepalive);
     } else if (this.state === ConnectionState.AUTHENTICATING) {
       // No verdict in time: refused as "server unavailable", never left without CONNACK.
-      this.send(encodeConnack(false, ConnackCode.SERVER_UNAVAILABLE));
-      this.close('auth-timeout');
+      const code = connackReasonCode(CloseReason.AuthTimeout)!;
+      const connack = encodeConnackFor(false, code, this.protocolLevel);
+      if (connack !== null) {
+        this.host.stats.reasonCodesSent.connack[code]++;
+        this.send(connack);
+      }
+      this.close(CloseReason.AuthTimeout);
     } else {
       this.host.stats.closedConnectTimeout++;
-      this.close('connect-timeout');
+      this.close(CloseReason.ConnectTimeout);
     }
   }
 
@@ -310,20 +316,30 @@ export class Connection implements ClientLink {
    * End this connection: flush what is queued, then close the socket. Everything but a clean
    * DISCONNECT publishes the Will [MQTT-3.1.2-8]; the DISCONNECT handler clears it first.
    */
-  close(reason: string): void {
+  close(reason: CloseReason): void {
     if (this.state === ConnectionState.CLOSED) return;
     this.closeReason = reason;
     const wasConnected = this.state === ConnectionState.CONNECTED;
     this.state = ConnectionState.CLOSED;
     this.clearTimer();
+    // MQTT 5 tells a connected client why the server closes (3.1.1 has no server DISCONNECT).
+    if (wasConnected && this.protocolLevel === 5) this.sendDisconnect(reason);
     this.flush();
     this.transport.destroySoon();
     this.host.connectionClosed(this, wasConnected);
     this.owner?.release(this);
   }
 
+  /** v5 [MQTT-3.14.0-1] DISCONNECT with the close reason's Reason Code, when it has one, counted. */
+  private sendDisconnect(reason: CloseReason): void {
+    const code = disconnectReasonCode(reason);
+    if (code === null || this.transport.destroyed) return;
+    this.host.stats.reasonCodesSent.disconnect[code]++;
+    this.send(encodeDisconnectV5(code));
+  }
+
   /** Close without sending what is queued (it must not leave: e.g. acks whose state is not stored). */
-  abort(reason: string): void {
+  abort(reason: CloseReason): void {
     this.out = null;
     this.outBytes = 0;
     this.early = null;
@@ -339,11 +355,11 @@ export class Connection implements ClientLink {
    * connect-and-close clients never starts a password hash (see auth/auth-gate.ts).
    */
   onTransportEnded(): void {
-    if (this.state === ConnectionState.AUTHENTICATING) this.close('closed');
+    if (this.state === ConnectionState.AUTHENTICATING) this.close(CloseReason.Closed);
   }
 
   onTransportClosed(): void {
-    this.close(this.closeReason || 'closed');
+    this.close(this.closeReason || CloseReason.Closed);
     this.out = null;
     this.early = null;
   }

@@ -6,6 +6,7 @@
  */
 import type { AuthSlot } from '../auth/auth-gate';
 import type { WillMessage } from '../protocol/packets';
+import type { CloseReason } from '../protocol/reason-codes';
 import type { Session } from '../sessions/session';
 import type { Transport } from './transport';
 
@@ -29,6 +30,10 @@ export const enum Pause {
   WRITE = 4,
   /** A plugin's verdict on a PUBLISH or SUBSCRIBE is pending: later packets wait [MQTT-4.6.0-2/3]. */
   PLUGIN = 8,
+  /** CONNECT waits for the session store to load the client's session (SessionStore.load). */
+  SESSION = 16,
+  /** Every reason (isPaused(Pause.ANY): is reading paused at all). */
+  ANY = 31,
 }
 
 export interface ClientLink {
@@ -43,7 +48,8 @@ export interface ClientLink {
   connectedAt: number;
   session: Session | null;
   will: WillMessage | null;
-  readonly closeReason: string;
+  /** Why it closed ('' while open): the clientDisconnected event's reason. */
+  readonly closeReason: CloseReason | '';
   readonly listener: string;
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
@@ -79,9 +85,9 @@ export interface ClientLink {
   /** Write everything queued (after the commit). */
   flush(): void;
   /** Close after writing what is queued. */
-  close(reason: string): void;
+  close(reason: CloseReason): void;
   /** Close without writing what is queued. */
-  abort(reason: string): void;
+  abort(reason: CloseReason): void;
   pause(reason: Pause): void;
   resume(reason: Pause): void;
   isPaused(reason: Pause): boolean;

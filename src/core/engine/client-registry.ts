@@ -1,4 +1,5 @@
 import type { ClientLink } from '../connection/link';
+import { CloseReason } from '../protocol/reason-codes';
 
 /**
  * Who holds each client id now. [MQTT-3.1.4-2] one live connection per client id: a newcomer
@@ -32,7 +33,7 @@ export class LocalClientRegistry implements ClientRegistry {
 
   takeOver(conn: ClientLink): void {
     const previous = this.byId.get(conn.clientId);
-    if (previous !== undefined && previous !== conn) previous.close('takeover');
+    if (previous !== undefined && previous !== conn) previous.close(CloseReason.Takeover);
   }
 
   register(conn: ClientLink): void {

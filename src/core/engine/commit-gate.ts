@@ -1,4 +1,5 @@
 import type { ClientLink } from '../connection/link';
+import { CloseReason } from '../protocol/reason-codes';
 import type { RetainedStore, SessionStore } from '../stores/store';
 import type { BrokerEmitter } from './ports';
 
@@ -49,7 +50,7 @@ export class CommitGate {
     if (!this.tryCommit()) {
       // [MQTT-4.8.0-2] the state behind this turn's acknowledgements is not stored: close the
       // connections with output waiting, without sending it; their clients re-send.
-      for (let i = 0; i < list.length; i++) list[i].abort('store-failure');
+      for (let i = 0; i < list.length; i++) list[i].abort(CloseReason.StoreFailure);
       return;
     }
     for (let i = 0; i < list.length; i++) list[i].flush();
@@ -66,7 +67,7 @@ export class CommitGate {
     this.awaitingCommit = [];
     if (err !== undefined) {
       this.events.emit('warning', new Error(`persistence: commit failed: ${err.message}`));
-      for (let i = 0; i < list.length; i++) list[i].abort('store-failure');
+      for (let i = 0; i < list.length; i++) list[i].abort(CloseReason.StoreFailure);
       return;
     }
     for (let i = 0; i < list.length; i++) list[i].flush();

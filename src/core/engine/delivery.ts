@@ -3,6 +3,7 @@ import { type ClientLink, ConnectionState } from '../connection/link';
 import type { SubscriberInfo } from '../hooks/types';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type QoS } from '../protocol/packets';
+import { CloseReason } from '../protocol/reason-codes';
 import { InflightMessage, type Message, OutboundState, QueuedMessage } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import type { RetainedStore, SessionStore } from '../stores/store';
@@ -200,7 +201,7 @@ export class Delivery {
         const paused = session.queuedCount < 2 * max && publisher !== null && this.backpressure.throttle(publisher, conn);
         if (!paused && (session.queuedCount >= 2 * max || !this.fitsQueue(session, bytes))) {
           this.stats.closedQueueOverflow++;
-          conn.close('queue-overflow');
+          conn.close(CloseReason.QueueOverflow);
           // The session outlives its connection (persistent): the message waits offline.
           if (this.sessions.get(session.clientId) === session) this.queueOffline(session, msg, qos, retainFlag, group);
           return;

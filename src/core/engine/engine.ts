@@ -4,6 +4,7 @@ import type { ConnectionHost, PacketDispatcher } from '../connection/host';
 import type { ClientLink } from '../connection/link';
 import type { HookRegistry } from '../hooks/registry';
 import type { QoS } from '../protocol/packets';
+import { CloseReason } from '../protocol/reason-codes';
 import type { Message } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import type { RetainedStore, SessionStore } from '../stores/store';
@@ -125,7 +126,7 @@ export class Engine implements ConnectionHost<ClientLink> {
       if (conn.authSlot === AuthSlot.QUEUED) this.stats.authAbandoned++;
       this.authGate.closed(conn);
       // A plugin that never answered must not hold its slot for ever.
-      if (conn.closeReason === 'auth-timeout') this.authGate.finished(conn);
+      if (conn.closeReason === CloseReason.AuthTimeout) this.authGate.finished(conn);
       conn.authPassword = null;
     }
     if (conn.retainedJobs !== null) this.delivery.retainedDelivery.closed(conn);
@@ -168,6 +169,11 @@ export class Engine implements ConnectionHost<ClientLink> {
 
   assignClientId(): string {
     return this.lifecycle.assignClientId();
+  }
+
+  /** See SessionLifecycle.load: a promise when CONNECT must wait for the session store. */
+  loadSession(clientId: string): Session | undefined | Promise<Session | undefined> {
+    return this.lifecycle.load(clientId);
   }
 
   mayClaimSession(clientId: string, username: string | null): boolean {

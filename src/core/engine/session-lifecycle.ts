@@ -1,8 +1,9 @@
 import type { LimitsConfig } from '../config/types';
 import type { ClientLink } from '../connection/link';
-import type { HookRegistry } from '../hooks/registry';
+import { type HookRegistry, isThenable } from '../hooks/registry';
 import { clientInfo } from '../hooks/types';
 import type { QoS } from '../protocol/packets';
+import { isFailure, type ReasonCode } from '../protocol/reason-codes';
 import { Message } from '../sessions/message';
 import { DeadlineTimer } from '../sessions/expiry-queue';
 import type { Session } from '../sessions/session';
@@ -91,6 +92,16 @@ export class SessionLifecycle {
 
   assignClientId(): string {
     return `nestmq-${process.pid.toString(36)}-${Date.now().toString(36)}-${(++this.clientSeq).toString(36)}`;
+  }
+
+  /**
+   * Loads the session of `clientId` into the store's memory when the store needs that
+   * (SessionStore.load): undefined when there is nothing to wait for, else what load answered
+   * (a promise for a store that fetches sessions asynchronously).
+   */
+  load(clientId: string): Session | undefined | Promise<Session | undefined> {
+    const sessions = this.sessions;
+    return sessions.load === undefined ? undefined : sessions.load(clientId);
   }
 
   /**
@@ -227,8 +238,8 @@ export class SessionLifecycle {
     // [MQTT-3.3.5-2] a Will is a client publish: into $SYS it is dropped, like a PUBLISH there.
     if (topic.startsWith('$SYS')) return void this.stats.droppedUnauthorized++;
     const allowed = this.hooks.authorizePublish(clientInfo(conn), topic, qos, retain);
-    const go = (ok: boolean): void => {
-      if (!ok) {
+    const go = (verdict: ReasonCode): void => {
+      if (isFailure(verdict)) {
         this.stats.droppedUnauthorized++;
         return;
       }
@@ -238,7 +249,7 @@ export class SessionLifecycle {
       msg.retainedOwner = conn.username;
       this.router.publish(msg, null);
     };
-    if (typeof allowed === 'boolean') go(allowed);
+    if (!isThenable(allowed)) go(allowed);
     else allowed.then(go, () => undefined);
   }
 }

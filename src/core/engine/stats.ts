@@ -61,4 +61,16 @@ export class BrokerStats {
   refusedSessionLimit = 0;
   /** CONNECTs the authentication plugins refused (CONNACK 0x04 or 0x05). */
   authFailures = 0;
+  /**
+   * Reason Codes sent, by packet, indexed by the MQTT 5 Reason Code: a 3.1.1 CONNACK counts
+   * under the code its return code was folded from (e.g. a 0x03 for max-sessions under 0x97).
+   * DISCONNECT is sent to MQTT 5 clients only.
+   */
+  readonly reasonCodesSent = new ReasonCodesSent();
+}
+
+/** Counts per Reason Code (one slot per byte value) of the packets the broker sends them in. */
+export class ReasonCodesSent {
+  readonly connack = new Uint32Array(256);
+  readonly disconnect = new Uint32Array(256);
 }

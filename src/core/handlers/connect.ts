@@ -4,16 +4,29 @@ import { clientInfo } from '../hooks/types';
 import type { AuthOutcome } from '../hooks/registry';
 import { isThenable } from '../hooks/registry';
 import { Admission } from '../auth/auth-gate';
-import { encodeConnack } from '../protocol/encoder';
-import { ConnackCode, type ConnectPacket } from '../protocol/packets';
+import { encodeConnackFor } from '../protocol/encoder';
+import type { ConnectPacket } from '../protocol/packets';
+import { CloseReason, connackReasonCode, ReasonCode } from '../protocol/reason-codes';
 import { isValidTopicName } from '../topics/topic-validation';
 import { ProtocolError } from '../protocol/errors';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 
-/** Refuse with a CONNACK return code, then close [MQTT-3.2.2-4/5]: Session Present is 0. */
-function refuse(conn: Connection, code: number, reason: string): void {
-  conn.send(encodeConnack(false, code));
+/**
+ * Refuse with a CONNACK, then close [MQTT-3.2.2-4/5]: Session Present is 0. The Reason Code is
+ * the close reason's (connackReasonCode) unless a plugin chose one; a 3.1.1 client gets the
+ * return code it folds into, or no CONNACK where 3.1.1 has none.
+ */
+function refuse(conn: Connection, reason: CloseReason, code: ReasonCode = connackReasonCode(reason)!): void {
+  sendConnack(conn, false, code, conn.protocolLevel);
   conn.close(reason);
+}
+
+/** Queue the CONNACK for `code` at `protocolLevel`, counted by Reason Code; none when it has no 3.1.1 form. */
+function sendConnack(conn: Connection, sessionPresent: boolean, code: ReasonCode, protocolLevel: number): void {
+  const connack = encodeConnackFor(sessionPresent, code, protocolLevel);
+  if (connack === null) return;
+  conn.host.stats.reasonCodesSent.connack[code]++;
+  conn.send(connack);
 }
 
 /**
@@ -27,7 +40,11 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   const supported =
     (packet.protocolName === 'MQTT' && packet.protocolLevel === 4) ||
     (packet.protocolName === 'MQIsdp' && packet.protocolLevel === 3);
-  if (!supported) return refuse(conn, ConnackCode.UNACCEPTABLE_PROTOCOL_VERSION, 'protocol-version');
+  if (!supported) {
+    // In 3.1.1's form whatever level was asked: the client's own level may be one we cannot speak.
+    sendConnack(conn, false, ReasonCode.UnsupportedProtocolVersion, 4);
+    return conn.close(CloseReason.ProtocolVersion);
+  }
 
   if (packet.will !== null && (!isValidTopicName(packet.will.topic) || exceedsTopicLimits(limits, packet.will.topic))) {
     // [MQTT-4.7.1-1, MQTT-3.1.3-10] a Will Topic must be a valid topic name: close without CONNACK.
@@ -38,15 +55,15 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   let clientId = packet.clientId;
   if (clientId.length === 0) {
     // [MQTT-3.1.3-8] empty id with CleanSession=0: identifier rejected.
-    if (!packet.cleanSession) return refuse(conn, ConnackCode.IDENTIFIER_REJECTED, 'identifier-rejected');
+    if (!packet.cleanSession) return refuse(conn, CloseReason.IdentifierRejected);
     // [MQTT-3.1.2-1] MQIsdp is handled as MQTT 3.1, never as 3.1.1: 3.1 has no empty client ids.
-    if (packet.protocolLevel === 3) return refuse(conn, ConnackCode.IDENTIFIER_REJECTED, 'identifier-rejected');
+    if (packet.protocolLevel === 3) return refuse(conn, CloseReason.IdentifierRejected);
     // [MQTT-3.1.3-6] assign a unique id and carry on as if the client had sent it.
     clientId = engine.assignClientId();
   } else if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
     // [MQTT-3.1.3-9] ids over the configured length are refused (ids of 1-23 alphanumerics always pass [MQTT-3.1.3-5]).
     engine.stats.refusedClientIdLength++;
-    return refuse(conn, ConnackCode.IDENTIFIER_REJECTED, 'identifier-rejected');
+    return refuse(conn, CloseReason.IdentifierRejected);
   }
   conn.clientId = clientId;
   conn.cleanSession = packet.cleanSession;
@@ -58,18 +75,18 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   if (conn.identityIsUsername) {
     // use-identity-as-username: the verified certificate is the credential and its CN the
     // username (as Mosquitto's use_identity_as_username); without one the client is refused.
-    if (conn.certificateCommonName === null) return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'not-authorized');
-    return completeConnect(engine, conn, { returnCode: 0, username: conn.certificateCommonName });
+    if (conn.certificateCommonName === null) return refuse(conn, CloseReason.NotAuthorized);
+    return completeConnect(engine, conn, { reasonCode: ReasonCode.Success, username: conn.certificateCommonName });
   }
   if (!engine.hooks.hasAuthenticators) return completeConnect(engine, conn, engine.hooks.withoutPlugins(packet.username));
   // Verifications are bounded (login storms): see auth/auth-gate.ts.
   switch (engine.authGate.admit(conn)) {
     case Admission.BLOCKED:
       engine.stats.refusedAuthFailures++;
-      return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'auth-failures');
+      return refuse(conn, CloseReason.AuthFailures);
     case Admission.BUSY:
       engine.stats.refusedAuthBusy++;
-      return refuse(conn, ConnackCode.SERVER_UNAVAILABLE, 'auth-busy');
+      return refuse(conn, CloseReason.AuthBusy);
     case Admission.QUEUED:
       // [MQTT-3.1.4-5] nothing else the client sent is acted on until the verdict is in. Its
       // CONNECT came in time: waiting for a verdict (bcrypt behind a reconnect storm) is ours,
@@ -131,15 +148,17 @@ export function startAuthentication(engine: Engine, conn: Connection): void {
     },
     () => {
       engine.authGate.finished(conn);
-      if (conn.state === ConnectionState.AUTHENTICATING) refuse(conn, ConnackCode.NOT_AUTHORIZED, 'auth-error');
+      if (conn.state === ConnectionState.AUTHENTICATING) refuse(conn, CloseReason.AuthError);
     },
   );
 }
 
 /** The plugins' answer reaches the client: a refusal counts towards its address's failure limit. */
 function verdict(engine: Engine, conn: Connection, outcome: AuthOutcome): void {
-  if (outcome.returnCode !== 0) engine.authGate.failed(conn.peerHost);
-  if (outcome.returnCode === 4 || outcome.returnCode === 5) engine.stats.authFailures++;
+  if (outcome.reasonCode !== ReasonCode.Success) {
+    engine.authGate.failed(conn.peerHost);
+    if (isCredentialRefusal(outcome.reasonCode)) engine.stats.authFailures++;
+  }
   completeConnect(engine, conn, outcome);
 }
 
@@ -151,38 +170,77 @@ function verdict(engine: Engine, conn: Connection, outcome: AuthOutcome): void {
  */
 export function failAfterVerdict(engine: Engine, conn: Connection, err: unknown): void {
   engine.stats.protocolErrors++;
-  conn.close('protocol-error');
+  conn.close(CloseReason.ProtocolError);
   engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
 }
 
+/** A refusal of the client's credentials or rights (3.1.1: 0x04 or 0x05), not of the server's state. */
+function isCredentialRefusal(code: ReasonCode): boolean {
+  return (
+    code === ReasonCode.BadUserNameOrPassword ||
+    code === ReasonCode.NotAuthorized ||
+    code === ReasonCode.Banned ||
+    code === ReasonCode.BadAuthenticationMethod
+  );
+}
+
 function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome): void {
-  if (outcome.returnCode !== 0) {
-    // [unnumbered §3.1.4 step 3] CONNACK 0x04/0x05, then close; the Will is not published for a
-    // connection that was never accepted.
+  if (outcome.reasonCode !== ReasonCode.Success) {
+    // [unnumbered §3.1.4 step 3] CONNACK 0x04/0x05 (or the plugin's Reason Code), then close;
+    // the Will is not published for a connection that was never accepted.
     conn.will = null;
-    return refuse(conn, outcome.returnCode, outcome.returnCode === 4 ? 'bad-credentials' : 'not-authorized');
+    const reason = outcome.reasonCode === ReasonCode.BadUserNameOrPassword ? CloseReason.BadCredentials : CloseReason.NotAuthorized;
+    return refuse(conn, reason, outcome.reasonCode);
   }
-  if (!engine.mayClaimSession(conn.clientId, outcome.username)) {
+  // The session must be in memory before it is claimed: a store that fetches it (Redis) answers
+  // with a promise, and, as for authentication, nothing the client sent after CONNECT is acted
+  // on until it is in [MQTT-3.1.4-5]. The memory and SQLite stores answer at once.
+  const loaded = engine.loadSession(conn.clientId);
+  if (!isThenable(loaded)) return acceptConnect(engine, conn, outcome.username);
+  conn.pause(Pause.SESSION);
+  loaded.then(
+    () => {
+      if (conn.state !== ConnectionState.AUTHENTICATING) return; // gone meanwhile: nothing to undo
+      try {
+        acceptConnect(engine, conn, outcome.username);
+      } catch (err) {
+        return failAfterVerdict(engine, conn, err);
+      }
+      conn.resume(Pause.SESSION);
+    },
+    (err: unknown) => {
+      if (conn.state !== ConnectionState.AUTHENTICATING) return;
+      // The store cannot tell whether this client has a session: "server unavailable", retry later.
+      conn.will = null;
+      refuse(conn, CloseReason.StoreFailure, ReasonCode.ServerUnavailable);
+      engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+    },
+  );
+}
+
+/** CONNECT authenticated and its session (if any) in memory: claim it, attach it, CONNACK. */
+function acceptConnect(engine: Engine, conn: Connection, username: string | null): void {
+  if (!engine.mayClaimSession(conn.clientId, username)) {
     // A session belongs to the username that created it: another user presenting its client id
     // would take over its in-flight and queued messages (and kick its live client), so the
     // newcomer is refused and the session, live or not, is left alone. See docs/auth.md.
     engine.stats.refusedSessionOwner++;
     conn.will = null;
-    return refuse(conn, ConnackCode.NOT_AUTHORIZED, 'session-owner');
+    return refuse(conn, CloseReason.SessionOwner);
   }
-  conn.username = outcome.username;
+  conn.username = username;
   if (!engine.admitsSession(conn)) {
     // A new session beyond max-sessions / max-sessions-per-user: "server unavailable" (the
     // client may retry later, or resume a session it has); never accepted, so no Will.
     conn.will = null;
-    return refuse(conn, ConnackCode.SERVER_UNAVAILABLE, 'session-limit');
+    return refuse(conn, CloseReason.SessionLimit);
   }
   conn.state = ConnectionState.CONNECTED;
   conn.connectedAt = Date.now();
   const { session, present } = engine.attachSession(conn);
   // [MQTT-3.2.0-1] CONNACK is the first packet we send, before any queued or retained message;
   // [MQTT-3.2.2-1/2/3] Session Present; [MQTT-3.1.4-4] return code 0.
-  conn.send(encodeConnack(present && conn.protocolLevel === 4, ConnackCode.ACCEPTED)); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
+  sendConnack(conn, present && conn.protocolLevel === 4, ReasonCode.Success, conn.protocolLevel); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
   conn.startKeepalive(conn.keepalive);
   if (engine.events.listenerCount('clientConnected') > 0) engine.events.emit('clientConnected', {
     ...clientInfo(conn),

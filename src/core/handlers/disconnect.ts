@@ -1,5 +1,6 @@
 import type { Engine } from '../engine';
 import type { Connection } from '../connection/connection';
+import { CloseReason } from '../protocol/reason-codes';
 
 /**
  * [MQTT-3.14.4-3] discard the Will without publishing it; [MQTT-3.14.4-2] act on nothing sent
@@ -7,5 +8,5 @@ import type { Connection } from '../connection/connection';
  */
 export function handleDisconnect(engine: Engine, conn: Connection): void {
   conn.will = null;
-  conn.close('disconnect');
+  conn.close(CloseReason.Disconnect);
 }

@@ -1,6 +1,7 @@
 import { Connection, ConnectionState } from '../connection/connection';
 import type { PacketDispatcher } from '../connection/host';
 import type { Engine } from '../engine';
+import { CloseReason } from '../protocol/reason-codes';
 import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
 import { TopicLimitError } from '../topics/topic-limits';
 import { PacketType, type Packet } from '../protocol/packets';
@@ -92,7 +93,7 @@ export function handleFailure(engine: Engine, conn: Connection, err: unknown): v
   if (!(err instanceof ProtocolError)) {
     engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
   }
-  conn.close('protocol-error');
+  conn.close(CloseReason.ProtocolError);
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
-import { isThenable } from '../hooks/registry';
+import { isThenable, type PublishVerdict } from '../hooks/registry';
+import { isFailure, ReasonCode } from '../protocol/reason-codes';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
@@ -35,9 +36,9 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
       // Keep order: later packets wait until this one is decided [MQTT-4.6.0-2/3].
       conn.pause(Pause.PLUGIN);
       allowed
-        .then((ok) => {
+        .then((verdict) => {
           if (!conn.isOpen) return;
-          route(engine, conn, packet, ok);
+          route(engine, conn, packet, verdict);
           conn.resume(Pause.PLUGIN);
         })
         .catch((err: unknown) => failAfterVerdict(engine, conn, err));
@@ -45,11 +46,16 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
     }
     return route(engine, conn, packet, allowed);
   }
-  route(engine, conn, packet, true);
+  route(engine, conn, packet, ReasonCode.Success);
 }
 
-function route(engine: Engine, conn: Connection, packet: PublishPacket, allowed: boolean): void {
-  if (allowed) {
+/**
+ * Routes an authorized PUBLISH and acknowledges it. A refused one (a failure Reason Code) is
+ * acknowledged and dropped: 3.1.1 has no negative PUBACK [MQTT-3.3.5-2]; MQTT 5 will put the
+ * code in its PUBACK / PUBREC.
+ */
+function route(engine: Engine, conn: Connection, packet: PublishPacket, verdict: PublishVerdict): void {
+  if (!isFailure(verdict)) {
     // The payload is a view into the received chunk; the message keeps it (no copy).
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.
     engine.stats.messagesReceived++;

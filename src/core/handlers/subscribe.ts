@@ -2,6 +2,7 @@ import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
+import { toV3SubackReturnCode } from '../protocol/reason-codes';
 import { encodeSuback } from '../protocol/encoder';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
@@ -60,9 +61,9 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
     const verdict = engine.hooks.authorizeSubscribe(clientInfo(conn), shared > 0 ? filter.substring(shared) : filter, qos);
     if (isThenable(verdict)) {
       granted[i] = SUBACK_FAILURE;
-      (pending ??= []).push(verdict.then((v) => void (granted[i] = v === false ? SUBACK_FAILURE : v)));
+      (pending ??= []).push(verdict.then((v) => void (granted[i] = toV3SubackReturnCode(v))));
     } else {
-      granted[i] = verdict === false ? SUBACK_FAILURE : verdict;
+      granted[i] = toV3SubackReturnCode(verdict);
     }
   }
   if (pending === null) return applySubscribe(engine, conn, packet, granted, repeatOf);

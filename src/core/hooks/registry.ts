@@ -1,11 +1,34 @@
 import type { AuthConfig } from '../config/types';
-import type { QoS } from '../protocol/packets';
+import { PacketType, type QoS } from '../protocol/packets';
+import { isFailure, isReasonCodeAllowed, ReasonCode } from '../protocol/reason-codes';
 import type { AuthenticateRequest, AuthenticateResult, Awaitable, BrokerPlugin, ClientInfo, SubscriberInfo } from './plugin';
 
-/** Outcome of authentication as the CONNECT handler needs it. */
+/**
+ * Outcome of authentication as the CONNECT handler needs it: a Connect Reason Code (Success, or
+ * a failure CONNACK may carry), folded into the 3.1.1 return code when the CONNACK is encoded.
+ */
 export interface AuthOutcome {
-  returnCode: 0 | 4 | 5;
+  reasonCode: ReasonCode;
   username: string | null;
+}
+
+/** A publish verdict: Success, or the failure (3.1.1: acknowledged and dropped). */
+export type PublishVerdict = ReasonCode;
+/** A subscribe verdict: the granted QoS (GrantedQoS0..2) or a SUBACK failure code (3.1.1: 0x80). */
+export type SubscribeVerdict = ReasonCode;
+
+/** The 3.1.1 return codes plugins answered with before Reason Codes: 4 and 5. */
+function fromV3ReturnCode(returnCode: number | undefined): ReasonCode {
+  return returnCode === 5 ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword;
+}
+
+/**
+ * A plugin's refusal Reason Code, kept when CONNACK may carry it as a failure; anything else (a
+ * success code, a code of another packet) refuses as Not authorized rather than let a plugin's
+ * mistake become an invalid CONNACK.
+ */
+function connackRefusal(code: number): ReasonCode {
+  return isFailure(code) && isReasonCodeAllowed(PacketType.CONNACK, code) ? (code as ReasonCode) : ReasonCode.NotAuthorized;
 }
 
 type Hook<F> = F[] | null;
@@ -16,10 +39,19 @@ function isThenable<T>(v: Awaitable<T>): v is Promise<T> {
 
 function normaliseAuth(r: AuthenticateResult, req: AuthenticateRequest): AuthOutcome | undefined {
   if (r === undefined) return undefined;
-  if (r === true) return { returnCode: 0, username: req.username };
-  if (r === false) return { returnCode: 4, username: req.username };
-  if (r.ok) return { returnCode: 0, username: r.username ?? req.username };
-  return { returnCode: r.returnCode ?? 4, username: req.username };
+  if (r === true) return { reasonCode: ReasonCode.Success, username: req.username };
+  if (r === false) return { reasonCode: ReasonCode.BadUserNameOrPassword, username: req.username };
+  if (r.ok) return { reasonCode: ReasonCode.Success, username: r.username ?? req.username };
+  const reasonCode = r.reasonCode !== undefined ? connackRefusal(r.reasonCode) : fromV3ReturnCode(r.returnCode);
+  return { reasonCode, username: req.username };
+}
+
+/** A publish answer: true / undefined-free; a number is a Reason Code (failures deny). */
+function publishVerdict(v: boolean | ReasonCode): PublishVerdict {
+  if (v === true) return ReasonCode.Success;
+  if (v === false) return ReasonCode.NotAuthorized;
+  if (!isFailure(v)) return ReasonCode.Success;
+  return isReasonCodeAllowed(PacketType.PUBACK, v) ? v : ReasonCode.NotAuthorized;
 }
 
 /**
@@ -93,9 +125,9 @@ export class HookRegistry {
 
   /** When no plugin decides: anonymous clients follow `allow-anonymous`, others are refused. */
   private fallback(req: AuthenticateRequest): AuthOutcome {
-    if (req.username === null && this.auth.allowAnonymous) return { returnCode: 0, username: null };
-    if (this.authenticators === null && this.auth.allowAnonymous) return { returnCode: 0, username: req.username };
-    return { returnCode: req.username === null ? 5 : 4, username: req.username };
+    if (req.username === null && this.auth.allowAnonymous) return { reasonCode: ReasonCode.Success, username: null };
+    if (this.authenticators === null && this.auth.allowAnonymous) return { reasonCode: ReasonCode.Success, username: req.username };
+    return { reasonCode: req.username === null ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, username: req.username };
   }
 
   authenticate(req: AuthenticateRequest): Awaitable<AuthOutcome> {
@@ -112,14 +144,14 @@ export class HookRegistry {
         r = plugin.authenticate!(req);
       } catch (err) {
         this.onError(plugin, 'authenticate', err);
-        return { returnCode: 5, username: req.username };
+        return { reasonCode: ReasonCode.NotAuthorized, username: req.username };
       }
       if (isThenable(r)) {
         return r.then(
           (v) => normaliseAuth(v, req) ?? this.runAuth(list, i + 1, req),
           (err) => {
             this.onError(plugin, 'authenticate', err);
-            return { returnCode: 5 as const, username: req.username };
+            return { reasonCode: ReasonCode.NotAuthorized, username: req.username };
           },
         );
       }
@@ -129,68 +161,81 @@ export class HookRegistry {
     return this.fallback(req);
   }
 
-  authorizePublish(client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<boolean> {
+  /** Success, or the Reason Code of the refusal (a throw or rejection: 0x80 Unspecified error). */
+  authorizePublish(client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<PublishVerdict> {
     const list = this.publishAuthorizers;
-    if (list === null) return true;
+    if (list === null) return ReasonCode.Success;
     return this.runPublish(list, 0, client, topic, qos, retain);
   }
 
-  private runPublish(list: BrokerPlugin[], from: number, client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<boolean> {
+  private runPublish(list: BrokerPlugin[], from: number, client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<PublishVerdict> {
     for (let i = from; i < list.length; i++) {
       const plugin = list[i];
-      let r: Awaitable<boolean | undefined>;
+      let r: Awaitable<boolean | ReasonCode | undefined>;
       try {
         r = plugin.authorizePublish!(client, topic, qos, retain);
       } catch (err) {
         this.onError(plugin, 'authorizePublish', err);
-        return false;
+        return ReasonCode.UnspecifiedError;
       }
       if (isThenable(r)) {
         return r.then(
-          (v) => (v === undefined ? this.runPublish(list, i + 1, client, topic, qos, retain) : v),
+          (v) => (v === undefined ? this.runPublish(list, i + 1, client, topic, qos, retain) : publishVerdict(v)),
           (err) => {
             this.onError(plugin, 'authorizePublish', err);
-            return false;
+            return ReasonCode.UnspecifiedError;
           },
         );
       }
-      if (r !== undefined) return r;
+      if (r !== undefined) return publishVerdict(r);
     }
-    return true;
+    return ReasonCode.Success;
   }
 
-  /** Granted QoS, or false for refusal (SUBACK 0x80). */
-  authorizeSubscribe(client: ClientInfo, filter: string, qos: QoS): Awaitable<QoS | false> {
+  /**
+   * The granted QoS as GrantedQoS0..2 (a plugin may lower it), or a SUBACK failure Reason Code
+   * (false: 0x87 Not authorized; a throw or rejection: 0x80), which 3.1.1 sends as 0x80.
+   */
+  authorizeSubscribe(client: ClientInfo, filter: string, qos: QoS): Awaitable<SubscribeVerdict> {
     const list = this.subscribeAuthorizers;
-    if (list === null) return qos;
+    if (list === null) return qos as number as ReasonCode;
     return this.runSubscribe(list, 0, client, filter, qos);
   }
 
-  private runSubscribe(list: BrokerPlugin[], from: number, client: ClientInfo, filter: string, qos: QoS): Awaitable<QoS | false> {
-    const decide = (v: boolean | QoS | undefined): QoS | false | undefined =>
-      v === undefined ? undefined : v === true ? qos : v === false ? false : (Math.min(v, qos) as QoS);
+  private runSubscribe(list: BrokerPlugin[], from: number, client: ClientInfo, filter: string, qos: QoS): Awaitable<SubscribeVerdict> {
+    // A number below 0x80 is a QoS (GrantedQoS0..2 are 0..2), never above the one asked for.
+    const decide = (v: boolean | QoS | ReasonCode | undefined): SubscribeVerdict | undefined =>
+      v === undefined
+        ? undefined
+        : v === true
+          ? (qos as number as ReasonCode)
+          : v === false
+            ? ReasonCode.NotAuthorized
+            : isFailure(v)
+              ? isReasonCodeAllowed(PacketType.SUBACK, v) ? v : ReasonCode.NotAuthorized
+              : (Math.min(v, qos) as number as ReasonCode);
     for (let i = from; i < list.length; i++) {
       const plugin = list[i];
-      let r: Awaitable<boolean | QoS | undefined>;
+      let r: Awaitable<boolean | QoS | ReasonCode | undefined>;
       try {
         r = plugin.authorizeSubscribe!(client, filter, qos);
       } catch (err) {
         this.onError(plugin, 'authorizeSubscribe', err);
-        return false;
+        return ReasonCode.UnspecifiedError;
       }
       if (isThenable(r)) {
         return r.then(
           (v) => decide(v) ?? this.runSubscribe(list, i + 1, client, filter, qos),
           (err) => {
             this.onError(plugin, 'authorizeSubscribe', err);
-            return false as const;
+            return ReasonCode.UnspecifiedError;
           },
         );
       }
       const d = decide(r);
       if (d !== undefined) return d;
     }
-    return qos;
+    return qos as number as ReasonCode;
   }
 }
 

@@ -19,26 +19,64 @@ import {
   UnsubscribePacket,
 } from './packets';
 import { MAX_REMAINING_LENGTH } from './parser';
-import { encodePacketV5 } from './encoder-v5';
+import { encodeConnackV5, encodePacketV5 } from './encoder-v5';
+import { isReasonCodeAllowed, ReasonCode, reasonCodesFor, toV3ConnackReturnCode } from './reason-codes';
 
 /** PINGRESP, shared [MQTT-3.12.4-1]. */
 export const PINGRESP: Buffer = Buffer.from([0xd0, 0x00]);
 const PINGREQ: Buffer = Buffer.from([0xc0, 0x00]);
 const DISCONNECT: Buffer = Buffer.from([0xe0, 0x00]);
 
-/** CONNACK buffers: index = return code (0..5) with Session Present 0; plus accepted with SP 1. */
-const CONNACK_SP0: readonly Buffer[] = [0, 1, 2, 3, 4, 5].map((rc) => Buffer.from([0x20, 0x02, 0x00, rc]));
-const CONNACK_SP1: Buffer = Buffer.from([0x20, 0x02, 0x01, 0x00]);
+/**
+ * CONNACK buffers by Connect Reason Code, built once at load for every code CONNACK may carry:
+ * index `code * 2 + sessionPresent`. For MQTT 3.1 / 3.1.1 the code is folded into its return
+ * code (toV3ConnackReturnCode), `null` where 3.1.1 has none (the client gets no CONNACK); for
+ * MQTT 5 the CONNACK carries the code itself, without properties. Session Present is 0 with any
+ * code but Success [MQTT-3.2.2-4] (v5 [MQTT-3.2.2-6]).
+ */
+const CONNACK_V3: (Buffer | null)[] = new Array<Buffer | null>(512).fill(null);
+const CONNACK_V5: (Buffer | null)[] = new Array<Buffer | null>(512).fill(null);
+for (const code of reasonCodesFor(PacketType.CONNACK)) {
+  const v3 = toV3ConnackReturnCode(code);
+  if (v3 !== null) {
+    CONNACK_V3[code * 2] = Buffer.from([0x20, 0x02, 0x00, v3]);
+    CONNACK_V3[code * 2 + 1] = code === ReasonCode.Success ? Buffer.from([0x20, 0x02, 0x01, 0x00]) : CONNACK_V3[code * 2];
+  }
+  CONNACK_V5[code * 2] = encodeConnackV5(false, code);
+  CONNACK_V5[code * 2 + 1] = code === ReasonCode.Success ? encodeConnackV5(true, code) : CONNACK_V5[code * 2];
+}
 
 /**
- * CONNACK from a cached buffer (no allocation).
- * Session Present is forced to 0 when the return code is not 0 [MQTT-3.2.2-4].
- * Return codes 6..255 are reserved [unnumbered §3.2.2.3]: RangeError.
+ * The CONNACK for a Connect Reason Code at a connection's protocol level, from a cached buffer
+ * (no allocation): 3.1.1's return code for levels 3 and 4, the Reason Code itself for 5.
+ * `null` when a 3.1.1 client is sent no CONNACK for this code (a fault in the CONNECT itself
+ * [MQTT-3.1.4-1]). RangeError for a code CONNACK cannot carry (a caller bug).
+ */
+export function encodeConnackFor(sessionPresent: boolean, code: ReasonCode, protocolLevel: number): Buffer | null {
+  if (!isReasonCodeAllowed(PacketType.CONNACK, code)) throw new RangeError(`reason code 0x${(code as number).toString(16)} is not a CONNACK reason code`);
+  const i = code * 2 + (sessionPresent ? 1 : 0);
+  return protocolLevel === 5 ? CONNACK_V5[i] : CONNACK_V3[i];
+}
+
+/** The Reason Code each 3.1.1 return code (0..5) stands for, so both take the same buffers. */
+const V3_RETURN_CODE_REASON: readonly ReasonCode[] = [
+  ReasonCode.Success,
+  ReasonCode.UnsupportedProtocolVersion,
+  ReasonCode.ClientIdentifierNotValid,
+  ReasonCode.ServerUnavailable,
+  ReasonCode.BadUserNameOrPassword,
+  ReasonCode.NotAuthorized,
+];
+
+/**
+ * A 3.1.1 CONNACK from its wire return code (the codec, clients, tests; the broker speaks in
+ * Reason Codes through encodeConnackFor). Session Present is forced to 0 when the return code is
+ * not 0 [MQTT-3.2.2-4]. Return codes 6..255 are reserved [unnumbered §3.2.2.3]: RangeError.
  */
 export function encodeConnack(sessionPresent: boolean, returnCode: number): Buffer {
-  const buf = CONNACK_SP0[returnCode];
-  if (buf === undefined) throw new RangeError(`CONNACK return code must be 0..5, got ${returnCode}`);
-  return sessionPresent && returnCode === 0 ? CONNACK_SP1 : buf;
+  const code = V3_RETURN_CODE_REASON[returnCode];
+  if (code === undefined) throw new RangeError(`CONNACK return code must be 0..5, got ${returnCode}`);
+  return encodeConnackFor(sessionPresent, code, 4)!;
 }
 
 type AckType = PacketType.PUBACK | PacketType.PUBREC | PacketType.PUBREL | PacketType.PUBCOMP | PacketType.UNSUBACK;

@@ -278,6 +278,14 @@ export enum CloseReason {
   BadCredentials = 'bad-credentials',
   /** An authentication plugin failed (rejected its promise). */
   AuthError = 'auth-error',
+  /** Refused unverified: the client's address reached max-auth-failures-per-address. */
+  AuthFailures = 'auth-failures',
+  /** Refused unverified: max-pending-auth or max-pending-auth-per-address verifications pending. */
+  AuthBusy = 'auth-busy',
+  /** The client id's session belongs to another username. */
+  SessionOwner = 'session-owner',
+  /** A new session would exceed max-sessions or max-sessions-per-user. */
+  SessionLimit = 'session-limit',
 }
 
 /**
@@ -324,6 +332,10 @@ export function disconnectReasonCode(reason: CloseReason): ReasonCode | null {
     case CloseReason.NotAuthorized:
     case CloseReason.BadCredentials:
     case CloseReason.AuthError:
+    case CloseReason.AuthFailures:
+    case CloseReason.AuthBusy:
+    case CloseReason.SessionOwner:
+    case CloseReason.SessionLimit:
       return null;
     default: {
       const never: never = reason;
@@ -335,7 +347,12 @@ export function disconnectReasonCode(reason: CloseReason): ReasonCode | null {
 /**
  * For the close reasons that are CONNACK refusals: the MQTT 5 CONNACK Reason Code (fold it with
  * toV3ConnackReturnCode for 3.1.1, which gives today's return codes); `null` for the others.
- * AuthError is refused as Not authorized, as the 3.1.1 handler does (return code 5).
+ * - AuthError is refused as Not authorized, as the 3.1.1 handler does (return code 5).
+ * - AuthFailures (the address is blocked for a while) -> 0x87 Not authorized, not 0x8A Banned:
+ *   the block lifts by itself and the client may retry later (both fold into 3.1.1's 5).
+ * - AuthBusy -> 0x89 Server busy (3.1.1: 3 server unavailable): retry later.
+ * - SessionOwner -> 0x87 Not authorized (3.1.1: 5): this user may not take that session.
+ * - SessionLimit -> 0x97 Quota exceeded (3.1.1: 3): an administratively imposed limit.
  */
 export function connackReasonCode(reason: CloseReason): ReasonCode | null {
   switch (reason) {
@@ -347,9 +364,15 @@ export function connackReasonCode(reason: CloseReason): ReasonCode | null {
       return ReasonCode.BadUserNameOrPassword;
     case CloseReason.NotAuthorized:
     case CloseReason.AuthError:
+    case CloseReason.AuthFailures:
+    case CloseReason.SessionOwner:
       return ReasonCode.NotAuthorized;
     case CloseReason.AuthTimeout:
       return ReasonCode.ServerUnavailable;
+    case CloseReason.AuthBusy:
+      return ReasonCode.ServerBusy;
+    case CloseReason.SessionLimit:
+      return ReasonCode.QuotaExceeded;
     default:
       return null;
   }

@@ -38,7 +38,17 @@ export interface StoreLifecycle {
 
 export interface SessionStore extends StoreLifecycle {
   readonly size: number;
+  /** The session of `clientId` among those in memory (after load, for a store that needs it). */
   get(clientId: string): Session | undefined;
+  /**
+   * Brings the stored session of `clientId` (if any) into memory, so that `get` finds it; called
+   * at CONNECT, once the client is authenticated and before its session is claimed. Optional: a
+   * store that holds every session in memory (memory, SQLite) has none and CONNECT stays
+   * synchronous. A store that fetches sessions from elsewhere (Redis) answers with a promise: the
+   * connection's reading pauses (Pause.SESSION) until it settles, a rejection refuses the client
+   * with CONNACK "server unavailable" (3.1.1: 0x03). It may resolve after the client has gone.
+   */
+  load?(clientId: string): Session | undefined | Promise<Session | undefined>;
   /** Creates and registers a new, empty session (replacing none: delete first). */
   create(clientId: string, clean: boolean): Session;
   delete(session: Session): void;

@@ -135,6 +135,26 @@ export class MetricsService {
       shared_limit: s.refusedSharedLimit,
       retained_quota: s.refusedRetainedQuota,
     }));
+    // Reason Codes sent, labelled as the spec writes them ("0x87"); only codes sent at least once.
+    const byReasonCode = (counts: Uint32Array): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (let code = 0; code < counts.length; code++) {
+        if (counts[code] !== 0) out[`0x${code.toString(16).padStart(2, '0')}`] = counts[code];
+      }
+      return out;
+    };
+    labelled(
+      'nestmq_connack_sent_total',
+      'CONNACKs sent, by MQTT 5 Reason Code (a 3.1.1 return code counts under the code it was folded from)',
+      'reason_code',
+      (s) => byReasonCode(s.reasonCodesSent.connack),
+    );
+    labelled(
+      'nestmq_disconnect_sent_total',
+      'DISCONNECTs sent (MQTT 5 clients only), by Reason Code',
+      'reason_code',
+      (s) => byReasonCode(s.reasonCodesSent.disconnect),
+    );
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
     const adapter = adapterHost?.httpAdapter;
     const http = adapter instanceof AdminExpressAdapter ? adapter.httpStats : new AdminHttpStats();
