@@ -60,7 +60,8 @@ export type AddSubscriptionResult =
 /** Nodes a retained listing may visit per message it returns (bounds a sparse '+' walk). */
 const RETAINED_WALK_BUDGET = 1_000_000;
 
-export function sessionSnapshot(session: Session, sessionExpirySeconds: number): SessionSnapshot {
+/** `deadline`: when the session expires if its client stays away (the engine's expiry schedule), or undefined. */
+export function sessionSnapshot(session: Session, deadline: (s: Session) => number | undefined): SessionSnapshot {
   const conn = session.connection as Connection | null;
   const connected = conn !== null;
   return {
@@ -73,21 +74,14 @@ export function sessionSnapshot(session: Session, sessionExpirySeconds: number):
     queued: session.queuedCount,
     queuedBytes: session.queuedBytes,
     disconnectedAt: connected ? 0 : session.disconnectedAt,
-    expiresAt: expiresAt(session, connected, sessionExpirySeconds),
+    expiresAt: connected ? null : (deadline(session) ?? null),
   };
 }
 
-/** The session's own expiry interval (set per session), or the configured one for sessions restored before it was set. */
-function expiresAt(session: Session, connected: boolean, sessionExpirySeconds: number): number | null {
-  const seconds = session.expiryInterval > 0 ? session.expiryInterval : sessionExpirySeconds;
-  if (connected || session.clean || seconds <= 0 || session.disconnectedAt === 0) return null;
-  return session.disconnectedAt + seconds * 1000;
-}
-
-export function sessionDetail(session: Session, sessionExpirySeconds: number): SessionDetail {
+export function sessionDetail(session: Session, deadline: (s: Session) => number | undefined): SessionDetail {
   const subs = session.subscriptions;
   return {
-    ...sessionSnapshot(session, sessionExpirySeconds),
+    ...sessionSnapshot(session, deadline),
     subscriptionList: subs === null ? [] : [...subs].map(([filter, qos]) => ({ filter, qos })),
   };
 }

@@ -67,25 +67,6 @@ export interface ClientSnapshot {
   writeBlocked: boolean;
 }
 
-/** A snapshot of one session, connected or not (never the live object). */
-export interface SessionSnapshot {
-  clientId: string;
-  /** Ends with its connection (CleanSession 1). */
-  clean: boolean;
-  connected: boolean;
-  /** The username that last attached (null: anonymous; undefined: restored, not known yet). */
-  username: string | null | undefined;
-  subscriptions: number;
-  /** QoS 1/2 deliveries sent and not yet acknowledged. */
-  inflight: number;
-  /** Messages waiting in its queue. */
-  queued: number;
-  /** When its client left (ms since the epoch), 0 while connected or never. */
-  disconnectedAt: number;
-  /** When it expires (ms since the epoch) if detached and session-expiry applies, else null. */
-  expiresAt: number | null;
-}
-
 /** One configured listener as the admin surface shows it. */
 export interface ListenerStatus {
   name: string;
@@ -379,23 +360,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     };
   }
 
-  /** A session by client id, connected or offline, as a snapshot; undefined when there is none. */
-  session(clientId: string): SessionSnapshot | undefined {
-    const s = this.stores.sessions.get(clientId);
-    if (s === undefined) return undefined;
-    return {
-      clientId: s.clientId,
-      clean: s.clean,
-      connected: s.connection !== null,
-      username: s.username,
-      subscriptions: s.subscriptionCount,
-      inflight: s.inflightCount,
-      queued: s.queuedCount,
-      disconnectedAt: s.connection === null ? s.disconnectedAt : 0,
-      expiresAt: this.engine.lifecycle.expiresAt(s) ?? null,
-    };
-  }
-
   /** Disconnect a client as an administrator would (its Will fires); optionally drop its session. */
   disconnectClient(clientId: string, discardSession = false): boolean {
     const conn = this.engine.clients.get(clientId);
@@ -459,16 +423,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Every session, connected or offline, as snapshots (unsorted). */
   sessionList(): admin.SessionSnapshot[] {
     const out: admin.SessionSnapshot[] = [];
-    const expiry = this.config.limits.sessionExpiry;
-    for (const s of this.stores.sessions.values()) out.push(admin.sessionSnapshot(s, expiry));
+    for (const s of this.stores.sessions.values()) out.push(admin.sessionSnapshot(s, this.sessionDeadline));
     return out;
   }
 
   /** One session with its subscriptions, or undefined. */
   session(clientId: string): admin.SessionDetail | undefined {
     const s = this.stores.sessions.get(clientId);
-    return s === undefined ? undefined : admin.sessionDetail(s, this.config.limits.sessionExpiry);
+    return s === undefined ? undefined : admin.sessionDetail(s, this.sessionDeadline);
   }
+
+  private readonly sessionDeadline = (s: Session): number | undefined => this.engine.lifecycle.expiresAt(s);
 
   /** Every subscription of every session (unsorted). */
   subscriptionList(): admin.SubscriptionEntry[] {

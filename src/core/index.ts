@@ -1,4 +1,4 @@
-export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot, type SessionSnapshot, type ListenerStatus } from './broker';
+export { Broker, type BrokerOptions, type BrokerState, type ClientSnapshot, type ListenerStatus } from './broker';
 export type { BrokerStats } from './engine';
 export * from './config/types';
 export { validateConfig, isValidatedConfig, maskSecrets, DEFAULT_ADMIN_BIND, ConfigError, DEFAULT_LIMITS, parseBind, parseFlag } from './config/validate';
