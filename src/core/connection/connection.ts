@@ -7,7 +7,7 @@ import type { Session } from '../sessions/session';
 import type { Transport } from './transport';
 import { AuthSlot } from '../auth/auth-gate';
 import type { ConnectionHost } from './host';
-import { type ClientLink, ConnectionState, Pause } from './link';
+import { type ClientLink, type ClientV5Settings, ConnectionState, Pause } from './link';
 
 export { ConnectionState, Pause } from './link';
 
@@ -28,6 +28,7 @@ export class Connection implements ClientLink {
   clientId = '';
   username: string | null = null;
   protocolLevel = 0;
+  v5: ClientV5Settings | null = null;
   keepalive = 0;
   cleanSession = true;
   connectedAt = 0;

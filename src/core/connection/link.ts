@@ -36,8 +36,36 @@ export const enum Pause {
   ANY = 31,
 }
 
+/**
+ * What an MQTT 5 client asked for in its CONNECT and what the broker granted in its CONNACK: the
+ * limits the engine must honour when it sends to this client, and the inbound limits it enforces.
+ * Null on 3.1/3.1.1 connections (they have none of these).
+ */
+export interface ClientV5Settings {
+  /** The client's Receive Maximum: QoS 1/2 deliveries in flight to it at most (v5 [MQTT-3.3.4-7]). */
+  receiveMaximum: number;
+  /** The client's Maximum Packet Size (0: none given, the protocol's limit): larger packets are not sent (v5 [MQTT-3.1.2-25]). */
+  maximumPacketSize: number;
+  /** The client's Topic Alias Maximum: outbound aliases allowed (0: none). */
+  topicAliasMaximum: number;
+  /** Request Problem Information (false: no Reason String / User Properties except on PUBLISH, CONNACK, DISCONNECT). */
+  requestProblemInformation: boolean;
+  /** Request Response Information. */
+  requestResponseInformation: boolean;
+  /** Our Receive Maximum for its QoS 1/2 publishes (DISCONNECT 0x93 beyond it). */
+  serverReceiveMaximum: number;
+  /** Our Topic Alias Maximum for its publishes (DISCONNECT 0x94 beyond it). */
+  serverTopicAliasMaximum: number;
+  /** Inbound topic aliases: alias -> topic, created on first use. */
+  inboundAliases: Map<number, string> | null;
+  /** Outbound topic aliases state, owned by the delivery unit (opaque here). */
+  outboundAliases: object | null;
+}
+
 export interface ClientLink {
   readonly id: number;
+  /** MQTT 5 settings of this connection; null for 3.1/3.1.1. */
+  v5: ClientV5Settings | null;
   state: ConnectionState;
   clientId: string;
   username: string | null;

@@ -1,5 +1,5 @@
 import { EncodedPublish } from '../protocol/encoder';
-import type { QoS } from '../protocol/packets';
+import type { Properties, QoS } from '../protocol/packets';
 
 /**
  * An application message the broker has taken responsibility for. One instance is shared by
@@ -18,6 +18,18 @@ export class Message {
    * stored before owners were recorded), which only the global limits cover.
    */
   retainedOwner: string | null | undefined = undefined;
+  /**
+   * MQTT 5 application properties carried to subscribers unchanged (Payload Format Indicator,
+   * Content Type, Response Topic, Correlation Data, User Properties), null for none (3.1.1).
+   * Never Topic Alias or Subscription Identifiers: those are per receiver.
+   */
+  properties: Properties | null = null;
+  /**
+   * Epoch ms at which it expires (MQTT 5 Message Expiry Interval), 0 for never: queued,
+   * in-flight-not-yet-sent and retained copies are dropped then; deliveries carry the remaining
+   * interval (v5 [MQTT-3.3.2-5/6]).
+   */
+  expiresAt = 0;
 
   constructor(
     readonly topic: string,
