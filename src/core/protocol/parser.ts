@@ -165,7 +165,7 @@ export class PacketParser {
   /** MQTT 5 body decoder, created with the first v5 packet. */
   private v5: V5Decoder | null = null;
 
-  private readonly maxPacketSize: number;
+  private maxPacketSize: number;
   /** The limit for the next packet: maxFirstPacketSize until a first packet's length passed, then maxPacketSize. */
   private limit: number;
 
@@ -199,6 +199,17 @@ export class PacketParser {
     const first = options?.maxFirstPacketSize ?? this.maxPacketSize;
     if (!Number.isInteger(first) || first < 0) throw new RangeError(`maxFirstPacketSize must be a non-negative integer, got ${first}`);
     this.limit = Math.min(first, this.maxPacketSize);
+  }
+
+  /**
+   * Re-arms a released parser for a connection's next bytes (acquireParser): the state reset()
+   * clears, plus this connection's limits and level. The options were validated by the config.
+   */
+  rearm(maxPacketSize: number, maxFirstPacketSize: number, protocolLevel: number): void {
+    this.reset();
+    this.maxPacketSize = Math.min(maxPacketSize, MAX_REMAINING_LENGTH);
+    this.limit = Math.min(maxFirstPacketSize, this.maxPacketSize);
+    this.protocolLevel = protocolLevel;
   }
 
   /** Appends received bytes; nothing is parsed here. Ignored once the parser is dead. */
@@ -237,7 +248,7 @@ export class PacketParser {
   reset(): void {
     this.buf = EMPTY;
     this.pos = 0;
-    this.queue = [];
+    if (this.queue.length !== 0) this.queue = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
     this.runStart = 0;
@@ -605,6 +616,33 @@ export class PacketParser {
     if (topics.length === 0) throw new ProtocolError('UNSUBSCRIBE without any topic filter', 'MQTT-3.10.3-2');
     return { type: PacketType.UNSUBSCRIBE, packetId, topics };
   }
+}
+
+/**
+ * Parsers between uses. A connection holds a parser only while bytes of an incomplete packet are
+ * buffered (an idle connection holds none); one whose chunk ended on a packet boundary, the
+ * common case on a busy connection, gives it back here and takes one again with its next chunk,
+ * so a busy broker does not allocate a parser per received chunk. Processing is sequential, so a
+ * handful covers every connection between two chunks; a parser here holds no chunk.
+ */
+const sparePool: PacketParser[] = [];
+const SPARE_MAX = 8;
+
+/** A parser for a connection's next chunk: a spare one re-armed, or a new one. */
+export function acquireParser(maxPacketSize: number, maxFirstPacketSize: number, protocolLevel: number): PacketParser {
+  const parser = sparePool.pop();
+  if (parser === undefined) {
+    const fresh = new PacketParser({ maxPacketSize, maxFirstPacketSize });
+    fresh.protocolLevel = protocolLevel;
+    return fresh;
+  }
+  parser.rearm(maxPacketSize, maxFirstPacketSize, protocolLevel);
+  return parser;
+}
+
+/** Gives back a parser with nothing buffered (a dead one is dropped). */
+export function releaseParser(parser: PacketParser): void {
+  if (sparePool.length < SPARE_MAX && parser.bufferedBytes === 0) sparePool.push(parser);
 }
 
 function decodeConnack(buf: Buffer, p: number): ConnackPacket {
