@@ -128,6 +128,7 @@ export class Connection implements ClientLink {
         limits.maxPacketSize,
         this.state === ConnectionState.AWAIT_CONNECT ? limits.maxConnectPacketSize : limits.maxPacketSize,
         this.protocolLevel !== 0 ? this.protocolLevel : 4,
+        limits.maxFiltersPerSubscribe,
       );
     }
     parser.push(chunk);
