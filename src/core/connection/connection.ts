@@ -1,7 +1,7 @@
 import { encodeConnackFor } from '../protocol/encoder';
 import { encodeDisconnectV5 } from '../protocol/encoder-v5';
 import { CloseReason, connackReasonCode, disconnectReasonCode } from '../protocol/reason-codes';
-import { PacketParser } from '../protocol/parser';
+import { acquireParser, type PacketParser, releaseParser } from '../protocol/parser';
 import type { WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
 import type { Transport } from './transport';
@@ -45,7 +45,7 @@ export class Connection implements ClientLink {
   authPassword: Buffer | null = null;
   /**
    * The streaming parser, present while bytes are buffered: a connection with nothing pending
-   * (an idle one) drops it and gets a fresh one with its next bytes.
+   * (an idle one) gives it back to the parsers' spare pool and takes one with its next bytes.
    */
   private parser: PacketParser | null = null;
   private remote: string | null = null;
@@ -126,11 +126,12 @@ export class Connection implements ClientLink {
       const limits = this.host.limits;
       // Until CONNECT is in, the client is unknown: its first packet may only be small
       // (max-connect-packet-size), refused as soon as its Remaining Length is read.
-      parser = this.parser = new PacketParser({
-        maxPacketSize: limits.maxPacketSize,
-        maxFirstPacketSize: this.state === ConnectionState.AWAIT_CONNECT ? limits.maxConnectPacketSize : limits.maxPacketSize,
-      });
-      if (this.protocolLevel !== 0) parser.protocolLevel = this.protocolLevel;
+      parser = this.parser = acquireParser(
+        limits.maxPacketSize,
+        this.state === ConnectionState.AWAIT_CONNECT ? limits.maxConnectPacketSize : limits.maxPacketSize,
+        this.protocolLevel !== 0 ? this.protocolLevel : 4,
+        limits.maxFiltersPerSubscribe,
+      );
     }
     parser.push(chunk);
     this.process();
@@ -149,7 +150,10 @@ export class Connection implements ClientLink {
         return;
       }
       if (packet === null) {
-        if (parser.bufferedBytes === 0 && this.parser === parser) this.parser = null;
+        if (parser.bufferedBytes === 0 && this.parser === parser) {
+          this.parser = null;
+          releaseParser(parser);
+        }
         return;
       }
       this.host.dispatcher.handlePacket(this, packet);

@@ -24,7 +24,8 @@ import { failAfterVerdict } from './connect';
  */
 export function handleSubscribe(engine: Engine, conn: Connection, packet: SubscribePacket): void {
   const subs = packet.subscriptions;
-  const n = subs.length;
+  // The parser decodes at most max-filters-per-subscribe filters and counts the rest (overflow).
+  const n = subs.length + (packet.overflow ?? 0);
   const granted: number[] = new Array(n);
   const max = engine.limits.maxFiltersPerSubscribe;
   // Index of the earlier identical (filter, QoS) request, for repeats; only built for n > 1.
@@ -32,7 +33,7 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
   let repeatOf: Int32Array | null = null;
   if (n > 1) {
     firstOf = new Map();
-    repeatOf = new Int32Array(n).fill(-1);
+    repeatOf = new Int32Array(Math.min(n, max)).fill(-1);
   }
   let pending: Promise<void>[] | null = null;
   for (let i = 0; i < n; i++) {

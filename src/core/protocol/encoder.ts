@@ -198,6 +198,8 @@ function checkQos(qos: number, what: string): void {
  * of one template with QoS, DUP and packet id patched in (the id differs per receiver, and a
  * buffer handed to a socket must not change while it is queued).
  */
+const EMPTY_PAYLOAD = Buffer.alloc(0);
+
 export class EncodedPublish {
   private qos0Bytes: Buffer | null = null;
   private template: Buffer | null = null;
@@ -205,8 +207,25 @@ export class EncodedPublish {
   private idOffset = 0;
   private readonly topicLength: number;
 
-  constructor(readonly topic: string, readonly payload: Buffer, readonly retain: boolean) {
+  constructor(readonly topic: string, payload: Buffer, readonly retain: boolean) {
     this.topicLength = stringLength(topic, 'PUBLISH topic');
+    this.payloadBytes = payload;
+  }
+
+  /** The payload; a view into a received chunk until adoptPayload swaps in a copy. */
+  get payload(): Buffer {
+    return this.payloadBytes;
+  }
+
+  private payloadBytes: Buffer = EMPTY_PAYLOAD;
+
+  /**
+   * Swap the payload for a copy with the same bytes (Message.compact): the bytes built so far
+   * (QoS 0 buffer, QoS>0 template) are already copies and stay valid, so nothing is encoded twice.
+   */
+  adoptPayload(copy: Buffer): void {
+    if (copy.length !== this.payloadBytes.length) throw new RangeError('adoptPayload needs a copy of the same length');
+    this.payloadBytes = copy;
   }
 
   /** QoS 0 bytes, computed once lazily and shared by every QoS 0 receiver. DUP is never set on QoS 0 [MQTT-3.3.1-2]. */

@@ -191,6 +191,11 @@ export interface SubscribePacket {
   type: PacketType.SUBSCRIBE;
   packetId: number;
   subscriptions: Subscription[];
+  /**
+   * Filters after `subscriptions` that the parser validated but did not decode, because the
+   * packet holds more than its maxFiltersPerSubscribe: all to be refused (0x80). Absent means 0.
+   */
+  overflow?: number;
   /** MQTT 5 only (Subscription Identifier, User Properties). */
   properties?: Properties;
 }

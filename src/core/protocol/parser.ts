@@ -49,7 +49,7 @@ import {
   WillMessage,
 } from './packets';
 import { PacketTooLargeError, ProtocolError } from './errors';
-import { decodeTopicName, decodeUtf8 } from './utf8';
+import { decodeTopicName, decodeUtf8, isValidUtf8 } from './utf8';
 import { checkFirstByteV5, decodePublishV5, V5Decoder } from './parser-v5';
 
 export interface ParserOptions {
@@ -60,6 +60,12 @@ export interface ParserOptions {
    * Before login a client has proved nothing, so it may hold only this much memory.
    */
   maxFirstPacketSize: number;
+  /**
+   * SUBSCRIBE filters decoded into objects; those beyond are validated on their bytes only and
+   * counted in SubscribePacket.overflow (the broker refuses them all: max-filters-per-subscribe).
+   * Default: no cap.
+   */
+  maxFiltersPerSubscribe: number;
 }
 
 /** Largest value a 4-byte Remaining Length can hold (section 2.2.3). */
@@ -165,7 +171,9 @@ export class PacketParser {
   /** MQTT 5 body decoder, created with the first v5 packet. */
   private v5: V5Decoder | null = null;
 
-  private readonly maxPacketSize: number;
+  private maxPacketSize: number;
+  /** SUBSCRIBE filters decoded into objects (ParserOptions.maxFiltersPerSubscribe). */
+  private maxFilters: number;
   /** The limit for the next packet: maxFirstPacketSize until a first packet's length passed, then maxPacketSize. */
   private limit: number;
 
@@ -199,6 +207,21 @@ export class PacketParser {
     const first = options?.maxFirstPacketSize ?? this.maxPacketSize;
     if (!Number.isInteger(first) || first < 0) throw new RangeError(`maxFirstPacketSize must be a non-negative integer, got ${first}`);
     this.limit = Math.min(first, this.maxPacketSize);
+    const filters = options?.maxFiltersPerSubscribe ?? Infinity;
+    if (!(filters >= 0)) throw new RangeError(`maxFiltersPerSubscribe must be a non-negative number, got ${filters}`);
+    this.maxFilters = filters;
+  }
+
+  /**
+   * Re-arms a released parser for a connection's next bytes (acquireParser): the state reset()
+   * clears, plus this connection's limits and level. The options were validated by the config.
+   */
+  rearm(maxPacketSize: number, maxFirstPacketSize: number, protocolLevel: number, maxFiltersPerSubscribe: number): void {
+    this.reset();
+    this.maxFilters = maxFiltersPerSubscribe;
+    this.maxPacketSize = Math.min(maxPacketSize, MAX_REMAINING_LENGTH);
+    this.limit = Math.min(maxFirstPacketSize, this.maxPacketSize);
+    this.protocolLevel = protocolLevel;
   }
 
   /** Appends received bytes; nothing is parsed here. Ignored once the parser is dead. */
@@ -237,7 +260,7 @@ export class PacketParser {
   reset(): void {
     this.buf = EMPTY;
     this.pos = 0;
-    this.queue = [];
+    if (this.queue.length !== 0) this.queue = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
     this.runStart = 0;
@@ -568,7 +591,8 @@ export class PacketParser {
     const packetId = this.u16('SUBSCRIBE packet id');
     if (packetId === 0) throw zeroId(PacketType.SUBSCRIBE);
     const subscriptions: Subscription[] = [];
-    while (this.p < this.e) {
+    const max = this.maxFilters;
+    while (this.p < this.e && subscriptions.length < max) {
       const topic = this.str('SUBSCRIBE topic filter', 'MQTT-3.8.3-1');
       if (topic.length === 0) throw new ProtocolError('SUBSCRIBE with an empty topic filter', 'MQTT-4.7.3-1');
       const qos = this.u8('SUBSCRIBE requested QoS', 'MQTT-3.8.3-4');
@@ -576,7 +600,38 @@ export class PacketParser {
       subscriptions.push({ topic, qos: qos as QoS });
     }
     if (subscriptions.length === 0) throw new ProtocolError('SUBSCRIBE without any topic filter', 'MQTT-3.8.3-3');
-    return { type: PacketType.SUBSCRIBE, packetId, subscriptions };
+    if (this.p === this.e) return { type: PacketType.SUBSCRIBE, packetId, subscriptions };
+    // Beyond the cap: the same checks on the bytes (the packet stays as malformed or as valid
+    // as if decoded), no string, no object; the handler refuses these filters by count.
+    const overflow = this.skipFilters();
+    return { type: PacketType.SUBSCRIBE, packetId, subscriptions, overflow };
+  }
+
+  /** Validates the rest of a SUBSCRIBE's filters without decoding them; returns their count. */
+  private skipFilters(): number {
+    const d = this.d;
+    const e = this.e;
+    let p = this.p;
+    let count = 0;
+    while (p < e) {
+      if (e - p < 2) throw truncated('SUBSCRIBE topic filter', 'MQTT-3.8.3-1');
+      const len = (d[p] << 8) | d[p + 1];
+      const start = p + 2;
+      const end = start + len;
+      if (end > e) throw truncated('SUBSCRIBE topic filter', 'MQTT-3.8.3-1');
+      if (len === 0) throw new ProtocolError('SUBSCRIBE with an empty topic filter', 'MQTT-4.7.3-1');
+      if (!isValidUtf8(d, start, end)) {
+        decodeUtf8(d, start, end); // throws the precise error ([MQTT-1.5.3-1] or [MQTT-1.5.3-2])
+        throw new ProtocolError('string is not well-formed UTF-8', 'MQTT-1.5.3-1');
+      }
+      if (end >= e) throw truncated('SUBSCRIBE requested QoS', 'MQTT-3.8.3-4');
+      const qos = d[end];
+      if (qos > 2) throw new ProtocolError(`SUBSCRIBE requested-QoS byte 0x${qos.toString(16)}`, 'MQTT-3.8.3-4');
+      p = end + 1;
+      count++;
+    }
+    this.p = p;
+    return count;
   }
 
   private decodeSuback(): SubackPacket {
@@ -605,6 +660,33 @@ export class PacketParser {
     if (topics.length === 0) throw new ProtocolError('UNSUBSCRIBE without any topic filter', 'MQTT-3.10.3-2');
     return { type: PacketType.UNSUBSCRIBE, packetId, topics };
   }
+}
+
+/**
+ * Parsers between uses. A connection holds a parser only while bytes of an incomplete packet are
+ * buffered (an idle connection holds none); one whose chunk ended on a packet boundary, the
+ * common case on a busy connection, gives it back here and takes one again with its next chunk,
+ * so a busy broker does not allocate a parser per received chunk. Processing is sequential, so a
+ * handful covers every connection between two chunks; a parser here holds no chunk.
+ */
+const sparePool: PacketParser[] = [];
+const SPARE_MAX = 8;
+
+/** A parser for a connection's next chunk: a spare one re-armed, or a new one. */
+export function acquireParser(maxPacketSize: number, maxFirstPacketSize: number, protocolLevel: number, maxFiltersPerSubscribe: number): PacketParser {
+  const parser = sparePool.pop();
+  if (parser === undefined) {
+    const fresh = new PacketParser({ maxPacketSize, maxFirstPacketSize, maxFiltersPerSubscribe });
+    fresh.protocolLevel = protocolLevel;
+    return fresh;
+  }
+  parser.rearm(maxPacketSize, maxFirstPacketSize, protocolLevel, maxFiltersPerSubscribe);
+  return parser;
+}
+
+/** Gives back a parser with nothing buffered (a dead one is dropped). */
+export function releaseParser(parser: PacketParser): void {
+  if (sparePool.length < SPARE_MAX && parser.bufferedBytes === 0) sparePool.push(parser);
 }
 
 function decodeConnack(buf: Buffer, p: number): ConnackPacket {

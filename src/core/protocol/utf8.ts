@@ -94,3 +94,48 @@ function decode(buf: Buffer, start: number, end: number, classes: Uint8Array, wi
     throw new ProtocolError('string is not well-formed UTF-8', rules.malformed);
   }
 }
+
+/**
+ * Whether `buf[start, end)` is a string decodeUtf8 accepts (well-formed UTF-8 [MQTT-1.5.3-1], no
+ * U+0000 [MQTT-1.5.3-2]), judged on the bytes without building the string: for fields that are
+ * validated but never used (SUBSCRIBE filters beyond the handler's cap).
+ */
+export function isValidUtf8(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const b = buf[i];
+    if (b < 0x80) {
+      if (b === 0) return false;
+      i++;
+      continue;
+    }
+    let n: number;
+    let min: number;
+    let cp: number;
+    if (b >= 0xc2 && b <= 0xdf) {
+      n = 1;
+      min = 0x80;
+      cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      min = 0x800;
+      cp = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      min = 0x10000;
+      cp = b & 0x07;
+    } else {
+      return false; // continuation byte, overlong C0/C1, or beyond U+10FFFF
+    }
+    if (i + n >= end) return false; // sequence cut by the field's end
+    for (let k = 1; k <= n; k++) {
+      const c = buf[i + k];
+      if ((c & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    // Overlong, surrogate (U+D800..U+DFFF) or beyond U+10FFFF.
+    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return false;
+    i += n + 1;
+  }
+  return true;
+}

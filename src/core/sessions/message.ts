@@ -63,9 +63,11 @@ export class Message {
     this.compacted = true;
     const p = this.payload;
     if (p.length === p.buffer.byteLength) return;
-    this.payload = Buffer.from(p);
-    this.encoded = new EncodedPublish(this.topic, this.payload, false);
-    this.retainedEncoded = null;
+    const copy = (this.payload = Buffer.from(p));
+    // Same bytes: the encodings keep what they already built (no second template), only
+    // their reference to the chunk goes.
+    this.encoded.adoptPayload(copy);
+    this.retainedEncoded?.adoptPayload(copy);
   }
 }
 
