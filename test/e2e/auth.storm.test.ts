@@ -138,3 +138,24 @@ describe('authentication limits per address', () => {
     }, 60_000);
   }
 });
+
+describe('a reconnect storm of anonymous clients from one address (auth.anonymous only)', () => {
+  it('is not bounded by the verification limits: 60 CONNECTs at once from loopback, with max-pending-auth-per-address 2, all get CONNACK 0', async () => {
+    // auth.anonymous decides at once from the username (cheapAuthentication): a NAT address full
+    // of devices reconnecting after a restart must not be refused 0x03 by bounds meant for hashes.
+    const tb = await TestBroker.start({
+      auth: { plugins: ['auth.anonymous'], 'allow-anonymous': true },
+      limits: { 'max-concurrent-auth': 1, 'max-pending-auth': 2, 'max-pending-auth-per-address': 2 },
+    });
+    const clients: RawClient[] = [];
+    try {
+      for (let i = 0; i < 60; i++) clients.push(await RawClient.tcp(tb.port));
+      for (let i = 0; i < clients.length; i++) clients[i].send(connect({ clientId: `anon-${i}` }));
+      for (const c of clients) expect((await c.next(5000)).bytes).toEqual(connack(0, 0));
+      expect(tb.broker.stats.refusedAuthBusy).toBe(0);
+    } finally {
+      for (const c of clients) c.destroy();
+      await tb.close();
+    }
+  });
+});

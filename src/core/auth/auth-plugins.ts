@@ -36,6 +36,8 @@ export interface AnonymousAuthOptions {
 
 export class AnonymousAuthPlugin implements BrokerPlugin {
   readonly name = 'auth.anonymous';
+  /** Decides from the username alone, at once. */
+  readonly cheapAuthentication = true;
   readonly allowAnonymous: boolean;
   acceptUsernames: boolean;
 

@@ -79,6 +79,14 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
     return completeConnect(engine, conn, { reasonCode: ReasonCode.Success, username: conn.certificateCommonName });
   }
   if (!engine.hooks.hasAuthenticators) return completeConnect(engine, conn, engine.hooks.withoutPlugins(packet.username));
+  if (engine.hooks.authenticationIsCheap) {
+    // Only plugins that answer at once without costly work (auth.anonymous): nothing for a login
+    // storm to exhaust, so no AuthGate bounds (a reconnect storm of anonymous clients from one
+    // NAT address must not be refused 0x03).
+    conn.authPassword = packet.password;
+    conn.pause(Pause.AUTH);
+    return startAuthentication(engine, conn);
+  }
   // Verifications are bounded (login storms): see auth/auth-gate.ts.
   switch (engine.authGate.admit(conn)) {
     case Admission.BLOCKED:

@@ -45,6 +45,12 @@ export type BrokerEventHandlers = { [K in keyof BrokerEvents]?: (...args: Broker
 
 export interface BrokerPlugin {
   readonly name?: string;
+  /**
+   * `authenticate` answers synchronously and does no costly work (no password hash, no I/O), as
+   * auth.anonymous: when every authenticator says so, CONNECTs skip the AuthGate's bounds on
+   * pending verifications (limits.max-pending-auth*), which exist for costly ones.
+   */
+  readonly cheapAuthentication?: boolean;
   authenticate?(request: AuthenticateRequest): Awaitable<AuthenticateResult>;
   /**
    * true (or ReasonCode.Success) allows; false (0x87 Not authorized) or a failure Reason Code

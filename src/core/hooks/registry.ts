@@ -110,6 +110,11 @@ export class HookRegistry {
     return this.authenticators !== null;
   }
 
+  /** Every authenticator declares `cheapAuthentication`: CONNECTs need no AuthGate bounds. */
+  get authenticationIsCheap(): boolean {
+    return this.authenticators !== null && this.authenticators.every((p) => p.cheapAuthentication === true);
+  }
+
   /** The verdict when no plugin is configured: `allow-anonymous` decides for anonymous clients. */
   withoutPlugins(username: string | null): AuthOutcome {
     return this.fallback({ clientId: '', username, remoteAddress: '', listener: '', password: null });
