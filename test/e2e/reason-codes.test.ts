@@ -6,7 +6,7 @@
  */
 import { type BrokerPlugin, ReasonCode } from '../../src';
 import { TestBroker } from '../helpers/broker';
-import { PINGREQ, PINGRESP, RawClient, connack, connect, field, packet, publish, puback, suback, subscribe } from '../helpers/raw';
+import { PINGREQ, PINGRESP, RawClient, connack, connect,  publish, puback, suback, subscribe } from '../helpers/raw';
 
 describe('Reason Codes from plugins, folded for 3.1.1 clients', () => {
   let tb: TestBroker | null = null;
@@ -54,8 +54,8 @@ describe('Reason Codes from plugins, folded for 3.1.1 clients', () => {
 
   it('an unsupported protocol level gets the 3.1.1 CONNACK 0x01 whatever level it asked for, counted as 0x84', async () => {
     tb = await TestBroker.start({ auth: { 'allow-anonymous': true } });
-    // An MQTT 5 CONNECT (Properties Length 0 after the keepalive), then an unknown level 6.
-    for (const bytes of [packet(0x10, field('MQTT'), [5, 0x02, 0, 0, 0], field('v5')), connect({ clientId: 'v6', level: 6 })]) {
+    // Unknown levels 6 and 7 (level 5 is MQTT 5 now: test/conformance/v5).
+    for (const bytes of [connect({ clientId: 'v7', level: 7 }), connect({ clientId: 'v6', level: 6 })]) {
       const c = await RawClient.tcp(tb.port);
       c.send(bytes);
       await c.expect(connack(0, 1));

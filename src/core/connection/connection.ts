@@ -26,6 +26,8 @@ export class Connection implements ClientLink {
   readonly id = ++connectionSeq;
   state = ConnectionState.AWAIT_CONNECT;
   clientId = '';
+  /** MQTT 5: the client sent an empty id and we assigned `clientId` (CONNACK returns it). */
+  assignedClientId = false;
   username: string | null = null;
   protocolLevel = 0;
   v5: ClientV5Settings | null = null;

@@ -56,6 +56,15 @@ export interface ClientV5Settings {
   serverReceiveMaximum: number;
   /** Our Topic Alias Maximum for its publishes (DISCONNECT 0x94 beyond it). */
   serverTopicAliasMaximum: number;
+  /** CONNECT's Clean Start: discard an existing session (v5 [MQTT-3.1.2-4]); keeping it is Session Expiry's business. */
+  cleanStart: boolean;
+  /**
+   * The Session Expiry Interval in force (seconds; CONNECT's, capped by limits.session-expiry,
+   * possibly changed by DISCONNECT): 0 ends the session with the connection v5 [MQTT-3.1.2-23].
+   */
+  sessionExpiryInterval: number;
+  /** CONNECT's Session Expiry Interval as asked (CONNACK tells the granted one when it differs). */
+  requestedSessionExpiryInterval: number;
   /** Inbound topic aliases: alias -> topic, created on first use. */
   inboundAliases: Map<number, string> | null;
   /** Outbound topic aliases state, owned by the delivery unit (opaque here). */

@@ -164,14 +164,17 @@ export class SessionLifecycle {
 
     let session = this.sessions.get(clientId);
     let present = false;
-    if (conn.cleanSession) {
-      // [MQTT-3.1.2-6] discard any stored session; the new one ends with the connection.
+    // 3.1.1: Clean Session both discards a stored session and ends the new one with the connection.
+    // MQTT 5 splits them: Clean Start discards v5 [MQTT-3.1.2-4], and a Session Expiry Interval
+    // of 0 ends the session with the connection v5 [MQTT-3.1.2-23] (a stored one is still resumed
+    // with Clean Start 0 v5 [MQTT-3.1.2-6]; it ends at its close: connectionClosed).
+    const v5 = conn.v5;
+    const discardStored = conn.cleanSession;
+    const endsWithConnection = v5 === null ? conn.cleanSession : v5.sessionExpiryInterval === 0;
+    if (discardStored || session === undefined || session.clean) {
+      // [MQTT-3.1.2-6] discard any stored session; a clean one ends with the connection.
       if (session !== undefined) this.discard(session);
-      session = this.sessions.create(clientId, true);
-      this.countSession(session, conn.username);
-    } else if (session === undefined || session.clean) {
-      if (session !== undefined) this.discard(session);
-      session = this.sessions.create(clientId, false);
+      session = this.sessions.create(clientId, endsWithConnection);
       this.countSession(session, conn.username);
     } else {
       present = true; // [MQTT-3.2.2-2] even when the session holds no subscription
@@ -182,7 +185,8 @@ export class SessionLifecycle {
         this.countSession(session, conn.username);
       }
     }
-    session.expiryInterval = this.limits.sessionExpiry;
+    // 0xFFFFFFFF (v5: never expires) is 0 here, as session-expiry's "never".
+    session.expiryInterval = v5 === null ? this.limits.sessionExpiry : v5.sessionExpiryInterval === 0xffffffff ? 0 : v5.sessionExpiryInterval;
     session.connection = conn;
     session.username = conn.username;
     this.sessions.attached?.(session);
@@ -218,7 +222,8 @@ export class SessionLifecycle {
     this.clients.release(conn);
     if (session.connection === conn) {
       session.connection = null;
-      if (session.clean) this.discard(session);
+      // v5 [MQTT-3.1.2-23] Session Expiry Interval 0 (CONNECT's, or DISCONNECT's): the session ends now.
+      if (session.clean || (conn.v5 !== null && conn.v5.sessionExpiryInterval === 0)) this.discard(session);
       else {
         // Its share groups' QoS 1 in flight and queued messages go to connected members.
         if (this.router.shared.size > 0) this.delivery.releaseShared(session, false);

@@ -1,11 +1,13 @@
 import type { Engine } from '../engine';
 import { type Connection, ConnectionState, Pause } from '../connection/connection';
+import type { ClientV5Settings } from '../connection/link';
 import { clientInfo } from '../hooks/types';
 import type { AuthOutcome } from '../hooks/registry';
 import { isThenable } from '../hooks/registry';
 import { Admission } from '../auth/auth-gate';
 import { encodeConnackFor } from '../protocol/encoder';
-import type { ConnectPacket } from '../protocol/packets';
+import { encodeConnackV5 } from '../protocol/encoder-v5';
+import type { ConnectPacket, Properties } from '../protocol/packets';
 import { CloseReason, connackReasonCode, ReasonCode } from '../protocol/reason-codes';
 import { isValidTopicName } from '../topics/topic-validation';
 import { ProtocolError } from '../protocol/errors';
@@ -38,7 +40,7 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   conn.protocolLevel = packet.protocolLevel;
   // [MQTT-3.1.2-2] unsupported level ("MQTT" other than 4, "MQIsdp" other than 3): CONNACK 0x01.
   const supported =
-    (packet.protocolName === 'MQTT' && packet.protocolLevel === 4) ||
+    (packet.protocolName === 'MQTT' && (packet.protocolLevel === 4 || packet.protocolLevel === 5)) ||
     (packet.protocolName === 'MQIsdp' && packet.protocolLevel === 3);
   if (!supported) {
     // In 3.1.1's form whatever level was asked: the client's own level may be one we cannot speak.
@@ -53,7 +55,13 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   }
 
   let clientId = packet.clientId;
-  if (clientId.length === 0) {
+  if (packet.protocolLevel === 5) conn.v5 = v5Settings(engine, packet);
+  if (clientId.length === 0 && packet.protocolLevel === 5) {
+    // v5 [MQTT-3.1.3-6] an empty id is assigned one whatever Clean Start says; the client learns
+    // it from CONNACK's Assigned Client Identifier v5 [MQTT-3.2.2-16].
+    clientId = engine.assignClientId();
+    conn.assignedClientId = true;
+  } else if (clientId.length === 0) {
     // [MQTT-3.1.3-8] empty id with CleanSession=0: identifier rejected.
     if (!packet.cleanSession) return refuse(conn, CloseReason.IdentifierRejected);
     // [MQTT-3.1.2-1] MQIsdp is handled as MQTT 3.1, never as 3.1.1: 3.1 has no empty client ids.
@@ -66,6 +74,8 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
     return refuse(conn, CloseReason.IdentifierRejected);
   }
   conn.clientId = clientId;
+  // For MQTT 5 this is Clean Start (discard a stored session); whether the session outlives the
+  // connection is its Session Expiry Interval's (conn.v5.sessionExpiryInterval).
   conn.cleanSession = packet.cleanSession;
   conn.keepalive = packet.keepalive;
   conn.username = packet.username;
@@ -248,7 +258,11 @@ function acceptConnect(engine: Engine, conn: Connection, username: string | null
   const { session, present } = engine.attachSession(conn);
   // [MQTT-3.2.0-1] CONNACK is the first packet we send, before any queued or retained message;
   // [MQTT-3.2.2-1/2/3] Session Present; [MQTT-3.1.4-4] return code 0.
-  sendConnack(conn, present && conn.protocolLevel === 4, ReasonCode.Success, conn.protocolLevel); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
+  if (conn.v5 !== null) {
+    // v5 [MQTT-3.2.2-2/3] Session Present as in 3.1.1 (0 after Clean Start 1).
+    conn.host.stats.reasonCodesSent.connack[ReasonCode.Success]++;
+    conn.send(encodeConnackV5(present, ReasonCode.Success, connackProperties(engine, conn)));
+  } else sendConnack(conn, present && conn.protocolLevel === 4, ReasonCode.Success, conn.protocolLevel); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
   conn.startKeepalive(conn.keepalive);
   if (engine.events.listenerCount('clientConnected') > 0) engine.events.emit('clientConnected', {
     ...clientInfo(conn),
@@ -258,4 +272,59 @@ function acceptConnect(engine: Engine, conn: Connection, username: string | null
     protocolLevel: conn.protocolLevel,
   });
   if (present) engine.resumeSession(session, conn);
+}
+
+/** ClientV5Settings from a level 5 CONNECT's properties, with the spec's defaults. */
+function v5Settings(engine: Engine, packet: ConnectPacket): ClientV5Settings {
+  const p = packet.properties;
+  const requested = p?.sessionExpiryInterval ?? 0; // v5 [MQTT-3.1.2-23] absent: 0, ends with the connection
+  return {
+    receiveMaximum: p?.receiveMaximum ?? 65535, // v5 §3.1.2.11.3 absent: 65535
+    maximumPacketSize: p?.maximumPacketSize ?? 0,
+    topicAliasMaximum: p?.topicAliasMaximum ?? 0, // v5 §3.1.2.11.5 absent: 0, no outbound aliases
+    requestProblemInformation: (p?.requestProblemInformation ?? 1) === 1,
+    requestResponseInformation: (p?.requestResponseInformation ?? 0) === 1,
+    serverReceiveMaximum: serverReceiveMaximum(engine),
+    serverTopicAliasMaximum: 0,
+    cleanStart: packet.cleanSession,
+    sessionExpiryInterval: grantedSessionExpiry(engine, requested),
+    requestedSessionExpiryInterval: requested,
+    inboundAliases: null,
+    outboundAliases: null,
+  };
+}
+
+/** The Receive Maximum we announce: the in-flight window we keep for sessions, at most 65535. */
+function serverReceiveMaximum(engine: Engine): number {
+  const n = engine.limits.maxInflightMessages;
+  return n > 0 && n < 65535 ? n : 65535;
+}
+
+/**
+ * The Session Expiry Interval we grant: the client's, capped by limits.session-expiry (0: no cap);
+ * 0xFFFFFFFF (never) is capped too when a cap is set. The client is told when it differs.
+ */
+function grantedSessionExpiry(engine: Engine, requested: number): number {
+  const cap = engine.limits.sessionExpiry;
+  return cap > 0 && requested > cap ? cap : requested;
+}
+
+/** CONNACK properties: what the server supports and granted (section 3.2.2.3). */
+function connackProperties(engine: Engine, conn: Connection): Properties {
+  const v5 = conn.v5!;
+  const props: Properties = {
+    receiveMaximum: v5.serverReceiveMaximum,
+    retainAvailable: 1,
+    wildcardSubscriptionAvailable: 1,
+    subscriptionIdentifierAvailable: 0, // not implemented yet: a SUBSCRIBE carrying one is refused
+    sharedSubscriptionAvailable: 1,
+    // Topic Alias Maximum absent: 0, no inbound aliases v5 [MQTT-3.2.2-17]; Maximum QoS absent: 2.
+  };
+  const maxPacket = engine.limits.maxPacketSize;
+  if (maxPacket > 0 && maxPacket < 268_435_460) props.maximumPacketSize = maxPacket;
+  // v5 [MQTT-3.2.2-16] an id we assigned is returned to the client.
+  if (conn.assignedClientId) props.assignedClientIdentifier = conn.clientId;
+  // v5 §3.2.2.3.2 the interval we use, when it is not the one asked for.
+  if (v5.sessionExpiryInterval !== v5.requestedSessionExpiryInterval) props.sessionExpiryInterval = v5.sessionExpiryInterval;
+  return props;
 }

@@ -4,6 +4,7 @@ import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
 import { toV3SubackReturnCode } from '../protocol/reason-codes';
 import { encodeSuback } from '../protocol/encoder';
+import { encodeSubackV5 } from '../protocol/encoder-v5';
 import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
 import { isValidTopicFilter } from '../topics/topic-validation';
 import { exceedsTopicLimits } from '../topics/topic-limits';
@@ -118,7 +119,9 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
     added.push(i);
   }
   // [MQTT-3.8.4-2, MQTT-2.3.1-7] SUBACK carries the SUBSCRIBE's packet id.
-  conn.send(encodeSuback(packet.packetId, granted));
+  // v5 [MQTT-3.9.3-1/2]: the granted QoS values are the v5 Subscribe Reason Codes 0x00..0x02, and
+  // 0x80 is v5's Unspecified error.
+  conn.send(conn.v5 !== null ? encodeSubackV5(packet.packetId, granted) : encodeSuback(packet.packetId, granted));
   for (const i of added) {
     const filter = subs[i].topic;
     // [MQTT-3.3.1-6] retained messages of every matching topic, also on re-subscribe [MQTT-3.8.4-3];
