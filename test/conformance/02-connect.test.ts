@@ -84,17 +84,6 @@ describe('3.1 CONNECT: first packet, protocol name and level', () => {
     expect(toHex(c.received)).toBe('20 02 00 01');
   });
 
-  it('an MQTT 5 CONNECT (level 5, with properties) is accepted as MQTT 5: a v5 CONNACK 0x00 (test/conformance/v5)', async () => {
-    const c = await h().raw();
-    // "MQTT", level 5, clean start, keepalive 60, properties: Session Expiry Interval 0 (11 00 00 00 00), client id "v5".
-    c.send(packet(0x10, field('MQTT'), [5, 0x02], u16(60), [5, 0x11, 0, 0, 0, 0], field('v5')));
-    const ack = await c.next();
-    // CONNACK, flags 0, Reason Code 0x00, then properties.
-    expect(toHex(ack.bytes.subarray(0, 1))).toBe('20');
-    expect(toHex(ack.body.subarray(0, 2))).toBe('00 00');
-    expect(ack.body.length).toBeGreaterThan(3);
-  });
-
   it('[MQTT-3.1.2-2] "MQTT" with level 3 and "MQIsdp" with level 4: CONNACK 0x01, then EOF', async () => {
     for (const [name, level] of [['MQTT', 3], ['MQIsdp', 4]] as const) {
       const c = await h().raw();

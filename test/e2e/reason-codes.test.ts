@@ -6,7 +6,7 @@
  */
 import { type BrokerPlugin, ReasonCode } from '../../src';
 import { TestBroker } from '../helpers/broker';
-import { PINGREQ, PINGRESP, RawClient, connack, connect,  publish, puback, suback, subscribe } from '../helpers/raw';
+import { PINGREQ, PINGRESP, RawClient, connack, connect, publish, puback, suback, subscribe } from '../helpers/raw';
 
 describe('Reason Codes from plugins, folded for 3.1.1 clients', () => {
   let tb: TestBroker | null = null;

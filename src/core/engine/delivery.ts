@@ -19,6 +19,11 @@ import type { BrokerStats } from './stats';
  * for it.
  */
 export function encodingFor(link: ClientLink, msg: Message, qos: QoS, retainFlag: boolean, packetId: number, dup: boolean): Buffer {
+  if (link.v5 !== null) {
+    // MQTT 5: one encoding per message (per delivery when it expires), RETAIN per receiver.
+    const v5 = msg.encodingV5(msg.expiresAt === 0 ? 0 : Date.now());
+    return qos === 0 ? v5.qos0(retainFlag) : v5.withId(qos, packetId, dup, retainFlag);
+  }
   const enc = retainFlag ? msg.retainedEncoding : msg.encoded;
   return qos === 0 ? enc.qos0() : enc.withId(qos, packetId, dup);
 }
@@ -332,6 +337,8 @@ export class Delivery {
       const next = queue.peek()!;
       if (next.qos > 0 && session.inflightCount >= max) break;
       this.dequeue(session);
+      // v5 [MQTT-3.3.2-5] a queued copy whose Message Expiry Interval has passed is not sent.
+      if (next.message.expiresAt !== 0 && next.message.isExpired(Date.now())) continue;
       // Checked again on the way out: the ACLs may have been reloaded since it was queued.
       if (canRead !== null && !canRead(session as SubscriberInfo, next.message.topic)) continue;
       this.transmit(session, conn, next.message, next.qos, next.retainFlag, null, next.sharedGroup);

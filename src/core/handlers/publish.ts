@@ -4,8 +4,9 @@ import { clientInfo } from '../hooks/types';
 import { isThenable, type PublishVerdict } from '../hooks/registry';
 import { isFailure, ReasonCode } from '../protocol/reason-codes';
 import { encodeAck } from '../protocol/encoder';
-import { PacketType, type PublishPacket } from '../protocol/packets';
+import { PacketType, type Properties, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
+import { ProtocolError } from '../protocol/errors';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 import { failAfterVerdict } from './connect';
 
@@ -16,6 +17,8 @@ import { failAfterVerdict } from './connect';
  */
 export function handlePublish(engine: Engine, conn: Connection, packet: PublishPacket): void {
   engine.stats.publishReceived++;
+  // v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9]: we announce Topic Alias Maximum 0, so any alias is beyond it.
+  if (packet.properties?.topicAlias !== undefined) throw new ProtocolError('Topic Alias beyond Topic Alias Maximum 0', 'MQTT-3.3.2-9', 0x94);
   if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
@@ -59,7 +62,9 @@ function route(engine: Engine, conn: Connection, packet: PublishPacket, verdict:
     // The payload is a view into the received chunk; the message keeps it (no copy).
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.
     engine.stats.messagesReceived++;
-    engine.publish(new Message(packet.topic, packet.payload, packet.qos, packet.retain, conn.clientId), conn);
+    const msg = new Message(packet.topic, packet.payload, packet.qos, packet.retain, conn.clientId);
+    if (packet.properties !== undefined) setV5Properties(msg, packet.properties);
+    engine.publish(msg, conn);
   } else {
     engine.stats.droppedUnauthorized++;
   }
@@ -74,4 +79,26 @@ function acknowledge(conn: Connection, packet: PublishPacket): void {
     conn.session!.addIncomingQos2(packet.packetId);
     conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
   }
+}
+
+/**
+ * An MQTT 5 PUBLISH's properties on its Message: forwarded unchanged v5 [MQTT-3.3.2-17/18/20/22]
+ * but for the Topic Alias and Subscription Identifiers, which are per hop / per receiver
+ * v5 [MQTT-3.3.4-6]; the Message Expiry Interval becomes a deadline v5 [MQTT-3.3.2-5].
+ */
+export function setV5Properties(msg: Message, props: Properties): void {
+  let forwarded: Properties = props;
+  if (props.topicAlias !== undefined || props.subscriptionIdentifiers !== undefined || props.messageExpiryInterval !== undefined) {
+    forwarded = { ...props };
+    delete forwarded.topicAlias;
+    delete forwarded.subscriptionIdentifiers;
+    delete forwarded.messageExpiryInterval; // sent per delivery with the interval left
+  }
+  if (props.messageExpiryInterval !== undefined) msg.expiresAt = Date.now() + props.messageExpiryInterval * 1000;
+  if (hasAny(forwarded)) msg.properties = forwarded;
+}
+
+function hasAny(props: Properties): boolean {
+  for (const key in props) if ((props as Record<string, unknown>)[key] !== undefined) return true;
+  return false;
 }

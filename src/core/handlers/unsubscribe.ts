@@ -2,6 +2,7 @@ import type { Engine } from '../engine';
 import type { Connection } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
 import { encodeAck } from '../protocol/encoder';
+import { encodeUnsubackV5 } from '../protocol/encoder-v5';
 import { PacketType, type UnsubscribePacket } from '../protocol/packets';
 
 /**
@@ -12,12 +13,16 @@ import { PacketType, type UnsubscribePacket } from '../protocol/packets';
  */
 export function handleUnsubscribe(engine: Engine, conn: Connection, packet: UnsubscribePacket): void {
   const session = conn.session!;
+  // v5 [MQTT-3.11.3-1/2] one Unsubscribe Reason Code per filter: 0x00 Success, 0x11 No subscription existed.
+  const codes: number[] | null = conn.v5 !== null ? [] : null;
   for (const filter of packet.topics) {
-    if (session.deleteSubscription(filter)) {
+    const existed = session.deleteSubscription(filter);
+    if (codes !== null) codes.push(existed ? 0x00 : 0x11);
+    if (existed) {
       engine.router.unsubscribe(filter, session); // a shared filter leaves its group
       if (conn.retainedJobs !== null) engine.retainedDelivery.cancel(conn, filter);
       if (engine.events.listenerCount('clientUnsubscribed') > 0) engine.events.emit('clientUnsubscribed', { ...clientInfo(conn), filter });
     }
   }
-  conn.send(encodeAck(PacketType.UNSUBACK, packet.packetId));
+  conn.send(codes !== null ? encodeUnsubackV5(packet.packetId, codes) : encodeAck(PacketType.UNSUBACK, packet.packetId));
 }

@@ -1,4 +1,5 @@
 import { EncodedPublish } from '../protocol/encoder';
+import { EncodedPublishV5 } from '../protocol/encoder-v5';
 import type { Properties, QoS } from '../protocol/packets';
 
 /**
@@ -11,6 +12,8 @@ export class Message {
   /** Bytes of this message without a packet id; the same object serves every receiver. */
   encoded: EncodedPublish;
   private retainedEncoded: EncodedPublish | null = null;
+  /** MQTT 5 bytes (RETAIN per receiver), built when the first v5 receiver needs them. */
+  private encodedV5: EncodedPublishV5 | null = null;
   private compacted = false;
   /**
    * Whose retained-message quota it counts against once stored (topics/retained-quota.ts): a
@@ -54,6 +57,24 @@ export class Message {
   }
 
   /**
+   * The MQTT 5 encoding, shared by every v5 receiver: the message's properties carried unchanged
+   * v5 [MQTT-3.3.2-20/22], [MQTT-3.3.2-18] (User Properties in order). A message that expires is
+   * encoded per delivery with the interval left v5 [MQTT-3.3.2-6]; `now` is the caller's clock.
+   */
+  encodingV5(now: number): EncodedPublishV5 {
+    if (this.expiresAt !== 0) {
+      const left = Math.max(1, Math.ceil((this.expiresAt - now) / 1000));
+      return new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left });
+    }
+    return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined));
+  }
+
+  /** Whether its Message Expiry Interval has passed (never for 3.1.1 messages) v5 [MQTT-3.3.2-5]. */
+  isExpired(now: number): boolean {
+    return this.expiresAt !== 0 && this.expiresAt <= now;
+  }
+
+  /**
    * Called before the message is kept beyond the turn that received it (retained, queued, in
    * flight): a payload that is a view into a larger received chunk is copied, so that a few
    * stored bytes do not pin a whole 64 KiB socket buffer. Done at most once per message.
@@ -68,6 +89,7 @@ export class Message {
     // their reference to the chunk goes.
     this.encoded.adoptPayload(copy);
     this.retainedEncoded?.adoptPayload(copy);
+    this.encodedV5 = null; // rebuilt on the copy when needed (it would pin the chunk)
   }
 }
 
