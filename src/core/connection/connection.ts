@@ -323,14 +323,14 @@ export class Connection implements ClientLink {
    * End this connection: flush what is queued, then close the socket. Everything but a clean
    * DISCONNECT publishes the Will [MQTT-3.1.2-8]; the DISCONNECT handler clears it first.
    */
-  close(reason: CloseReason): void {
+  close(reason: CloseReason, reasonCode?: number): void {
     if (this.state === ConnectionState.CLOSED) return;
     this.closeReason = reason;
     const wasConnected = this.state === ConnectionState.CONNECTED;
     this.state = ConnectionState.CLOSED;
     this.clearTimer();
     // MQTT 5 tells a connected client why the server closes (3.1.1 has no server DISCONNECT).
-    if (wasConnected && this.protocolLevel === 5) this.sendDisconnect(reason);
+    if (wasConnected && this.protocolLevel === 5) this.sendDisconnect(reason, reasonCode);
     this.flush();
     this.transport.destroySoon();
     this.host.connectionClosed(this, wasConnected);
@@ -338,8 +338,8 @@ export class Connection implements ClientLink {
   }
 
   /** v5 [MQTT-3.14.0-1] DISCONNECT with the close reason's Reason Code, when it has one, counted. */
-  private sendDisconnect(reason: CloseReason): void {
-    const code = disconnectReasonCode(reason);
+  private sendDisconnect(reason: CloseReason, reasonCode: number | undefined): void {
+    const code = reasonCode ?? disconnectReasonCode(reason);
     if (code === null || this.transport.destroyed) return;
     this.host.stats.reasonCodesSent.disconnect[code]++;
     this.send(encodeDisconnectV5(code));

@@ -121,8 +121,8 @@ export interface ClientLink {
   flushEarly(): boolean;
   /** Write everything queued (after the commit). */
   flush(): void;
-  /** Close after writing what is queued. */
-  close(reason: CloseReason): void;
+  /** Close after writing what is queued; a v5 client's DISCONNECT carries `reasonCode` when given (else the reason's). */
+  close(reason: CloseReason, reasonCode?: number): void;
   /** Close without writing what is queued. */
   abort(reason: CloseReason): void;
   pause(reason: Pause): void;

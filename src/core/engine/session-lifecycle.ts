@@ -2,7 +2,7 @@ import type { LimitsConfig } from '../config/types';
 import type { ClientLink } from '../connection/link';
 import { type HookRegistry, isThenable } from '../hooks/registry';
 import { clientInfo } from '../hooks/types';
-import type { QoS } from '../protocol/packets';
+import type { Properties, QoS } from '../protocol/packets';
 import { isFailure, type ReasonCode } from '../protocol/reason-codes';
 import { Message } from '../sessions/message';
 import { DeadlineTimer } from '../sessions/expiry-queue';
@@ -235,11 +235,11 @@ export class SessionLifecycle {
     if (will === null) return false;
     // [MQTT-3.1.2-8] published on any close but DISCONNECT; [MQTT-3.1.2-10] then deleted.
     conn.will = null;
-    this.publishWill(conn, will.topic, will.payload, will.qos, will.retain);
+    this.publishWill(conn, will.topic, will.payload, will.qos, will.retain, will.properties);
     return true;
   }
 
-  private publishWill(conn: ClientLink, topic: string, payload: Buffer, qos: QoS, retain: boolean): void {
+  private publishWill(conn: ClientLink, topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: Properties | undefined): void {
     // [MQTT-3.3.5-2] a Will is a client publish: into $SYS it is dropped, like a PUBLISH there.
     if (topic.startsWith('$SYS')) return void this.stats.droppedUnauthorized++;
     const allowed = this.hooks.authorizePublish(clientInfo(conn), topic, qos, retain);
@@ -252,6 +252,8 @@ export class SessionLifecycle {
       this.stats.messagesReceived++;
       const msg = new Message(topic, payload, qos, retain, conn.clientId);
       msg.retainedOwner = conn.username;
+      // The Will Properties travel with the Will Message (Will Delay not implemented: docs/mqtt5.md).
+      if (properties !== undefined) msg.setV5Properties(properties);
       this.router.publish(msg, null);
     };
     if (!isThenable(allowed)) go(allowed);

@@ -1,7 +1,8 @@
 import { Connection, ConnectionState } from '../connection/connection';
 import type { PacketDispatcher } from '../connection/host';
 import type { Engine } from '../engine';
-import { CloseReason } from '../protocol/reason-codes';
+import { CloseReason, isReasonCodeAllowed } from '../protocol/reason-codes';
+import { encodeConnackV5 } from '../protocol/encoder-v5';
 import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
 import { TopicLimitError } from '../topics/topic-limits';
 import { PacketType, type Packet } from '../protocol/packets';
@@ -54,7 +55,7 @@ export function handlePacket(engine: Engine, conn: Connection, packet: Packet): 
         handlePingreq(engine, conn);
         return;
       case PacketType.DISCONNECT:
-        handleDisconnect(engine, conn);
+        handleDisconnect(engine, conn, packet);
         return;
       case PacketType.CONNECT:
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
@@ -92,6 +93,19 @@ export function handleFailure(engine: Engine, conn: Connection, err: unknown): v
   else if (err instanceof TopicLimitError) stats.closedTopicLimit++;
   if (!(err instanceof ProtocolError)) {
     engine.events.emit('warning', err instanceof Error ? err : new Error(String(err)));
+  }
+  if (conn.protocolLevel === 5 && err instanceof ProtocolError) {
+    // v5 [MQTT-4.13.1-1] the Reason Code that names the fault: in CONNACK before the connection is
+    // accepted (when CONNACK may carry it), in DISCONNECT after (Connection.close sends it).
+    const code = err.reasonCode;
+    if (conn.state !== ConnectionState.CONNECTED) {
+      if (conn.state !== ConnectionState.CLOSED && isReasonCodeAllowed(PacketType.CONNACK, code)) {
+        stats.reasonCodesSent.connack[code]++;
+        conn.send(encodeConnackV5(false, code));
+      }
+      return conn.close(CloseReason.ProtocolError);
+    }
+    if (isReasonCodeAllowed(PacketType.DISCONNECT, code)) return conn.close(CloseReason.ProtocolError, code);
   }
   conn.close(CloseReason.ProtocolError);
 }

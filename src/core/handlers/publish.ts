@@ -4,7 +4,7 @@ import { clientInfo } from '../hooks/types';
 import { isThenable, type PublishVerdict } from '../hooks/registry';
 import { isFailure, ReasonCode } from '../protocol/reason-codes';
 import { encodeAck } from '../protocol/encoder';
-import { PacketType, type Properties, type PublishPacket } from '../protocol/packets';
+import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
 import { ProtocolError } from '../protocol/errors';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
@@ -63,7 +63,7 @@ function route(engine: Engine, conn: Connection, packet: PublishPacket, verdict:
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.
     engine.stats.messagesReceived++;
     const msg = new Message(packet.topic, packet.payload, packet.qos, packet.retain, conn.clientId);
-    if (packet.properties !== undefined) setV5Properties(msg, packet.properties);
+    if (packet.properties !== undefined) msg.setV5Properties(packet.properties);
     engine.publish(msg, conn);
   } else {
     engine.stats.droppedUnauthorized++;
@@ -79,26 +79,4 @@ function acknowledge(conn: Connection, packet: PublishPacket): void {
     conn.session!.addIncomingQos2(packet.packetId);
     conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
   }
-}
-
-/**
- * An MQTT 5 PUBLISH's properties on its Message: forwarded unchanged v5 [MQTT-3.3.2-17/18/20/22]
- * but for the Topic Alias and Subscription Identifiers, which are per hop / per receiver
- * v5 [MQTT-3.3.4-6]; the Message Expiry Interval becomes a deadline v5 [MQTT-3.3.2-5].
- */
-export function setV5Properties(msg: Message, props: Properties): void {
-  let forwarded: Properties = props;
-  if (props.topicAlias !== undefined || props.subscriptionIdentifiers !== undefined || props.messageExpiryInterval !== undefined) {
-    forwarded = { ...props };
-    delete forwarded.topicAlias;
-    delete forwarded.subscriptionIdentifiers;
-    delete forwarded.messageExpiryInterval; // sent per delivery with the interval left
-  }
-  if (props.messageExpiryInterval !== undefined) msg.expiresAt = Date.now() + props.messageExpiryInterval * 1000;
-  if (hasAny(forwarded)) msg.properties = forwarded;
-}
-
-function hasAny(props: Properties): boolean {
-  for (const key in props) if ((props as Record<string, unknown>)[key] !== undefined) return true;
-  return false;
 }

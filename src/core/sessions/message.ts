@@ -69,6 +69,35 @@ export class Message {
     return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined));
   }
 
+  /**
+   * An MQTT 5 PUBLISH's (or Will's) properties: forwarded unchanged v5 [MQTT-3.3.2-17/18/20/22]
+   * but for the Topic Alias and Subscription Identifiers, which are per hop / per receiver
+   * v5 [MQTT-3.3.4-6], and the Will Delay Interval; the Message Expiry Interval becomes a
+   * deadline v5 [MQTT-3.3.2-5], sent per delivery with the interval left.
+   */
+  setV5Properties(props: Properties): void {
+    let forwarded: Properties = props;
+    if (
+      props.topicAlias !== undefined ||
+      props.subscriptionIdentifiers !== undefined ||
+      props.messageExpiryInterval !== undefined ||
+      props.willDelayInterval !== undefined
+    ) {
+      forwarded = { ...props };
+      delete forwarded.topicAlias;
+      delete forwarded.subscriptionIdentifiers;
+      delete forwarded.messageExpiryInterval;
+      delete forwarded.willDelayInterval;
+    }
+    if (props.messageExpiryInterval !== undefined) this.expiresAt = Date.now() + props.messageExpiryInterval * 1000;
+    for (const key in forwarded) {
+      if ((forwarded as Record<string, unknown>)[key] !== undefined) {
+        this.properties = forwarded;
+        return;
+      }
+    }
+  }
+
   /** Whether its Message Expiry Interval has passed (never for 3.1.1 messages) v5 [MQTT-3.3.2-5]. */
   isExpired(now: number): boolean {
     return this.expiresAt !== 0 && this.expiresAt <= now;
