@@ -18,6 +18,7 @@
  */
 import type Redis from 'ioredis';
 import { ClusterKeys } from './keys';
+import { matchesFilter } from '../topics/topic-match';
 import { closeConnection, type RedisFactory, whenReady } from './redis-connection';
 
 /** Returned by a fenced write when the token is not the current one. */
@@ -292,15 +293,4 @@ function escapeGlob(s: string): string {
   return out;
 }
 
-/** MQTT filter match, level by level [MQTT-4.7.1-2, 4.7.1-3, 4.7.2-1]. */
-export function matchesFilter(filter: string, topic: string): boolean {
-  if (topic.charCodeAt(0) === 0x24 && (filter.charCodeAt(0) === 0x2b || filter.charCodeAt(0) === 0x23)) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { matchesFilter } from '../topics/topic-match';

@@ -5,9 +5,10 @@ import { encodeAck } from '../protocol/encoder';
 import { PacketType, type QoS } from '../protocol/packets';
 import { CloseReason } from '../protocol/reason-codes';
 import { InflightMessage, type Message, OutboundState, QueuedMessage } from '../sessions/message';
-import type { Session } from '../sessions/session';
+import { type Session, SUB_NO_LOCAL, SUB_RETAIN_AS_PUBLISHED } from '../sessions/session';
+import { matchesFilter } from '../topics/topic-match';
 import type { RetainedStore, SessionStore } from '../stores/store';
-import { hashString, type SharedGroup, SharedSubscriptions } from '../topics/shared-groups';
+import { hashString, isSharedFilter, type SharedGroup, SharedSubscriptions } from '../topics/shared-groups';
 import type { Backpressure } from './backpressure';
 import { RetainedDelivery } from './retained-delivery';
 import type { BrokerStats } from './stats';
@@ -65,6 +66,13 @@ export class Delivery {
     // A session restored from a store has no known username until its client returns: pump()
     // checks its queued messages then.
     if (!this.mayRead(session, msg)) return;
+    const options = session.subscriptionOptions;
+    if (options !== null && options.size > 0 && (msg.origin === session.clientId || msg.retain)) {
+      const o = applicableOptions(session, options, msg);
+      if (o < 0) return;
+      // v5 [MQTT-3.3.1-12] Retain As Published: the publisher's RETAIN is kept.
+      if ((o & SUB_RETAIN_AS_PUBLISHED) !== 0 && msg.retain) retainFlag = true;
+    }
     this.deliverReadable(session, msg, qos, retainFlag, publisher, null);
   }
 
@@ -381,6 +389,26 @@ export class Delivery {
     }
     if (conn !== null && conn.retainedJobs !== null) this.retainedDelivery.wake(conn);
   }
+}
+
+/**
+ * The MQTT 5 options that apply to `msg` for `session`: -1 when every matching subscription has
+ * No Local and the session is the publisher's v5 [MQTT-3.8.3-3]; else SUB_RETAIN_AS_PUBLISHED if
+ * one of the delivering subscriptions has it. Walks the session's filters: only for a session
+ * with options, on its own messages or retained publishes (not per message of everyone).
+ */
+function applicableOptions(session: Session, options: Map<string, number>, msg: Message): number {
+  const own = msg.origin === session.clientId;
+  let delivering = false;
+  let bits = 0;
+  for (const filter of session.subscriptions!.keys()) {
+    if (isSharedFilter(filter) || !matchesFilter(filter, msg.topic)) continue;
+    const o = options.get(filter) ?? 0;
+    if (own && (o & SUB_NO_LOCAL) !== 0) continue;
+    delivering = true;
+    bits |= o;
+  }
+  return delivering ? bits : -1;
 }
 
 function isConnected(session: Session): boolean {

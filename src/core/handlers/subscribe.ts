@@ -10,6 +10,17 @@ import { isValidTopicFilter } from '../topics/topic-validation';
 import { exceedsTopicLimits } from '../topics/topic-limits';
 import { isSharedFilter, sharedFilterStart } from '../topics/shared-groups';
 import { failAfterVerdict } from './connect';
+import { ProtocolError } from '../protocol/errors';
+import { ReasonCode } from '../protocol/reason-codes';
+import { type Session, SUB_NO_LOCAL, SUB_RETAIN_AS_PUBLISHED } from '../sessions/session';
+import type { Subscription } from '../protocol/packets';
+
+/** MQTT 5 No Local and Retain As Published of a subscription, kept beside its QoS (Delivery reads them). */
+function setOptions(session: Session, filter: string, sub: Subscription): void {
+  const bits = (sub.noLocal === true ? SUB_NO_LOCAL : 0) | (sub.retainAsPublished === true ? SUB_RETAIN_AS_PUBLISHED : 0);
+  if (bits !== 0) (session.subscriptionOptions ??= new Map()).set(filter, bits);
+  else session.subscriptionOptions?.delete(filter);
+}
 
 /**
  * SUBSCRIBE [MQTT-3.8.4-1..6]: one SUBACK for the whole packet, one return code per filter in
@@ -36,6 +47,10 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
     firstOf = new Map();
     repeatOf = new Int32Array(Math.min(n, max)).fill(-1);
   }
+  if (conn.v5 !== null && packet.properties?.subscriptionIdentifiers !== undefined) {
+    // [v5 unnumbered §3.2.2.3.12] CONNACK said Subscription Identifiers are not available.
+    throw new ProtocolError('Subscription Identifier not supported', undefined, ReasonCode.SubscriptionIdentifiersNotSupported);
+  }
   let pending: Promise<void>[] | null = null;
   for (let i = 0; i < n; i++) {
     if (i >= max) {
@@ -56,6 +71,8 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
     // A shared filter $share/{ShareName}/{filter} [v5 MQTT-4.8.2-1/2]: the limits bound the whole
     // string; the plugins authorize its inner filter, as for a non-shared subscription to it.
     const shared = isSharedFilter(filter) ? sharedFilterStart(filter) : 0;
+    // v5 [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
+    if (shared !== 0 && subs[i].noLocal === true) throw new ProtocolError('No Local on a shared subscription', 'MQTT-3.8.3-4', ReasonCode.ProtocolError);
     if (shared < 0 || !isValidTopicFilter(filter) || exceedsTopicLimits(engine.limits, filter)) {
       granted[i] = SUBACK_FAILURE;
       continue;
@@ -93,6 +110,8 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
     }
   }
   const added: number[] = [];
+  // Retain Handling 1 needs to know whether the subscription existed before this packet.
+  const existed: boolean[] = [];
   for (let i = 0; i < n; i++) {
     const g = granted[i];
     if (g === SUBACK_FAILURE) continue;
@@ -116,17 +135,22 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
       continue;
     }
     session.setSubscription(filter, g as QoS);
+    if (conn.v5 !== null) setOptions(session, filter, subs[i]);
     added.push(i);
+    existed.push(!isNew);
   }
   // [MQTT-3.8.4-2, MQTT-2.3.1-7] SUBACK carries the SUBSCRIBE's packet id.
   // v5 [MQTT-3.9.3-1/2]: the granted QoS values are the v5 Subscribe Reason Codes 0x00..0x02, and
   // 0x80 is v5's Unspecified error.
   conn.send(conn.v5 !== null ? encodeSubackV5(packet.packetId, granted) : encodeSuback(packet.packetId, granted));
-  for (const i of added) {
+  for (let k = 0; k < added.length; k++) {
+    const i = added[k];
     const filter = subs[i].topic;
     // [MQTT-3.3.1-6] retained messages of every matching topic, also on re-subscribe [MQTT-3.8.4-3];
-    // never on a shared subscription (v5 section 3.8.4).
-    if (!isSharedFilter(filter)) engine.sendRetained(session, filter, granted[i] as QoS);
+    // never on a shared subscription (v5 section 3.8.4). MQTT 5 Retain Handling: 0 send
+    // v5 [MQTT-3.3.1-9], 1 only for a new subscription v5 [MQTT-3.3.1-10], 2 never v5 [MQTT-3.3.1-11].
+    const rh = subs[i].retainHandling ?? 0;
+    if (!isSharedFilter(filter) && (rh === 0 || (rh === 1 && !existed[k]))) engine.sendRetained(session, filter, granted[i] as QoS);
     if (engine.events.listenerCount('clientSubscribed') > 0) engine.events.emit('clientSubscribed', { ...clientInfo(conn), filter, qos: granted[i] as QoS });
   }
   if (conn.retainedJobs !== null) engine.retainedDelivery.start(conn);

@@ -25,9 +25,18 @@ export class PacketIdsExhaustedError extends Error {
  * bytes. Every mutation goes through a method here, which tells the store's journal (null for
  * the memory store), so a durable backend sees every change without the engine knowing it.
  */
+/** Subscription Options bits (Session.subscriptionOptions). */
+export const SUB_NO_LOCAL = 1;
+export const SUB_RETAIN_AS_PUBLISHED = 2;
+
 export class Session {
   /** filter -> granted QoS, in subscription order. */
   subscriptions: Map<string, QoS> | null = null;
+  /**
+   * MQTT 5 Subscription Options other than QoS, per filter (SUB_NO_LOCAL | SUB_RETAIN_AS_PUBLISHED);
+   * null while no subscription has one (every 3.1.1 session). In memory only (docs/mqtt5.md).
+   */
+  subscriptionOptions: Map<string, number> | null = null;
   /** packet id -> in-flight outbound message; Map order is send order, which resends keep [MQTT-4.6.0-1]. */
   inflight: Map<number, InflightMessage> | null = null;
   queue: Fifo<QueuedMessage> | null = null;
@@ -81,6 +90,7 @@ export class Session {
 
   deleteSubscription(filter: string): boolean {
     if (this.subscriptions === null || !this.subscriptions.delete(filter)) return false;
+    this.subscriptionOptions?.delete(filter);
     this.journal?.subscriptionDeleted(this, filter);
     return true;
   }
