@@ -26,7 +26,7 @@ describe('RedisClientLeases', () => {
   afterEach(async () => {
     await Promise.all(made.map((l) => l.close()));
     await redis.destroy();
-  });
+  }, 60_000); // closing clients that are reconnecting to a restarted Redis can take a while on a loaded machine
 
   test('[MQTT-3.1.4-2] two acquires at the same moment: one wins with the higher token, it learns the previous owner', async () => {
     const a = await leases('a');

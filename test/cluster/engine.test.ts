@@ -27,7 +27,7 @@ describe('RedisClusterEngine', () => {
   afterEach(async () => {
     await Promise.all(engines.map((e) => e.close()));
     await redis.destroy();
-  });
+  }, 60_000); // closing clients that are reconnecting to a restarted Redis can take a while on a loaded machine
 
   /** What a node's router would do with a local PUBLISH. */
   function publish(from: RedisClusterEngine, topic: string, out = new RouteMatch()): void {

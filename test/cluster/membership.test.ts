@@ -16,7 +16,7 @@ describe('RedisMembership', () => {
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
     await redis.destroy();
-  });
+  }, 60_000); // closing clients that are reconnecting to a restarted Redis can take a while on a loaded machine
 
   async function node(nodeId: string, died: string[]): Promise<{ m: RedisMembership; r: RedisRouteTable }> {
     const r = new RedisRouteTable({ nodeId, connect: factory(), blockMs: 500 });

@@ -32,7 +32,7 @@ describe('RedisMessageBus', () => {
   afterEach(async () => {
     await Promise.all(buses.map((b) => b.close()));
     await redis.destroy();
-  });
+  }, 60_000); // closing clients that are reconnecting to a restarted Redis can take a while on a loaded machine
 
   test('delivers to the named nodes only, in send order, every field intact', async () => {
     const gotA: ClusterMessage[] = [];

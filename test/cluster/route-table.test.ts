@@ -31,7 +31,7 @@ describe('RedisRouteTable', () => {
   afterEach(async () => {
     await Promise.all(tables.map((t) => t.close()));
     await redis.destroy();
-  });
+  }, 60_000); // closing clients that are reconnecting to a restarted Redis can take a while on a loaded machine
 
   test('a message goes only to the nodes holding a matching filter, seen by every node', async () => {
     const [a, b, c] = await nodes('a', 'b', 'c');

@@ -22,7 +22,7 @@ describe('RedisStateOps', () => {
     ops.close();
     await Promise.all([a.close(), b.close()]);
     await redis.destroy();
-  });
+  }, 60_000); // closing clients that are reconnecting to a restarted Redis can take a while on a loaded machine
 
   async function token(leases: RedisClientLeases, id: string): Promise<string> {
     const r = await leases.acquire(id, 'u', 60000);
