@@ -12,9 +12,7 @@ import { TestBroker } from '../helpers/broker';
 import { connack, connect, RawClient } from '../helpers/raw';
 import { mosquittoHash, pythonSha512Crypt, tmp } from './auth.helpers';
 
-// Interleaved tries; medians. The bounds (1/3x-3x) leave room for a loaded machine's noise on
-// millisecond hashes and still catch what this test is about: a decoy of another scheme made
-// unknown users 6x ($6$) to 45x ($7$) slower than wrong passwords.
+// Interleaved tries; medians of 25 (15 were too few for millisecond hashes on a loaded machine).
 const TRIES = 25;
 
 /** Milliseconds from CONNECT to CONNACK over a connection opened beforehand. */
@@ -46,7 +44,7 @@ describe('an unknown user takes as long as a wrong password (no username enumera
     ['bcrypt', async () => ({ a: await hashPassword('a-pw', 8), b: await hashPassword('b-pw', 8), c: await hashPassword('c-pw', 8), m: mosquittoHash(dir, 'm-pw') })],
   ];
   for (const [scheme, users] of cases) {
-    it(`${scheme} file: median response of an unknown user is within 1/3x-3x that of a wrong password`, async () => {
+    it(`${scheme} file: median response of an unknown user is within 0.5x-2x that of a wrong password`, async () => {
       const file = join(dir, `passwd-${scheme.replace(/\W/g, '')}`);
       writeFileSync(file, Object.entries(await users()).map(([u, h]) => `${u}:${h}\n`).join(''));
       const tb = await TestBroker.start({
@@ -64,8 +62,8 @@ describe('an unknown user takes as long as a wrong password (no username enumera
         }
         const ratio = median(unknown) / median(wrong);
         console.log(`${scheme}: unknown user ${median(unknown).toFixed(2)} ms, wrong password ${median(wrong).toFixed(2)} ms (median of ${TRIES}), ratio ${ratio.toFixed(2)}`);
-        expect(ratio).toBeGreaterThan(1 / 3);
-        expect(ratio).toBeLessThan(3);
+        expect(ratio).toBeGreaterThan(0.5);
+        expect(ratio).toBeLessThan(2);
       } finally {
         await tb.close();
       }
