@@ -198,7 +198,7 @@ export class Delivery {
     // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
     if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
       const max = this.limits.maxQueuedMessages;
-      const bytes = msg.payload.length;
+      const bytes = msg.size;
       if (session.queuedCount >= max || !this.fitsQueue(session, bytes)) {
         if (qos === 0) {
           this.stats.droppedQueueFull++;
@@ -229,7 +229,7 @@ export class Delivery {
   /** [MQTT-3.1.2-5] offline persistent session: QoS 1/2 queued, QoS 0 only if configured. */
   private queueOffline(session: Session, msg: Message, qos: QoS, retainFlag: boolean, group: string | null): void {
     if (qos === 0 && !this.limits.queueQos0Messages) return;
-    if (!this.makeRoom(session, msg.payload.length)) {
+    if (!this.makeRoom(session, msg.size)) {
       this.stats.droppedQueueFull++;
       return;
     }
@@ -240,7 +240,7 @@ export class Delivery {
     item.message.compact();
     const before = session.queuedBytes;
     session.enqueue(item);
-    this.queuedBytes += item.message.payload.length;
+    this.queuedBytes += item.message.size;
     this.sharedQueuedBytes += this.beyondReserve(session.queuedBytes) - this.beyondReserve(before);
   }
 
@@ -248,7 +248,7 @@ export class Delivery {
     const before = session.queuedBytes;
     const item = session.dequeue();
     if (item !== undefined) {
-      this.queuedBytes -= item.message.payload.length;
+      this.queuedBytes -= item.message.size;
       this.sharedQueuedBytes += this.beyondReserve(session.queuedBytes) - this.beyondReserve(before);
     }
     return item;
@@ -291,7 +291,7 @@ export class Delivery {
   /** A session restored from a store: its queue counts against the byte budgets. */
   restoredQueue(session: Session): void {
     let bytes = 0;
-    if (session.queue !== null) for (const item of session.queue) bytes += item.message.payload.length;
+    if (session.queue !== null) for (const item of session.queue) bytes += item.message.size;
     session.queuedBytes = bytes;
     this.queuedBytes += bytes;
     this.sharedQueuedBytes += this.beyondReserve(bytes);

@@ -90,12 +90,25 @@ export class Message {
       delete forwarded.willDelayInterval;
     }
     if (props.messageExpiryInterval !== undefined) this.expiresAt = Date.now() + props.messageExpiryInterval * 1000;
+    this.propertyBytes = propertyBytes(forwarded);
     for (const key in forwarded) {
       if ((forwarded as Record<string, unknown>)[key] !== undefined) {
         this.properties = forwarded;
         return;
       }
     }
+  }
+
+  /** Bytes of the MQTT 5 properties it carries (User Properties, Correlation Data, ...): they count like payload. */
+  private propertyBytes = 0;
+
+  /**
+   * Bytes this message holds beyond its topic: the payload and its MQTT 5 properties. What the
+   * queue and retained byte budgets count, so that a v5 message of small payload and large User
+   * Properties is bounded like a large payload.
+   */
+  get size(): number {
+    return this.payload.length + this.propertyBytes;
   }
 
   /** Whether its Message Expiry Interval has passed (never for 3.1.1 messages) v5 [MQTT-3.3.2-5]. */
@@ -159,4 +172,15 @@ export class QueuedMessage {
   seq = 0;
   /** The `$share/...` group this delivery was chosen for; null: a non-shared subscription (not stored). */
   sharedGroup: string | null = null;
+}
+
+/** Bytes of the variable-length application properties (fixed-size ones are a few bytes each). */
+function propertyBytes(p: Properties): number {
+  let n = 0;
+  if (p.contentType !== undefined) n += p.contentType.length;
+  if (p.responseTopic !== undefined) n += p.responseTopic.length;
+  if (p.correlationData !== undefined) n += p.correlationData.length;
+  const user = p.userProperties;
+  if (user !== undefined) for (let i = 0; i < user.length; i++) n += user[i][0].length + user[i][1].length + 4;
+  return n;
 }

@@ -130,7 +130,7 @@ export class Session {
   enqueue(item: QueuedMessage): void {
     if (this.queue === null) this.queue = new Fifo();
     this.queue.push(item);
-    this.queuedBytes += item.message.payload.length;
+    this.queuedBytes += item.message.size;
     this.journal?.queued(this, item);
   }
 
@@ -138,7 +138,7 @@ export class Session {
     if (this.queue === null) return undefined;
     const item = this.queue.shift();
     if (item !== undefined) {
-      this.queuedBytes -= item.message.payload.length;
+      this.queuedBytes -= item.message.size;
       this.journal?.dequeued(this, item);
     }
     return item;

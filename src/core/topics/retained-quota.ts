@@ -154,5 +154,5 @@ export class RetainedQuota {
 
 /** Payload plus topic (UTF-16 length: exact for ASCII topics, a lower bound otherwise). */
 function sizeOf(msg: Message): number {
-  return msg.payload.length + msg.topic.length;
+  return msg.size + msg.topic.length;
 }
