@@ -15,7 +15,8 @@ import type { QoS } from './protocol/packets';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
 import type { Stores } from './stores/store';
-import { isValidTopicFilter, topicLevels } from './topics/topic-validation';
+import { exceedsTopicLimits } from './topics/topic-limits';
+import { isValidTopicFilter } from './topics/topic-validation';
 import { isSharedFilter, sharedFilterStart } from './topics/shared-groups';
 
 /** One session, connected or offline, for listings. */
@@ -97,7 +98,7 @@ export function addSubscription(engine: Engine, stores: Stores, clientId: string
   const session = stores.sessions.get(clientId);
   if (session === undefined) return { ok: false, reason: 'no-session' };
   const limits = engine.limits;
-  if ((isSharedFilter(filter) && sharedFilterStart(filter) < 0) || !isValidTopicFilter(filter) || Buffer.byteLength(filter) > limits.maxTopicLength || topicLevels(filter) > limits.maxTopicLevels) {
+  if ((isSharedFilter(filter) && sharedFilterStart(filter) < 0) || !isValidTopicFilter(filter) || exceedsTopicLimits(limits, filter)) {
     return { ok: false, reason: 'invalid-filter' };
   }
   const created = session.subscriptions?.has(filter) !== true;

@@ -73,7 +73,7 @@ export class Engine implements ConnectionHost<ClientLink> {
     this.delivery = new Delivery(limits, this.stats, sessions, retained, this.backpressure, hooks.deliveryCheck);
     this.router = new Router(limits, this.stats, events, this.subscriptions, retained, this.delivery);
     this.router.remote = options.remote ?? null;
-    this.lifecycle = new SessionLifecycle(limits, this.stats, sessions, this.subscriptions, hooks, this.clients, this.delivery, this.router);
+    this.lifecycle = new SessionLifecycle(limits, this.stats, sessions, hooks, this.clients, this.delivery, this.router);
     this.dispatcher = options.dispatcher(this);
   }
 

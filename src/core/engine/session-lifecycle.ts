@@ -8,7 +8,6 @@ import { Message } from '../sessions/message';
 import { DeadlineTimer } from '../sessions/expiry-queue';
 import type { Session } from '../sessions/session';
 import type { SessionStore } from '../stores/store';
-import type { SubscriptionTrie } from '../topics/subscription-trie';
 import type { ClientRegistry } from './client-registry';
 import type { Delivery } from './delivery';
 import type { Router } from './router';
@@ -32,7 +31,6 @@ export class SessionLifecycle {
     private readonly limits: LimitsConfig,
     private readonly stats: BrokerStats,
     private readonly sessions: SessionStore,
-    private readonly subscriptions: SubscriptionTrie<Session>,
     private readonly hooks: HookRegistry,
     private readonly clients: ClientRegistry,
     private readonly delivery: Delivery,

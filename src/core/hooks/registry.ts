@@ -62,6 +62,8 @@ function publishVerdict(v: boolean | ReasonCode): PublishVerdict {
  */
 export class HookRegistry {
   private readonly authenticators: Hook<BrokerPlugin>;
+  /** Every authenticator declares cheapAuthentication (computed once: read on every CONNECT). */
+  private readonly cheapAuthentication: boolean;
   private readonly publishAuthorizers: Hook<BrokerPlugin>;
   private readonly subscribeAuthorizers: Hook<BrokerPlugin>;
   /**
@@ -80,6 +82,7 @@ export class HookRegistry {
       return list.length > 0 ? list : null;
     };
     this.authenticators = pick((p) => typeof p.authenticate === 'function');
+    this.cheapAuthentication = this.authenticators !== null && this.authenticators.every((p) => p.cheapAuthentication === true);
     this.publishAuthorizers = pick((p) => typeof p.authorizePublish === 'function');
     this.subscribeAuthorizers = pick((p) => typeof p.authorizeSubscribe === 'function');
     const readers = pick((p) => typeof p.authorizeDelivery === 'function');
@@ -112,7 +115,7 @@ export class HookRegistry {
 
   /** Every authenticator declares `cheapAuthentication`: CONNECTs need no AuthGate bounds. */
   get authenticationIsCheap(): boolean {
-    return this.authenticators !== null && this.authenticators.every((p) => p.cheapAuthentication === true);
+    return this.cheapAuthentication;
   }
 
   /** The verdict when no plugin is configured: `allow-anonymous` decides for anonymous clients. */

@@ -104,27 +104,6 @@ export function adminAccess(expected: Buffer | null, authorization: string | und
   return timingSafeEqual(tokenDigest(m[1]), expected) ? 'allowed' : 'unauthorized';
 }
 
-/** The same rule for routes outside Nest's controllers (the OpenAPI documents): an express-style middleware. */
-export function adminAccessMiddleware(config: BrokerConfig) {
-  const expected = config.admin.token === undefined ? null : tokenDigest(config.admin.token);
-  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    const access = adminAccess(expected, req.headers.authorization, req.socket.remoteAddress);
-    if (access === 'allowed') {
-      const problem = requestProblem(expected !== null, req.method, req.headers);
-      if (problem === null) return next();
-      res.statusCode = problem.status;
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.end(JSON.stringify(problemBody(problem)));
-      return;
-    }
-    const status = access === 'unauthorized' ? 401 : 403;
-    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="nestmq"');
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(accessError(access)));
-  };
-}
-
 function problemBody(p: NonNullable<RequestProblem>): { statusCode: number; error: string; message: string } {
   return { statusCode: p.status, error: p.status === 403 ? 'Forbidden' : 'Unsupported Media Type', message: p.message };
 }
