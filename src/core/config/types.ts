@@ -66,6 +66,8 @@ export interface LimitsConfigInput {
   'shared-subscription-strategy'?: string;
   'max-shared-groups'?: number;
   'max-shared-group-members'?: number;
+  'max-auth-steps'?: number;
+  'max-reauth-per-minute'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -173,13 +175,20 @@ export interface LimitsConfig {
   readonly maxSharedGroups: number;
   /** Members of one share group; a SUBSCRIBE joining beyond it gets SUBACK 0x80. */
   readonly maxSharedGroupMembers: number;
+  /**
+   * MQTT 5 enhanced authentication: plugin steps one exchange (CONNECT or re-authentication) may
+   * take; a plugin asking for more is refused 0x87 (the client cannot hold an exchange open).
+   */
+  readonly maxAuthSteps: number;
+  /** MQTT 5 re-authentications (AUTH 0x19) one connection may start per minute; beyond: DISCONNECT 0x96; 0 = no limit. */
+  readonly maxReauthPerMinute: number;
 }
 
 /** round-robin: members in turn; random: uniform; sticky: a publisher keeps its member while it stays. */
 export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
 
 /** Built-in authentication plugins (hbmqtt's names in both spellings map to these). */
-export type AuthPluginName = 'auth.anonymous' | 'auth.file';
+export type AuthPluginName = 'auth.anonymous' | 'auth.file' | 'auth.scram';
 
 export interface AuthConfig {
   /** Normalised names, in configured order. */

@@ -60,6 +60,8 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   sharedSubscriptionStrategy: 'round-robin',
   maxSharedGroups: 10_000,
   maxSharedGroupMembers: 1000,
+  maxAuthSteps: 4,
+  maxReauthPerMinute: 10,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -91,6 +93,9 @@ const AUTH_PLUGINS: Record<string, AuthPluginName> = {
   auth_anonymous: 'auth.anonymous',
   'auth.file': 'auth.file',
   auth_file: 'auth.file',
+  // MQTT 5 enhanced authentication, method SCRAM-SHA-256, over the password file's SCRAM entries.
+  'auth.scram': 'auth.scram',
+  auth_scram: 'auth.scram',
   // amqtt >= 0.11 names plugins by class.
   'amqtt.plugins.authentication.AnonymousAuthPlugin': 'auth.anonymous',
   'amqtt.plugins.authentication.FileAuthPlugin': 'auth.file',
@@ -164,6 +169,8 @@ const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
   'shared-subscription-strategy': 'sharedSubscriptionStrategy',
   'max-shared-groups': range('maxSharedGroups', 1, 100_000_000),
   'max-shared-group-members': range('maxSharedGroupMembers', 1, 100_000_000),
+  'max-auth-steps': range('maxAuthSteps', 1, 64),
+  'max-reauth-per-minute': range('maxReauthPerMinute', 0, 1_000_000),
 };
 
 /** Own keys only: `constructor`, `toString` and the like are not configuration keys. */
@@ -346,7 +353,7 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
     } else if (topic !== undefined) {
       if (!topicPlugins.includes(topic)) topicPlugins.push(topic);
     } else if (!BUILTIN_PLUGINS.has(name)) {
-      problems.push(`${path}: unknown plugin ${JSON.stringify(name)} (known: auth.anonymous, auth.file, topic_taboo, topic_acl)`);
+      problems.push(`${path}: unknown plugin ${JSON.stringify(name)} (known: auth.anonymous, auth.file, auth.scram, topic_taboo, topic_acl)`);
     }
   };
   if (input.plugins !== undefined) {
@@ -379,7 +386,7 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
   // hbmqtt runs its own sample (scripts/default_broker.yaml: auth_file without a password file):
   // its file plugin warns and knows no users. So does ours; a username is then refused, never
   // accepted unchecked.
-  if (authPlugins.includes('auth.file') && passwordFile === undefined) {
+  if ((authPlugins.includes('auth.file') || authPlugins.includes('auth.scram')) && passwordFile === undefined) {
     warnings.push('auth.password-file: not set, so the auth.file plugin knows no users (every username is refused), as in hbmqtt');
   }
   const auth: AuthConfig = {

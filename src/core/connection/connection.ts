@@ -2,7 +2,7 @@ import { encodeConnackFor } from '../protocol/encoder';
 import { encodeDisconnectV5 } from '../protocol/encoder-v5';
 import { CloseReason, connackReasonCode, disconnectReasonCode } from '../protocol/reason-codes';
 import { acquireParser, type PacketParser, releaseParser } from '../protocol/parser';
-import type { WillMessage } from '../protocol/packets';
+import type { Properties, WillMessage } from '../protocol/packets';
 import type { Session } from '../sessions/session';
 import type { Transport } from './transport';
 import { AuthSlot } from '../auth/auth-gate';
@@ -45,6 +45,10 @@ export class Connection implements ClientLink {
   authSlot = AuthSlot.NONE;
   /** The CONNECT's password while its verification waits in the AuthGate queue. */
   authPassword: Buffer | null = null;
+  /** MQTT 5: the CONNECT's properties until the authentication plugins have seen them. */
+  authProperties: Properties | null = null;
+  /** MQTT 5 enhanced authentication (handlers/auth.ts EnhancedAuth), opaque here; null without an Authentication Method. */
+  enhancedAuth: object | null = null;
   /**
    * The streaming parser, present while bytes are buffered: a connection with nothing pending
    * (an idle one) gives it back to the parsers' spare pool and takes one with its next bytes.

@@ -61,6 +61,16 @@ export class BrokerStats {
   refusedSessionLimit = 0;
   /** CONNECTs the authentication plugins refused (CONNACK 0x04 or 0x05). */
   authFailures = 0;
+  /** MQTT 5: CONNECTs refused (0x8C) for an Authentication Method no plugin serves. */
+  refusedAuthMethod = 0;
+  /** MQTT 5: enhanced authentication exchanges started at CONNECT. */
+  enhancedAuthExchanges = 0;
+  /** MQTT 5: re-authentications (AUTH 0x19) started. */
+  reauthentications = 0;
+  /** MQTT 5: exchanges refused (0x87) because the plugin asked for more than max-auth-steps steps. */
+  refusedAuthSteps = 0;
+  /** MQTT 5: connections closed (DISCONNECT 0x96) for re-authenticating beyond max-reauth-per-minute. */
+  closedReauthRate = 0;
   /**
    * Reason Codes sent, by packet, indexed by the MQTT 5 Reason Code: a 3.1.1 CONNACK counts
    * under the code its return code was folded from (e.g. a 0x03 for max-sessions under 0x97).

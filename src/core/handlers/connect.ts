@@ -12,6 +12,7 @@ import { CloseReason, connackReasonCode, ReasonCode } from '../protocol/reason-c
 import { isValidTopicName } from '../topics/topic-validation';
 import { ProtocolError } from '../protocol/errors';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
+import { runEnhancedStep, startConnectExchange } from './auth';
 
 /**
  * Refuse with a CONNACK, then close [MQTT-3.2.2-4/5]: Session Present is 0. The Reason Code is
@@ -82,6 +83,10 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   conn.will = packet.will;
   conn.state = ConnectionState.AUTHENTICATING;
 
+  if (packet.properties?.authenticationMethod !== undefined) return startConnectExchange(engine, conn, packet, completeConnect);
+  // [unnumbered §3.1.2.11] Authentication Data without an Authentication Method: Protocol Error (CONNACK 0x82).
+  if (packet.properties?.authenticationData !== undefined) throw new ProtocolError('Authentication Data without Authentication Method', undefined, 0x82);
+
   if (conn.identityIsUsername) {
     // use-identity-as-username: the verified certificate is the credential and its CN the
     // username (as Mosquitto's use_identity_as_username); without one the client is refused.
@@ -94,6 +99,7 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
     // storm to exhaust, so no AuthGate bounds (a reconnect storm of anonymous clients from one
     // NAT address must not be refused 0x03).
     conn.authPassword = packet.password;
+    conn.authProperties = packet.properties ?? null;
     conn.pause(Pause.AUTH);
     return startAuthentication(engine, conn);
   }
@@ -110,11 +116,13 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
       // CONNECT came in time: waiting for a verdict (bcrypt behind a reconnect storm) is ours,
       // so connect-timeout gives way to AUTH_TIMEOUT_S (a plugin that never answers).
       conn.authPassword = packet.password;
+    conn.authProperties = packet.properties ?? null;
       conn.pause(Pause.AUTH);
       conn.startAuthTimeout();
       return;
     case Admission.RUN:
       conn.authPassword = packet.password;
+    conn.authProperties = packet.properties ?? null;
       conn.pause(Pause.AUTH);
       conn.startAuthTimeout();
       return scheduleAuthentication(engine, conn);
@@ -148,9 +156,20 @@ function abandon(engine: Engine, conn: Connection): void {
 
 /** Runs the authentication plugins for a CONNECT the AuthGate admitted (now, or from its queue). */
 export function startAuthentication(engine: Engine, conn: Connection): void {
+  // MQTT 5 enhanced authentication: this turn is for a step of its exchange (handlers/auth.ts).
+  if (conn.enhancedAuth !== null) return runEnhancedStep(engine, conn);
   const password = conn.authPassword;
   conn.authPassword = null;
-  const outcome = engine.hooks.authenticate({ ...clientInfo(conn), password, certificateCommonName: conn.certificateCommonName ?? undefined });
+  // MQTT 5: plugins see the CONNECT's properties.
+  const properties = conn.authProperties ?? undefined;
+  conn.authProperties = null;
+  const outcome = engine.hooks.authenticate({
+    ...clientInfo(conn),
+    password,
+    certificateCommonName: conn.certificateCommonName ?? undefined,
+    protocolLevel: conn.protocolLevel,
+    properties,
+  });
   if (!isThenable(outcome)) {
     engine.authGate.finished(conn);
     verdict(engine, conn, outcome);
@@ -214,13 +233,13 @@ function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome)
   // with a promise, and, as for authentication, nothing the client sent after CONNECT is acted
   // on until it is in [MQTT-3.1.4-5]. The memory and SQLite stores answer at once.
   const loaded = engine.loadSession(conn.clientId);
-  if (!isThenable(loaded)) return acceptConnect(engine, conn, outcome.username);
+  if (!isThenable(loaded)) return acceptConnect(engine, conn, outcome.username, outcome);
   conn.pause(Pause.SESSION);
   loaded.then(
     () => {
       if (conn.state !== ConnectionState.AUTHENTICATING) return; // gone meanwhile: nothing to undo
       try {
-        acceptConnect(engine, conn, outcome.username);
+        acceptConnect(engine, conn, outcome.username, outcome);
       } catch (err) {
         return failAfterVerdict(engine, conn, err);
       }
@@ -237,7 +256,7 @@ function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome)
 }
 
 /** CONNECT authenticated and its session (if any) in memory: claim it, attach it, CONNACK. */
-function acceptConnect(engine: Engine, conn: Connection, username: string | null): void {
+function acceptConnect(engine: Engine, conn: Connection, username: string | null, outcome: AuthOutcome): void {
   if (!engine.mayClaimSession(conn.clientId, username)) {
     // A session belongs to the username that created it: another user presenting its client id
     // would take over its in-flight and queued messages (and kick its live client), so the
@@ -261,7 +280,7 @@ function acceptConnect(engine: Engine, conn: Connection, username: string | null
   if (conn.v5 !== null) {
     // v5 [MQTT-3.2.2-2/3] Session Present as in 3.1.1 (0 after Clean Start 1).
     conn.host.stats.reasonCodesSent.connack[ReasonCode.Success]++;
-    conn.send(encodeConnackV5(present, ReasonCode.Success, connackProperties(engine, conn)));
+    conn.send(encodeConnackV5(present, ReasonCode.Success, connackProperties(engine, conn, outcome)));
   } else sendConnack(conn, present && conn.protocolLevel === 4, ReasonCode.Success, conn.protocolLevel); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
   conn.startKeepalive(conn.keepalive);
   if (engine.events.listenerCount('clientConnected') > 0) engine.events.emit('clientConnected', {
@@ -310,7 +329,7 @@ function grantedSessionExpiry(engine: Engine, requested: number): number {
 }
 
 /** CONNACK properties: what the server supports and granted (section 3.2.2.3). */
-function connackProperties(engine: Engine, conn: Connection): Properties {
+function connackProperties(engine: Engine, conn: Connection, outcome: AuthOutcome): Properties {
   const v5 = conn.v5!;
   const props: Properties = {
     receiveMaximum: v5.serverReceiveMaximum,
@@ -326,5 +345,10 @@ function connackProperties(engine: Engine, conn: Connection): Properties {
   if (conn.assignedClientId) props.assignedClientIdentifier = conn.clientId;
   // v5 §3.2.2.3.2 the interval we use, when it is not the one asked for.
   if (v5.sessionExpiryInterval !== v5.requestedSessionExpiryInterval) props.sessionExpiryInterval = v5.sessionExpiryInterval;
+  // v5 [MQTT-4.12.0-5] an enhanced authentication's method (and final data) on the success CONNACK;
+  // v5 [MQTT-4.12.0-6] none without one. User Properties a plugin added.
+  if (outcome.authenticationMethod !== undefined) props.authenticationMethod = outcome.authenticationMethod;
+  if (outcome.authenticationData !== undefined) props.authenticationData = outcome.authenticationData;
+  if (outcome.userProperties !== undefined) props.userProperties = outcome.userProperties;
   return props;
 }

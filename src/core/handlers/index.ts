@@ -6,6 +6,7 @@ import { encodeConnackV5 } from '../protocol/encoder-v5';
 import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
 import { TopicLimitError } from '../topics/topic-limits';
 import { PacketType, type Packet } from '../protocol/packets';
+import { handleAuth, handleBeforeConnack } from './auth';
 import { handleConnect, scheduleAuthentication } from './connect';
 import { handleDisconnect } from './disconnect';
 import { handlePingreq } from './pingreq';
@@ -23,11 +24,15 @@ import { handleUnsubscribe } from './unsubscribe';
  */
 export function handlePacket(engine: Engine, conn: Connection, packet: Packet): void {
   try {
-    if (conn.state === ConnectionState.AWAIT_CONNECT) {
-      // [MQTT-3.1.0-1] the first packet must be CONNECT; anything else closes without acting on it.
-      if (packet.type !== PacketType.CONNECT) throw new ProtocolError('first packet is not CONNECT', 'MQTT-3.1.0-1');
-      handleConnect(engine, conn, packet);
-      return;
+    if (conn.state !== ConnectionState.CONNECTED) {
+      if (conn.state === ConnectionState.AWAIT_CONNECT) {
+        // [MQTT-3.1.0-1] the first packet must be CONNECT; anything else closes without acting on it.
+        if (packet.type !== PacketType.CONNECT) throw new ProtocolError('first packet is not CONNECT', 'MQTT-3.1.0-1');
+        handleConnect(engine, conn, packet);
+        return;
+      }
+      // AUTHENTICATING and reading: only an MQTT 5 enhanced authentication waits for the client.
+      if (packet.type !== PacketType.AUTH) return handleBeforeConnack(engine, conn, packet.type);
     }
     switch (packet.type) {
       case PacketType.PUBLISH:
@@ -61,8 +66,9 @@ export function handlePacket(engine: Engine, conn: Connection, packet: Packet): 
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
         throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2');
       case PacketType.AUTH:
-        // MQTT 5 only (decoded on level 5 connections); enhanced authentication is not offered yet.
-        throw new ProtocolError('AUTH without enhanced authentication', 'MQTT-4.12.0-7', 0x82);
+        // MQTT 5 only (decoded on level 5 connections).
+        handleAuth(engine, conn, packet);
+        return;
       case PacketType.CONNACK:
       case PacketType.SUBACK:
       case PacketType.UNSUBACK:

@@ -34,7 +34,7 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
   }
 
   if (engine.hooks.hasPublishAuthorizers) {
-    const allowed = engine.hooks.authorizePublish(clientInfo(conn), packet.topic, packet.qos, packet.retain);
+    const allowed = engine.hooks.authorizePublish(clientInfo(conn), packet.topic, packet.qos, packet.retain, packet.properties);
     if (isThenable(allowed)) {
       // Keep order: later packets wait until this one is decided [MQTT-4.6.0-2/3].
       conn.pause(Pause.PLUGIN);

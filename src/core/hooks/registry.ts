@@ -1,7 +1,16 @@
 import type { AuthConfig } from '../config/types';
-import { PacketType, type QoS } from '../protocol/packets';
+import { PacketType, type Properties, type QoS, type UserProperty } from '../protocol/packets';
 import { isFailure, isReasonCodeAllowed, ReasonCode } from '../protocol/reason-codes';
-import type { AuthenticateRequest, AuthenticateResult, Awaitable, BrokerPlugin, ClientInfo, SubscriberInfo } from './plugin';
+import type {
+  AuthenticateRequest,
+  AuthenticateResult,
+  Awaitable,
+  BrokerPlugin,
+  ClientInfo,
+  EnhancedAuthRequest,
+  EnhancedAuthResult,
+  SubscriberInfo,
+} from './plugin';
 
 /**
  * Outcome of authentication as the CONNECT handler needs it: a Connect Reason Code (Success, or
@@ -10,6 +19,11 @@ import type { AuthenticateRequest, AuthenticateResult, Awaitable, BrokerPlugin, 
 export interface AuthOutcome {
   reasonCode: ReasonCode;
   username: string | null;
+  /** MQTT 5, on success: User Properties a plugin adds to the CONNACK. */
+  userProperties?: UserProperty[];
+  /** MQTT 5 enhanced authentication, on success: the Authentication Method and final Data for the CONNACK. */
+  authenticationMethod?: string;
+  authenticationData?: Buffer;
 }
 
 /** A publish verdict: Success, or the failure (3.1.1: acknowledged and dropped). */
@@ -27,7 +41,7 @@ function fromV3ReturnCode(returnCode: number | undefined): ReasonCode {
  * success code, a code of another packet) refuses as Not authorized rather than let a plugin's
  * mistake become an invalid CONNACK.
  */
-function connackRefusal(code: number): ReasonCode {
+export function connackRefusal(code: number): ReasonCode {
   return isFailure(code) && isReasonCodeAllowed(PacketType.CONNACK, code) ? (code as ReasonCode) : ReasonCode.NotAuthorized;
 }
 
@@ -41,7 +55,11 @@ function normaliseAuth(r: AuthenticateResult, req: AuthenticateRequest): AuthOut
   if (r === undefined) return undefined;
   if (r === true) return { reasonCode: ReasonCode.Success, username: req.username };
   if (r === false) return { reasonCode: ReasonCode.BadUserNameOrPassword, username: req.username };
-  if (r.ok) return { reasonCode: ReasonCode.Success, username: r.username ?? req.username };
+  if (r.ok) {
+    const outcome: AuthOutcome = { reasonCode: ReasonCode.Success, username: r.username ?? req.username };
+    if (r.userProperties !== undefined && r.userProperties.length > 0) outcome.userProperties = r.userProperties;
+    return outcome;
+  }
   const reasonCode = r.reasonCode !== undefined ? connackRefusal(r.reasonCode) : fromV3ReturnCode(r.returnCode);
   return { reasonCode, username: req.username };
 }
@@ -65,6 +83,8 @@ export class HookRegistry {
   /** Every authenticator declares cheapAuthentication (computed once: read on every CONNECT). */
   private readonly cheapAuthentication: boolean;
   private readonly publishAuthorizers: Hook<BrokerPlugin>;
+  /** MQTT 5 Authentication Method -> the plugin serving it (the first to declare it); null: none. */
+  private readonly enhancedAuthenticators: ReadonlyMap<string, BrokerPlugin> | null;
   private readonly subscribeAuthorizers: Hook<BrokerPlugin>;
   /**
    * The per-delivery read check, or null when no plugin implements authorizeDelivery: the engine
@@ -84,6 +104,12 @@ export class HookRegistry {
     this.authenticators = pick((p) => typeof p.authenticate === 'function');
     this.cheapAuthentication = this.authenticators !== null && this.authenticators.every((p) => p.cheapAuthentication === true);
     this.publishAuthorizers = pick((p) => typeof p.authorizePublish === 'function');
+    const methods = new Map<string, BrokerPlugin>();
+    for (const p of plugins) {
+      if (typeof p.authenticateEnhanced !== 'function') continue;
+      for (const m of p.authenticationMethods ?? []) if (!methods.has(m)) methods.set(m, p);
+    }
+    this.enhancedAuthenticators = methods.size > 0 ? methods : null;
     this.subscribeAuthorizers = pick((p) => typeof p.authorizeSubscribe === 'function');
     const readers = pick((p) => typeof p.authorizeDelivery === 'function');
     this.deliveryCheck = readers === null ? null : (client, topic) => this.runDelivery(readers, client, topic);
@@ -121,6 +147,31 @@ export class HookRegistry {
   /** The verdict when no plugin is configured: `allow-anonymous` decides for anonymous clients. */
   withoutPlugins(username: string | null): AuthOutcome {
     return this.fallback({ clientId: '', username, remoteAddress: '', listener: '', password: null });
+  }
+
+  /** The plugin serving an MQTT 5 Authentication Method, or null (CONNACK 0x8C). */
+  enhancedAuthenticator(method: string): BrokerPlugin | null {
+    return this.enhancedAuthenticators?.get(method) ?? null;
+  }
+
+  /** One step of an enhanced authentication exchange; a throw or rejection refuses (0x87), reported. */
+  authenticateEnhanced(plugin: BrokerPlugin, req: EnhancedAuthRequest): Awaitable<EnhancedAuthResult> {
+    const refused: EnhancedAuthResult = { success: false, reasonCode: ReasonCode.NotAuthorized };
+    let r: Awaitable<EnhancedAuthResult>;
+    try {
+      r = plugin.authenticateEnhanced!(req);
+    } catch (err) {
+      this.onError(plugin, 'authenticateEnhanced', err);
+      return refused;
+    }
+    if (!isThenable(r)) return r;
+    return r.then(
+      (v) => v,
+      (err) => {
+        this.onError(plugin, 'authenticateEnhanced', err);
+        return refused;
+      },
+    );
   }
 
   get hasPublishAuthorizers(): boolean {
@@ -170,25 +221,33 @@ export class HookRegistry {
   }
 
   /** Success, or the Reason Code of the refusal (a throw or rejection: 0x80 Unspecified error). */
-  authorizePublish(client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<PublishVerdict> {
+  authorizePublish(client: ClientInfo, topic: string, qos: QoS, retain: boolean, properties?: Readonly<Properties>): Awaitable<PublishVerdict> {
     const list = this.publishAuthorizers;
     if (list === null) return ReasonCode.Success;
-    return this.runPublish(list, 0, client, topic, qos, retain);
+    return this.runPublish(list, 0, client, topic, qos, retain, properties);
   }
 
-  private runPublish(list: BrokerPlugin[], from: number, client: ClientInfo, topic: string, qos: QoS, retain: boolean): Awaitable<PublishVerdict> {
+  private runPublish(
+    list: BrokerPlugin[],
+    from: number,
+    client: ClientInfo,
+    topic: string,
+    qos: QoS,
+    retain: boolean,
+    properties: Readonly<Properties> | undefined,
+  ): Awaitable<PublishVerdict> {
     for (let i = from; i < list.length; i++) {
       const plugin = list[i];
       let r: Awaitable<boolean | ReasonCode | undefined>;
       try {
-        r = plugin.authorizePublish!(client, topic, qos, retain);
+        r = plugin.authorizePublish!(client, topic, qos, retain, properties);
       } catch (err) {
         this.onError(plugin, 'authorizePublish', err);
         return ReasonCode.UnspecifiedError;
       }
       if (isThenable(r)) {
         return r.then(
-          (v) => (v === undefined ? this.runPublish(list, i + 1, client, topic, qos, retain) : publishVerdict(v)),
+          (v) => (v === undefined ? this.runPublish(list, i + 1, client, topic, qos, retain, properties) : publishVerdict(v)),
           (err) => {
             this.onError(plugin, 'authorizePublish', err);
             return ReasonCode.UnspecifiedError;
