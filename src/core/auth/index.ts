@@ -7,10 +7,12 @@ import type { BrokerConfig } from '../config/types';
 import type { BrokerPlugin } from '../hooks/plugin';
 import { AclFilePlugin } from './acl-file';
 import { AnonymousAuthPlugin, FileAuthPlugin } from './auth-plugins';
+import { ScramAuthPlugin } from './scram-plugin';
 import { RateLimitedLogger, silentLogger, type AuthLogger } from './log';
 import { TopicAclPlugin, TopicTabooPlugin } from './topic-plugins';
 
 export { AnonymousAuthPlugin, FileAuthPlugin, type AnonymousAuthOptions, type FileAuthOptions } from './auth-plugins';
+export { ScramAuthPlugin, type ScramAuthOptions } from './scram-plugin';
 export { TopicAclPlugin, TopicTabooPlugin, DEFAULT_TABOO_TOPICS, ANONYMOUS_ACL_USER, type TopicAclOptions, type TopicTabooOptions } from './topic-plugins';
 export { AclFilePlugin, AclFileError, parseAclFile, type AclFile, type AclRule, type AclAccess, type AclFilePluginOptions } from './acl-file';
 export { verifyPassword, hashPassword, hashFormat, constantTimeEqual, type HashFormat } from './hashes';
@@ -64,6 +66,9 @@ export function createConfiguredPlugins(config: BrokerConfig, options: Configure
     } else if (name === 'auth.file') {
       // Without auth.password-file (validate.ts warns) it knows no users: a username is refused.
       out.push(new FileAuthPlugin({ passwordFile: config.auth.passwordFile, cacheSize: options.cacheSize ?? config.auth.cacheSize, logger: log }));
+    } else if (name === 'auth.scram') {
+      // MQTT 5 enhanced authentication (method SCRAM-SHA-256) over the file's SCRAM entries.
+      out.push(new ScramAuthPlugin({ passwordFile: config.auth.passwordFile, logger: log }));
     }
   }
   if (anonymous !== undefined) {

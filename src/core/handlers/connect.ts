@@ -83,9 +83,9 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   conn.will = packet.will;
   conn.state = ConnectionState.AUTHENTICATING;
 
+  // MQTT 5 enhanced authentication (handlers/auth.ts). Authentication Data without a method never
+  // gets here: the codec refuses it [unnumbered §3.1.2.11.10].
   if (packet.properties?.authenticationMethod !== undefined) return startConnectExchange(engine, conn, packet, completeConnect);
-  // [unnumbered §3.1.2.11] Authentication Data without an Authentication Method: Protocol Error (CONNACK 0x82).
-  if (packet.properties?.authenticationData !== undefined) throw new ProtocolError('Authentication Data without Authentication Method', undefined, 0x82);
 
   if (conn.identityIsUsername) {
     // use-identity-as-username: the verified certificate is the credential and its CN the
