@@ -356,8 +356,8 @@ describe('bad configurations: one message naming the file, every bad key path an
         'limits.constructor: unknown key',
         'limits.toString: unknown key',
         'limits.hasOwnProperty: unknown key',
-        'auth.plugins[0]: unknown plugin "constructor" (known: auth.anonymous, auth.file, topic_taboo, topic_acl)',
-        'auth.plugins[1]: unknown plugin "toString" (known: auth.anonymous, auth.file, topic_taboo, topic_acl)',
+        'auth.plugins[0]: unknown plugin "constructor" (known: auth.anonymous, auth.file, auth.scram, topic_taboo, topic_acl)',
+        'auth.plugins[1]: unknown plugin "toString" (known: auth.anonymous, auth.file, auth.scram, topic_taboo, topic_acl)',
         'topic-check.plugins[0]: unknown topic plugin "valueOf" (known: topic_taboo, topic_acl)',
       ].sort(),
     );
