@@ -9,6 +9,8 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt, { type IConnackPacket } from 'mqtt';
+import type { IAuthPacket } from 'mqtt-packet';
 import type { BrokerPlugin, EnhancedAuthRequest, EnhancedAuthResult } from '../../../src';
 import { encodePacketV5 } from '../../../src/core/protocol/encoder-v5';
 import { PacketType, type Properties } from '../../../src/core/protocol/packets';
@@ -115,6 +117,13 @@ describe('v5 enhanced authentication with a challenge/response plugin', () => {
     const { c } = await challenged();
     c.send(encodePacketV5({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }));
     expect(await nextDecoded(c)).toMatchObject({ cmd: 'connack', reasonCode: 0x82 });
+    await c.expectClosed();
+    expect(plugin.steps).toHaveLength(1);
+  });
+
+  it('v5 [MQTT-3.1.2-30] a DISCONNECT mid-exchange closes the connection without CONNACK', async () => {
+    const { c } = await challenged();
+    c.send(encodePacketV5({ type: PacketType.DISCONNECT, reasonCode: 0 }));
     await c.expectClosed();
     expect(plugin.steps).toHaveLength(1);
   });
@@ -373,6 +382,34 @@ describe('v5 enhanced authentication: SCRAM-SHA-256 (auth.scram over the passwor
     c.send(auth(0x18, { authenticationMethod: 'SCRAM-SHA-256', authenticationData: again.final(serverFirst.properties!.authenticationData!.toString()) }));
     expect(await nextDecoded(c)).toMatchObject({ cmd: 'disconnect', reasonCode: 0x87 });
     await c.expectClosed();
+  });
+
+  it('v5 [MQTT-4.12.0-2] [MQTT-4.12.0-5] interop: MQTT.js 5 (its handleAuth hook) logs in with SCRAM-SHA-256', async () => {
+    const scram = new ScramClient('alice', 'pencil');
+    const client = mqtt.connect(`mqtt://127.0.0.1:${h().port}`, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      clientId: 'mqttjs-scram',
+      properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: scram.first() },
+    });
+    client.handleAuth = (packet: IAuthPacket, callback: (error?: Error, packet?: IAuthPacket) => void): void => {
+      callback(undefined, {
+        cmd: 'auth',
+        reasonCode: 0x18,
+        properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: scram.final(packet.properties!.authenticationData!.toString()) },
+      });
+    };
+    try {
+      const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('error', reject);
+      });
+      expect(connack.reasonCode).toBe(0);
+      expect(connack.properties?.authenticationData?.toString()).toBe(scram.expectedServerFinal());
+      await client.subscribeAsync('scram/t', { qos: 1 });
+    } finally {
+      client.end(true);
+    }
   });
 
   it('[unnumbered §3.1.2.11.9] the same SCRAM entry still serves a plain user name/password CONNECT (auth.file)', async () => {
