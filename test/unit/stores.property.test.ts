@@ -16,45 +16,67 @@ import type { RetainedStore, SessionStore } from '../../src/core/stores/store';
 type Op =
   | { k: 'create'; c: number }
   | { k: 'delete'; c: number }
-  | { k: 'sub'; c: number; f: number; q: QoS }
+  | { k: 'sub'; c: number; f: number; q: QoS; o: number }
   | { k: 'unsub'; c: number; f: number }
-  | { k: 'enqueue'; c: number; t: number; q: QoS; r: boolean }
+  | { k: 'enqueue'; c: number; t: number; q: QoS; r: boolean; v5: V5 | null }
   | { k: 'dequeue'; c: number }
-  | { k: 'inflight'; c: number; t: number; q: 1 | 2 }
+  | { k: 'inflight'; c: number; t: number; q: 1 | 2; v5: V5 | null }
   | { k: 'pubrec'; c: number }
   | { k: 'ack'; c: number }
   | { k: 'qos2in'; c: number; id: number }
   | { k: 'qos2out'; c: number; id: number }
-  | { k: 'detach'; c: number }
-  | { k: 'attach'; c: number; u: number }
-  | { k: 'retain'; t: number }
+  | { k: 'detach'; c: number; e: number | null }
+  | { k: 'attach'; c: number; u: number; e: number | null }
+  | { k: 'retain'; t: number; v5: V5 | null }
   | { k: 'unretain'; t: number }
   | { k: 'commit' };
+
+/** MQTT 5 parts of a message: User Properties (in order, names repeating), a Content Type, an expiry. */
+interface V5 {
+  user: [string, string][];
+  contentType: string | null;
+  expiresIn: number;
+}
+const v5: fc.Arbitrary<V5 | null> = fc.option(
+  fc.record({
+    user: fc.array(fc.tuple(fc.constantFrom('a', 'b', 'ü'), fc.string({ maxLength: 4 })), { maxLength: 4 }),
+    contentType: fc.option(fc.constantFrom('text/plain', 'application/json')),
+    expiresIn: fc.constantFrom(0, 60_000, 3_600_000),
+  }),
+);
+/** A session's own Session Expiry Interval (MQTT 5), or null for 3.1.1. */
+const expiry = fc.option(fc.constantFrom(0, 10, 300));
 
 const client = fc.integer({ min: 0, max: 3 });
 const qos = fc.constantFrom<QoS>(0, 1, 2);
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('create' as const), c: client }),
   fc.record({ k: fc.constant('delete' as const), c: client }),
-  fc.record({ k: fc.constant('sub' as const), c: client, f: fc.integer({ min: 0, max: 4 }), q: qos }),
+  fc.record({ k: fc.constant('sub' as const), c: client, f: fc.integer({ min: 0, max: 4 }), q: qos, o: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ k: fc.constant('unsub' as const), c: client, f: fc.integer({ min: 0, max: 4 }) }),
-  fc.record({ k: fc.constant('enqueue' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: qos, r: fc.boolean() }),
+  fc.record({ k: fc.constant('enqueue' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: qos, r: fc.boolean(), v5 }),
   fc.record({ k: fc.constant('dequeue' as const), c: client }),
-  fc.record({ k: fc.constant('inflight' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: fc.constantFrom<1 | 2>(1, 2) }),
+  fc.record({ k: fc.constant('inflight' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: fc.constantFrom<1 | 2>(1, 2), v5 }),
   fc.record({ k: fc.constant('pubrec' as const), c: client }),
   fc.record({ k: fc.constant('ack' as const), c: client }),
   fc.record({ k: fc.constant('qos2in' as const), c: client, id: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ k: fc.constant('qos2out' as const), c: client, id: fc.integer({ min: 1, max: 5 }) }),
-  fc.record({ k: fc.constant('detach' as const), c: client }),
-  fc.record({ k: fc.constant('attach' as const), c: client, u: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ k: fc.constant('retain' as const), t: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ k: fc.constant('detach' as const), c: client, e: expiry }),
+  fc.record({ k: fc.constant('attach' as const), c: client, u: fc.integer({ min: 0, max: 2 }), e: expiry }),
+  fc.record({ k: fc.constant('retain' as const), t: fc.integer({ min: 0, max: 5 }), v5 }),
   fc.record({ k: fc.constant('unretain' as const), t: fc.integer({ min: 0, max: 5 }) }),
   fc.constant({ k: 'commit' as const }),
 );
 
 let msgSeq = 0;
-const message = (t: number, q: QoS, retain = false): Message =>
-  new Message(`t/${t}`, Buffer.from(`payload ${++msgSeq}`), q, retain, 'origin');
+const message = (t: number, q: QoS, v: V5 | null, retain = false): Message => {
+  const m = new Message(`t/${t}`, Buffer.from(`payload ${++msgSeq}`), q, retain, 'origin');
+  if (v !== null) {
+    m.setV5Properties({ userProperties: v.user.length > 0 ? v.user : undefined, contentType: v.contentType ?? undefined });
+    if (v.expiresIn > 0) m.expiresAt = Date.now() + v.expiresIn;
+  }
+  return m;
+};
 
 /** Applies one op to a (sessions, retained) pair; the same Message objects go to both sides. */
 function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Message | null): void {
@@ -68,7 +90,11 @@ function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Mess
       if (s !== undefined) sessions.delete(s);
       return;
     case 'sub':
-      s?.setSubscription(`f/${o.f}`, o.q);
+      if (s === undefined) return;
+      s.setSubscription(`f/${o.f}`, o.q);
+      // As the SUBSCRIBE handler does: the options are set after the QoS.
+      if (o.o !== 0) (s.subscriptionOptions ??= new Map()).set(`f/${o.f}`, o.o);
+      else s.subscriptionOptions?.delete(`f/${o.f}`);
       return;
     case 'unsub':
       s?.deleteSubscription(`f/${o.f}`);
@@ -102,11 +128,16 @@ function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Mess
       s?.deleteIncomingQos2(o.id);
       return;
     case 'detach':
-      if (s !== undefined) sessions.detached(s);
+      if (s === undefined) return;
+      // An MQTT 5 DISCONNECT may change the interval.
+      if (s.expiryRequested && o.e !== null) s.expiryInterval = o.e;
+      sessions.detached(s);
       return;
     case 'attach':
       if (s !== undefined) {
         s.username = o.u === 0 ? null : `user${o.u}`;
+        s.expiryRequested = o.e !== null;
+        s.expiryInterval = o.e ?? 0;
         sessions.attached?.(s);
       }
       return;
@@ -122,20 +153,25 @@ function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Mess
   }
 }
 
+/** A message's MQTT 5 parts as compared: properties, expiry deadline and the byte size they count for. */
+const v5Of = (m: Message): unknown[] => [m.properties, m.expiresAt, m.size];
+
 function snapshot(sessions: SessionStore, retained: RetainedStore): unknown {
   const out: Record<string, unknown> = {};
   for (const s of [...sessions.values()].sort((a, b) => a.clientId.localeCompare(b.clientId))) {
     out[s.clientId] = {
       username: s.username,
+      expiry: s.expiryRequested ? s.expiryInterval : null,
       subscriptions: [...(s.subscriptions ?? new Map())].sort(),
-      queue: [...(s.queue ?? [])].map((q) => [q.message.topic, q.message.payload.toString(), q.message.qos, q.qos, q.retainFlag]),
-      inflight: [...(s.inflight ?? new Map()).values()].map((e) => [e.packetId, e.message.topic, e.message.payload.toString(), e.qos, e.state]),
+      options: [...(s.subscriptionOptions ?? new Map())].sort(),
+      queue: [...(s.queue ?? [])].map((q) => [q.message.topic, q.message.payload.toString(), q.message.qos, q.qos, q.retainFlag, ...v5Of(q.message)]),
+      inflight: [...(s.inflight ?? new Map()).values()].map((e) => [e.packetId, e.message.topic, e.message.payload.toString(), e.qos, e.state, ...v5Of(e.message)]),
       incomingQos2: [...(s.incomingQos2 ?? [])].sort(),
     };
   }
   const found: Message[] = [];
   retained.match('#', found);
-  out.$retained = found.map((m) => [m.topic, m.payload.toString(), m.qos]).sort();
+  out.$retained = found.map((m) => [m.topic, m.payload.toString(), m.qos, ...v5Of(m)]).sort();
   return out;
 }
 
@@ -150,7 +186,7 @@ describe('stores: SQLite matches memory (property)', () => {
         const sqlite = new SqliteStore({ backend: 'sqlite', path, synchronous: 'normal' });
         sqlite.open();
         for (const o of ops) {
-          const msg = o.k === 'enqueue' || o.k === 'inflight' ? message(o.t, o.q) : o.k === 'retain' ? message(o.t, 1, true) : null;
+          const msg = o.k === 'enqueue' || o.k === 'inflight' ? message(o.t, o.q, o.v5) : o.k === 'retain' ? message(o.t, 1, o.v5, true) : null;
           apply(o, memory.sessions, memory.retained, msg);
           apply(o, sqlite.sessions, sqlite.retained, msg);
         }

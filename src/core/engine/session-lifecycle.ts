@@ -47,7 +47,8 @@ export class SessionLifecycle {
       this.delivery.restoredQueue(session);
       // Counted as its last known user (undefined: not known until its client returns).
       this.countSession(session, session.username);
-      session.expiryInterval = this.limits.sessionExpiry;
+      // An MQTT 5 session keeps the interval its client asked for (restored by the store).
+      if (!session.expiryRequested) session.expiryInterval = this.limits.sessionExpiry;
       if (session.connection === null) this.scheduleExpiry(session);
     }
   }
@@ -185,6 +186,7 @@ export class SessionLifecycle {
     }
     // 0xFFFFFFFF (v5: never expires) is 0 here, as session-expiry's "never".
     session.expiryInterval = v5 === null ? this.limits.sessionExpiry : v5.sessionExpiryInterval === 0xffffffff ? 0 : v5.sessionExpiryInterval;
+    session.expiryRequested = v5 !== null;
     session.connection = conn;
     session.username = conn.username;
     this.sessions.attached?.(session);

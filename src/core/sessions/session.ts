@@ -34,7 +34,7 @@ export class Session {
   subscriptions: Map<string, QoS> | null = null;
   /**
    * MQTT 5 Subscription Options other than QoS, per filter (SUB_NO_LOCAL | SUB_RETAIN_AS_PUBLISHED);
-   * null while no subscription has one (every 3.1.1 session). In memory only (docs/mqtt5.md).
+   * null while no subscription has one (every 3.1.1 session). Durable stores keep it (stores/stored-message.ts).
    */
   subscriptionOptions: Map<string, number> | null = null;
   /** packet id -> in-flight outbound message; Map order is send order, which resends keep [MQTT-4.6.0-1]. */
@@ -51,6 +51,11 @@ export class Session {
    * Interval per CONNECT); 0: it does not expire.
    */
   expiryInterval = 0;
+  /**
+   * True when `expiryInterval` is the client's own (MQTT 5 CONNECT/DISCONNECT), which a durable
+   * store keeps across a restart; false: it follows limits.session-expiry (3.1.1), re-read at start.
+   */
+  expiryRequested = false;
   /**
    * Username of the client that last attached, kept while it is away so that read authorization
    * (authorizeDelivery) applies to messages queued for it; undefined when not known (a session

@@ -3,11 +3,12 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { PersistenceConfig } from '../config/types';
 import type { QoS } from '../protocol/packets';
-import { InflightMessage, Message, QueuedMessage } from '../sessions/message';
+import { InflightMessage, type Message, QueuedMessage } from '../sessions/message';
 import { Fifo } from '../sessions/fifo';
 import { Session } from '../sessions/session';
 import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
 import type { RetainedStore, SessionJournal, SessionStore, Stores } from './store';
+import { decodeStoredOptions, encodeStoredOptions, encodeStoredProperties, restoreMessage } from './stored-message';
 
 /**
  * SQLite persistence (better-sqlite3). The engine keeps working on in-memory objects; this store
@@ -49,6 +50,19 @@ export const MIGRATIONS: readonly string[] = [
   // 1 an anonymous client; 2 the username in `owner`.
   `ALTER TABLE retained ADD COLUMN owner TEXT;
    ALTER TABLE retained ADD COLUMN owner_kind INTEGER NOT NULL DEFAULT 0;`,
+  // 4: MQTT 5 state (stores/stored-message.ts). sessions.expiry_interval: the Session Expiry
+  // Interval an MQTT 5 client asked for, in seconds (0: never), NULL: limits.session-expiry (3.1.1).
+  // subscriptions.options: the filter's Subscription Options as JSON, NULL for none. properties:
+  // a message's MQTT 5 properties in the codec's encoding, NULL for none; expires_at: its Message
+  // Expiry as epoch ms, 0 for never. Rows written before stay 3.1.1 rows: NULL and 0.
+  `ALTER TABLE sessions ADD COLUMN expiry_interval INTEGER;
+   ALTER TABLE subscriptions ADD COLUMN options TEXT;
+   ALTER TABLE queue ADD COLUMN properties BLOB;
+   ALTER TABLE queue ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE inflight ADD COLUMN properties BLOB;
+   ALTER TABLE inflight ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE retained ADD COLUMN properties BLOB;
+   ALTER TABLE retained ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -74,6 +88,8 @@ interface StoredRow {
   qos: number;
   retain_flag: number;
   seq: number;
+  properties: Buffer | null;
+  expires_at: number;
 }
 
 /**
@@ -132,6 +148,11 @@ export class SqliteStore implements SessionJournal {
    */
   private fresh = new Map<string, number>();
   private readonly listeners: ((err?: Error) => void)[] = [];
+  /** Pairs (session, args of a pending setSub) whose options column is filled at commit. */
+  private readonly optionRows: unknown[] = [];
+  /** The last message whose properties were encoded for a row, and that encoding. */
+  private lastEncoded: Message | null = null;
+  private lastEncodedProperties: Buffer | null = null;
   private seq = 0;
   private scheduled = false;
   private opened = false;
@@ -179,16 +200,20 @@ export class SqliteStore implements SessionJournal {
     this.stmts = {
       insSession: p('INSERT INTO sessions (client_id, disconnected_at) VALUES (?, 0) ON CONFLICT (client_id) DO UPDATE SET disconnected_at = 0'),
       delSession: p('DELETE FROM sessions WHERE client_id = ?'),
-      detach: p('UPDATE sessions SET disconnected_at = ? WHERE client_id = ?'),
-      attach: p('UPDATE sessions SET username = ?, username_known = 1 WHERE client_id = ?'),
-      setSub: p('INSERT INTO subscriptions (client_id, filter, qos) VALUES (?, ?, ?) ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos'),
+      detach: p('UPDATE sessions SET disconnected_at = ?, expiry_interval = ? WHERE client_id = ?'),
+      attach: p('UPDATE sessions SET username = ?, username_known = 1, expiry_interval = ? WHERE client_id = ?'),
+      setSub: p(
+        `INSERT INTO subscriptions (client_id, filter, qos, options) VALUES (?, ?, ?, ?)
+         ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos, options = excluded.options`,
+      ),
       delSub: p('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
       delSubs: p('DELETE FROM subscriptions WHERE client_id = ?'),
-      enqueue: p('INSERT INTO queue (client_id, seq, topic, payload, msg_qos, qos, retain_flag) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      enqueue: p('INSERT INTO queue (client_id, seq, topic, payload, msg_qos, qos, retain_flag, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       dequeue: p('DELETE FROM queue WHERE client_id = ? AND seq = ?'),
       delQueue: p('DELETE FROM queue WHERE client_id = ?'),
       setInflight: p(
-        `INSERT INTO inflight (client_id, packet_id, seq, topic, payload, msg_qos, qos, retain_flag, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO inflight (client_id, packet_id, seq, topic, payload, msg_qos, qos, retain_flag, state, properties, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (client_id, packet_id) DO UPDATE SET state = excluded.state`,
       ),
       delInflight: p('DELETE FROM inflight WHERE client_id = ? AND packet_id = ?'),
@@ -197,8 +222,9 @@ export class SqliteStore implements SessionJournal {
       delQos2: p('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
       delQos2s: p('DELETE FROM incoming_qos2 WHERE client_id = ?'),
       setRetained: p(
-        `INSERT INTO retained (topic, payload, qos, owner, owner_kind) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, owner = excluded.owner, owner_kind = excluded.owner_kind`,
+        `INSERT INTO retained (topic, payload, qos, owner, owner_kind, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, owner = excluded.owner,
+           owner_kind = excluded.owner_kind, properties = excluded.properties, expires_at = excluded.expires_at`,
       ),
       delRetained: p('DELETE FROM retained WHERE topic = ?'),
     };
@@ -213,26 +239,31 @@ export class SqliteStore implements SessionJournal {
   private load(db: BetterSqlite3.Database): void {
     const now = Date.now();
     const sessions = new Map<string, Session>();
-    type SessionRow = { client_id: string; disconnected_at: number; username: string | null; username_known: number };
-    for (const row of db.prepare('SELECT client_id, disconnected_at, username, username_known FROM sessions').all() as SessionRow[]) {
+    type SessionRow = { client_id: string; disconnected_at: number; username: string | null; username_known: number; expiry_interval: number | null };
+    const sessionRows = db.prepare('SELECT client_id, disconnected_at, username, username_known, expiry_interval FROM sessions').all() as SessionRow[];
+    for (const row of sessionRows) {
       const s = new Session(row.client_id, false, this);
       if (row.username_known === 1) s.username = row.username;
+      if (row.expiry_interval !== null) {
+        // The MQTT 5 client's own Session Expiry Interval, counted from its disconnect below.
+        s.expiryInterval = row.expiry_interval;
+        s.expiryRequested = true;
+      }
       // A session whose client was connected when the broker stopped counts as left now.
       s.disconnectedAt = row.disconnected_at > 0 ? row.disconnected_at : now;
       sessions.set(row.client_id, s);
     }
     const get = (id: string): Session | undefined => sessions.get(id);
-    for (const r of db.prepare('SELECT client_id, filter, qos FROM subscriptions').all() as { client_id: string; filter: string; qos: QoS }[]) {
+    type SubscriptionRow = { client_id: string; filter: string; qos: QoS; options: string | null };
+    for (const r of db.prepare('SELECT client_id, filter, qos, options FROM subscriptions').all() as SubscriptionRow[]) {
       const s = get(r.client_id);
       if (s === undefined) continue;
       if (s.subscriptions === null) s.subscriptions = new Map();
       s.subscriptions.set(r.filter, r.qos);
+      if (r.options !== null) (s.subscriptionOptions ??= new Map()).set(r.filter, decodeStoredOptions(r.options));
     }
-    const message = (r: StoredRow): Message => {
-      const m = new Message(r.topic, r.payload, r.msg_qos as QoS, false, '');
-      m.compact();
-      return m;
-    };
+    // Expired queued copies stay: delivery drops them unsent v5 [MQTT-3.3.2-5] and deletes the rows.
+    const message = (r: StoredRow): Message => restoreMessage(r.topic, r.payload, r.msg_qos as QoS, false, r.properties, r.expires_at);
     for (const r of db.prepare('SELECT * FROM queue ORDER BY seq').all() as StoredRow[]) {
       const s = get(r.client_id);
       if (s === undefined) continue;
@@ -259,9 +290,15 @@ export class SqliteStore implements SessionJournal {
       s.incomingQos2.add(r.packet_id);
     }
     this.sessions.loaded(sessions);
-    type RetainedRow = { topic: string; payload: Buffer; qos: QoS; owner: string | null; owner_kind: number };
-    for (const r of db.prepare('SELECT topic, payload, qos, owner, owner_kind FROM retained').all() as RetainedRow[]) {
-      const m = new Message(r.topic, r.payload, r.qos, true, '');
+    type RetainedRow = { topic: string; payload: Buffer; qos: QoS; owner: string | null; owner_kind: number; properties: Buffer | null; expires_at: number };
+    const retainedRows = db.prepare('SELECT topic, payload, qos, owner, owner_kind, properties, expires_at FROM retained').all() as RetainedRow[];
+    for (const r of retainedRows) {
+      if (r.expires_at !== 0 && r.expires_at <= now) {
+        // v5 [MQTT-3.3.2-5] expired while the broker was down: never delivered again.
+        this.op(this.stmts.delRetained, [r.topic]);
+        continue;
+      }
+      const m = restoreMessage(r.topic, r.payload, r.qos, true, r.properties, r.expires_at);
       m.retainedOwner = r.owner_kind === 2 ? r.owner : r.owner_kind === 1 ? null : undefined;
       this.retained.loaded(m);
     }
@@ -315,14 +352,35 @@ export class SqliteStore implements SessionJournal {
     for (const l of this.listeners) l(error);
   };
 
+  /**
+   * The stored form of an MQTT 5 message's properties. One message queued for many sessions is
+   * written once per session in a row: the last encoding is reused rather than made again.
+   */
+  propertiesOf(m: Message): Buffer | null {
+    if (this.lastEncoded !== m) {
+      this.lastEncodedProperties = encodeStoredProperties(m.properties);
+      this.lastEncoded = m;
+    }
+    return this.lastEncodedProperties;
+  }
+
   /** One transaction for everything pending; throws when the database refuses it. */
   commit(): void {
     if (this.pending.length === 0 || this.db === null) return;
+    const rows = this.optionRows;
+    for (let i = 0; i < rows.length; i += 2) {
+      const session = rows[i] as Session;
+      const args = rows[i + 1] as unknown[];
+      args[3] = encodeStoredOptions(session.subscriptionOptions?.get(args[1] as string));
+    }
     const ops = this.pending;
     this.runBatch(ops);
     // Only after success: a failed batch stays pending and is retried with the next one.
     this.pending = [];
     this.fresh.clear();
+    this.optionRows.length = 0;
+    this.lastEncoded = null;
+    this.lastEncodedProperties = null;
   }
 
   close(): void {
@@ -346,7 +404,10 @@ export class SqliteStore implements SessionJournal {
   // ---- SessionJournal ------------------------------------------------------------------
 
   subscriptionSet(session: Session, filter: string, qos: QoS): void {
-    this.op(this.stmts.setSub, [session.clientId, filter, qos]);
+    const args: unknown[] = [session.clientId, filter, qos, null];
+    this.op(this.stmts.setSub, args);
+    // The SUBSCRIBE handler sets the filter's options after its QoS: they are read at commit.
+    this.optionRows.push(session, args);
   }
 
   subscriptionDeleted(session: Session, filter: string): void {
@@ -355,7 +416,8 @@ export class SqliteStore implements SessionJournal {
 
   inflightSet(session: Session, e: InflightMessage): void {
     const m = e.message;
-    const args = [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state];
+    const props = m.properties === null ? null : this.propertiesOf(m);
+    const args = [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state, props, m.expiresAt];
     if (e.seq === 0) {
       e.seq = ++this.seq;
       args[2] = e.seq;
@@ -376,7 +438,8 @@ export class SqliteStore implements SessionJournal {
   queued(session: Session, item: QueuedMessage): void {
     item.seq = ++this.seq;
     const m = item.message;
-    this.insert(`q${item.seq}`, this.stmts.enqueue, [session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0]);
+    const props = m.properties === null ? null : this.propertiesOf(m);
+    this.insert(`q${item.seq}`, this.stmts.enqueue, [session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0, props, m.expiresAt]);
   }
 
   dequeued(session: Session, item: QueuedMessage): void {
@@ -426,6 +489,11 @@ abstract class SqliteView {
   }
 }
 
+/** sessions.expiry_interval: the MQTT 5 client's interval, NULL to follow limits.session-expiry. */
+function storedExpiry(session: Session): number | null {
+  return session.expiryRequested ? session.expiryInterval : null;
+}
+
 export class SqliteSessionStore extends SqliteView implements SessionStore {
   private sessions = new Map<string, Session>();
 
@@ -460,11 +528,11 @@ export class SqliteSessionStore extends SqliteView implements SessionStore {
 
   detached(session: Session): void {
     session.disconnectedAt = Date.now();
-    if (session.journal !== null) this.store.op(this.store.statements.detach, [session.disconnectedAt, session.clientId]);
+    if (session.journal !== null) this.store.op(this.store.statements.detach, [session.disconnectedAt, storedExpiry(session), session.clientId]);
   }
 
   attached(session: Session): void {
-    if (session.journal !== null) this.store.op(this.store.statements.attach, [session.username ?? null, session.clientId]);
+    if (session.journal !== null) this.store.op(this.store.statements.attach, [session.username ?? null, storedExpiry(session), session.clientId]);
   }
 
   values(): IterableIterator<Session> {
@@ -497,7 +565,8 @@ export class SqliteRetainedStore extends SqliteView implements RetainedStore {
     this.trie.set(msg.topic, msg);
     const owner = msg.retainedOwner;
     const kind = owner === undefined ? 0 : owner === null ? 1 : 2;
-    this.store.op(this.store.statements.setRetained, [msg.topic, msg.payload, msg.qos, owner ?? null, kind]);
+    const props = msg.properties === null ? null : this.store.propertiesOf(msg);
+    this.store.op(this.store.statements.setRetained, [msg.topic, msg.payload, msg.qos, owner ?? null, kind, props, msg.expiresAt]);
   }
 
   delete(topic: string): void {
