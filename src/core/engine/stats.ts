@@ -42,6 +42,8 @@ export class BrokerStats {
   refusedClientIdLength = 0;
   /** Live clients closed because their queue reached twice max-queued-messages with nobody to pause. */
   closedQueueOverflow = 0;
+  /** Wills held back at a close (MQTT 5 Will Delay Interval, or a takeover continuing the session). */
+  willsDelayed = 0;
   /** Sessions removed after session-expiry. */
   sessionsExpired = 0;
   /** CONNECTs refused (0x05) for a client id whose session belongs to another username. */
