@@ -66,6 +66,7 @@ export interface LimitsConfigInput {
   'shared-subscription-strategy'?: string;
   'max-shared-groups'?: number;
   'max-shared-group-members'?: number;
+  'max-keepalive'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -75,6 +76,7 @@ export interface BrokerConfigInput {
   'topic-check'?: Record<string, unknown>;
   sys_interval?: number;
   limits?: LimitsConfigInput;
+  'response-information'?: string;
   [key: string]: unknown;
 }
 
@@ -173,6 +175,11 @@ export interface LimitsConfig {
   readonly maxSharedGroups: number;
   /** Members of one share group; a SUBSCRIBE joining beyond it gets SUBACK 0x80. */
   readonly maxSharedGroupMembers: number;
+  /**
+   * Largest Keep Alive (seconds) an MQTT 5 client may have; one asking for more, or for 0 (no
+   * check), gets this as Server Keep Alive in CONNACK. 0 = no maximum. 3.1/3.1.1 clients keep theirs.
+   */
+  readonly maxKeepalive: number;
 }
 
 /** round-robin: members in turn; random: uniform; sticky: a publisher keeps its member while it stays. */
@@ -276,4 +283,9 @@ export interface BrokerConfig {
   readonly listenerSources: Readonly<Record<string, string>>;
   /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */
   readonly warnings: readonly string[];
+  /**
+   * MQTT 5 Response Information: a topic prefix; a client that sets Request Response Information
+   * gets prefix + its client id in CONNACK. Empty: not offered.
+   */
+  readonly responseInformation: string;
 }

@@ -237,6 +237,7 @@ export class SessionLifecycle {
     session.username = conn.username;
     this.sessions.attached?.(session);
     conn.session = session;
+    this.stats.clientsByProtocolLevel[conn.protocolLevel]++;
     this.clients.register(conn);
     if (this.clients.size > this.stats.clientsMaximum) this.stats.clientsMaximum = this.clients.size;
     return { session, present };
@@ -267,6 +268,7 @@ export class SessionLifecycle {
   connectionClosed(conn: ClientLink): boolean {
     const session = conn.session;
     if (session === null) return false;
+    this.stats.clientsByProtocolLevel[conn.protocolLevel]--;
     this.clients.release(conn);
     let continues = false;
     if (session.connection === conn) {

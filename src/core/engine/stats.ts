@@ -69,6 +69,8 @@ export class BrokerStats {
    * DISCONNECT is sent to MQTT 5 clients only.
    */
   readonly reasonCodesSent = new ReasonCodesSent();
+  /** Connected clients by protocol level (index 3: MQTT 3.1, 4: 3.1.1, 5: 5.0): a gauge, not a counter. */
+  readonly clientsByProtocolLevel = new Uint32Array(6);
 }
 
 /** Counts per Reason Code (one slot per byte value) of the packets the broker sends them in. */
