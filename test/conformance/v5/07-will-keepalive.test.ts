@@ -26,8 +26,8 @@ interface Disconnect {
   properties?: { reasonString?: string; sessionExpiryInterval?: number };
 }
 
-function willWith(properties: Properties = {}, payload = 'bye'): { topic: string; payload: Buffer; qos: 1; retain: false; properties: Properties } {
-  return { topic: 'will/t', payload: Buffer.from(payload), qos: 1, retain: false, properties };
+function willWith(properties: Properties = {}, payload = 'bye', retain = false): { topic: string; payload: Buffer; qos: 1; retain: boolean; properties: Properties } {
+  return { topic: 'will/t', payload: Buffer.from(payload), qos: 1, retain, properties };
 }
 
 /** A watcher (MQTT.js v5) subscribed to will/#, recording what it receives. */
@@ -140,6 +140,15 @@ describe('v5 Will Delay Interval', () => {
     expect(w.payloads).toEqual([]);
     expect(await w.nextWill()).toBe('bye');
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(900);
+  });
+
+  it('v5 [unnumbered §3.1.2.5] a Will still waiting for its delay at broker shutdown is published then (delayed Wills are not kept across a restart)', async () => {
+    const { c } = await connected('d8', { will: willWith({ willDelayInterval: 30 }, 'last', true), properties: { sessionExpiryInterval: 60 } });
+    c.destroy();
+    await h().gone('d8');
+    expect(h().broker.retainedCount).toBe(0);
+    await h().broker.shutdown();
+    expect(h().broker.retainedCount).toBe(1);
   });
 
   it('v5 [MQTT-3.1.2-10] a delayed Will fires once: the client comes back after it fired and drops again without a Will -> no second Will', async () => {
