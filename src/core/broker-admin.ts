@@ -36,6 +36,8 @@ export interface SessionSnapshot {
   disconnectedAt: number;
   /** Epoch ms when session-expiry removes it if its client stays away; null when it never expires or is connected. */
   expiresAt: number | null;
+  /** Protocol level of the connected client (3: MQTT 3.1, 4: 3.1.1, 5: 5.0); null while offline. */
+  protocolLevel: number | null;
 }
 
 export interface SubscriptionEntry {
@@ -76,6 +78,7 @@ export function sessionSnapshot(session: Session, deadline: (s: Session) => numb
     queuedBytes: session.queuedBytes,
     disconnectedAt: connected ? 0 : session.disconnectedAt,
     expiresAt: connected ? null : (deadline(session) ?? null),
+    protocolLevel: conn !== null ? conn.protocolLevel : null,
   };
 }
 

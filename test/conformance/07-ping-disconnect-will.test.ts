@@ -112,6 +112,22 @@ describe('Will published on every unclean close', () => {
     expect((await w.nextPublish()).payload.toString()).toBe('old');
   });
 
+  it('[MQTT-3.1.4-2] takeover of a persistent session (both CleanSession=0): the takeover is a reconnection, the old Will is not published (documented choice, as Mosquitto)', async () => {
+    const w = await watcher(h());
+    const old = await h().connected({ clientId: 'keep', clean: false, will: { topic: 'will/keep', payload: 'old' } });
+    await h().connected({ clientId: 'keep', clean: false }, hex('20 02 01 00'));
+    await old.expectClosed();
+    await h().expectNothing(w);
+  });
+
+  it('[MQTT-3.1.4-2] [MQTT-3.1.2-6] takeover of a persistent session by CleanSession=1: the session ends there, so the old Will is published', async () => {
+    const w = await watcher(h());
+    const old = await h().connected({ clientId: 'ends', clean: false, will: { topic: 'will/ends', payload: 'old' } });
+    await h().connected({ clientId: 'ends', clean: true });
+    await old.expectClosed();
+    expect((await w.nextPublish()).payload.toString()).toBe('old');
+  });
+
   it('[MQTT-3.1.2-10] the Will fires once: after a takeover published it, the replacement ends cleanly and the old socket closes late -> exactly one Will', async () => {
     const w = await watcher(h());
     const old = await h().connected({ clientId: 'once', will: { topic: 'will/once', payload: 'w' } });

@@ -160,6 +160,27 @@ describe('admin HTTP: health, clients, stats, metrics, OpenAPI (no token: loopba
     await request(t.http).delete('/api/v1/clients/kick-me?discardSession=maybe').set(JSON_TYPE).expect(400);
   });
 
+  it('MQTT 5 clients: protocolLevel 5 in the clients and sessions views, connected clients by protocol version in /metrics, an admin DISCONNECT counted by reason code', async () => {
+    const five = await t.client({ clientId: 'proto-5', protocolVersion: 5 });
+    await t.client({ clientId: 'proto-4' });
+    const clients = (await request(t.http).get('/api/v1/clients?clientIdPrefix=proto-').expect(200)).body;
+    expect(clients.items.map((c: { clientId: string; protocolLevel: number }) => [c.clientId, c.protocolLevel])).toEqual([['proto-4', 4], ['proto-5', 5]]);
+    const sessions = (await request(t.http).get('/api/v1/sessions?clientIdPrefix=proto-').expect(200)).body;
+    expect(sessions.items.map((s: { clientId: string; protocolLevel: number | null }) => [s.clientId, s.protocolLevel])).toEqual([['proto-4', 4], ['proto-5', 5]]);
+    const m0 = (await request(t.http).get('/metrics').expect(200)).text;
+    expect(metric(m0, 'nestmq_clients_connected_by_protocol{protocol_version="5.0"}')).toBeGreaterThanOrEqual(1);
+    expect(metric(m0, 'nestmq_clients_connected_by_protocol{protocol_version="3.1"}')).toBe(0);
+    const before = /^nestmq_disconnect_sent_total\{reason_code="0x98"\} (\d+)$/m.exec(m0);
+
+    // The admin disconnect is DISCONNECT 0x98 Administrative action to the v5 client, counted.
+    const reason = new Promise<number | undefined>((resolve) => five.once('disconnect', (p) => resolve(p.reasonCode)));
+    await request(t.http).delete('/api/v1/clients/proto-5').set(JSON_TYPE).expect(200);
+    expect(await reason).toBe(0x98);
+    const m1 = (await request(t.http).get('/metrics').expect(200)).text;
+    expect(metric(m1, 'nestmq_disconnect_sent_total{reason_code="0x98"}')).toBe((before === null ? 0 : Number(before[1])) + 1);
+    expect(metric(m1, 'nestmq_clients_connected_by_protocol{protocol_version="5.0"}')).toBe(metric(m0, 'nestmq_clients_connected_by_protocol{protocol_version="5.0"}') - 1);
+  });
+
   it('stats and metrics move when clients publish', async () => {
     const s0 = (await request(t.http).get('/api/v1/stats').expect(200)).body;
     const m0 = (await request(t.http).get('/metrics').expect(200)).text;

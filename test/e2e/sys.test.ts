@@ -28,7 +28,7 @@ describe('$SYS topics (sys_interval > 0)', () => {
     const first = await receivedDuring(c, () => c.subscribeAsync('$SYS/#', { qos: 0 }));
     // Retained copies carry RETAIN=1 (a live update may arrive meanwhile, with RETAIN=0).
     const retained = first.filter((m) => m.packet.retain);
-    expect(retained.length).toBe(61); // every topic of the tree, version included
+    expect(retained.length).toBe(64); // every topic of the tree, version and clients/protocol/3|4|5 included
     expect(retained.map((m) => m.topic)).toContain(`${SYS_ROOT}version`);
     expect(tree.get('version')).toBe(`nestmq version ${require('../../package.json').version}`);
 

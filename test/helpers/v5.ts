@@ -59,3 +59,12 @@ export function connectMqtt5(port: number, o: IClientOptions = {}): Promise<V5Co
 export function endGracefully(client: MqttClient): Promise<void> {
   return new Promise((resolve) => client.end(false, {}, () => resolve()));
 }
+
+/** The Reason Code of the last packet `c` received, which must be a server DISCONNECT without Session Expiry Interval (its Reason String, if any, is not checked). */
+export function lastDisconnect(c: { history: RawPacket[] }): number {
+  const d = decodeV5<{ cmd: string; reasonCode: number; properties?: { sessionExpiryInterval?: number } }>(c.history[c.history.length - 1]);
+  if (d.cmd !== 'disconnect') throw new Error(`last packet is ${d.cmd}, not disconnect`);
+  // v5 [MQTT-3.14.2-2] a server DISCONNECT never carries a Session Expiry Interval.
+  if (d.properties?.sessionExpiryInterval !== undefined) throw new Error('server DISCONNECT with a Session Expiry Interval');
+  return d.reasonCode;
+}

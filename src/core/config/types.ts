@@ -68,6 +68,7 @@ export interface LimitsConfigInput {
   'max-shared-group-members'?: number;
   'max-auth-steps'?: number;
   'max-reauth-per-minute'?: number;
+  'max-keepalive'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -77,6 +78,7 @@ export interface BrokerConfigInput {
   'topic-check'?: Record<string, unknown>;
   sys_interval?: number;
   limits?: LimitsConfigInput;
+  'response-information'?: string;
   [key: string]: unknown;
 }
 
@@ -182,6 +184,11 @@ export interface LimitsConfig {
   readonly maxAuthSteps: number;
   /** MQTT 5 re-authentications (AUTH 0x19) one connection may start per minute; beyond: DISCONNECT 0x96; 0 = no limit. */
   readonly maxReauthPerMinute: number;
+  /**
+   * Largest Keep Alive (seconds) an MQTT 5 client may have; one asking for more, or for 0 (no
+   * check), gets this as Server Keep Alive in CONNACK. 0 = no maximum. 3.1/3.1.1 clients keep theirs.
+   */
+  readonly maxKeepalive: number;
 }
 
 /** round-robin: members in turn; random: uniform; sticky: a publisher keeps its member while it stays. */
@@ -285,4 +292,9 @@ export interface BrokerConfig {
   readonly listenerSources: Readonly<Record<string, string>>;
   /** Things accepted for hbmqtt compatibility but worth a look (logged at start). */
   readonly warnings: readonly string[];
+  /**
+   * MQTT 5 Response Information: a topic prefix; a client that sets Request Response Information
+   * gets prefix + its client id in CONNACK. Empty: not offered.
+   */
+  readonly responseInformation: string;
 }

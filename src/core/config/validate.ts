@@ -62,6 +62,7 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxSharedGroupMembers: 1000,
   maxAuthSteps: 4,
   maxReauthPerMinute: 10,
+  maxKeepalive: 0,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -79,6 +80,7 @@ const TOP_KEYS = new Set([
   'admin', 'logging', 'shutdown-grace-period', 'shutdown-drain-delay', 'reload',
   // hbmqtt keys it reads but nestmq has no use for (accepted so hbmqtt files load unchanged).
   'publish-retry-delay', 'persistence',
+  'response-information',
 ]);
 const LISTENER_KEYS = new Set([
   'bind', 'type', 'max-connections', 'max_connections', 'ssl', 'cafile', 'capath', 'cadata', 'certfile', 'keyfile',
@@ -171,6 +173,8 @@ const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
   'max-shared-group-members': range('maxSharedGroupMembers', 1, 100_000_000),
   'max-auth-steps': range('maxAuthSteps', 1, 64),
   'max-reauth-per-minute': range('maxReauthPerMinute', 0, 1_000_000),
+  // Seconds; Server Keep Alive is a two-byte integer.
+  'max-keepalive': range('maxKeepalive', 0, 65535),
 };
 
 /** Own keys only: `constructor`, `toString` and the like are not configuration keys. */
@@ -564,11 +568,22 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
       ),
     ),
     warnings: Object.freeze(warnings),
+    responseInformation: responseInformation(input['response-information'], problems),
   };
   if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   Object.freeze(config);
   validated.add(config);
   return config;
+}
+
+/** `response-information`: a topic prefix (a valid topic once a client id follows it), or empty. */
+function responseInformation(v: unknown, problems: string[]): string {
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string' || v.includes('+') || v.includes('#') || v.includes('\0') || Buffer.byteLength(v) > 1024) {
+    problems.push(`response-information: expected a topic prefix without wildcards (at most 1024 bytes), got ${JSON.stringify(v)}`);
+    return '';
+  }
+  return v;
 }
 
 /** The config as it may be shown or logged: secrets replaced by '***'. */

@@ -1,5 +1,4 @@
 import { encodeConnackFor } from '../protocol/encoder';
-import { encodeDisconnectV5 } from '../protocol/encoder-v5';
 import { CloseReason, connackReasonCode, disconnectReasonCode } from '../protocol/reason-codes';
 import { acquireParser, type PacketParser, releaseParser } from '../protocol/parser';
 import type { Properties, WillMessage } from '../protocol/packets';
@@ -8,6 +7,7 @@ import type { Transport } from './transport';
 import { AuthSlot } from '../auth/auth-gate';
 import type { ConnectionHost } from './host';
 import { type ClientLink, type ClientV5Settings, ConnectionState, Pause } from './link';
+import { connackWithReason, disconnectWithReason, reasonStringFor } from './reason-strings';
 
 export { ConnectionState, Pause } from './link';
 
@@ -304,7 +304,7 @@ export class Connection implements ClientLink {
     } else if (this.state === ConnectionState.AUTHENTICATING) {
       // No verdict in time: refused as "server unavailable", never left without CONNACK.
       const code = connackReasonCode(CloseReason.AuthTimeout)!;
-      const connack = encodeConnackFor(false, code, this.protocolLevel);
+      const connack = this.v5 !== null ? connackWithReason(this.v5, code, reasonStringFor(CloseReason.AuthTimeout)) : encodeConnackFor(false, code, this.protocolLevel);
       if (connack !== null) {
         this.host.stats.reasonCodesSent.connack[code]++;
         this.send(connack);
@@ -326,15 +326,16 @@ export class Connection implements ClientLink {
   /**
    * End this connection: flush what is queued, then close the socket. Everything but a clean
    * DISCONNECT publishes the Will [MQTT-3.1.2-8]; the DISCONNECT handler clears it first.
+   * `reasonString` (a v5 DISCONNECT's Reason String) replaces the close reason's own.
    */
-  close(reason: CloseReason, reasonCode?: number): void {
+  close(reason: CloseReason, reasonCode?: number, reasonString?: string): void {
     if (this.state === ConnectionState.CLOSED) return;
     this.closeReason = reason;
     const wasConnected = this.state === ConnectionState.CONNECTED;
     this.state = ConnectionState.CLOSED;
     this.clearTimer();
     // MQTT 5 tells a connected client why the server closes (3.1.1 has no server DISCONNECT).
-    if (wasConnected && this.protocolLevel === 5) this.sendDisconnect(reason, reasonCode);
+    if (wasConnected && this.protocolLevel === 5) this.sendDisconnect(reason, reasonCode, reasonString);
     this.flush();
     this.transport.destroySoon();
     this.host.connectionClosed(this, wasConnected);
@@ -342,11 +343,11 @@ export class Connection implements ClientLink {
   }
 
   /** v5 [MQTT-3.14.0-1] DISCONNECT with the close reason's Reason Code, when it has one, counted. */
-  private sendDisconnect(reason: CloseReason, reasonCode: number | undefined): void {
+  private sendDisconnect(reason: CloseReason, reasonCode: number | undefined, reasonString: string | undefined): void {
     const code = reasonCode ?? disconnectReasonCode(reason);
     if (code === null || this.transport.destroyed) return;
     this.host.stats.reasonCodesSent.disconnect[code]++;
-    this.send(encodeDisconnectV5(code));
+    this.send(disconnectWithReason(this.v5, code, reasonString ?? reasonStringFor(reason)));
   }
 
   /** Close without sending what is queued (it must not leave: e.g. acks whose state is not stored). */

@@ -1,9 +1,9 @@
 import type { LimitsConfig } from '../config/types';
 import type { ClientLink } from '../connection/link';
 import { type HookRegistry, isThenable } from '../hooks/registry';
-import { clientInfo } from '../hooks/types';
-import type { Properties, QoS } from '../protocol/packets';
-import { isFailure, type ReasonCode } from '../protocol/reason-codes';
+import { type ClientInfo, clientInfo } from '../hooks/types';
+import type { WillMessage } from '../protocol/packets';
+import { CloseReason, isFailure, type ReasonCode } from '../protocol/reason-codes';
 import { Message } from '../sessions/message';
 import { DeadlineTimer } from '../sessions/expiry-queue';
 import type { Session } from '../sessions/session';
@@ -19,11 +19,21 @@ import type { BrokerStats } from './stats';
  * it, detaching it when the connection closes (and the Will), discarding it, and expiry: each
  * detached persistent session has its deadline on one DeadlineTimer (no sweep over all
  * sessions), from its own expiry interval (MQTT 5 sets it per CONNECT; 3.1.1 uses session-expiry).
+ *
+ * Delayed Wills: a Will that may not be published at the close waits with its session, at most
+ * one per session (DelayedWill), until its Will Delay Interval passes (a second DeadlineTimer,
+ * no sweep) or the session ends (discard: expiry, Clean Start, admin), whichever comes first
+ * v5 [MQTT-3.1.2-8]; a new connection to the session drops it v5 [MQTT-3.1.3-9]. The Will of a
+ * connection taken over by one that continues its session waits the same way, without a delay.
  */
 export class SessionLifecycle {
   /** Sessions held per username (null: anonymous; undefined: restored, user not known yet). */
   private readonly sessionsByUser = new Map<string | null | undefined, number>();
   private readonly expiry: DeadlineTimer<Session>;
+  /** Wills waiting for their delay or the end of their session, by session (at most one each). */
+  private readonly delayedWills = new Map<Session, DelayedWill>();
+  /** Deadlines of the delayed Wills that have one (a Will waiting for its session's end has none). */
+  private readonly willDelays: DeadlineTimer<Session>;
   private clientSeq = 0;
   private stopped = false;
 
@@ -37,6 +47,12 @@ export class SessionLifecycle {
     private readonly router: Router,
   ) {
     this.expiry = new DeadlineTimer<Session>(this.onExpired);
+    this.willDelays = new DeadlineTimer<Session>(this.onWillsDue);
+  }
+
+  /** Wills waiting for their delay or their session's end (admin, $SYS). */
+  get delayedWillCount(): number {
+    return this.delayedWills.size;
   }
 
   /** After the stores loaded their state: index the restored sessions' subscriptions, queues and deadlines. */
@@ -65,16 +81,45 @@ export class SessionLifecycle {
     return this.expiry.deadlineOf(session);
   }
 
-  /** Broker stopping: no more expiry (the stores close). */
+  /** The deadline of the delayed Will of `session`, if it has one (tests). */
+  willDueAt(session: Session): number | undefined {
+    return this.willDelays.deadlineOf(session);
+  }
+
+  /**
+   * Broker stopping: no more expiry (the stores close). Delayed Wills are not kept across a
+   * restart, so they are published now rather than lost (as Mosquitto does at shutdown).
+   */
   stop(): void {
     this.stopped = true;
     this.expiry.clear();
+    this.willDelays.clear();
+    for (const session of [...this.delayedWills.keys()]) this.publishDelayedWill(session);
   }
 
   private scheduleExpiry(session: Session): void {
     const seconds = session.expiryInterval;
     if (seconds <= 0 || this.stopped || session.disconnectedAt <= 0) return;
     this.expiry.schedule(session, session.disconnectedAt + seconds * 1000);
+  }
+
+  private readonly onWillsDue = (due: readonly Session[]): void => {
+    // v5 [MQTT-3.1.2-8] the Will Delay Interval passed without a new connection to the session.
+    for (let i = 0; i < due.length; i++) this.publishDelayedWill(due[i]);
+  };
+
+  private publishDelayedWill(session: Session): void {
+    const delayed = this.delayedWills.get(session);
+    if (delayed === undefined) return;
+    this.delayedWills.delete(session);
+    this.willDelays.cancel(session);
+    // [MQTT-3.1.2-10] published once, then gone.
+    this.publishWill(delayed.client, delayed.will);
+  }
+
+  /** A new connection to `session` came in time: its delayed Will is never sent v5 [MQTT-3.1.3-9]. */
+  private dropDelayedWill(session: Session): void {
+    if (this.delayedWills.delete(session)) this.willDelays.cancel(session);
   }
 
   private readonly onExpired = (due: readonly Session[]): void => {
@@ -178,6 +223,9 @@ export class SessionLifecycle {
     } else {
       present = true; // [MQTT-3.2.2-2] even when the session holds no subscription
       this.expiry.cancel(session);
+      // v5 [MQTT-3.1.3-9] reconnected within the Will Delay: that Will is not sent (also the Will
+      // of a connection this one just took over, 3.1.1 included, as Mosquitto does).
+      if (this.delayedWills.size > 0) this.dropDelayedWill(session);
       if (session.countedUser !== conn.username) {
         // Resumed under another username: it counts against that user from now on.
         this.uncountSession(session);
@@ -191,6 +239,7 @@ export class SessionLifecycle {
     session.username = conn.username;
     this.sessions.attached?.(session);
     conn.session = session;
+    this.stats.clientsByProtocolLevel[conn.protocolLevel]++;
     this.clients.register(conn);
     if (this.clients.size > this.stats.clientsMaximum) this.stats.clientsMaximum = this.clients.size;
     return { session, present };
@@ -213,18 +262,23 @@ export class SessionLifecycle {
     const subs = session.subscriptions;
     if (subs !== null) for (const filter of subs.keys()) this.router.unsubscribe(filter, session);
     this.sessions.delete(session);
+    // v5 [MQTT-3.1.2-8] [MQTT-4.1.0-2] the session ends: a Will still waiting is published now.
+    if (this.delayedWills.size > 0) this.publishDelayedWill(session);
   }
 
-  /** The connection of a CONNECTed client closed: detach (or end) its session, publish its Will. Returns whether a Will was published. */
+  /** The connection of a CONNECTed client closed: detach (or end) its session, publish its Will. Returns whether a Will was published now. */
   connectionClosed(conn: ClientLink): boolean {
     const session = conn.session;
     if (session === null) return false;
+    this.stats.clientsByProtocolLevel[conn.protocolLevel]--;
     this.clients.release(conn);
+    let continues = false;
     if (session.connection === conn) {
       session.connection = null;
       // v5 [MQTT-3.1.2-23] Session Expiry Interval 0 (CONNECT's, or DISCONNECT's): the session ends now.
       if (session.clean || (conn.v5 !== null && conn.v5.sessionExpiryInterval === 0)) this.discard(session);
       else {
+        continues = true;
         // Its share groups' QoS 1 in flight and queued messages go to connected members.
         if (this.router.shared.size > 0) this.delivery.releaseShared(session, false);
         this.sessions.detached(session);
@@ -235,14 +289,47 @@ export class SessionLifecycle {
     if (will === null) return false;
     // [MQTT-3.1.2-8] published on any close but DISCONNECT; [MQTT-3.1.2-10] then deleted.
     conn.will = null;
-    this.publishWill(conn, will.topic, will.payload, will.qos, will.retain, will.properties);
+    if (continues && !this.stopped) {
+      // Taken over by a connection with this client id while the session continues: the Will
+      // waits for the session's end and is dropped if the newcomer resumes the session (the
+      // issue's rule, and Mosquitto's for 3.1.1 and 5 alike: a takeover is a reconnection).
+      // A newcomer with Clean Start 1 discards the session, which publishes the Will.
+      if (conn.closeReason === CloseReason.Takeover) {
+        this.delayWill(session, clientInfo(conn), will, 0);
+        return false;
+      }
+      // v5 [MQTT-3.1.2-8] a Will Delay Interval: published when it passes or the session ends,
+      // whichever first. The session's own expiry deadline is the bound: discard publishes it.
+      const delay = will.properties?.willDelayInterval ?? 0;
+      if (delay > 0 && conn.v5 !== null) {
+        this.delayWill(session, clientInfo(conn), will, delay);
+        return false;
+      }
+    }
+    this.publishWill(clientInfo(conn), will);
     return true;
   }
 
-  private publishWill(conn: ClientLink, topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: Properties | undefined): void {
+  /**
+   * Holds `will` until `seconds` pass (0: until the session ends) or the session ends. A delay
+   * beyond the session's expiry is cut to it: the session's end comes first anyway (its expiry
+   * discards it, which publishes the Will), so no deadline is kept for it.
+   */
+  private delayWill(session: Session, client: ClientInfo, will: WillMessage, seconds: number): void {
+    // A session has one Will at a time: one left by an earlier connection was dropped when this
+    // one attached (dropDelayedWill), so nothing is replaced here but in a race of two closes.
+    if (this.delayedWills.has(session)) this.publishDelayedWill(session);
+    this.delayedWills.set(session, new DelayedWill(client, will));
+    this.stats.willsDelayed++;
+    const expiry = session.expiryInterval;
+    if (seconds > 0 && (expiry === 0 || seconds < expiry)) this.willDelays.schedule(session, Date.now() + seconds * 1000);
+  }
+
+  private publishWill(client: ClientInfo, will: WillMessage): void {
+    const { topic, qos, retain } = will;
     // [MQTT-3.3.5-2] a Will is a client publish: into $SYS it is dropped, like a PUBLISH there.
     if (topic.startsWith('$SYS')) return void this.stats.droppedUnauthorized++;
-    const allowed = this.hooks.authorizePublish(clientInfo(conn), topic, qos, retain);
+    const allowed = this.hooks.authorizePublish(client, topic, qos, retain);
     const go = (verdict: ReasonCode): void => {
       if (isFailure(verdict)) {
         this.stats.droppedUnauthorized++;
@@ -250,13 +337,21 @@ export class SessionLifecycle {
       }
       // [MQTT-3.1.2-16/17] retained only when Will Retain is set.
       this.stats.messagesReceived++;
-      const msg = new Message(topic, payload, qos, retain, conn.clientId);
-      msg.retainedOwner = conn.username;
-      // The Will Properties travel with the Will Message (Will Delay not implemented: docs/mqtt5.md).
-      if (properties !== undefined) msg.setV5Properties(properties);
+      const msg = new Message(topic, will.payload, qos, retain, client.clientId);
+      msg.retainedOwner = client.username;
+      // v5 [MQTT-3.1.3-10] the Will Properties travel with the Will Message, User Properties in order.
+      if (will.properties !== undefined) msg.setV5Properties(will.properties);
       this.router.publish(msg, null);
     };
     if (!isThenable(allowed)) go(allowed);
     else allowed.then(go, () => undefined);
   }
+}
+
+/** A Will waiting for its delay or its session's end: what publishing it needs once its connection is gone. */
+class DelayedWill {
+  constructor(
+    readonly client: ClientInfo,
+    readonly will: WillMessage,
+  ) {}
 }

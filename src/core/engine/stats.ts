@@ -42,6 +42,8 @@ export class BrokerStats {
   refusedClientIdLength = 0;
   /** Live clients closed because their queue reached twice max-queued-messages with nobody to pause. */
   closedQueueOverflow = 0;
+  /** Wills held back at a close (MQTT 5 Will Delay Interval, or a takeover continuing the session). */
+  willsDelayed = 0;
   /** Sessions removed after session-expiry. */
   sessionsExpired = 0;
   /** CONNECTs refused (0x05) for a client id whose session belongs to another username. */
@@ -77,6 +79,8 @@ export class BrokerStats {
    * DISCONNECT is sent to MQTT 5 clients only.
    */
   readonly reasonCodesSent = new ReasonCodesSent();
+  /** Connected clients by protocol level (index 3: MQTT 3.1, 4: 3.1.1, 5: 5.0): a gauge, not a counter. */
+  readonly clientsByProtocolLevel = new Uint32Array(6);
 }
 
 /** Counts per Reason Code (one slot per byte value) of the packets the broker sends them in. */

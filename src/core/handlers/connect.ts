@@ -1,6 +1,7 @@
 import type { Engine } from '../engine';
 import { type Connection, ConnectionState, Pause } from '../connection/connection';
 import type { ClientV5Settings } from '../connection/link';
+import { connackWithReason, reasonStringFor } from '../connection/reason-strings';
 import { clientInfo } from '../hooks/types';
 import type { AuthOutcome } from '../hooks/registry';
 import { isThenable } from '../hooks/registry';
@@ -20,7 +21,11 @@ import { runEnhancedStep, startConnectExchange } from './auth';
  * return code it folds into, or no CONNACK where 3.1.1 has none.
  */
 function refuse(conn: Connection, reason: CloseReason, code: ReasonCode = connackReasonCode(reason)!): void {
-  sendConnack(conn, false, code, conn.protocolLevel);
+  if (conn.v5 !== null) {
+    // With a Reason String saying why, where the client takes one (connection/reason-strings.ts).
+    conn.host.stats.reasonCodesSent.connack[code]++;
+    conn.send(connackWithReason(conn.v5, code, reasonStringFor(reason)));
+  } else sendConnack(conn, false, code, conn.protocolLevel);
   conn.close(reason);
 }
 
@@ -78,7 +83,9 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   // For MQTT 5 this is Clean Start (discard a stored session); whether the session outlives the
   // connection is its Session Expiry Interval's (conn.v5.sessionExpiryInterval).
   conn.cleanSession = packet.cleanSession;
-  conn.keepalive = packet.keepalive;
+  // v5 [MQTT-3.1.2-21] [MQTT-3.2.2-21] the Keep Alive in force is the server's when it sends
+  // Server Keep Alive (limits.max-keepalive); 3.1/3.1.1 clients cannot be told and keep theirs.
+  conn.keepalive = conn.v5 !== null ? keepaliveInForce(limits.maxKeepalive, packet.keepalive) : packet.keepalive;
   conn.username = packet.username;
   conn.will = packet.will;
   conn.state = ConnectionState.AUTHENTICATING;
@@ -313,6 +320,14 @@ function v5Settings(engine: Engine, packet: ConnectPacket): ClientV5Settings {
   };
 }
 
+/**
+ * The Keep Alive a v5 client gets (seconds): its own, unless a maximum is configured and the
+ * client asked for more or for none (0: never checked), then the maximum.
+ */
+function keepaliveInForce(max: number, requested: number): number {
+  return max > 0 && (requested === 0 || requested > max) ? max : requested;
+}
+
 /** The Receive Maximum we announce: the in-flight window we keep for sessions, at most 65535. */
 function serverReceiveMaximum(engine: Engine): number {
   const n = engine.limits.maxInflightMessages;
@@ -350,5 +365,13 @@ function connackProperties(engine: Engine, conn: Connection, outcome: AuthOutcom
   if (outcome.authenticationMethod !== undefined) props.authenticationMethod = outcome.authenticationMethod;
   if (outcome.authenticationData !== undefined) props.authenticationData = outcome.authenticationData;
   if (outcome.userProperties !== undefined) props.userProperties = outcome.userProperties;
+  // v5 [MQTT-3.1.2-21] [MQTT-3.2.2-21] with a maximum configured, the Keep Alive in force is always
+  // told (the client's own when within it): the client uses it, we police it v5 [MQTT-3.1.2-22].
+  // Without a maximum none is sent and the client's own applies v5 [MQTT-3.2.2-22].
+  if (engine.limits.maxKeepalive > 0) props.serverKeepAlive = conn.keepalive;
+  // v5 [MQTT-3.1.2-28] Response Information only when asked for, and only when configured:
+  // the prefix plus the client id, a topic space of its own for responses (docs/mqtt5.md).
+  const prefix = engine.config.responseInformation;
+  if (v5.requestResponseInformation && prefix.length > 0) props.responseInformation = prefix + conn.clientId;
   return props;
 }

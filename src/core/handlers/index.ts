@@ -2,7 +2,7 @@ import { Connection, ConnectionState } from '../connection/connection';
 import type { PacketDispatcher } from '../connection/host';
 import type { Engine } from '../engine';
 import { CloseReason, isReasonCodeAllowed } from '../protocol/reason-codes';
-import { encodeConnackV5 } from '../protocol/encoder-v5';
+import { connackWithReason } from '../connection/reason-strings';
 import { PacketTooLargeError, ProtocolError } from '../protocol/errors';
 import { TopicLimitError } from '../topics/topic-limits';
 import { PacketType, type Packet } from '../protocol/packets';
@@ -107,11 +107,12 @@ export function handleFailure(engine: Engine, conn: Connection, err: unknown): v
     if (conn.state !== ConnectionState.CONNECTED) {
       if (conn.state !== ConnectionState.CLOSED && isReasonCodeAllowed(PacketType.CONNACK, code)) {
         stats.reasonCodesSent.connack[code]++;
-        conn.send(encodeConnackV5(false, code));
+        conn.send(connackWithReason(conn.v5, code, err.message));
       }
       return conn.close(CloseReason.ProtocolError);
     }
-    if (isReasonCodeAllowed(PacketType.DISCONNECT, code)) return conn.close(CloseReason.ProtocolError, code);
+    // The error's message is the Reason String (bounded, and only where the client takes one).
+    if (isReasonCodeAllowed(PacketType.DISCONNECT, code)) return conn.close(CloseReason.ProtocolError, code, err.message);
   }
   conn.close(CloseReason.ProtocolError);
 }

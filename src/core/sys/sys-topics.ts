@@ -148,6 +148,8 @@ export class SysTopicsPublisher {
     this.publish('clients/connected', String(connected));
     this.publish('clients/disconnected', String(disconnected));
     this.publish('clients/maximum', String(s.clientsMaximum));
+    // Connected clients per protocol level: clients/protocol/3 (MQTT 3.1), /4 (3.1.1), /5 (5.0).
+    for (let level = 3; level <= 5; level++) this.publish(`clients/protocol/${level}`, String(s.clientsByProtocolLevel[level]));
     this.publish('clients/total', String(total));
     this.publish('messages/received', String(s.messagesReceived));
     this.publish('messages/sent', String(s.messagesSent));

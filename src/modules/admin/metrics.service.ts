@@ -6,6 +6,13 @@ import { AdminExpressAdapter, AdminHttpStats } from './admin-http';
 
 type Stats = Readonly<BrokerStats>;
 
+/** Protocol level -> the version label of nestmq_clients_connected_by_protocol. */
+const PROTOCOL_VERSIONS: readonly (readonly [number, string])[] = [
+  [3, '3.1'],
+  [4, '3.1.1'],
+  [5, '5.0'],
+];
+
 /**
  * Prometheus metrics: a registry of this application's own (never prom-client's global one),
  * with the default process metrics plus the broker's figures. Every broker metric is read from
@@ -69,6 +76,16 @@ export class MetricsService {
     gauge('nestmq_uptime_seconds', 'Seconds since the broker started', () => broker.uptimeSeconds);
     gauge('nestmq_connections', 'Open MQTT connections (sockets), connected or not yet', () => broker.connectionCount);
     gauge('nestmq_clients_connected', 'Connected clients (CONNECT accepted)', () => broker.clientCount);
+    new Gauge({
+      name: 'nestmq_clients_connected_by_protocol',
+      help: 'Connected clients by MQTT version (protocol level 3: 3.1, 4: 3.1.1, 5: 5.0)',
+      labelNames: ['protocol_version'],
+      registers,
+      collect() {
+        const byLevel = stats().clientsByProtocolLevel;
+        for (const [level, version] of PROTOCOL_VERSIONS) this.set({ protocol_version: version }, byLevel[level]);
+      },
+    });
     gauge('nestmq_clients_maximum', 'Most clients connected at once since start', () => stats().clientsMaximum);
     gauge('nestmq_sessions', 'Sessions held, connected or not', () => broker.sessionCount);
     gauge('nestmq_subscriptions', 'Subscriptions across all sessions', () => broker.subscriptionCount);

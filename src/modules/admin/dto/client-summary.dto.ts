@@ -15,7 +15,7 @@ export class ClientSummaryDto {
   @ApiProperty({ example: 'my-tcp', description: 'name of the listener the client connected to' })
   listener!: string;
 
-  @ApiProperty({ example: 4, description: '4 = MQTT 3.1.1, 3 = MQTT 3.1' })
+  @ApiProperty({ enum: [3, 4, 5], example: 5, description: 'protocol level: 5 = MQTT 5.0, 4 = MQTT 3.1.1, 3 = MQTT 3.1' })
   protocolLevel!: number;
 
   @ApiProperty({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' })

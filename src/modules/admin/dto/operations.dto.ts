@@ -34,6 +34,9 @@ export class SessionSummaryDto {
   @ApiProperty({ type: String, nullable: true, format: 'date-time', description: 'when session-expiry removes it if its client stays away (null: connected, clean, or no expiry)' })
   expiresAt!: string | null;
 
+  @ApiProperty({ type: Number, nullable: true, enum: [3, 4, 5], example: 5, description: 'protocol level of the connected client: 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0 (null while offline)' })
+  protocolLevel!: number | null;
+
   static from(s: SessionSnapshot): SessionSummaryDto {
     return Object.assign(new SessionSummaryDto(), {
       clientId: s.clientId,
@@ -46,6 +49,7 @@ export class SessionSummaryDto {
       queuedBytes: s.queuedBytes,
       disconnectedAt: s.disconnectedAt === 0 ? null : new Date(s.disconnectedAt).toISOString(),
       expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString(),
+      protocolLevel: s.protocolLevel,
     });
   }
 }
