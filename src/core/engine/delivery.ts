@@ -12,6 +12,7 @@ import { hashString, isSharedFilter, type SharedGroup, SharedSubscriptions } fro
 import type { Backpressure } from './backpressure';
 import { RetainedDelivery } from './retained-delivery';
 import type { BrokerStats } from './stats';
+import { exceedsPacketSize, inflightWindow } from './v5-flow';
 
 /**
  * The bytes of one delivery: the encoding a message shares among its subscribers today (one
@@ -196,7 +197,8 @@ export class Delivery {
     const conn = session.connection as ClientLink | null;
     if (conn === null || conn.state !== ConnectionState.CONNECTED) return this.queueOffline(session, msg, qos, retainFlag, group);
     // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
-    if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
+    // v5 [MQTT-3.3.4-9] [MQTT-4.9.0-1/2] the window is the smaller of max-inflight-messages and the client's Receive Maximum.
+    if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= inflightWindow(this.limits, conn))) {
       const max = this.limits.maxQueuedMessages;
       const bytes = msg.size;
       if (session.queuedCount >= max || !this.fitsQueue(session, bytes)) {
@@ -316,6 +318,12 @@ export class Delivery {
         return;
       }
     }
+    // v5 [MQTT-3.1.2-25] a PUBLISH larger than the client's Maximum Packet Size is discarded for
+    // it as if delivered (never in flight), and counted.
+    if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, msg, qos)) {
+      this.stats.droppedPacketTooLarge++;
+      return;
+    }
     if (qos === 0) {
       conn.sendEarly(encodingFor(conn, msg, 0, retainFlag, 0, false));
     } else {
@@ -339,7 +347,7 @@ export class Delivery {
     if (conn === null || conn.state !== ConnectionState.CONNECTED) return;
     const queue = session.queue;
     if (queue === null) return;
-    const max = this.limits.maxInflightMessages;
+    const max = inflightWindow(this.limits, conn);
     const canRead = this.canRead;
     while (queue.length > 0) {
       const next = queue.peek()!;
@@ -365,6 +373,12 @@ export class Delivery {
           // reloaded while the client was away. A PUBREL (below) carries no message: it goes.
           if (canRead !== null && !canRead(session as SubscriberInfo, entry.message.topic)) {
             session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
+            continue;
+          }
+          // v5 [MQTT-3.1.2-25] the client came back with a smaller Maximum Packet Size: discarded, as if delivered.
+          if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, entry.message, entry.qos)) {
+            this.stats.droppedPacketTooLarge++;
+            session.deleteInflight(entry.packetId);
             continue;
           }
           // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.

@@ -196,8 +196,9 @@ export class Engine implements ConnectionHost<ClientLink> {
     this.lifecycle.discard(session);
   }
 
-  publish(msg: Message, publisher: ClientLink | null): void {
-    this.router.publish(msg, publisher);
+  /** Routes a message; false when a retained one was not stored (retained quota). */
+  publish(msg: Message, publisher: ClientLink | null): boolean {
+    return this.router.publish(msg, publisher);
   }
 
   deliver(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null): void {

@@ -5,6 +5,7 @@ import type { Message } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import type { RetainedStore } from '../stores/store';
 import type { RetainedCursor } from '../topics/retained-trie';
+import { inflightWindow } from './v5-flow';
 
 /** Where retained copies go: Delivery.deliver (the same path, limits and checks as any message). */
 export interface RetainedSink {
@@ -162,7 +163,7 @@ export class RetainedDelivery {
     const session = conn.session;
     if (session === null || conn.state !== ConnectionState.CONNECTED) return SliceEnd.DONE;
     const softWriteLimit = this.limits.maxWriteBuffer >> 2;
-    const maxInflight = this.limits.maxInflightMessages;
+    const maxInflight = inflightWindow(this.limits, conn); // v5 [MQTT-3.3.4-9] the client's Receive Maximum
     let sent = 0;
     let steps = SLICE_STEPS;
     for (const [filter, job] of jobs.jobs) {
