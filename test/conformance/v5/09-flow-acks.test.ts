@@ -315,3 +315,41 @@ describe('v5 reason codes on acknowledgements', () => {
     }
   });
 });
+
+describe('v5 SUBACK reason codes', () => {
+  const h = useBroker({
+    limits: { 'max-subscriptions': 2 },
+    'topic-check': { enabled: true, plugins: ['topic_acl'], acl: { anonymous: ['a/#'] } },
+  });
+
+  it('v5 [MQTT-3.9.3-1] [MQTT-3.9.3-2] refusals name their cause: 0x87 (ACL), 0x8F (ill-formed filter), 0x97 (max-subscriptions), with a Reason String', async () => {
+    const { c } = await raw5(h(), 'subs');
+    c.send(sub5(1, ['a/1', 1], ['b/1', 1], ['a/#/x', 0], ['a/2', 2], ['a/3', 0]));
+    const ack = await next5(c);
+    expect([ack.cmd, ack.granted]).toEqual(['suback', [1, 0x87, 0x8f, 2, 0x97]]);
+    expect(ack.properties?.reasonString).toBe('not authorized');
+  });
+
+  it('v5 [MQTT-3.1.2-29] Request Problem Information 0: SUBACK codes without Reason String', async () => {
+    const { c } = await raw5(h(), 'subsq', { requestProblemInformation: 0 });
+    c.send(sub5(1, ['b/1', 1]));
+    const ack = await next5(c);
+    expect([ack.granted, ack.properties?.reasonString]).toEqual([[0x87], undefined]);
+  });
+
+  it('3.1.1 is unchanged: every refusal is 0x80', async () => {
+    const c = await h().raw();
+    c.send(connect311({ clientId: 'subs311' }));
+    await c.next();
+    c.send(Buffer.from(sub311()));
+    const p = await c.next();
+    expect(toHex(p.bytes)).toBe('90 07 00 01 01 80 80 02 80');
+  });
+});
+
+/** A 3.1.1 SUBSCRIBE id 1: a/1 QoS 1, b/1 QoS 1, a/#/x QoS 0, a/2 QoS 2, a/3 QoS 0. */
+function sub311(): Buffer {
+  const f = (t: string, q: number): Buffer => Buffer.concat([Buffer.from([0, t.length]), Buffer.from(t), Buffer.from([q])]);
+  const body = Buffer.concat([Buffer.from([0, 1]), f('a/1', 1), f('b/1', 1), f('a/#/x', 0), f('a/2', 2), f('a/3', 0)]);
+  return Buffer.concat([Buffer.from([0x82, body.length]), body]);
+}
