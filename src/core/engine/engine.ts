@@ -165,6 +165,7 @@ export class Engine implements ConnectionHost<ClientLink> {
   /** The broker is stopping: timers of the units stop. */
   stop(): void {
     this.lifecycle.stop();
+    this.router.retainedQuota.stop();
   }
 
   assignClientId(): string {

@@ -69,7 +69,14 @@ const enum SliceEnd {
   BLOCKED,
 }
 
+/** Who removes a retained message found expired (the retained quota, which owns the store's accounting). */
+export interface RetainedExpiry {
+  expire(msg: Message): void;
+}
+
 export class RetainedDelivery {
+  /** Removes expired retained messages met on a walk; set by the Router (null: skipped only). */
+  expiry: RetainedExpiry | null = null;
   /** Connections whose jobs run on the next turn. */
   private runList: RetainedJobs[] = [];
   private immediate: NodeJS.Immediate | null = null;
@@ -134,9 +141,21 @@ export class RetainedDelivery {
         const msg = cursor.next(steps);
         steps -= cursor.visited - before + 1;
         if (msg === undefined) break; // done, or out of steps
+        if (msg.expiresAt !== 0 && this.expired(msg)) continue;
         this.sink.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
       }
     }
+  }
+
+  /**
+   * v5 [MQTT-3.3.2-5] a retained message whose Message Expiry Interval passed is not sent; it is
+   * removed here (lazily) if its timer has not done so yet. One that has not expired is sent with
+   * what is left of its interval v5 [MQTT-3.3.2-6] (Message.encodingV5).
+   */
+  private expired(msg: Message): boolean {
+    if (!msg.isExpired(Date.now())) return false;
+    this.expiry?.expire(msg);
+    return true;
   }
 
   private list(jobs: RetainedJobs): void {
@@ -184,6 +203,7 @@ export class RetainedDelivery {
           if (!cursor.done) return SliceEnd.MORE; // the step budget ran out inside the walk
           break;
         }
+        if (msg.expiresAt !== 0 && this.expired(msg)) continue;
         sent++;
         this.sink.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
       }

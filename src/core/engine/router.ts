@@ -33,7 +33,8 @@ export class Router {
     retained: RetainedStore,
     private readonly delivery: Delivery,
   ) {
-    this.retainedQuota = new RetainedQuota(retained, limits, this.onRetainedRefused);
+    this.retainedQuota = new RetainedQuota(retained, limits, this.onRetainedRefused, this.onRetainedExpired);
+    delivery.retainedDelivery.expiry = this.retainedQuota;
     this.shared = delivery.shared;
   }
 
@@ -63,6 +64,10 @@ export class Router {
     if (isSharedFilter(filter) && this.shared.remove(filter, session)) return true;
     return this.subscriptions.remove(filter, session);
   }
+
+  private readonly onRetainedExpired = (): void => {
+    this.stats.retainedExpired++;
+  };
 
   private readonly onRetainedRefused = (msg: Message, limit: string): void => {
     this.stats.refusedRetainedQuota++;

@@ -5,7 +5,7 @@
  * must hold acknowledgements back or exceed a limit; MQTT.js v5 where a library client serves.
  */
 import type { MqttClient } from 'mqtt';
-import { type Harness, useBroker } from '../../helpers/conformance';
+import { type Harness, sleep, useBroker, waitFor } from '../../helpers/conformance';
 import { type RawClient, T, idOf, PINGREQ, PINGRESP, toHex, connect as connect311, connack, publish as publish311, pubrel as pubrel311 } from '../../helpers/raw';
 import { connectMqtt5, connectV5, decodeV5 } from '../../helpers/v5';
 import { encodePacketV5 } from '../../../src/core/protocol/encoder-v5';
@@ -353,3 +353,47 @@ function sub311(): Buffer {
   const body = Buffer.concat([Buffer.from([0, 1]), f('a/1', 1), f('b/1', 1), f('a/#/x', 0), f('a/2', 2), f('a/3', 0)]);
   return Buffer.concat([Buffer.from([0x82, body.length]), body]);
 }
+
+describe('v5 retained message expiry', () => {
+  const h = useBroker({ limits: { 'max-retained-messages': 1 } });
+
+  it('v5 [MQTT-3.3.2-5] a retained message whose Message Expiry Interval passed is not sent on subscribe, and is removed (counted, quota freed)', async () => {
+    const { c: pub } = await raw5(h(), 'rp');
+    pub.send(pub5('keep/short', 1, 1, 'gone soon', { messageExpiryInterval: 1 }, true));
+    expect((await next5(pub)).reasonCode ?? 0).toBe(0);
+    expect(h().broker.retainedCount).toBe(1);
+    // The only wait on a clock: the interval itself (the timer removes it, then the lookup would skip it).
+    await sleep(1100);
+    const { c: sub } = await raw5(h(), 'rs');
+    await subscribeRaw(sub, 1, [['keep/#', 1]], [1]);
+    await sub.expectNothing();
+    await waitFor(() => h().broker.retainedCount === 0, 2000, 'the expired retained message to be removed');
+    expect(h().broker.stats.retainedExpired).toBe(1);
+    // max-retained-messages 1: its slot is free again.
+    pub.send(pub5('keep/other', 1, 2, 'next', undefined, true));
+    expect((await next5(pub)).reasonCode ?? 0).toBe(0);
+  });
+
+  it('v5 [MQTT-3.3.2-6] a retained message sent on a later subscribe carries what is left of its interval', async () => {
+    const { c: pub } = await raw5(h(), 'rp2');
+    pub.send(pub5('keep/long', 1, 1, 'v', { messageExpiryInterval: 10 }, true));
+    await next5(pub);
+    await sleep(1100);
+    const { c: sub } = await raw5(h(), 'rs2');
+    await subscribeRaw(sub, 1, [['keep/#', 1]], [1]);
+    const p = await next5(sub);
+    expect([p.cmd, p.retain, p.payload!.toString()]).toEqual(['publish', true, 'v']);
+    expect(p.properties!.messageExpiryInterval).toBeGreaterThanOrEqual(8);
+    expect(p.properties!.messageExpiryInterval).toBeLessThanOrEqual(9);
+  });
+
+  it('v5 [MQTT-3.3.2-5] an expired retained message is removed without any lookup (deadline timer, no sweep); a replaced one is not', async () => {
+    const { c: pub } = await raw5(h(), 'rp3');
+    pub.send(pub5('keep/a', 1, 1, 'old', { messageExpiryInterval: 1 }, true), pub5('keep/a', 1, 2, 'new', undefined, true));
+    await take5(pub, 2);
+    pub.send(pub5('keep/a', 1, 3, 'again', { messageExpiryInterval: 1 }, true));
+    await next5(pub);
+    await waitFor(() => h().broker.retainedCount === 0, 3000, 'the retained message to expire');
+    expect(h().broker.stats.retainedExpired).toBe(1);
+  });
+});
