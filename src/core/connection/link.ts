@@ -73,6 +73,8 @@ export interface ClientV5Settings {
   inboundUnacked: number;
   /** The QoS 2 ids among them (until PUBCOMP is sent); null while none. */
   inboundQos2: Set<number> | null;
+  /** In-flight deliveries of its session not re-sent at the resume (beyond its Receive Maximum) are waiting. */
+  deferredResends: boolean;
 }
 
 export interface ClientLink {

@@ -293,6 +293,7 @@ function v5Settings(engine: Engine, packet: ConnectPacket): ClientV5Settings {
     outboundAliases: null,
     inboundUnacked: 0,
     inboundQos2: null,
+    deferredResends: false,
   };
 }
 

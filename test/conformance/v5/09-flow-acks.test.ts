@@ -101,6 +101,31 @@ describe('v5 Receive Maximum (flow control)', () => {
     expect(h().broker.session('sub2')!.inflight).toBe(1);
   });
 
+  it('v5 [MQTT-3.3.4-9] re-sent PUBLISHes count too: back with Receive Maximum 1, the two in flight are re-sent one per PUBACK, then the queued one', async () => {
+    const { c: first } = await raw5(h(), 'back', { receiveMaximum: 3, sessionExpiryInterval: 60 });
+    await subscribeRaw(first, 1, [['t', 1]], [1]);
+    const { c: pub } = await raw5(h(), 'pubb');
+    // max-inflight-messages is 2 here: two go in flight, the third is queued.
+    pub.send(pub5('t', 1, 1, 'a'), pub5('t', 1, 2, 'b'), pub5('t', 1, 3, 'c'));
+    await first.take(2);
+    await pub.pingRoundTrip();
+    first.destroy();
+    await h().gone('back');
+    const again = await h().raw();
+    again.send(connectV5({ clientId: 'back', cleanSession: false, properties: { receiveMaximum: 1, sessionExpiryInterval: 60 } }));
+    expect(decodeV5<{ sessionPresent: boolean }>(await again.next()).sessionPresent).toBe(true);
+    const a = decodeV5<Decoded & { dup: boolean }>(await again.next());
+    expect([a.payload!.toString(), a.dup]).toEqual(['a', true]);
+    await again.expectNothing();
+    again.send(ack5(PacketType.PUBACK, a.messageId!));
+    const b = decodeV5<Decoded & { dup: boolean }>(await again.next());
+    expect([b.payload!.toString(), b.dup]).toEqual(['b', true]);
+    await again.expectNothing();
+    again.send(ack5(PacketType.PUBACK, b.messageId!));
+    const c = decodeV5<Decoded & { dup: boolean }>(await again.next());
+    expect([c.payload!.toString(), c.dup]).toEqual(['c', false]);
+  });
+
   it('v5 [MQTT-3.3.4-10] [MQTT-4.9.0-3] a full window delays no other packet: SUBACK and PINGRESP still answered', async () => {
     const { c: sub } = await raw5(h(), 'sub3', { receiveMaximum: 1 });
     await subscribeRaw(sub, 1, [['t', 1]], [1]);
