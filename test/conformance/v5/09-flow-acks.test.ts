@@ -50,10 +50,10 @@ async function subscribeRaw(c: RawClient, id: number, filters: [string, QoS][], 
   expect([ack.cmd, ack.granted]).toEqual(['suback', codes]);
 }
 
-describe('v5 Receive Maximum (flow control)', () => {
-  const h = useBroker({ limits: { 'max-inflight-messages': 2 } });
+describe('v5 Receive Maximum outbound, broker window 100 (the default)', () => {
+  const h = useBroker();
 
-  it('v5 [MQTT-3.3.4-9] [MQTT-4.9.0-1] [MQTT-4.9.0-2] client Receive Maximum 2: two QoS 1 PUBLISHes unacknowledged at most, the third after a PUBACK', async () => {
+  it('v5 [MQTT-3.3.4-9] [MQTT-4.9.0-1] [MQTT-4.9.0-2] client Receive Maximum 2 (broker 100): two QoS 1 PUBLISHes unacknowledged at most, the third after a PUBACK', async () => {
     const { c: sub } = await raw5(h(), 'sub', { receiveMaximum: 2 });
     await subscribeRaw(sub, 1, [['t', 1]], [1]);
     const { c: pub } = await raw5(h(), 'pub');
@@ -66,6 +66,10 @@ describe('v5 Receive Maximum (flow control)', () => {
     const c = await next5(sub);
     expect([c.cmd, c.payload!.toString()]).toEqual(['publish', 'm3']);
   });
+});
+
+describe('v5 Receive Maximum (flow control)', () => {
+  const h = useBroker({ limits: { 'max-inflight-messages': 2 } });
 
   it('v5 [MQTT-3.3.4-9] the window is min(max-inflight-messages, Receive Maximum): Receive Maximum 1 below the broker\'s 2', async () => {
     const { c: sub } = await raw5(h(), 'sub1', { receiveMaximum: 1 });
