@@ -83,7 +83,7 @@ describe('v5 Receive Maximum (flow control)', () => {
     expect((await next5(sub)).payload!.toString()).toBe('b');
   });
 
-  it('v5 [MQTT-3.3.4-9] a QoS 2 delivery holds its slot until PUBCOMP (not PUBREC), and PUBREC 0x80+ frees it [MQTT-4.3.3-4] with no PUBREL', async () => {
+  it('v5 [MQTT-3.3.4-9] [MQTT-4.3.3-4] a QoS 2 delivery holds its slot until PUBCOMP (not PUBREC), and a PUBREC 0x80+ frees it with no PUBREL', async () => {
     const { c: sub } = await raw5(h(), 'sub2', { receiveMaximum: 1 });
     await subscribeRaw(sub, 1, [['t', 2]], [2]);
     const { c: pub } = await raw5(h(), 'pub2');
