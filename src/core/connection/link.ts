@@ -69,6 +69,12 @@ export interface ClientV5Settings {
   inboundAliases: Map<number, string> | null;
   /** Outbound topic aliases state, owned by the delivery unit (opaque here). */
   outboundAliases: object | null;
+  /** Its QoS 1/2 PUBLISHes not yet acknowledged by us on this connection (engine/v5-flow.ts). */
+  inboundUnacked: number;
+  /** The QoS 2 ids among them (until PUBCOMP is sent); null while none. */
+  inboundQos2: Set<number> | null;
+  /** In-flight deliveries of its session not re-sent at the resume (beyond its Receive Maximum) are waiting. */
+  deferredResends: boolean;
 }
 
 export interface ClientLink {

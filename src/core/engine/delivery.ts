@@ -12,6 +12,7 @@ import { hashString, isSharedFilter, type SharedGroup, SharedSubscriptions } fro
 import type { Backpressure } from './backpressure';
 import { RetainedDelivery } from './retained-delivery';
 import type { BrokerStats } from './stats';
+import { exceedsPacketSize, inflightWindow } from './v5-flow';
 
 /**
  * The bytes of one delivery: the encoding a message shares among its subscribers today (one
@@ -196,7 +197,8 @@ export class Delivery {
     const conn = session.connection as ClientLink | null;
     if (conn === null || conn.state !== ConnectionState.CONNECTED) return this.queueOffline(session, msg, qos, retainFlag, group);
     // One FIFO per session: while anything waits, new messages wait behind it [MQTT-4.6.0-6].
-    if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= this.limits.maxInflightMessages)) {
+    // v5 [MQTT-3.3.4-9] [MQTT-4.9.0-1/2] the window is the smaller of max-inflight-messages and the client's Receive Maximum.
+    if (session.queuedCount > 0 || (qos > 0 && session.inflightCount >= inflightWindow(this.limits, conn))) {
       const max = this.limits.maxQueuedMessages;
       const bytes = msg.size;
       if (session.queuedCount >= max || !this.fitsQueue(session, bytes)) {
@@ -316,6 +318,12 @@ export class Delivery {
         return;
       }
     }
+    // v5 [MQTT-3.1.2-25] a PUBLISH larger than the client's Maximum Packet Size is discarded for
+    // it as if delivered (never in flight), and counted.
+    if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, msg, qos)) {
+      this.stats.droppedPacketTooLarge++;
+      return;
+    }
     if (qos === 0) {
       conn.sendEarly(encodingFor(conn, msg, 0, retainFlag, 0, false));
     } else {
@@ -339,7 +347,7 @@ export class Delivery {
     if (conn === null || conn.state !== ConnectionState.CONNECTED) return;
     const queue = session.queue;
     if (queue === null) return;
-    const max = this.limits.maxInflightMessages;
+    const max = inflightWindow(this.limits, conn);
     const canRead = this.canRead;
     while (queue.length > 0) {
       const next = queue.peek()!;
@@ -359,16 +367,32 @@ export class Delivery {
     const inflight = session.inflight;
     const canRead = this.canRead;
     if (inflight !== null) {
+      // v5 [MQTT-3.3.4-9] re-sent PUBLISHes count against the Receive Maximum of the new connection.
+      const window = conn.v5 !== null ? inflightWindow(this.limits, conn) : Infinity;
+      let resent = 0;
       for (const entry of inflight.values()) {
+        entry.unsent = false;
         if (entry.state === OutboundState.AWAIT_ACK) {
+          if (resent >= window) {
+            entry.unsent = true; // sent as acknowledgements free the window (resendDeferred)
+            conn.v5!.deferredResends = true;
+            continue;
+          }
           // Read check again, as every path that sends a message: the ACLs may have been
           // reloaded while the client was away. A PUBREL (below) carries no message: it goes.
           if (canRead !== null && !canRead(session as SubscriberInfo, entry.message.topic)) {
             session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
             continue;
           }
+          // v5 [MQTT-3.1.2-25] the client came back with a smaller Maximum Packet Size: discarded, as if delivered.
+          if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, entry.message, entry.qos)) {
+            this.stats.droppedPacketTooLarge++;
+            session.deleteInflight(entry.packetId);
+            continue;
+          }
           // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.
           conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true));
+          resent++;
         } else {
           // [MQTT-4.3.3-1] after PUBREC only PUBREL is re-sent, never the PUBLISH.
           conn.send(encodeAck(PacketType.PUBREL, entry.packetId));
@@ -379,9 +403,41 @@ export class Delivery {
     this.pump(session);
   }
 
+  /**
+   * Re-sends in-flight deliveries held back at the resume (a Receive Maximum smaller than what
+   * was in flight), in order, while the window has room. A walk over the in-flight window
+   * (at most max-inflight-messages), done only while such deliveries wait.
+   */
+  private resendDeferred(session: Session, conn: ClientLink): void {
+    const inflight = session.inflight;
+    const v5 = conn.v5!;
+    v5.deferredResends = false;
+    if (inflight === null) return;
+    let outstanding = 0;
+    for (const entry of inflight.values()) if (!entry.unsent) outstanding++;
+    const window = inflightWindow(this.limits, conn);
+    for (const entry of inflight.values()) {
+      if (!entry.unsent) continue;
+      if (outstanding >= window) {
+        v5.deferredResends = true;
+        return;
+      }
+      entry.unsent = false;
+      // The same checks as at the resume: read authorization, Maximum Packet Size.
+      if ((this.canRead !== null && !this.canRead(session as SubscriberInfo, entry.message.topic)) || exceedsPacketSize(conn, entry.message, entry.qos)) {
+        session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
+        continue;
+      }
+      outstanding++;
+      conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true));
+      this.stats.publishSent++;
+    }
+  }
+
   /** Outbound acknowledgement: frees a window slot, so the queue moves. */
   acknowledged(session: Session): void {
     const conn = session.connection as ClientLink | null;
+    if (conn !== null && conn.v5 !== null && conn.v5.deferredResends) this.resendDeferred(session, conn);
     if (session.queuedCount > 0) {
       // Only while a backlog waits (not per message of a client keeping up): it makes progress.
       if (conn !== null) this.backpressure.progressed(conn);

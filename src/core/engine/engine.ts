@@ -165,6 +165,7 @@ export class Engine implements ConnectionHost<ClientLink> {
   /** The broker is stopping: timers of the units stop. */
   stop(): void {
     this.lifecycle.stop();
+    this.router.retainedQuota.stop();
   }
 
   assignClientId(): string {
@@ -196,8 +197,9 @@ export class Engine implements ConnectionHost<ClientLink> {
     this.lifecycle.discard(session);
   }
 
-  publish(msg: Message, publisher: ClientLink | null): void {
-    this.router.publish(msg, publisher);
+  /** Routes a message; false when a retained one was not stored (retained quota). */
+  publish(msg: Message, publisher: ClientLink | null): boolean {
+    return this.router.publish(msg, publisher);
   }
 
   deliver(session: Session, msg: Message, qos: QoS, retainFlag: boolean, publisher: ClientLink | null): void {

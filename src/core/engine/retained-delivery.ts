@@ -5,6 +5,7 @@ import type { Message } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import type { RetainedStore } from '../stores/store';
 import type { RetainedCursor } from '../topics/retained-trie';
+import { inflightWindow } from './v5-flow';
 
 /** Where retained copies go: Delivery.deliver (the same path, limits and checks as any message). */
 export interface RetainedSink {
@@ -68,7 +69,14 @@ const enum SliceEnd {
   BLOCKED,
 }
 
+/** Who removes a retained message found expired (the retained quota, which owns the store's accounting). */
+export interface RetainedExpiry {
+  expire(msg: Message): void;
+}
+
 export class RetainedDelivery {
+  /** Removes expired retained messages met on a walk; set by the Router (null: skipped only). */
+  expiry: RetainedExpiry | null = null;
   /** Connections whose jobs run on the next turn. */
   private runList: RetainedJobs[] = [];
   private immediate: NodeJS.Immediate | null = null;
@@ -133,9 +141,21 @@ export class RetainedDelivery {
         const msg = cursor.next(steps);
         steps -= cursor.visited - before + 1;
         if (msg === undefined) break; // done, or out of steps
+        if (msg.expiresAt !== 0 && this.expired(msg)) continue;
         this.sink.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
       }
     }
+  }
+
+  /**
+   * v5 [MQTT-3.3.2-5] a retained message whose Message Expiry Interval passed is not sent; it is
+   * removed here (lazily) if its timer has not done so yet. One that has not expired is sent with
+   * what is left of its interval v5 [MQTT-3.3.2-6] (Message.encodingV5).
+   */
+  private expired(msg: Message): boolean {
+    if (!msg.isExpired(Date.now())) return false;
+    this.expiry?.expire(msg);
+    return true;
   }
 
   private list(jobs: RetainedJobs): void {
@@ -162,7 +182,7 @@ export class RetainedDelivery {
     const session = conn.session;
     if (session === null || conn.state !== ConnectionState.CONNECTED) return SliceEnd.DONE;
     const softWriteLimit = this.limits.maxWriteBuffer >> 2;
-    const maxInflight = this.limits.maxInflightMessages;
+    const maxInflight = inflightWindow(this.limits, conn); // v5 [MQTT-3.3.4-9] the client's Receive Maximum
     let sent = 0;
     let steps = SLICE_STEPS;
     for (const [filter, job] of jobs.jobs) {
@@ -183,6 +203,7 @@ export class RetainedDelivery {
           if (!cursor.done) return SliceEnd.MORE; // the step budget ran out inside the walk
           break;
         }
+        if (msg.expiresAt !== 0 && this.expired(msg)) continue;
         sent++;
         this.sink.deliver(session, msg, (msg.qos < job.qos ? msg.qos : job.qos) as QoS, true, null);
       }

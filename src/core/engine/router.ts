@@ -33,7 +33,8 @@ export class Router {
     retained: RetainedStore,
     private readonly delivery: Delivery,
   ) {
-    this.retainedQuota = new RetainedQuota(retained, limits, this.onRetainedRefused);
+    this.retainedQuota = new RetainedQuota(retained, limits, this.onRetainedRefused, this.onRetainedExpired);
+    delivery.retainedDelivery.expiry = this.retainedQuota;
     this.shared = delivery.shared;
   }
 
@@ -64,6 +65,10 @@ export class Router {
     return this.subscriptions.remove(filter, session);
   }
 
+  private readonly onRetainedExpired = (): void => {
+    this.stats.retainedExpired++;
+  };
+
   private readonly onRetainedRefused = (msg: Message, limit: string): void => {
     this.stats.refusedRetainedQuota++;
     const quota = this.retainedQuota;
@@ -80,14 +85,16 @@ export class Router {
    * Take ownership of a message: update the retained store, then add it to the session of every
    * client with a matching subscription, offline persistent ones included [MQTT-4.5.0-1].
    * `publisher` (when a client published it) is throttled if a subscriber's queue fills.
+   * False when a retained message was not stored (retained quota; delivered all the same).
    */
-  publish(msg: Message, publisher: ClientLink | null): void {
+  publish(msg: Message, publisher: ClientLink | null): boolean {
+    let retained = true;
     if (msg.retain) {
       // [MQTT-3.3.1-10/11] an empty payload deletes the retained message and is never stored;
       // [MQTT-3.3.1-5/7] otherwise the message (with its QoS) replaces the topic's retained one,
       // within the retained limits (refused: still delivered below, see retained-quota.ts).
       if (publisher !== null) msg.retainedOwner = publisher.username;
-      this.retainedQuota.retain(msg);
+      retained = this.retainedQuota.retain(msg);
     }
     const match = this.match;
     this.subscriptions.match(msg.topic, match);
@@ -122,5 +129,6 @@ export class Router {
     if (this.events.listenerCount('messageReceived') > 0) {
       this.events.emit('messageReceived', { clientId: msg.origin, topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain });
     }
+    return retained;
   }
 }

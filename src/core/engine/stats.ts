@@ -73,6 +73,14 @@ export class BrokerStats {
   refusedAuthSteps = 0;
   /** MQTT 5: connections closed (DISCONNECT 0x96) for re-authenticating beyond max-reauth-per-minute. */
   closedReauthRate = 0;
+  /** PUBLISHes not sent to an MQTT 5 client because they exceed its Maximum Packet Size (discarded as if delivered). */
+  droppedPacketTooLarge = 0;
+  /** MQTT 5 clients disconnected (0x93) for more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum. */
+  closedReceiveMaximum = 0;
+  /** MQTT 5 PUBLISHes with Payload Format Indicator 1 and a payload that is not UTF-8 (PUBACK/PUBREC 0x99, not routed). */
+  droppedPayloadFormat = 0;
+  /** Retained messages removed because their Message Expiry Interval passed. */
+  retainedExpired = 0;
   /**
    * Reason Codes sent, by packet, indexed by the MQTT 5 Reason Code: a 3.1.1 CONNACK counts
    * under the code its return code was folded from (e.g. a 0x03 for max-sessions under 0x97).

@@ -20,6 +20,18 @@ export function handlePuback(engine: Engine, conn: Connection, packet: AckPacket
 export function handlePubrec(engine: Engine, conn: Connection, packet: AckPacket): void {
   const session = conn.session!;
   const entry = session.inflight?.get(packet.packetId);
+  if (conn.v5 !== null) {
+    // An MQTT 5 PUBREC for an id we have not in flight is ignored (3.1.1 answers it with PUBREL).
+    if (entry === undefined || entry.qos !== 2) return;
+    // v5 [MQTT-4.3.3-4] a PUBREC with a failure code ends the exchange: no PUBREL, the id is free
+    // and the window slot too v5 [MQTT-3.3.4-9].
+    if ((packet.reasonCode ?? 0) >= 0x80) {
+      if (entry.state !== OutboundState.AWAIT_ACK) return;
+      session.deleteInflight(packet.packetId);
+      engine.acknowledged(session);
+      return;
+    }
+  }
   if (entry !== undefined && entry.qos === 2 && entry.state === OutboundState.AWAIT_ACK) {
     entry.state = OutboundState.AWAIT_COMP;
     session.updateInflight(entry);

@@ -317,6 +317,9 @@ function v5Settings(engine: Engine, packet: ConnectPacket): ClientV5Settings {
     requestedSessionExpiryInterval: requested,
     inboundAliases: null,
     outboundAliases: null,
+    inboundUnacked: 0,
+    inboundQos2: null,
+    deferredResends: false,
   };
 }
 

@@ -2,13 +2,15 @@ import type { Engine } from '../engine';
 import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
 import { isThenable, type PublishVerdict } from '../hooks/registry';
-import { isFailure, ReasonCode } from '../protocol/reason-codes';
+import { isFailure, isReasonCodeAllowed, ReasonCode } from '../protocol/reason-codes';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
 import { ProtocolError } from '../protocol/errors';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 import { failAfterVerdict } from './connect';
+import { encodeAckFor, REASON_STRINGS, releaseInboundQos1, releaseInboundQos2, takeInbound } from '../engine/v5-flow';
+import { isValidUtf8 } from '../protocol/utf8';
 
 /**
  * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
@@ -20,6 +22,11 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
   // v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9]: we announce Topic Alias Maximum 0, so any alias is beyond it.
   if (packet.properties?.topicAlias !== undefined) throw new ProtocolError('Topic Alias beyond Topic Alias Maximum 0', 'MQTT-3.3.2-9', 0x94);
   if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
+  // v5 [MQTT-3.3.4-7] beyond the Receive Maximum we announced: DISCONNECT 0x93.
+  if (conn.v5 !== null && packet.qos !== 0 && !takeInbound(conn.v5, packet.qos, packet.packetId)) {
+    engine.stats.closedReceiveMaximum++;
+    throw new ProtocolError('more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum', 'MQTT-3.3.4-7', ReasonCode.ReceiveMaximumExceeded);
+  }
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
     // A repeat before PUBREL: acknowledge again, deliver nothing.
@@ -27,10 +34,18 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
     return;
   }
 
-  // Clients may not publish into $SYS: acknowledged and dropped (3.1.1 has no negative ack [MQTT-3.3.5-2]).
+  // Clients may not publish into $SYS: acknowledged and dropped (3.1.1 has no negative ack
+  // [MQTT-3.3.5-2]); an MQTT 5 client is told 0x87 Not authorized.
   if (packet.topic.charCodeAt(0) === 36 /* $ */ && packet.topic.startsWith('$SYS')) {
     engine.stats.droppedUnauthorized++;
-    return acknowledge(conn, packet);
+    return acknowledge(conn, packet, ReasonCode.NotAuthorized);
+  }
+
+  // v5 §3.3.2.3.2 Payload Format Indicator 1 announces UTF-8: the server MAY check it, and does
+  // (only such publishes pay for it): PUBACK/PUBREC 0x99, the message is not routed.
+  if (packet.properties?.payloadFormatIndicator === 1 && !isValidUtf8(packet.payload, 0, packet.payload.length)) {
+    engine.stats.droppedPayloadFormat++;
+    return acknowledge(conn, packet, ReasonCode.PayloadFormatInvalid);
   }
 
   if (engine.hooks.hasPublishAuthorizers) {
@@ -54,29 +69,44 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
 
 /**
  * Routes an authorized PUBLISH and acknowledges it. A refused one (a failure Reason Code) is
- * acknowledged and dropped: 3.1.1 has no negative PUBACK [MQTT-3.3.5-2]; MQTT 5 will put the
- * code in its PUBACK / PUBREC.
+ * acknowledged and dropped: 3.1.1 has no negative PUBACK [MQTT-3.3.5-2]; an MQTT 5 client gets
+ * the code in its PUBACK / PUBREC (0x87 when the plugin's code is not one PUBACK may carry). A
+ * retained message refused by the retained quota is still delivered live; a v5 publisher learns
+ * it was not retained from 0x97 Quota exceeded.
  */
 function route(engine: Engine, conn: Connection, packet: PublishPacket, verdict: PublishVerdict): void {
+  let code: number = ReasonCode.Success;
   if (!isFailure(verdict)) {
     // The payload is a view into the received chunk; the message keeps it (no copy).
     // [MQTT-3.3.1-3] the outbound DUP is ours alone: Message encodings start with DUP=0.
     engine.stats.messagesReceived++;
     const msg = new Message(packet.topic, packet.payload, packet.qos, packet.retain, conn.clientId);
     if (packet.properties !== undefined) msg.setV5Properties(packet.properties);
-    engine.publish(msg, conn);
+    if (!engine.publish(msg, conn)) code = ReasonCode.QuotaExceeded;
   } else {
     engine.stats.droppedUnauthorized++;
+    code = isReasonCodeAllowed(PacketType.PUBACK, verdict) ? verdict : ReasonCode.NotAuthorized;
   }
-  acknowledge(conn, packet);
+  acknowledge(conn, packet, code);
 }
 
-function acknowledge(conn: Connection, packet: PublishPacket): void {
+/**
+ * PUBACK (QoS 1) or PUBREC (QoS 2) with the same id once we own the message [MQTT-4.3.2-2,
+ * MQTT-2.3.1-6]. `code` reaches MQTT 5 clients only (3.1.1 gets the success ack); a PUBREC with a
+ * failure code ends the QoS 2 exchange: the id is not kept for a PUBREL v5 [MQTT-4.3.3-8/9].
+ */
+function acknowledge(conn: Connection, packet: PublishPacket, code: number = ReasonCode.Success): void {
+  const v5 = conn.v5;
   if (packet.qos === 1) {
-    // [MQTT-4.3.2-2, MQTT-2.3.1-6] PUBACK with the same id once we own the message.
-    conn.send(encodeAck(PacketType.PUBACK, packet.packetId));
+    if (v5 === null) return conn.send(encodeAck(PacketType.PUBACK, packet.packetId));
+    releaseInboundQos1(v5);
+    conn.send(code === 0 ? encodeAck(PacketType.PUBACK, packet.packetId) : encodeAckFor(v5, PacketType.PUBACK, packet.packetId, code, REASON_STRINGS[code] ?? null));
   } else if (packet.qos === 2) {
-    conn.session!.addIncomingQos2(packet.packetId);
-    conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
+    if (v5 === null || code === 0) {
+      conn.session!.addIncomingQos2(packet.packetId);
+      return conn.send(encodeAck(PacketType.PUBREC, packet.packetId));
+    }
+    releaseInboundQos2(v5, packet.packetId);
+    conn.send(encodeAckFor(v5, PacketType.PUBREC, packet.packetId, code, REASON_STRINGS[code] ?? null));
   }
 }

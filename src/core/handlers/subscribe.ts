@@ -4,16 +4,35 @@ import { clientInfo } from '../hooks/types';
 import { isThenable } from '../hooks/registry';
 import { toV3SubackReturnCode } from '../protocol/reason-codes';
 import { encodeSuback } from '../protocol/encoder';
-import { encodeSubackV5 } from '../protocol/encoder-v5';
-import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
+import { PacketType, SUBACK_FAILURE, type QoS, type SubscribePacket } from '../protocol/packets';
+import { encodeSubackFor, REASON_STRINGS } from '../engine/v5-flow';
 import { isValidTopicFilter } from '../topics/topic-validation';
 import { exceedsTopicLimits } from '../topics/topic-limits';
 import { isSharedFilter, sharedFilterStart } from '../topics/shared-groups';
 import { failAfterVerdict } from './connect';
 import { ProtocolError } from '../protocol/errors';
-import { ReasonCode } from '../protocol/reason-codes';
+import { isReasonCodeAllowed, ReasonCode } from '../protocol/reason-codes';
 import { type Session, SUB_NO_LOCAL, SUB_RETAIN_AS_PUBLISHED } from '../sessions/session';
 import type { Subscription } from '../protocol/packets';
+
+/**
+ * The SUBACK code of a refusal: MQTT 5 names the cause v5 [MQTT-3.9.3-2] (0x8F Topic Filter
+ * invalid, 0x97 Quota exceeded, a plugin's own code such as 0x87); 3.1.1 has only 0x80.
+ */
+function refusal(conn: Connection, code: ReasonCode): number {
+  return conn.v5 !== null ? code : SUBACK_FAILURE;
+}
+
+/** A plugin's verdict as this connection's SUBACK code (3.1.1: folded to 0x80). */
+function subackCode(conn: Connection, verdict: ReasonCode): number {
+  return conn.v5 !== null && isReasonCodeAllowed(PacketType.SUBACK, verdict) ? verdict : toV3SubackReturnCode(verdict);
+}
+
+/** The Reason String of a SUBACK: the first refusal's, null when every filter was granted. */
+function subackReason(codes: number[]): string | null {
+  for (let i = 0; i < codes.length; i++) if (codes[i] >= SUBACK_FAILURE) return REASON_STRINGS[codes[i]] ?? null;
+  return null;
+}
 
 /** MQTT 5 No Local and Retain As Published of a subscription, kept beside its QoS (Delivery reads them). */
 function setOptions(session: Session, filter: string, sub: Subscription): void {
@@ -55,7 +74,7 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
   for (let i = 0; i < n; i++) {
     if (i >= max) {
       engine.stats.refusedSubscribeFilters += n - i;
-      for (let k = i; k < n; k++) granted[k] = SUBACK_FAILURE;
+      for (let k = i; k < n; k++) granted[k] = refusal(conn, ReasonCode.QuotaExceeded);
       break;
     }
     const { topic: filter, qos } = subs[i];
@@ -74,15 +93,15 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
     // v5 [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
     if (shared !== 0 && subs[i].noLocal === true) throw new ProtocolError('No Local on a shared subscription', 'MQTT-3.8.3-4', ReasonCode.ProtocolError);
     if (shared < 0 || !isValidTopicFilter(filter) || exceedsTopicLimits(engine.limits, filter)) {
-      granted[i] = SUBACK_FAILURE;
+      granted[i] = refusal(conn, ReasonCode.TopicFilterInvalid);
       continue;
     }
     const verdict = engine.hooks.authorizeSubscribe(clientInfo(conn), shared > 0 ? filter.substring(shared) : filter, qos);
     if (isThenable(verdict)) {
       granted[i] = SUBACK_FAILURE;
-      (pending ??= []).push(verdict.then((v) => void (granted[i] = toV3SubackReturnCode(v))));
+      (pending ??= []).push(verdict.then((v) => void (granted[i] = subackCode(conn, v))));
     } else {
-      granted[i] = toV3SubackReturnCode(verdict);
+      granted[i] = subackCode(conn, verdict);
     }
   }
   if (pending === null) return applySubscribe(engine, conn, packet, granted, repeatOf);
@@ -106,7 +125,7 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
     lastOf = new Map();
     for (let i = 0; i < n; i++) {
       if (repeatOf[i] >= 0) granted[i] = granted[repeatOf[i]];
-      if (granted[i] !== SUBACK_FAILURE) lastOf.set(subs[i].topic, i);
+      if (granted[i] < SUBACK_FAILURE) lastOf.set(subs[i].topic, i);
     }
   }
   const added: number[] = [];
@@ -114,16 +133,16 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
   const existed: boolean[] = [];
   for (let i = 0; i < n; i++) {
     const g = granted[i];
-    if (g === SUBACK_FAILURE) continue;
+    if (g >= SUBACK_FAILURE) continue;
     const filter = subs[i].topic;
     if (lastOf !== null && lastOf.get(filter) !== i) continue;
     const isNew = !session.subscriptions?.has(filter);
     if (isNew && session.subscriptionCount >= engine.limits.maxSubscriptions) {
       // Every occurrence in the sequence would have met the same limit.
       for (let k = 0; k < n; k++) {
-        if (granted[k] !== SUBACK_FAILURE && subs[k].topic === filter) {
+        if (granted[k] < SUBACK_FAILURE && subs[k].topic === filter) {
           engine.stats.refusedSubscriptionLimit++;
-          granted[k] = SUBACK_FAILURE;
+          granted[k] = refusal(conn, ReasonCode.QuotaExceeded);
         }
       }
       continue;
@@ -131,7 +150,7 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
     // [MQTT-3.8.4-3] an identical filter replaces the old subscription (one entry, new QoS);
     // a shared one may meet max-shared-groups / max-shared-group-members.
     if (!engine.router.subscribe(filter, session, g as QoS)) {
-      granted[i] = SUBACK_FAILURE;
+      granted[i] = refusal(conn, ReasonCode.QuotaExceeded);
       continue;
     }
     session.setSubscription(filter, g as QoS);
@@ -142,7 +161,8 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
   // [MQTT-3.8.4-2, MQTT-2.3.1-7] SUBACK carries the SUBSCRIBE's packet id.
   // v5 [MQTT-3.9.3-1/2]: the granted QoS values are the v5 Subscribe Reason Codes 0x00..0x02, and
   // 0x80 is v5's Unspecified error.
-  conn.send(conn.v5 !== null ? encodeSubackV5(packet.packetId, granted) : encodeSuback(packet.packetId, granted));
+  // MQTT 5 refusals carry their own code (v5 [MQTT-3.9.3-2]) and a Reason String (engine/v5-flow.ts).
+  conn.send(conn.v5 !== null ? encodeSubackFor(conn.v5, packet.packetId, granted, subackReason(granted)) : encodeSuback(packet.packetId, granted));
   for (let k = 0; k < added.length; k++) {
     const i = added[k];
     const filter = subs[i].topic;

@@ -158,6 +158,11 @@ export class InflightMessage {
   seq = 0;
   /** The `$share/...` group this delivery was chosen for; null: a non-shared subscription (not stored). */
   sharedGroup: string | null = null;
+  /**
+   * Not re-sent yet on this connection: the client came back with a Receive Maximum smaller than
+   * what was in flight, and the rest waits for acknowledgements (engine/delivery.ts; not stored).
+   */
+  unsent = false;
 }
 
 /** A delivery waiting for room in the in-flight window, or for its offline client. */

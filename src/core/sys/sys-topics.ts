@@ -194,7 +194,7 @@ export class SysTopicsPublisher {
 
 /** Messages the broker did not deliver because of its limits (Mosquitto's publish/messages/dropped). */
 function dropped(s: Readonly<BrokerStats>): number {
-  return s.droppedQueueFull + s.droppedSlowConsumer;
+  return s.droppedQueueFull + s.droppedSlowConsumer + s.droppedPacketTooLarge;
 }
 
 /** Python's str(timedelta) for whole seconds, as hbmqtt prints `uptime/formated`: "1 day, 2:03:04". */

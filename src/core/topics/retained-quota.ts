@@ -1,6 +1,7 @@
 import type { LimitsConfig } from '../config/types';
 import type { Message } from '../sessions/message';
 import type { RetainedStore } from '../stores/store';
+import { DeadlineTimer } from '../sessions/expiry-queue';
 
 /**
  * Bounds on retained storage: a count and a byte budget for the whole broker
@@ -44,7 +45,42 @@ export class RetainedQuota {
     private readonly limits: LimitsConfig,
     /** Called for each refusal: the counter and the rate-limited warning live with the caller. */
     private readonly onRefused: (msg: Message, reason: string) => void,
-  ) {}
+    /** Called for each retained message removed at its Message Expiry (the caller counts it). */
+    private readonly onExpired: (msg: Message) => void = noop,
+  ) {
+    this.expiry = new DeadlineTimer<Message>(this.removeDue);
+  }
+
+  /**
+   * Retained messages with a Message Expiry Interval, by deadline v5 [MQTT-3.3.2-5]: one timer for
+   * all, O(log n) per such message and per expiry, never a sweep over the store. Readers skip an
+   * expired message before the timer removes it (expire()), so a late timer changes nothing.
+   */
+  private readonly expiry: DeadlineTimer<Message>;
+
+  private readonly removeDue = (due: readonly Message[]): void => {
+    for (let i = 0; i < due.length; i++) this.removeExpired(due[i]);
+  };
+
+  /**
+   * `msg` was found expired by a reader (lazy removal): it leaves the store now if it is still
+   * the topic's retained message. Safe during a retained cursor walk (the cursor skips it).
+   */
+  expire(msg: Message): void {
+    this.removeExpired(msg);
+  }
+
+  private removeExpired(msg: Message): void {
+    if (this.store.get(msg.topic) !== msg) return;
+    this.release(msg);
+    this.store.delete(msg.topic);
+    this.onExpired(msg);
+  }
+
+  /** The broker stops: the expiry timer goes. */
+  stop(): void {
+    this.expiry.clear();
+  }
 
   /** Usage of one account (null: anonymous), for tests and the admin API. */
   usage(owner: string | null): { count: number; bytes: number } {
@@ -57,7 +93,11 @@ export class RetainedQuota {
     this.count = 0;
     this.bytes = 0;
     this.users.clear();
-    this.store.forEach((msg) => this.charge(msg));
+    this.expiry.clear();
+    this.store.forEach((msg) => {
+      this.charge(msg);
+      if (msg.expiresAt !== 0) this.expiry.schedule(msg, msg.expiresAt);
+    });
   }
 
   /**
@@ -87,6 +127,7 @@ export class RetainedQuota {
     if (old !== undefined) this.release(old);
     this.charge(msg);
     store.set(msg);
+    if (msg.expiresAt !== 0) this.expiry.schedule(msg, msg.expiresAt);
     return true;
   }
 
@@ -122,6 +163,8 @@ export class RetainedQuota {
   }
 
   private release(msg: Message): void {
+    // Whatever removes it (replaced, deleted, expired), its deadline goes with it.
+    if (msg.expiresAt !== 0) this.expiry.cancel(msg);
     const size = sizeOf(msg);
     this.count--;
     this.bytes -= size;
@@ -151,6 +194,8 @@ export class RetainedQuota {
     return n;
   }
 }
+
+function noop(): void {}
 
 /** Payload plus topic (UTF-16 length: exact for ASCII topics, a lower bound otherwise). */
 function sizeOf(msg: Message): number {

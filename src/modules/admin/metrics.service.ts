@@ -126,11 +126,14 @@ export class MetricsService {
       (s) => s.publisherPauseExpired,
     );
     counter('nestmq_shared_redispatched_total', 'Messages of a share-group member that went away, handed to another member', (s) => s.sharedRedispatched);
+    counter('nestmq_retained_expired_total', 'Retained messages removed at their MQTT 5 Message Expiry Interval', (s) => s.retainedExpired);
     counter('nestmq_protocol_errors_total', 'Connections closed for a protocol violation', (s) => s.protocolErrors);
     labelled('nestmq_messages_dropped_total', 'Messages not delivered, by reason', 'reason', (s) => ({
       slow_consumer: s.droppedSlowConsumer,
       queue_full: s.droppedQueueFull,
       unauthorized: s.droppedUnauthorized,
+      packet_too_large: s.droppedPacketTooLarge,
+      payload_format: s.droppedPayloadFormat,
     }));
     labelled('nestmq_connections_closed_total', 'Connections closed by a limit, by reason', 'reason', (s) => ({
       packet_too_large: s.closedPacketTooLarge,
@@ -140,6 +143,7 @@ export class MetricsService {
       keepalive: s.closedKeepalive,
       topic_limit: s.closedTopicLimit,
       queue_overflow: s.closedQueueOverflow,
+      receive_maximum: s.closedReceiveMaximum,
     }));
     labelled('nestmq_refused_total', 'Requests refused by a limit, by reason', 'reason', (s) => ({
       subscription_limit: s.refusedSubscriptionLimit,

@@ -1,0 +1,428 @@
+/**
+ * MQTT 5 conformance, flow control and acknowledgements (sections 3.3.4, 4.9, 3.4-3.7, 3.9, 3.11,
+ * 3.1.2 Maximum Packet Size / Request Problem Information, 3.3.2 retained expiry). Raw v5
+ * clients (packets from encodePacketV5, server packets decoded with mqtt-packet) where a test
+ * must hold acknowledgements back or exceed a limit; MQTT.js v5 where a library client serves.
+ */
+import type { MqttClient } from 'mqtt';
+import { type Harness, sleep, useBroker, waitFor } from '../../helpers/conformance';
+import { type RawClient, T, idOf, PINGREQ, PINGRESP, toHex, connect as connect311, connack, publish as publish311, pubrel as pubrel311 } from '../../helpers/raw';
+import { connectMqtt5, connectV5, decodeV5 } from '../../helpers/v5';
+import { encodePacketV5 } from '../../../src/core/protocol/encoder-v5';
+import { PacketType, type Properties, type QoS } from '../../../src/core/protocol/packets';
+
+interface Decoded {
+  cmd: string;
+  reasonCode?: number;
+  messageId?: number;
+  topic?: string;
+  payload?: Buffer;
+  qos?: number;
+  retain?: boolean;
+  granted?: number[];
+  properties?: { reasonString?: string; receiveMaximum?: number; messageExpiryInterval?: number; userProperties?: Record<string, string> };
+}
+
+/** A raw v5 client after CONNACK 0x00 (returned decoded). */
+async function raw5(h: Harness, clientId: string, properties?: Properties): Promise<{ c: RawClient; connack: Decoded }> {
+  const c = await h.raw();
+  c.send(connectV5({ clientId, properties }));
+  const ack = decodeV5<Decoded>(await c.next());
+  expect([ack.cmd, ack.reasonCode]).toEqual(['connack', 0]);
+  return { c, connack: ack };
+}
+
+const pub5 = (topic: string, qos: QoS, packetId: number, payload: string | Buffer = 'x', properties?: Properties, retain = false): Buffer =>
+  encodePacketV5({ type: PacketType.PUBLISH, topic, qos, packetId: qos === 0 ? 0 : packetId, payload: Buffer.from(payload), retain, dup: false, properties });
+const ack5 = (type: PacketType.PUBACK | PacketType.PUBREC | PacketType.PUBREL | PacketType.PUBCOMP, packetId: number, reasonCode = 0): Buffer =>
+  encodePacketV5({ type, packetId, reasonCode });
+const sub5 = (packetId: number, ...filters: [string, QoS][]): Buffer =>
+  encodePacketV5({ type: PacketType.SUBSCRIBE, packetId, subscriptions: filters.map(([topic, qos]) => ({ topic, qos })) });
+
+async function next5(c: RawClient, ms = 2000): Promise<Decoded> {
+  return decodeV5<Decoded>(await c.next(ms));
+}
+
+/** Subscribes and checks the SUBACK's codes. */
+async function subscribeRaw(c: RawClient, id: number, filters: [string, QoS][], codes: number[]): Promise<void> {
+  c.send(sub5(id, ...filters));
+  const ack = await next5(c);
+  expect([ack.cmd, ack.granted]).toEqual(['suback', codes]);
+}
+
+describe('v5 Receive Maximum outbound, broker window 100 (the default)', () => {
+  const h = useBroker();
+
+  it('v5 [MQTT-3.3.4-9] [MQTT-4.9.0-1] [MQTT-4.9.0-2] client Receive Maximum 2 (broker 100): two QoS 1 PUBLISHes unacknowledged at most, the third after a PUBACK', async () => {
+    const { c: sub } = await raw5(h(), 'sub', { receiveMaximum: 2 });
+    await subscribeRaw(sub, 1, [['t', 1]], [1]);
+    const { c: pub } = await raw5(h(), 'pub');
+    for (let i = 1; i <= 3; i++) pub.send(pub5('t', 1, i, `m${i}`));
+    const a = await next5(sub);
+    const b = await next5(sub);
+    expect([a.payload!.toString(), b.payload!.toString()]).toEqual(['m1', 'm2']);
+    await sub.expectNothing(pub); // the third waits in the session queue
+    sub.send(ack5(PacketType.PUBACK, a.messageId!));
+    const c = await next5(sub);
+    expect([c.cmd, c.payload!.toString()]).toEqual(['publish', 'm3']);
+  });
+});
+
+describe('v5 Receive Maximum (flow control)', () => {
+  const h = useBroker({ limits: { 'max-inflight-messages': 2 } });
+
+  it('v5 [MQTT-3.3.4-9] the window is min(max-inflight-messages, Receive Maximum): Receive Maximum 1 below the broker\'s 2', async () => {
+    const { c: sub } = await raw5(h(), 'sub1', { receiveMaximum: 1 });
+    await subscribeRaw(sub, 1, [['t', 2]], [2]);
+    const { c: pub } = await raw5(h(), 'pub1');
+    pub.send(pub5('t', 1, 1, 'a'), pub5('t', 1, 2, 'b'));
+    const a = await next5(sub);
+    expect(a.payload!.toString()).toBe('a');
+    await sub.expectNothing(pub);
+    sub.send(ack5(PacketType.PUBACK, a.messageId!));
+    expect((await next5(sub)).payload!.toString()).toBe('b');
+  });
+
+  it('v5 [MQTT-3.3.4-9] [MQTT-4.3.3-4] a QoS 2 delivery holds its slot until PUBCOMP (not PUBREC), and a PUBREC 0x80+ frees it with no PUBREL', async () => {
+    const { c: sub } = await raw5(h(), 'sub2', { receiveMaximum: 1 });
+    await subscribeRaw(sub, 1, [['t', 2]], [2]);
+    const { c: pub } = await raw5(h(), 'pub2');
+    for (const [id, payload] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) await publishExactlyOnce(pub, 't', id, payload);
+    const a = await next5(sub);
+    expect([a.qos, a.payload!.toString()]).toEqual([2, 'a']);
+    sub.send(ack5(PacketType.PUBREC, a.messageId!));
+    const rel = await next5(sub);
+    expect([rel.cmd, rel.messageId]).toEqual(['pubrel', a.messageId]);
+    await sub.expectNothing(pub); // PUBREC alone does not free the slot
+    sub.send(ack5(PacketType.PUBCOMP, a.messageId!));
+    const b = await next5(sub);
+    expect(b.payload!.toString()).toBe('b');
+    // v5 [MQTT-4.3.3-4] a failure PUBREC ends the exchange: no PUBREL, the slot is free for 'c'.
+    sub.send(ack5(PacketType.PUBREC, b.messageId!, 0x80));
+    const c = await next5(sub);
+    expect([c.cmd, c.payload!.toString()]).toEqual(['publish', 'c']);
+    await sub.expectNothing();
+    expect(h().broker.session('sub2')!.inflight).toBe(1);
+  });
+
+  it('v5 [MQTT-3.3.4-9] re-sent PUBLISHes count too: back with Receive Maximum 1, the two in flight are re-sent one per PUBACK, then the queued one', async () => {
+    const { c: first } = await raw5(h(), 'back', { receiveMaximum: 3, sessionExpiryInterval: 60 });
+    await subscribeRaw(first, 1, [['t', 1]], [1]);
+    const { c: pub } = await raw5(h(), 'pubb');
+    // max-inflight-messages is 2 here: two go in flight, the third is queued.
+    pub.send(pub5('t', 1, 1, 'a'), pub5('t', 1, 2, 'b'), pub5('t', 1, 3, 'c'));
+    await first.take(2);
+    await pub.pingRoundTrip();
+    first.destroy();
+    await h().gone('back');
+    const again = await h().raw();
+    again.send(connectV5({ clientId: 'back', cleanSession: false, properties: { receiveMaximum: 1, sessionExpiryInterval: 60 } }));
+    expect(decodeV5<{ sessionPresent: boolean }>(await again.next()).sessionPresent).toBe(true);
+    const a = decodeV5<Decoded & { dup: boolean }>(await again.next());
+    expect([a.payload!.toString(), a.dup]).toEqual(['a', true]);
+    await again.expectNothing();
+    again.send(ack5(PacketType.PUBACK, a.messageId!));
+    const b = decodeV5<Decoded & { dup: boolean }>(await again.next());
+    expect([b.payload!.toString(), b.dup]).toEqual(['b', true]);
+    await again.expectNothing();
+    again.send(ack5(PacketType.PUBACK, b.messageId!));
+    const c = decodeV5<Decoded & { dup: boolean }>(await again.next());
+    expect([c.payload!.toString(), c.dup]).toEqual(['c', false]);
+  });
+
+  it('v5 [MQTT-3.3.4-10] [MQTT-4.9.0-3] a full window delays no other packet: SUBACK and PINGRESP still answered', async () => {
+    const { c: sub } = await raw5(h(), 'sub3', { receiveMaximum: 1 });
+    await subscribeRaw(sub, 1, [['t', 1]], [1]);
+    const { c: pub } = await raw5(h(), 'pub3');
+    pub.send(pub5('t', 1, 1, 'a'), pub5('t', 1, 2, 'b'));
+    await next5(sub);
+    await pub.pingRoundTrip();
+    await subscribeRaw(sub, 2, [['u', 1]], [1]);
+    sub.send(PINGREQ);
+    expect(toHex((await sub.next()).bytes)).toBe(toHex(PINGRESP));
+  });
+
+  it('v5 [MQTT-3.3.4-7] CONNACK announces Receive Maximum = max-inflight-messages; a third QoS 2 PUBLISH unacknowledged by us (no PUBREL) is DISCONNECT 0x93', async () => {
+    const { c, connack: ack } = await raw5(h(), 'flood');
+    expect(ack.properties!.receiveMaximum).toBe(2);
+    c.send(pub5('t', 2, 1), pub5('t', 2, 2));
+    expect((await take5(c, 2)).map((p) => [p.cmd, p.reasonCode ?? 0])).toEqual([['pubrec', 0], ['pubrec', 0]]);
+    // A repeat of an id already counted is not a new one.
+    c.send(pub5('t', 2, 2));
+    expect((await next5(c)).cmd).toBe('pubrec');
+    c.send(pub5('t', 2, 3));
+    const d = await next5(c);
+    expect([d.cmd, d.reasonCode]).toEqual(['disconnect', 0x93]);
+    await h().gone('flood');
+    expect(h().broker.stats.closedReceiveMaximum).toBe(1);
+  });
+
+  it('v5 [MQTT-3.3.4-7] the quota comes back when PUBCOMP is sent: PUBREL then a new QoS 2 PUBLISH is accepted', async () => {
+    const { c } = await raw5(h(), 'steady');
+    c.send(pub5('t', 2, 1), pub5('t', 2, 2));
+    await take5(c, 2);
+    c.send(ack5(PacketType.PUBREL, 1));
+    expect((await next5(c)).cmd).toBe('pubcomp');
+    c.send(pub5('t', 2, 3));
+    expect((await next5(c)).cmd).toBe('pubrec');
+    c.send(ack5(PacketType.PUBREL, 2));
+    expect((await next5(c)).cmd).toBe('pubcomp');
+    // Now only 3 waits for its PUBREL: a QoS 1 PUBLISH fits (its PUBACK frees it at once).
+    c.send(pub5('t', 1, 4), pub5('t', 1, 5));
+    expect((await take5(c, 2)).map((p) => p.cmd)).toEqual(['puback', 'puback']);
+    await c.expectNothing();
+    expect(h().broker.client('steady')).toBeDefined();
+  });
+
+  it('3.1.1 is unchanged: a 3.1.1 client may leave more QoS 2 PUBLISHes without PUBREL than max-inflight-messages', async () => {
+    const c = await h().raw();
+    c.send(connect311({ clientId: 'old' }));
+    expect(toHex((await c.next()).bytes)).toBe(toHex(connack(0, 0)));
+    for (let i = 1; i <= 4; i++) c.send(publish311({ topic: 't', qos: 2, id: i }));
+    const recs = await c.take(4);
+    expect(recs.map((p) => p.type)).toEqual([T.PUBREC, T.PUBREC, T.PUBREC, T.PUBREC]);
+    c.send(pubrel311(1));
+    expect((await c.next()).type).toBe(T.PUBCOMP);
+  });
+});
+
+/** A QoS 2 PUBLISH from a raw v5 client, PUBREC and PUBREL answered (its own quota stays free). */
+async function publishExactlyOnce(c: RawClient, topic: string, id: number, payload: string): Promise<void> {
+  c.send(pub5(topic, 2, id, payload));
+  expect((await next5(c)).cmd).toBe('pubrec');
+  c.send(ack5(PacketType.PUBREL, id));
+  expect((await next5(c)).cmd).toBe('pubcomp');
+}
+
+async function take5(c: RawClient, n: number): Promise<Decoded[]> {
+  return (await c.take(n)).map((p) => decodeV5<Decoded>(p));
+}
+
+describe('v5 Maximum Packet Size outbound', () => {
+  const h = useBroker();
+
+  it('v5 [MQTT-3.1.2-24] [MQTT-3.1.2-25] a PUBLISH larger than the client\'s Maximum Packet Size is not sent and counts as delivered (Receive Maximum 1: the next one still arrives)', async () => {
+    const { c: sub } = await raw5(h(), 'small', { maximumPacketSize: 64, receiveMaximum: 1 });
+    await subscribeRaw(sub, 1, [['t', 1]], [1]);
+    const { c: pub } = await raw5(h(), 'big');
+    pub.send(pub5('t', 1, 1, 'x'.repeat(200)), pub5('t', 1, 2, 'ok'));
+    const p = await next5(sub);
+    expect([p.cmd, p.payload!.toString()]).toEqual(['publish', 'ok']);
+    expect(p.messageId).toBeDefined();
+    await sub.expectNothing(pub);
+    expect(h().broker.stats.droppedPacketTooLarge).toBe(1);
+    expect(h().broker.session('small')!.inflight).toBe(1); // only 'ok', the dropped one never entered
+    for (const q of sub.history) expect(q.bytes.length).toBeLessThanOrEqual(64);
+  });
+
+  it('v5 [MQTT-3.1.2-24] a packet of exactly the Maximum Packet Size is sent, one byte more is not', async () => {
+    const { c: sub } = await raw5(h(), 'edge', { maximumPacketSize: 20 });
+    await subscribeRaw(sub, 1, [['t', 0]], [0]);
+    const { c: pub } = await raw5(h(), 'edgep');
+    // QoS 0 PUBLISH to a v5 client: 1 + 1 (RL) + 2 + 1 (topic) + 1 (property length) + payload = 6 + payload.
+    pub.send(pub5('t', 0, 0, 'y'.repeat(15)), pub5('t', 0, 0, 'z'.repeat(14)));
+    const p = await sub.next();
+    expect(p.bytes.length).toBe(20);
+    expect(decodeV5<Decoded>(p).payload!.toString()).toBe('z'.repeat(14));
+    await sub.expectNothing(pub);
+  });
+});
+
+describe('v5 reason codes on acknowledgements', () => {
+  const h = useBroker({
+    limits: { 'max-retained-messages': 1 },
+    'topic-check': { enabled: true, plugins: ['topic_acl'], acl: { anonymous: ['#'] }, 'publish-acl': { anonymous: ['open/#', 'r/#', '$SYS/#'] } },
+  });
+
+  it('v5 [MQTT-3.4.2-1] [MQTT-4.3.3-8] a publish the ACL refuses: PUBACK / PUBREC 0x87 with a Reason String, nothing delivered', async () => {
+    const { c: sub } = await raw5(h(), 'watch');
+    await subscribeRaw(sub, 1, [['#', 2]], [2]);
+    const { c } = await raw5(h(), 'p');
+    c.send(pub5('closed/a', 1, 1), pub5('closed/a', 2, 2));
+    const [a, b] = await take5(c, 2);
+    expect([a.cmd, a.messageId, a.reasonCode, a.properties?.reasonString]).toEqual(['puback', 1, 0x87, 'not authorized']);
+    expect([b.cmd, b.messageId, b.reasonCode]).toEqual(['pubrec', 2, 0x87]);
+    await sub.expectNothing(c);
+  });
+
+  it('v5 [MQTT-3.5.2-1] [MQTT-4.3.3-9] after PUBREC 0x87 the id is free: no PUBREL expected, the same id is a new message', async () => {
+    const { c: sub } = await raw5(h(), 'watch2');
+    await subscribeRaw(sub, 1, [['open/#', 2]], [2]);
+    const { c } = await raw5(h(), 'p2');
+    c.send(pub5('$SYS/x', 2, 7));
+    const a = await next5(c);
+    expect([a.cmd, a.reasonCode]).toEqual(['pubrec', 0x87]);
+    // The id was not kept for a PUBREL: one now is for an unknown id.
+    c.send(ack5(PacketType.PUBREL, 7));
+    expect([(await next5(c)).reasonCode]).toEqual([0x92]);
+    c.send(pub5('open/x', 2, 7, 'fresh'));
+    const b = await next5(c);
+    expect([b.cmd, b.reasonCode ?? 0]).toEqual(['pubrec', 0]);
+    expect((await next5(sub)).payload!.toString()).toBe('fresh');
+  });
+
+  it('v5 [MQTT-3.1.2-29] Request Problem Information 0: PUBACK 0x87 without Reason String', async () => {
+    const { c } = await raw5(h(), 'quiet', { requestProblemInformation: 0 });
+    c.send(pub5('closed/a', 1, 1));
+    const a = await next5(c);
+    expect([a.cmd, a.reasonCode, a.properties?.reasonString]).toEqual(['puback', 0x87, undefined]);
+    expect(a.properties?.userProperties).toBeUndefined();
+  });
+
+  it('v5 [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] a Reason String that would exceed the client\'s Maximum Packet Size is left out', async () => {
+    const { c } = await raw5(h(), 'tiny', { maximumPacketSize: 12 });
+    c.send(pub5('closed/a', 1, 1), pub5('closed/a', 2, 2));
+    const acks = await c.take(2);
+    for (const p of acks) expect(p.bytes.length).toBeLessThanOrEqual(12);
+    expect(acks.map((p) => [decodeV5<Decoded>(p).reasonCode, decodeV5<Decoded>(p).properties?.reasonString])).toEqual([
+      [0x87, undefined],
+      [0x87, undefined],
+    ]);
+  });
+
+  it('v5 [MQTT-3.4.2-1] Payload Format Indicator 1 with a payload that is not UTF-8: PUBACK 0x99, not routed', async () => {
+    const { c: sub } = await raw5(h(), 'watch3');
+    await subscribeRaw(sub, 1, [['open/#', 1]], [1]);
+    const { c } = await raw5(h(), 'p3');
+    c.send(pub5('open/bad', 1, 1, Buffer.from([0xc3, 0x28]), { payloadFormatIndicator: 1 }));
+    const a = await next5(c);
+    expect([a.cmd, a.reasonCode]).toEqual(['puback', 0x99]);
+    // The same bytes without the indicator are plain binary: routed.
+    c.send(pub5('open/bad', 1, 2, Buffer.from([0xc3, 0x28])), pub5('open/good', 1, 3, 'é', { payloadFormatIndicator: 1 }));
+    expect((await take5(c, 2)).map((p) => p.reasonCode ?? 0)).toEqual([0, 0]);
+    expect((await take5(sub, 2)).map((p) => p.topic)).toEqual(['open/bad', 'open/good']);
+  });
+
+  it('v5 [MQTT-3.4.2-1] a retained publish over the retained quota: PUBACK 0x97 (delivered live, not retained)', async () => {
+    const { c: sub } = await raw5(h(), 'watch4');
+    await subscribeRaw(sub, 1, [['r/#', 1]], [1]);
+    const { c } = await raw5(h(), 'p4');
+    c.send(pub5('r/1', 1, 1, 'a', undefined, true), pub5('r/2', 1, 2, 'b', undefined, true));
+    const [a, b] = await take5(c, 2);
+    expect([a.reasonCode ?? 0, b.reasonCode, b.properties?.reasonString]).toEqual([0, 0x97, 'quota exceeded']);
+    expect((await take5(sub, 2)).map((p) => p.payload!.toString())).toEqual(['a', 'b']);
+  });
+
+  it('v5 [MQTT-3.7.2-1] [MQTT-4.3.3-11] PUBREL for an unknown id gets PUBCOMP 0x92; a known one PUBCOMP 0x00', async () => {
+    const { c } = await raw5(h(), 'rel');
+    c.send(ack5(PacketType.PUBREL, 99));
+    const a = await next5(c);
+    expect([a.cmd, a.messageId, a.reasonCode]).toEqual(['pubcomp', 99, 0x92]);
+    c.send(pub5('open/q', 2, 5));
+    expect((await next5(c)).cmd).toBe('pubrec');
+    c.send(ack5(PacketType.PUBREL, 5));
+    const b = await c.next();
+    expect(toHex(b.bytes)).toBe('70 02 00 05');
+  });
+
+  it('3.1.1 is unchanged: PUBREL for an unknown id gets the plain PUBCOMP, a refused publish PUBACK 0x00', async () => {
+    const c = await h().raw();
+    c.send(connect311({ clientId: 'old311' }));
+    await c.next();
+    c.send(pubrel311(42));
+    expect(toHex((await c.next()).bytes)).toBe('70 02 00 2a');
+    c.send(publish311({ topic: 'closed/a', qos: 1, id: 3 }));
+    const p = await c.next();
+    expect([p.type, idOf(p), p.bytes.length]).toEqual([T.PUBACK, 3, 4]);
+  });
+
+  it('v5 PUBACK and PUBREC for an id not in flight are ignored (no PUBREL for an unknown PUBREC)', async () => {
+    const { c } = await raw5(h(), 'stray');
+    c.send(ack5(PacketType.PUBACK, 11), ack5(PacketType.PUBREC, 12));
+    await c.expectNothing();
+    expect(h().broker.client('stray')).toBeDefined();
+  });
+
+  it('v5 MQTT.js sees the PUBACK reason code of a refused publish', async () => {
+    const { client } = await connectMqtt5(h().port, { clientId: 'js' });
+    try {
+      const err = await new Promise<Error | undefined>((resolve) => client.publish('closed/z', 'x', { qos: 1 }, (e) => resolve(e ?? undefined)));
+      expect(err).toBeDefined();
+      expect((err as Error & { code?: number }).code).toBe(0x87);
+    } finally {
+      (client as MqttClient).end(true);
+    }
+  });
+});
+
+describe('v5 SUBACK reason codes', () => {
+  const h = useBroker({
+    limits: { 'max-subscriptions': 2 },
+    'topic-check': { enabled: true, plugins: ['topic_acl'], acl: { anonymous: ['a/#'] } },
+  });
+
+  it('v5 [MQTT-3.9.3-1] [MQTT-3.9.3-2] refusals name their cause: 0x87 (ACL), 0x8F (ill-formed filter), 0x97 (max-subscriptions), with a Reason String', async () => {
+    const { c } = await raw5(h(), 'subs');
+    c.send(sub5(1, ['a/1', 1], ['b/1', 1], ['a/#/x', 0], ['a/2', 2], ['a/3', 0]));
+    const ack = await next5(c);
+    expect([ack.cmd, ack.granted]).toEqual(['suback', [1, 0x87, 0x8f, 2, 0x97]]);
+    expect(ack.properties?.reasonString).toBe('not authorized');
+  });
+
+  it('v5 [MQTT-3.1.2-29] Request Problem Information 0: SUBACK codes without Reason String', async () => {
+    const { c } = await raw5(h(), 'subsq', { requestProblemInformation: 0 });
+    c.send(sub5(1, ['b/1', 1]));
+    const ack = await next5(c);
+    expect([ack.granted, ack.properties?.reasonString]).toEqual([[0x87], undefined]);
+  });
+
+  it('3.1.1 is unchanged: every refusal is 0x80', async () => {
+    const c = await h().raw();
+    c.send(connect311({ clientId: 'subs311' }));
+    await c.next();
+    c.send(Buffer.from(sub311()));
+    const p = await c.next();
+    expect(toHex(p.bytes)).toBe('90 07 00 01 01 80 80 02 80');
+  });
+});
+
+/** A 3.1.1 SUBSCRIBE id 1: a/1 QoS 1, b/1 QoS 1, a/#/x QoS 0, a/2 QoS 2, a/3 QoS 0. */
+function sub311(): Buffer {
+  const f = (t: string, q: number): Buffer => Buffer.concat([Buffer.from([0, t.length]), Buffer.from(t), Buffer.from([q])]);
+  const body = Buffer.concat([Buffer.from([0, 1]), f('a/1', 1), f('b/1', 1), f('a/#/x', 0), f('a/2', 2), f('a/3', 0)]);
+  return Buffer.concat([Buffer.from([0x82, body.length]), body]);
+}
+
+describe('v5 retained message expiry', () => {
+  const h = useBroker({ limits: { 'max-retained-messages': 1 } });
+
+  it('v5 [MQTT-3.3.2-5] a retained message whose Message Expiry Interval passed is not sent on subscribe, and is removed (counted, quota freed)', async () => {
+    const { c: pub } = await raw5(h(), 'rp');
+    pub.send(pub5('keep/short', 1, 1, 'gone soon', { messageExpiryInterval: 1 }, true));
+    expect((await next5(pub)).reasonCode ?? 0).toBe(0);
+    expect(h().broker.retainedCount).toBe(1);
+    // The only wait on a clock: the interval itself (the timer removes it, then the lookup would skip it).
+    await sleep(1100);
+    const { c: sub } = await raw5(h(), 'rs');
+    await subscribeRaw(sub, 1, [['keep/#', 1]], [1]);
+    await sub.expectNothing();
+    await waitFor(() => h().broker.retainedCount === 0, 2000, 'the expired retained message to be removed');
+    expect(h().broker.stats.retainedExpired).toBe(1);
+    // max-retained-messages 1: its slot is free again.
+    pub.send(pub5('keep/other', 1, 2, 'next', undefined, true));
+    expect((await next5(pub)).reasonCode ?? 0).toBe(0);
+  });
+
+  it('v5 [MQTT-3.3.2-6] a retained message sent on a later subscribe carries what is left of its interval', async () => {
+    const { c: pub } = await raw5(h(), 'rp2');
+    pub.send(pub5('keep/long', 1, 1, 'v', { messageExpiryInterval: 10 }, true));
+    await next5(pub);
+    await sleep(1100);
+    const { c: sub } = await raw5(h(), 'rs2');
+    await subscribeRaw(sub, 1, [['keep/#', 1]], [1]);
+    const p = await next5(sub);
+    expect([p.cmd, p.retain, p.payload!.toString()]).toEqual(['publish', true, 'v']);
+    expect(p.properties!.messageExpiryInterval).toBeGreaterThanOrEqual(8);
+    expect(p.properties!.messageExpiryInterval).toBeLessThanOrEqual(9);
+  });
+
+  it('v5 [MQTT-3.3.2-5] an expired retained message is removed without any lookup (deadline timer, no sweep); a replaced one is not', async () => {
+    const { c: pub } = await raw5(h(), 'rp3');
+    pub.send(pub5('keep/a', 1, 1, 'old', { messageExpiryInterval: 1 }, true), pub5('keep/a', 1, 2, 'new', undefined, true));
+    await take5(pub, 2);
+    pub.send(pub5('keep/a', 1, 3, 'again', { messageExpiryInterval: 1 }, true));
+    await next5(pub);
+    await waitFor(() => h().broker.retainedCount === 0, 3000, 'the retained message to expire');
+    expect(h().broker.stats.retainedExpired).toBe(1);
+  });
+});
