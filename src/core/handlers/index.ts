@@ -58,8 +58,9 @@ export function handlePacket(engine: Engine, conn: Connection, packet: Packet): 
         handleDisconnect(engine, conn, packet);
         return;
       case PacketType.CONNECT:
-        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
-        throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2');
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation; in 5.0 a Protocol Error,
+        // answered DISCONNECT 0x82 v5 [MQTT-3.1.0-2].
+        throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2', 0x82);
       case PacketType.AUTH:
         // MQTT 5 only (decoded on level 5 connections); enhanced authentication is not offered yet.
         throw new ProtocolError('AUTH without enhanced authentication', 'MQTT-4.12.0-7', 0x82);
