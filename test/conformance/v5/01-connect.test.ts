@@ -86,7 +86,7 @@ describe('v5 CONNECT and CONNACK', () => {
     expect(c.connack.properties!.sessionExpiryInterval).toBeUndefined();
   });
 
-  it('v5 [MQTT-3.2.2-6] [MQTT-3.1.4-1] a refused v5 CONNECT gets a v5 CONNACK with the Reason Code (0x85 Client Identifier not valid)', async () => {
+  it('v5 [MQTT-3.2.2-6] [MQTT-3.1.4-1] [MQTT-3.1.3-8] a refused v5 CONNECT gets a v5 CONNACK with the Reason Code (0x85 Client Identifier not valid)', async () => {
     const port = h().port;
     const long = 'x'.repeat(100000);
     const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: long.slice(0, 300) });

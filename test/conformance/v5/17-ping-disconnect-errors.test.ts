@@ -123,3 +123,17 @@ describe('v5 4.13.2 a stuck reader', () => {
     socket.destroy();
   });
 });
+
+describe('v5 3.2.2 Maximum Packet Size announced by the server', () => {
+  const h = useBroker({ limits: { 'max-packet-size': 1024 } });
+
+  it('v5 [MQTT-3.2.2-15] a PUBLISH above the announced Maximum Packet Size (1024, a 2000-byte packet): DISCONNECT 0x95, the close, nothing routed', async () => {
+    const s = await connected5(h(), 's');
+    expect(s.connack.properties?.maximumPacketSize).toBe(1024);
+    await sub5(s, 1, [{ topic: 't', qos: 0 }]);
+    const c = await connected5(h(), 'big');
+    c.send(publish5('t', Buffer.alloc(2000, 0x61), 0));
+    expect(await closedWith(c)).toBe(0x95);
+    await h().expectNothing(s);
+  });
+});
