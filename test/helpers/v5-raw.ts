@@ -149,8 +149,13 @@ export function readProperties(b: Buffer, off: number): { list: [number, unknown
   while (i < end) {
     const id = b[i++];
     if (BYTE.has(id)) list.push([id, b[i++]]);
-    else if (TWO.has(id)) (list.push([id, b.readUInt16BE(i)]), (i += 2));
-    else if (FOUR.has(id)) (list.push([id, b.readUInt32BE(i)]), (i += 4));
+    else if (TWO.has(id)) {
+      list.push([id, b.readUInt16BE(i)]);
+      i += 2;
+    } else if (FOUR.has(id)) {
+      list.push([id, b.readUInt32BE(i)]);
+      i += 4;
+    }
     else if (STRING.has(id)) list.push([id, str().toString('utf8')]);
     else if (BINARY.has(id)) list.push([id, Buffer.from(str())]);
     else if (id === 0x26) list.push([id, [str().toString('utf8'), str().toString('utf8')]]);

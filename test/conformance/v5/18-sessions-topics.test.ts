@@ -4,7 +4,7 @@
  */
 import { PacketType } from '../../../src/core/protocol/packets';
 import { useBroker } from '../../helpers/conformance';
-import { field, hex, toHex, u16 } from '../../helpers/raw';
+import { field, toHex, u16 } from '../../helpers/raw';
 import { connectMqtt5 } from '../../helpers/v5';
 import { ack5, closedWith, connected5, connectV5, decodeV5, disconnect5, frame5, publish5, rawPublish5, readPublish5, refusedWith, sub5, subscribe5 } from '../../helpers/v5-raw';
 
