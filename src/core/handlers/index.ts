@@ -63,8 +63,9 @@ export function handlePacket(engine: Engine, conn: Connection, packet: Packet): 
         handleDisconnect(engine, conn, packet);
         return;
       case PacketType.CONNECT:
-        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
-        throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2');
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation; in 5.0 a Protocol Error,
+        // answered DISCONNECT 0x82 v5 [MQTT-3.1.0-2].
+        throw new ProtocolError('second CONNECT on a connection', 'MQTT-3.1.0-2', 0x82);
       case PacketType.AUTH:
         // MQTT 5 only (decoded on level 5 connections).
         handleAuth(engine, conn, packet);

@@ -20,7 +20,7 @@ describe('v5 CONNECT and CONNACK', () => {
     return r;
   };
 
-  it('v5 [MQTT-3.2.2-8] [MQTT-3.1.4-4] a level 5 CONNECT is accepted: CONNACK v5 0x00 with the server capabilities', async () => {
+  it('v5 [MQTT-3.1.4-5] [MQTT-3.2.2-2] [MQTT-3.2.2-8] [§3.2.2.3] a level 5 CONNECT is accepted: CONNACK v5 0x00 with the server capabilities', async () => {
     const { connack } = await connect({ clientId: 'c5' });
     expect(connack.reasonCode).toBe(0);
     expect(connack.sessionPresent).toBe(false);
@@ -77,7 +77,7 @@ describe('v5 CONNECT and CONNACK', () => {
     expect(again.connack.sessionPresent).toBe(false);
   });
 
-  it('v5 §3.2.2.3.2 a Session Expiry Interval above limits.session-expiry is capped, and CONNACK says so; 0xFFFFFFFF too', async () => {
+  it('v5 [§3.2.2.3] a Session Expiry Interval above limits.session-expiry is capped, and CONNACK says so; 0xFFFFFFFF too', async () => {
     const a = await connect({ clientId: 'cap1', properties: { sessionExpiryInterval: 7200 } });
     expect(a.connack.properties!.sessionExpiryInterval).toBe(3600);
     const b = await connect({ clientId: 'cap2', properties: { sessionExpiryInterval: 0xffffffff } });
@@ -86,7 +86,7 @@ describe('v5 CONNECT and CONNACK', () => {
     expect(c.connack.properties!.sessionExpiryInterval).toBeUndefined();
   });
 
-  it('v5 [MQTT-3.2.2-6] [MQTT-3.1.4-1] a refused v5 CONNECT gets a v5 CONNACK with the Reason Code (0x85 Client Identifier not valid)', async () => {
+  it('v5 [MQTT-3.2.2-6] [MQTT-3.1.4-1] [MQTT-3.1.3-8] a refused v5 CONNECT gets a v5 CONNACK with the Reason Code (0x85 Client Identifier not valid)', async () => {
     const port = h().port;
     const long = 'x'.repeat(100000);
     const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: long.slice(0, 300) });

@@ -49,7 +49,7 @@ describe('v5 publish and subscribe', () => {
   };
 
   it.each([0, 1, 2] as const)(
-    'v5 [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] [MQTT-3.3.2-22] QoS %i between v5 clients: properties reach the subscriber unchanged, User Properties in order',
+    'v5 [MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] QoS %i between v5 clients: properties reach the subscriber unchanged, User Properties in order',
     async (qos) => {
       const sub = await v5('sub');
       expect(await subscribe(sub, 't/#', 2)).toBe(2);
@@ -68,7 +68,7 @@ describe('v5 publish and subscribe', () => {
     },
   );
 
-  it.each([0, 1, 2] as const)('QoS %i from a 3.1.1 publisher reaches a v5 subscriber (no properties), and from v5 to 3.1.1', async (qos) => {
+  it.each([0, 1, 2] as const)('v5 [MQTT-4.5.0-1] QoS %i from a 3.1.1 publisher reaches a v5 subscriber (no properties), and from v5 to 3.1.1', async (qos) => {
     const sub5 = await v5('sub5');
     await subscribe(sub5, 'a', 2);
     const sub4 = await h().client({ clientId: 'sub4' });
@@ -97,7 +97,7 @@ describe('v5 publish and subscribe', () => {
     expect(p.properties!.messageExpiryInterval).toBeLessThanOrEqual(30);
   });
 
-  it('v5 [MQTT-3.3.1-8] a retained message sent for a new subscription carries RETAIN 1 in v5 framing', async () => {
+  it('v5 [MQTT-3.3.1-9] a retained message sent for a new subscription carries RETAIN 1 in v5 framing', async () => {
     const pub = await v5('pub');
     await publish(pub, 'r', 'kept', { qos: 1, retain: true, properties: { contentType: 'c' } });
     const sub = await v5('sub');

@@ -65,7 +65,7 @@ describe('v5 DISCONNECT and errors', () => {
     expect(w.messages).toEqual([]);
   });
 
-  it('v5 [MQTT-4.13.1-1] [MQTT-3.14.2-2] DISCONNECT with a Session Expiry Interval after CONNECT had 0: DISCONNECT 0x82 (no 0x11 property), close, the Will is published', async () => {
+  it('v5 [MQTT-4.13.1-1] [MQTT-3.14.2-2] [§3.14.2.2.2] DISCONNECT with a Session Expiry Interval after CONNECT had 0: DISCONNECT 0x82 (no 0x11 property), close, the Will is published', async () => {
     const w = await watch();
     const c = await connected('sei');
     c.send(disconnect(0x00, { sessionExpiryInterval: 60 }));
@@ -93,7 +93,7 @@ describe('v5 DISCONNECT and errors', () => {
     expect(lastDisconnect(c)).toBe(0x81); // a Reason String may follow the code
   });
 
-  it('v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9] a Topic Alias from the client (Topic Alias Maximum 0) gets DISCONNECT 0x94', async () => {
+  it('v5 [MQTT-3.2.2-17] [MQTT-3.2.2-18] [MQTT-3.3.2-9] a Topic Alias from the client (Topic Alias Maximum 0) gets DISCONNECT 0x94', async () => {
     const c = await connected('alias');
     c.send(encodePacketV5({ type: PacketType.PUBLISH, topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, packetId: 0, properties: { topicAlias: 1 } }));
     await c.waitClosed();

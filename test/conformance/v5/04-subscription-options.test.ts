@@ -39,7 +39,7 @@ describe('v5 subscription options', () => {
     expect(decodeV5<Pub>(await a.next()).payload.toString()).toBe('theirs');
   });
 
-  it('v5 [MQTT-3.3.1-12] Retain As Published 1 keeps RETAIN on live deliveries; 0 clears it', async () => {
+  it('v5 [MQTT-3.3.1-12] [MQTT-3.3.1-13] Retain As Published 1 keeps RETAIN on live deliveries; 0 clears it', async () => {
     const rap = await client('rap');
     await sub(rap, 1, { topic: 'r', qos: 0, retainAsPublished: true });
     const plain = await client('plain');
@@ -74,7 +74,7 @@ describe('v5 subscription options', () => {
     expect(lastDisconnect(c)).toBe(0x82); // a Reason String may follow the code
   });
 
-  it('v5 §3.2.2.3.12 a Subscription Identifier (announced unavailable) gets DISCONNECT 0xA1', async () => {
+  it('v5 [§3.2.2.3.11–13] a Subscription Identifier (announced unavailable) gets DISCONNECT 0xA1', async () => {
     const c = await client('s');
     c.send(encodePacketV5({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'x', qos: 0 }], properties: { subscriptionIdentifiers: [5] } }));
     await c.waitClosed();
