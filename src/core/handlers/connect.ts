@@ -1,3 +1,4 @@
+import { isValidUtf8 } from '../protocol/utf8';
 import type { Engine } from '../engine';
 import { type Connection, ConnectionState, Pause } from '../connection/connection';
 import type { ClientV5Settings } from '../connection/link';
@@ -62,6 +63,13 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
 
   let clientId = packet.clientId;
   if (packet.protocolLevel === 5) conn.v5 = v5Settings(engine, packet);
+  // v5 [unnumbered §3.1.3.2.3] a Will Payload Format Indicator 1 with a payload that is not UTF-8:
+  // CONNACK 0x99, as a PUBLISH gets PUBACK 0x99 (docs/conformance-v5.md choice V7).
+  const will = packet.will;
+  if (conn.v5 !== null && will !== null && will.properties?.payloadFormatIndicator === 1 && !isValidUtf8(will.payload, 0, will.payload.length)) {
+    engine.stats.droppedPayloadFormat++;
+    return refuse(conn, CloseReason.ProtocolError, ReasonCode.PayloadFormatInvalid);
+  }
   if (clientId.length === 0 && packet.protocolLevel === 5) {
     // v5 [MQTT-3.1.3-6] an empty id is assigned one whatever Clean Start says; the client learns
     // it from CONNACK's Assigned Client Identifier v5 [MQTT-3.2.2-16].

@@ -303,12 +303,18 @@ describe('v5 3.1 CONNECT', () => {
     expect([null, 0x81, 0x82]).toContain(await refusedWith(c));
   });
 
-  it('v5 [§3.1.3.2.3] a Will with Payload Format Indicator 1 and a non-UTF-8 payload is accepted and published as is (documented choice: payloads are not checked)', async () => {
+  it('v5 [§3.1.3.2.3] a Will with Payload Format Indicator 1 and a non-UTF-8 payload: CONNACK 0x99 Payload format invalid (documented choice V7: payloads are checked)', async () => {
+    const c = await h().raw();
+    c.send(rawConnect5({ flags: 0x06, payload: [field('pfi'), Buffer.from([2, 0x01, 0x01]), field('will/t'), Buffer.from([0, 2, 0xc3, 0x28])], keepalive: 0 }));
+    expect(await refusedWith(c)).toBe(0x99);
+  });
+
+  it('v5 [§3.1.3.2.3] a Will with Payload Format Indicator 1 and a UTF-8 payload is accepted and published with the indicator', async () => {
     const w = await watcher();
-    const c = await connected5(h(), 'pfi', { will: { ...will, payload: hex('c3 28'), properties: { payloadFormatIndicator: 1 } } });
+    const c = await connected5(h(), 'pfi', { will: { ...will, payload: Buffer.from('h\u00e9'), properties: { payloadFormatIndicator: 1 } } });
     c.destroy();
     const d = readPublish5(await w.next());
-    expect(toHex(d.payload)).toBe('c3 28');
+    expect(d.payload.toString()).toBe('h\u00e9');
     expect(d.properties).toEqual([[0x01, 1]]);
   });
 });
