@@ -55,7 +55,9 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
   for (let i = 0; i < n; i++) {
     if (i >= max) {
       engine.stats.refusedSubscribeFilters += n - i;
-      for (let k = i; k < n; k++) granted[k] = SUBACK_FAILURE;
+      // v5: 0x97 Quota exceeded says why (3.1.1 has only 0x80); never read again by applySubscribe.
+      const refusal = conn.v5 !== null ? ReasonCode.QuotaExceeded : SUBACK_FAILURE;
+      for (let k = i; k < n; k++) granted[k] = refusal;
       break;
     }
     const { topic: filter, qos } = subs[i];
