@@ -66,6 +66,8 @@ export interface LimitsConfigInput {
   'shared-subscription-strategy'?: string;
   'max-shared-groups'?: number;
   'max-shared-group-members'?: number;
+  'max-topic-alias'?: number;
+  'max-outbound-topic-aliases'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -173,6 +175,13 @@ export interface LimitsConfig {
   readonly maxSharedGroups: number;
   /** Members of one share group; a SUBSCRIBE joining beyond it gets SUBACK 0x80. */
   readonly maxSharedGroupMembers: number;
+  /**
+   * MQTT 5 Topic Alias Maximum we announce: aliases a client may set on one connection (each maps
+   * to a topic within the topic limits); 0 = none (any alias is DISCONNECT 0x94).
+   */
+  readonly maxTopicAlias: number;
+  /** MQTT 5 Topic Aliases we assign per connection to a client that accepts them (at most its own maximum); 0 = none. */
+  readonly maxOutboundTopicAliases: number;
 }
 
 /** round-robin: members in turn; random: uniform; sticky: a publisher keeps its member while it stays. */

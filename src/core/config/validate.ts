@@ -60,6 +60,8 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   sharedSubscriptionStrategy: 'round-robin',
   maxSharedGroups: 10_000,
   maxSharedGroupMembers: 1000,
+  maxTopicAlias: 10,
+  maxOutboundTopicAliases: 10,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -164,6 +166,9 @@ const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
   'shared-subscription-strategy': 'sharedSubscriptionStrategy',
   'max-shared-groups': range('maxSharedGroups', 1, 100_000_000),
   'max-shared-group-members': range('maxSharedGroupMembers', 1, 100_000_000),
+  // MQTT 5 Topic Alias is a Two Byte Integer.
+  'max-topic-alias': range('maxTopicAlias', 0, 65535),
+  'max-outbound-topic-aliases': range('maxOutboundTopicAliases', 0, 65535),
 };
 
 /** Own keys only: `constructor`, `toString` and the like are not configuration keys. */

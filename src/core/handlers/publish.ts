@@ -6,7 +6,7 @@ import { isFailure, ReasonCode } from '../protocol/reason-codes';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
-import { ProtocolError } from '../protocol/errors';
+import { resolveInboundPublish } from '../engine/topic-aliases';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 import { failAfterVerdict } from './connect';
 
@@ -17,8 +17,8 @@ import { failAfterVerdict } from './connect';
  */
 export function handlePublish(engine: Engine, conn: Connection, packet: PublishPacket): void {
   engine.stats.publishReceived++;
-  // v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9]: we announce Topic Alias Maximum 0, so any alias is beyond it.
-  if (packet.properties?.topicAlias !== undefined) throw new ProtocolError('Topic Alias beyond Topic Alias Maximum 0', 'MQTT-3.3.2-9', 0x94);
+  // v5: a Topic Alias resolved to its topic, a Subscription Identifier refused (engine/topic-aliases.ts).
+  if (packet.properties !== undefined) resolveInboundPublish(conn.v5!, packet);
   if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {

@@ -31,7 +31,7 @@ describe('v5 CONNECT and CONNACK', () => {
     expect(p.subscriptionIdentifiersAvailable).toBe(false);
     expect(p.receiveMaximum).toBeGreaterThan(0);
     expect(p.maximumQoS).toBeUndefined();
-    expect(p.topicAliasMaximum).toBeUndefined();
+    expect(p.topicAliasMaximum).toBe(10); // limits.max-topic-alias default
     expect(p.assignedClientIdentifier).toBeUndefined();
     expect(h().broker.client('c5')).toBeDefined();
   });
