@@ -316,7 +316,7 @@ function connackProperties(engine: Engine, conn: Connection): Properties {
     receiveMaximum: v5.serverReceiveMaximum,
     retainAvailable: 1,
     wildcardSubscriptionAvailable: 1,
-    subscriptionIdentifierAvailable: 0, // not implemented yet: a SUBSCRIBE carrying one is refused
+    subscriptionIdentifierAvailable: 1, // kept per subscription, sent with each matching delivery
     sharedSubscriptionAvailable: 1,
     // Maximum QoS absent: 2.
   };

@@ -73,11 +73,4 @@ describe('v5 subscription options', () => {
     await c.waitClosed();
     expect(toHex(c.received).endsWith('e0 02 82 00')).toBe(true);
   });
-
-  it('v5 §3.2.2.3.12 a Subscription Identifier (announced unavailable) gets DISCONNECT 0xA1', async () => {
-    const c = await client('s');
-    c.send(encodePacketV5({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'x', qos: 0 }], properties: { subscriptionIdentifiers: [5] } }));
-    await c.waitClosed();
-    expect(toHex(c.received).endsWith('e0 02 a1 00')).toBe(true);
-  });
 });
