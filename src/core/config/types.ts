@@ -159,7 +159,7 @@ export interface LimitsConfig {
   readonly maxSessions: number;
   /** Sessions per username (anonymous clients are bounded by maxSessions only); 0 = no limit. */
   readonly maxSessionsPerUser: number;
-  /** Filters one SUBSCRIBE may carry; the ones beyond get SUBACK 0x80. */
+  /** Filters one SUBSCRIBE may carry; the ones beyond get SUBACK 0x80 (MQTT 5: 0x97 Quota exceeded). */
   readonly maxFiltersPerSubscribe: number;
   /** Retained messages the broker stores; a new retained topic beyond it is not stored. */
   readonly maxRetainedMessages: number;
