@@ -84,8 +84,12 @@ describe('v5 Topic Aliases from the client (max-topic-alias 3)', () => {
 
   it('v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9] an alias above the announced maximum (4 > 3): DISCONNECT 0x94', async () => {
     const { c } = await client('above');
+    const stats = h().broker.stats;
+    const before = [stats.protocolErrors, stats.reasonCodesSent.disconnect[0x94]];
     c.send(publishPacket('a', 'x', { topicAlias: 4 }));
     await closedWith(c, 0x94);
+    // Counted: a protocol error, and a DISCONNECT 0x94 sent (stats, metrics).
+    expect([stats.protocolErrors, stats.reasonCodesSent.disconnect[0x94]]).toEqual([before[0] + 1, before[1] + 1]);
   });
 
   it('v5 [MQTT-3.3.2-7] inbound aliases live for one network connection: after a reconnect (Clean Start 0, same session) the old alias is unknown (0x82)', async () => {
