@@ -86,3 +86,63 @@ describe('SUBSCRIBE beyond maxFiltersPerSubscribe', () => {
     expect(refusal(subscribe([a, hash, bad]), 10).rule).toBe(rule);
   });
 });
+
+describe('v5 SUBSCRIBE beyond maxFiltersPerSubscribe', () => {
+  /** A v5 SUBSCRIBE: packet id 9, Property Length 0, then the filters (options byte in place of QoS). */
+  function subscribeV5(filters: Buffer[]): Buffer {
+    return frame(0x82, Buffer.concat([u16(9), Buffer.from([0x00]), ...filters]));
+  }
+  function parserV5(maxFiltersPerSubscribe: number): PacketParser {
+    const parser = new PacketParser({ maxFiltersPerSubscribe });
+    parser.protocolLevel = 5;
+    return parser;
+  }
+  function parseV5(bytes: Buffer, max: number): SubscribePacket {
+    const parser = parserV5(max);
+    parser.push(bytes);
+    return parser.next() as SubscribePacket;
+  }
+  function refusalV5(bytes: Buffer, max: number): ProtocolError {
+    const parser = parserV5(max);
+    parser.push(bytes);
+    try {
+      parser.next();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ProtocolError);
+      return err as ProtocolError;
+    }
+    throw new Error('parsed without error');
+  }
+  const a = filter(Buffer.from('a/+'), 0x2d); // QoS 1, No Local, Retain As Published, Retain Handling 2
+  const hash = filter(Buffer.from('#'), 0);
+
+  it('decodes the first filters with their options, counts the rest in overflow', () => {
+    const p = parseV5(subscribeV5([a, hash, a, hash]), 1);
+    expect(p.subscriptions).toEqual([{ topic: 'a/+', qos: 1, noLocal: true, retainAsPublished: true, retainHandling: 2 }]);
+    expect(p.overflow).toBe(3);
+    expect(parseV5(subscribeV5([a, hash]), 2).overflow).toBeUndefined();
+  });
+
+  it('262,000 filters with a cap of 256: 256 objects, 261,744 counted', () => {
+    const p = parseV5(subscribeV5(new Array(262_000).fill(hash)), 256);
+    expect(p.subscriptions.length).toBe(256);
+    expect(p.overflow).toBe(262_000 - 256);
+  });
+
+  it.each([
+    ['ill-formed UTF-8 (lone continuation byte)', filter(Buffer.from([0x61, 0x80]), 0), 0x81],
+    ['U+0000', filter(Buffer.from([0x61, 0x00]), 0), 0x81],
+    ['reserved option bits', filter(Buffer.from('x'), 0x40), 0x81],
+    ['Maximum QoS 3', filter(Buffer.from('x'), 3), 0x82],
+    ['Retain Handling 3', filter(Buffer.from('x'), 0x30), 0x82],
+    ['empty filter', filter(Buffer.alloc(0), 0), 0x8f],
+    ['length past the packet end', Buffer.concat([u16(50), Buffer.from('ab')]), 0x81],
+    ['missing options byte', Buffer.concat([u16(1), Buffer.from('a')]), 0x81],
+  ])('%s beyond the cap is refused as under it (Reason Code 0x%s)', (_name, bad, code) => {
+    const beyond = refusalV5(subscribeV5([a, hash, bad]), 1);
+    const under = refusalV5(subscribeV5([a, hash, bad]), 10);
+    expect(beyond.reasonCode).toBe(code);
+    expect(under.reasonCode).toBe(code);
+    expect(beyond.rule).toBe(under.rule);
+  });
+});

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { PersistenceConfig } from '../../src/core/config/types';
 import { InflightMessage, Message, OutboundState, QueuedMessage } from '../../src/core/sessions/message';
-import { SUB_NO_LOCAL, SUB_RETAIN_AS_PUBLISHED } from '../../src/core/sessions/session';
 import { MIGRATIONS, PersistenceError, SCHEMA_VERSION, SqliteStore } from '../../src/core/stores/sqlite';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -199,10 +198,10 @@ describe('SQLite schema v4 (MQTT 5 state) and its migrations', () => {
       s.expiryInterval = 10;
       s.expiryRequested = true;
       s.setSubscription('n/#', 1);
-      (s.subscriptionOptions ??= new Map()).set('n/#', SUB_NO_LOCAL | SUB_RETAIN_AS_PUBLISHED);
+      s.setSubscriptionOptions('n/#', { noLocal: true, retainAsPublished: true, retainHandling: 0, subscriptionId: 0 });
       s.setSubscription('o/#', 0);
-      // A richer options value (a field added later, e.g. a Subscription Identifier) is kept whole.
-      (s.subscriptionOptions as Map<string, unknown>).set('o/#', { bits: 1, subscriptionId: 42 });
+      // A Subscription Identifier is kept with the other options (and counted at restore).
+      s.setSubscriptionOptions('o/#', { noLocal: true, retainAsPublished: false, retainHandling: 2, subscriptionId: 42 });
       s.enqueue(new QueuedMessage(v5('q/1'), 1, false));
       s.addInflight(new InflightMessage(s.allocatePacketId(), v5('i/1'), 1, false, OutboundState.AWAIT_ACK));
       store.sessions.detached(s);
@@ -212,8 +211,9 @@ describe('SQLite schema v4 (MQTT 5 state) and its migrations', () => {
       const s = store.sessions.get('five')!;
       expect([s.expiryInterval, s.expiryRequested]).toEqual([10, true]);
       expect(s.disconnectedAt).toBeGreaterThan(0);
-      expect(s.subscriptionOptions!.get('n/#')).toBe(SUB_NO_LOCAL | SUB_RETAIN_AS_PUBLISHED);
-      expect(s.subscriptionOptions!.get('o/#')).toEqual({ bits: 1, subscriptionId: 42 });
+      expect(s.subscriptionOptions!.get('n/#')).toEqual({ noLocal: true, retainAsPublished: true, retainHandling: 0, subscriptionId: 0 });
+      expect(s.subscriptionOptions!.get('o/#')).toEqual({ noLocal: true, retainAsPublished: false, retainHandling: 2, subscriptionId: 42 });
+      expect(s.subscriptionIdCount).toBe(1);
       const restored = [s.queue!.peek()!.message, s.inflight!.get(1)!.message, store.retained.get('r/1')!];
       for (const m of restored) {
         expect(m.properties).toEqual({

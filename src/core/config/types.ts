@@ -69,6 +69,8 @@ export interface LimitsConfigInput {
   'max-auth-steps'?: number;
   'max-reauth-per-minute'?: number;
   'max-keepalive'?: number;
+  'max-topic-alias'?: number;
+  'max-outbound-topic-aliases'?: number;
 }
 
 export interface BrokerConfigInput {
@@ -161,7 +163,7 @@ export interface LimitsConfig {
   readonly maxSessions: number;
   /** Sessions per username (anonymous clients are bounded by maxSessions only); 0 = no limit. */
   readonly maxSessionsPerUser: number;
-  /** Filters one SUBSCRIBE may carry; the ones beyond get SUBACK 0x80. */
+  /** Filters one SUBSCRIBE may carry; the ones beyond get SUBACK 0x80 (MQTT 5: 0x97 Quota exceeded). */
   readonly maxFiltersPerSubscribe: number;
   /** Retained messages the broker stores; a new retained topic beyond it is not stored. */
   readonly maxRetainedMessages: number;
@@ -189,6 +191,13 @@ export interface LimitsConfig {
    * check), gets this as Server Keep Alive in CONNACK. 0 = no maximum. 3.1/3.1.1 clients keep theirs.
    */
   readonly maxKeepalive: number;
+  /**
+   * MQTT 5 Topic Alias Maximum we announce: aliases a client may set on one connection (each maps
+   * to a topic within the topic limits); 0 = none (any alias is DISCONNECT 0x94).
+   */
+  readonly maxTopicAlias: number;
+  /** MQTT 5 Topic Aliases we assign per connection to a client that accepts them (at most its own maximum); 0 = none. */
+  readonly maxOutboundTopicAliases: number;
 }
 
 /** round-robin: members in turn; random: uniform; sticky: a publisher keeps its member while it stays. */

@@ -63,6 +63,8 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxAuthSteps: 4,
   maxReauthPerMinute: 10,
   maxKeepalive: 0,
+  maxTopicAlias: 10,
+  maxOutboundTopicAliases: 10,
 });
 
 const DEFAULT_BIND = '0.0.0.0:1883';
@@ -175,6 +177,9 @@ const LIMIT_KEYS: Record<string, LimitRange | keyof LimitsConfig> = {
   'max-reauth-per-minute': range('maxReauthPerMinute', 0, 1_000_000),
   // Seconds; Server Keep Alive is a two-byte integer.
   'max-keepalive': range('maxKeepalive', 0, 65535),
+  // MQTT 5 Topic Alias is a Two Byte Integer.
+  'max-topic-alias': range('maxTopicAlias', 0, 65535),
+  'max-outbound-topic-aliases': range('maxOutboundTopicAliases', 0, 65535),
 };
 
 /** Own keys only: `constructor`, `toString` and the like are not configuration keys. */

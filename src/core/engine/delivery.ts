@@ -5,7 +5,7 @@ import { encodeAck } from '../protocol/encoder';
 import { PacketType, type QoS } from '../protocol/packets';
 import { CloseReason } from '../protocol/reason-codes';
 import { InflightMessage, type Message, OutboundState, QueuedMessage } from '../sessions/message';
-import { type Session, SUB_NO_LOCAL, SUB_RETAIN_AS_PUBLISHED } from '../sessions/session';
+import type { Session, SubscriptionOptions } from '../sessions/session';
 import { matchesFilter } from '../topics/topic-match';
 import type { RetainedStore, SessionStore } from '../stores/store';
 import { hashString, isSharedFilter, type SharedGroup, SharedSubscriptions } from '../topics/shared-groups';
@@ -13,18 +13,39 @@ import type { Backpressure } from './backpressure';
 import { RetainedDelivery } from './retained-delivery';
 import type { BrokerStats } from './stats';
 import { exceedsPacketSize, inflightWindow } from './v5-flow';
+import { subscriptionIdsFor } from './subscription-ids';
+import { outboundAlias } from './topic-aliases';
+
+/** applicableOptions(): Retain As Published applies. */
+const SUB_RETAIN_AS_PUBLISHED = 2;
 
 /**
- * The bytes of one delivery: the encoding a message shares among its subscribers today (one
- * encoding per message, packet id patched in). MQTT 5 gives this one function a per-connection
- * variant where a delivery must differ (topic alias, subscription identifiers): `link` is there
- * for it.
+ * The bytes of one delivery: the encoding a message shares among its subscribers (one encoding
+ * per message, packet id patched in). MQTT 5 has a per-receiver variant only where a delivery
+ * must differ: a Topic Alias (engine/topic-aliases.ts; `aliasCap` is
+ * limits.max-outbound-topic-aliases) or Subscription Identifiers (engine/subscription-ids.ts;
+ * `group` is the share group the copy was chosen for). Call it only for bytes that are sent.
  */
-export function encodingFor(link: ClientLink, msg: Message, qos: QoS, retainFlag: boolean, packetId: number, dup: boolean): Buffer {
-  if (link.v5 !== null) {
+export function encodingFor(
+  link: ClientLink,
+  msg: Message,
+  qos: QoS,
+  retainFlag: boolean,
+  packetId: number,
+  dup: boolean,
+  group: string | null = null,
+  aliasCap = 0,
+): Buffer {
+  const v5 = link.v5;
+  if (v5 !== null) {
     // MQTT 5: one encoding per message (per delivery when it expires), RETAIN per receiver.
-    const v5 = msg.encodingV5(msg.expiresAt === 0 ? 0 : Date.now());
-    return qos === 0 ? v5.qos0(retainFlag) : v5.withId(qos, packetId, dup, retainFlag);
+    const enc = msg.encodingV5(msg.expiresAt === 0 ? 0 : Date.now());
+    const session = link.session;
+    const ids = session !== null && session.subscriptionIdCount > 0 ? subscriptionIdsFor(session, msg, group) : undefined;
+    const alias = v5.topicAliasMaximum === 0 ? 0 : outboundAlias(v5, msg.topic, aliasCap);
+    if (alias === 0 && ids === undefined) return qos === 0 ? enc.qos0(retainFlag) : enc.withId(qos, packetId, dup, retainFlag);
+    // A new alias goes with its topic; a known one with an empty Topic Name.
+    return enc.withIdAndExtras(qos, packetId, dup, retainFlag, alias < 0 ? -alias : alias, alias < 0, ids);
   }
   const enc = retainFlag ? msg.retainedEncoding : msg.encoded;
   return qos === 0 ? enc.qos0() : enc.withId(qos, packetId, dup);
@@ -325,7 +346,7 @@ export class Delivery {
       return;
     }
     if (qos === 0) {
-      conn.sendEarly(encodingFor(conn, msg, 0, retainFlag, 0, false));
+      conn.sendEarly(encodingFor(conn, msg, 0, retainFlag, 0, false, group, this.limits.maxOutboundTopicAliases));
     } else {
       // [MQTT-4.3.2-1, MQTT-4.3.3-1] fresh unused id, DUP=0, held until acknowledged.
       msg.compact();
@@ -333,7 +354,7 @@ export class Delivery {
       const entry = new InflightMessage(id, msg, qos, retainFlag, OutboundState.AWAIT_ACK);
       entry.sharedGroup = group;
       session.addInflight(entry);
-      const bytes = encodingFor(conn, msg, qos, retainFlag, id, false);
+      const bytes = encodingFor(conn, msg, qos, retainFlag, id, false, group, this.limits.maxOutboundTopicAliases);
       if (qos === 1) conn.sendEarly(bytes);
       else conn.send(bytes); // a QoS 2 delivery must not outrun the commit (exactly once)
     }
@@ -391,7 +412,7 @@ export class Delivery {
             continue;
           }
           // [MQTT-3.3.1-1] a re-sent PUBLISH carries DUP=1 and its original packet id.
-          conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true));
+          conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true, entry.sharedGroup, this.limits.maxOutboundTopicAliases));
           resent++;
         } else {
           // [MQTT-4.3.3-1] after PUBREC only PUBREL is re-sent, never the PUBLISH.
@@ -453,16 +474,20 @@ export class Delivery {
  * one of the delivering subscriptions has it. Walks the session's filters: only for a session
  * with options, on its own messages or retained publishes (not per message of everyone).
  */
-function applicableOptions(session: Session, options: Map<string, number>, msg: Message): number {
+function applicableOptions(session: Session, options: Map<string, SubscriptionOptions>, msg: Message): number {
   const own = msg.origin === session.clientId;
   let delivering = false;
   let bits = 0;
   for (const filter of session.subscriptions!.keys()) {
     if (isSharedFilter(filter) || !matchesFilter(filter, msg.topic)) continue;
-    const o = options.get(filter) ?? 0;
-    if (own && (o & SUB_NO_LOCAL) !== 0) continue;
+    const o = options.get(filter);
+    if (o === undefined) {
+      delivering = true;
+      continue;
+    }
+    if (own && o.noLocal) continue;
     delivering = true;
-    bits |= o;
+    if (o.retainAsPublished) bits |= SUB_RETAIN_AS_PUBLISHED;
   }
   return delivering ? bits : -1;
 }

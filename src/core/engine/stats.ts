@@ -34,7 +34,7 @@ export class BrokerStats {
   refusedSharedLimit = 0;
   /** QoS 1 and queued messages of a share-group member that went away, handed to another member. */
   sharedRedispatched = 0;
-  /** SUBSCRIBE filters beyond max-filters-per-subscribe (SUBACK 0x80). */
+  /** SUBSCRIBE filters beyond max-filters-per-subscribe (SUBACK 0x80; MQTT 5: 0x97). */
   refusedSubscribeFilters = 0;
   /** Retained messages not stored (PUBACK sent, delivered live) at a max-retained-* limit. */
   refusedRetainedQuota = 0;

@@ -319,7 +319,7 @@ function v5Settings(engine: Engine, packet: ConnectPacket): ClientV5Settings {
     requestProblemInformation: (p?.requestProblemInformation ?? 1) === 1,
     requestResponseInformation: (p?.requestResponseInformation ?? 0) === 1,
     serverReceiveMaximum: serverReceiveMaximum(engine),
-    serverTopicAliasMaximum: 0,
+    serverTopicAliasMaximum: engine.limits.maxTopicAlias,
     cleanStart: packet.cleanSession,
     sessionExpiryInterval: grantedSessionExpiry(engine, requested),
     requestedSessionExpiryInterval: requested,
@@ -361,10 +361,12 @@ function connackProperties(engine: Engine, conn: Connection, outcome: AuthOutcom
     receiveMaximum: v5.serverReceiveMaximum,
     retainAvailable: 1,
     wildcardSubscriptionAvailable: 1,
-    subscriptionIdentifierAvailable: 0, // not implemented yet: a SUBSCRIBE carrying one is refused
+    subscriptionIdentifierAvailable: 1, // kept per subscription, sent with each matching delivery
     sharedSubscriptionAvailable: 1,
-    // Topic Alias Maximum absent: 0, no inbound aliases v5 [MQTT-3.2.2-17]; Maximum QoS absent: 2.
+    // Maximum QoS absent: 2.
   };
+  // Topic Alias Maximum: limits.max-topic-alias (absent when 0: no inbound aliases v5 [MQTT-3.2.2-18]).
+  if (v5.serverTopicAliasMaximum > 0) props.topicAliasMaximum = v5.serverTopicAliasMaximum;
   const maxPacket = engine.limits.maxPacketSize;
   if (maxPacket > 0 && maxPacket < 268_435_460) props.maximumPacketSize = maxPacket;
   // v5 [MQTT-3.2.2-16] an id we assigned is returned to the client.

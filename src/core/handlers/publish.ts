@@ -6,11 +6,12 @@ import { isFailure, isReasonCodeAllowed, ReasonCode } from '../protocol/reason-c
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
-import { ProtocolError } from '../protocol/errors';
+import { resolveInboundPublish } from '../engine/topic-aliases';
 import { exceedsTopicLimits, TopicLimitError } from '../topics/topic-limits';
 import { failAfterVerdict } from './connect';
 import { encodeAckFor, REASON_STRINGS, releaseInboundQos1, releaseInboundQos2, takeInbound } from '../engine/v5-flow';
 import { isValidUtf8 } from '../protocol/utf8';
+import { ProtocolError } from '../protocol/errors';
 
 /**
  * Inbound PUBLISH [MQTT-3.3.4-1]: QoS 0 routed; QoS 1 routed then PUBACK; QoS 2 routed once
@@ -19,8 +20,8 @@ import { isValidUtf8 } from '../protocol/utf8';
  */
 export function handlePublish(engine: Engine, conn: Connection, packet: PublishPacket): void {
   engine.stats.publishReceived++;
-  // v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9]: we announce Topic Alias Maximum 0, so any alias is beyond it.
-  if (packet.properties?.topicAlias !== undefined) throw new ProtocolError('Topic Alias beyond Topic Alias Maximum 0', 'MQTT-3.3.2-9', 0x94);
+  // v5: a Topic Alias resolved to its topic, a Subscription Identifier refused (engine/topic-aliases.ts).
+  if (packet.properties !== undefined) resolveInboundPublish(conn.v5!, packet);
   if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
   // v5 [MQTT-3.3.4-7] beyond the Receive Maximum we announced: DISCONNECT 0x93.
   if (conn.v5 !== null && packet.qos !== 0 && !takeInbound(conn.v5, packet.qos, packet.packetId)) {

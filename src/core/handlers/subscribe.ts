@@ -12,7 +12,7 @@ import { isSharedFilter, sharedFilterStart } from '../topics/shared-groups';
 import { failAfterVerdict } from './connect';
 import { ProtocolError } from '../protocol/errors';
 import { isReasonCodeAllowed, ReasonCode } from '../protocol/reason-codes';
-import { type Session, SUB_NO_LOCAL, SUB_RETAIN_AS_PUBLISHED } from '../sessions/session';
+import type { Session } from '../sessions/session';
 import type { Subscription } from '../protocol/packets';
 
 /**
@@ -34,11 +34,18 @@ function subackReason(codes: number[]): string | null {
   return null;
 }
 
-/** MQTT 5 No Local and Retain As Published of a subscription, kept beside its QoS (Delivery reads them). */
-function setOptions(session: Session, filter: string, sub: Subscription): void {
-  const bits = (sub.noLocal === true ? SUB_NO_LOCAL : 0) | (sub.retainAsPublished === true ? SUB_RETAIN_AS_PUBLISHED : 0);
-  if (bits !== 0) (session.subscriptionOptions ??= new Map()).set(filter, bits);
-  else session.subscriptionOptions?.delete(filter);
+/**
+ * MQTT 5 No Local, Retain As Published and the Subscription Identifier of a subscription, kept
+ * beside its QoS (Delivery reads them); a re-subscribe replaces them all, so a SUBSCRIBE without
+ * an identifier removes the old one [unnumbered §3.8.2.1.2], v5 [MQTT-3.8.4-3].
+ */
+function setOptions(session: Session, filter: string, sub: Subscription, subscriptionId: number): void {
+  session.setSubscriptionOptions(filter, {
+    noLocal: sub.noLocal === true,
+    retainAsPublished: sub.retainAsPublished === true,
+    retainHandling: sub.retainHandling ?? 0,
+    subscriptionId,
+  });
 }
 
 /**
@@ -65,10 +72,6 @@ export function handleSubscribe(engine: Engine, conn: Connection, packet: Subscr
   if (n > 1) {
     firstOf = new Map();
     repeatOf = new Int32Array(Math.min(n, max)).fill(-1);
-  }
-  if (conn.v5 !== null && packet.properties?.subscriptionIdentifiers !== undefined) {
-    // [v5 unnumbered §3.2.2.3.12] CONNACK said Subscription Identifiers are not available.
-    throw new ProtocolError('Subscription Identifier not supported', undefined, ReasonCode.SubscriptionIdentifiersNotSupported);
   }
   let pending: Promise<void>[] | null = null;
   for (let i = 0; i < n; i++) {
@@ -154,7 +157,9 @@ function applySubscribe(engine: Engine, conn: Connection, packet: SubscribePacke
       continue;
     }
     session.setSubscription(filter, g as QoS);
-    if (conn.v5 !== null) setOptions(session, filter, subs[i]);
+    // [unnumbered §3.8.2.1.2] the identifier (the codec refused 0 and a second one: 0x82) goes with
+    // each subscription the packet creates or modifies.
+    if (conn.v5 !== null) setOptions(session, filter, subs[i], packet.properties?.subscriptionIdentifiers?.[0] ?? 0);
     added.push(i);
     existed.push(!isNew);
   }

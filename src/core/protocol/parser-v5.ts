@@ -32,7 +32,7 @@ import {
 import { PROTOCOL_ERROR, ProtocolError } from './errors';
 import { Cursor, readProperties, WILL_PROPERTIES } from './properties';
 import { isReasonCodeAllowed } from './reason-codes';
-import { decodeTopicNameV5, decodeUtf8V5 } from './utf8';
+import { decodeTopicNameV5, decodeUtf8V5, isValidUtf8 } from './utf8';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -155,6 +155,11 @@ export class V5Decoder implements Cursor {
   buf: Buffer = EMPTY;
   p = 0;
   e = 0;
+  /**
+   * SUBSCRIBE filters decoded into objects (max-filters-per-subscribe, set by PacketParser); the
+   * rest are checked on their bytes and counted in SubscribePacket.overflow, as in 3.1.1.
+   */
+  maxFilters = Infinity;
 
   /** Decodes the body `buf[start, end)` of the packet whose first byte is b0 (already checked). */
   decode(b0: number, buf: Buffer, start: number, end: number): Packet {
@@ -331,7 +336,8 @@ export class V5Decoder implements Cursor {
     if (packetId === 0) throw zeroId(PacketType.SUBSCRIBE);
     const properties = readProperties(this, PacketType.SUBSCRIBE);
     const subscriptions: Subscription[] = [];
-    while (this.p < this.e) {
+    const max = this.maxFilters;
+    while (this.p < this.e && subscriptions.length < max) {
       const topic = this.str('SUBSCRIBE topic filter', 'MQTT-3.8.3-1'); // v5 [MQTT-3.8.3-1]
       if (topic.length === 0) {
         throw new ProtocolError('SUBSCRIBE with an empty topic filter', 'MQTT-4.7.3-1', TOPIC_FILTER_INVALID);
@@ -356,7 +362,42 @@ export class V5Decoder implements Cursor {
     }
     // v5 [MQTT-3.8.3-2] at least one filter: a Protocol Error otherwise.
     if (subscriptions.length === 0) throw new ProtocolError('SUBSCRIBE without any topic filter', 'MQTT-3.8.3-2', PROTOCOL_ERROR);
-    return { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties };
+    if (this.p === this.e) return { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties };
+    // Beyond the cap: the same checks on the bytes (the packet stays as malformed or as valid as
+    // if decoded), no string, no object; the handler refuses these filters by count.
+    const overflow = this.skipFilters();
+    return { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties, overflow };
+  }
+
+  /** Validates the rest of a SUBSCRIBE's filters and options without decoding them; returns their count. */
+  private skipFilters(): number {
+    const d = this.buf;
+    const e = this.e;
+    let p = this.p;
+    let count = 0;
+    while (p < e) {
+      if (e - p < 2) throw truncated('SUBSCRIBE topic filter', 'MQTT-3.8.3-1');
+      const len = (d[p] << 8) | d[p + 1];
+      const start = p + 2;
+      const end = start + len;
+      if (end > e) throw truncated('SUBSCRIBE topic filter', 'MQTT-3.8.3-1');
+      if (len === 0) throw new ProtocolError('SUBSCRIBE with an empty topic filter', 'MQTT-4.7.3-1', TOPIC_FILTER_INVALID);
+      if (!isValidUtf8(d, start, end)) {
+        decodeUtf8V5(d, start, end); // throws the precise error (v5 [MQTT-1.5.4-1] or [MQTT-1.5.4-2])
+        throw new ProtocolError('string is not well-formed UTF-8', 'MQTT-1.5.4-1');
+      }
+      if (end >= e) throw truncated('SUBSCRIBE subscription options', 'MQTT-3.8.3-1');
+      const options = d[end];
+      if ((options & 0xc0) !== 0) {
+        throw new ProtocolError(`SUBSCRIBE options 0x${options.toString(16)} with reserved bits set`, 'MQTT-3.8.3-5');
+      }
+      if ((options & 3) === 3) throw new ProtocolError('SUBSCRIBE with Maximum QoS 3', undefined, PROTOCOL_ERROR);
+      if (((options >>> 4) & 3) === 3) throw new ProtocolError('SUBSCRIBE with Retain Handling 3', undefined, PROTOCOL_ERROR);
+      p = end + 1;
+      count++;
+    }
+    this.p = p;
+    return count;
   }
 
   private suback(): SubackPacket {

@@ -466,7 +466,9 @@ export class PacketParser {
   }
 
   private v5Decoder(): V5Decoder {
-    return this.v5 ?? (this.v5 = new V5Decoder());
+    const v5 = this.v5 ?? (this.v5 = new V5Decoder());
+    v5.maxFilters = this.maxFilters;
+    return v5;
   }
 
   // ---- cursor helpers for the variable-size packets other than PUBLISH ----

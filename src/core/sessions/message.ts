@@ -14,6 +14,8 @@ export class Message {
   private retainedEncoded: EncodedPublish | null = null;
   /** MQTT 5 bytes (RETAIN per receiver), built when the first v5 receiver needs them. */
   private encodedV5: EncodedPublishV5 | null = null;
+  /** For a message that expires: the remaining interval (seconds) encodedV5 carries. */
+  private encodedV5Left = 0;
   private compacted = false;
   /**
    * Whose retained-message quota it counts against once stored (topics/retained-quota.ts): a
@@ -59,12 +61,15 @@ export class Message {
   /**
    * The MQTT 5 encoding, shared by every v5 receiver: the message's properties carried unchanged
    * v5 [MQTT-3.3.2-20/22], [MQTT-3.3.2-18] (User Properties in order). A message that expires is
-   * encoded per delivery with the interval left v5 [MQTT-3.3.2-6]; `now` is the caller's clock.
+   * encoded with the interval left v5 [MQTT-3.3.2-6], once per value of it (a fan-out within the
+   * same second shares one encoding); `now` is the caller's clock.
    */
   encodingV5(now: number): EncodedPublishV5 {
     if (this.expiresAt !== 0) {
       const left = Math.max(1, Math.ceil((this.expiresAt - now) / 1000));
-      return new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left });
+      if (this.encodedV5 !== null && this.encodedV5Left === left) return this.encodedV5;
+      this.encodedV5Left = left;
+      return (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left }));
     }
     return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined));
   }

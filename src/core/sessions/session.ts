@@ -1,4 +1,4 @@
-import type { QoS } from '../protocol/packets';
+import type { QoS, RetainHandling } from '../protocol/packets';
 import type { SessionJournalOf } from './journal';
 import { Fifo } from './fifo';
 import { InflightMessage, QueuedMessage } from './message';
@@ -25,18 +25,32 @@ export class PacketIdsExhaustedError extends Error {
  * bytes. Every mutation goes through a method here, which tells the store's journal (null for
  * the memory store), so a durable backend sees every change without the engine knowing it.
  */
-/** Subscription Options bits (Session.subscriptionOptions). */
-export const SUB_NO_LOCAL = 1;
-export const SUB_RETAIN_AS_PUBLISHED = 2;
+/**
+ * MQTT 5 Subscription Options of one filter besides its QoS, and its Subscription Identifier
+ * (Session.subscriptionOptions). Plain data, so that a store can persist it as it is.
+ */
+export interface SubscriptionOptions {
+  /** v5 [MQTT-3.8.3-3] the client's own messages are not sent to it through this filter. */
+  noLocal: boolean;
+  /** v5 [MQTT-3.3.1-12] RETAIN is forwarded as published. */
+  retainAsPublished: boolean;
+  /** 0/1/2, as subscribed (it acted at SUBSCRIBE time; kept for completeness). */
+  retainHandling: RetainHandling;
+  /** The SUBSCRIBE's Subscription Identifier, 1..268435455; 0 for none. */
+  subscriptionId: number;
+}
 
 export class Session {
   /** filter -> granted QoS, in subscription order. */
   subscriptions: Map<string, QoS> | null = null;
   /**
-   * MQTT 5 Subscription Options other than QoS, per filter (SUB_NO_LOCAL | SUB_RETAIN_AS_PUBLISHED);
-   * null while no subscription has one (every 3.1.1 session). Durable stores keep it (stores/stored-message.ts).
+   * MQTT 5 Subscription Options other than QoS, per filter: only for filters with No Local,
+   * Retain As Published or a Subscription Identifier; null while there is none (every 3.1.1
+   * session). Changed through setSubscriptionOptions. Durable stores keep it (stores/stored-message.ts).
    */
-  subscriptionOptions: Map<string, number> | null = null;
+  subscriptionOptions: Map<string, SubscriptionOptions> | null = null;
+  /** Filters in subscriptionOptions with a Subscription Identifier: deliveries look them up only when > 0. */
+  subscriptionIdCount = 0;
   /** packet id -> in-flight outbound message; Map order is send order, which resends keep [MQTT-4.6.0-1]. */
   inflight: Map<number, InflightMessage> | null = null;
   queue: Fifo<QueuedMessage> | null = null;
@@ -95,9 +109,25 @@ export class Session {
 
   deleteSubscription(filter: string): boolean {
     if (this.subscriptions === null || !this.subscriptions.delete(filter)) return false;
-    this.subscriptionOptions?.delete(filter);
+    this.setSubscriptionOptions(filter, null);
     this.journal?.subscriptionDeleted(this, filter);
     return true;
+  }
+
+  /**
+   * The options of `filter` (replacing its previous ones, as a re-SUBSCRIBE does
+   * v5 [MQTT-3.8.4-3]); null, or options that are all defaults, removes them.
+   */
+  setSubscriptionOptions(filter: string, options: SubscriptionOptions | null): void {
+    const map = this.subscriptionOptions;
+    const old = map?.get(filter);
+    if (old !== undefined && old.subscriptionId !== 0) this.subscriptionIdCount--;
+    if (options === null || (!options.noLocal && !options.retainAsPublished && options.subscriptionId === 0)) {
+      if (old !== undefined) map!.delete(filter);
+      return;
+    }
+    (this.subscriptionOptions ??= new Map()).set(filter, options);
+    if (options.subscriptionId !== 0) this.subscriptionIdCount++;
   }
 
   /**

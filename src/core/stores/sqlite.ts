@@ -260,7 +260,8 @@ export class SqliteStore implements SessionJournal {
       if (s === undefined) continue;
       if (s.subscriptions === null) s.subscriptions = new Map();
       s.subscriptions.set(r.filter, r.qos);
-      if (r.options !== null) (s.subscriptionOptions ??= new Map()).set(r.filter, decodeStoredOptions(r.options));
+      // Through setSubscriptionOptions, which keeps subscriptionIdCount (deliveries look ids up only when > 0).
+      if (r.options !== null) s.setSubscriptionOptions(r.filter, decodeStoredOptions(r.options));
     }
     // Expired queued copies stay: delivery drops them unsent v5 [MQTT-3.3.2-5] and deletes the rows.
     const message = (r: StoredRow): Message => restoreMessage(r.topic, r.payload, r.msg_qos as QoS, false, r.properties, r.expires_at);

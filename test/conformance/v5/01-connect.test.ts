@@ -28,10 +28,10 @@ describe('v5 CONNECT and CONNACK', () => {
     expect(p.retainAvailable).toBe(true);
     expect(p.wildcardSubscriptionAvailable).toBe(true);
     expect(p.sharedSubscriptionAvailable).toBe(true);
-    expect(p.subscriptionIdentifiersAvailable).toBe(false);
+    expect(p.subscriptionIdentifiersAvailable).toBe(true);
     expect(p.receiveMaximum).toBeGreaterThan(0);
     expect(p.maximumQoS).toBeUndefined();
-    expect(p.topicAliasMaximum).toBeUndefined();
+    expect(p.topicAliasMaximum).toBe(10); // limits.max-topic-alias default
     expect(p.assignedClientIdentifier).toBeUndefined();
     expect(h().broker.client('c5')).toBeDefined();
   });

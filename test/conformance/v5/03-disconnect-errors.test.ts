@@ -93,9 +93,9 @@ describe('v5 DISCONNECT and errors', () => {
     expect(lastDisconnect(c)).toBe(0x81); // a Reason String may follow the code
   });
 
-  it('v5 [MQTT-3.2.2-17] [MQTT-3.2.2-18] [MQTT-3.3.2-9] a Topic Alias from the client (Topic Alias Maximum 0) gets DISCONNECT 0x94', async () => {
+  it('v5 [MQTT-3.2.2-17] [MQTT-3.3.2-9] a Topic Alias from the client above our Topic Alias Maximum (11 > 10) gets DISCONNECT 0x94', async () => {
     const c = await connected('alias');
-    c.send(encodePacketV5({ type: PacketType.PUBLISH, topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, packetId: 0, properties: { topicAlias: 1 } }));
+    c.send(encodePacketV5({ type: PacketType.PUBLISH, topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, packetId: 0, properties: { topicAlias: 11 } }));
     await c.waitClosed();
     expect(lastDisconnect(c)).toBe(0x94); // a Reason String may follow the code
   });

@@ -73,11 +73,4 @@ describe('v5 subscription options', () => {
     await c.waitClosed();
     expect(lastDisconnect(c)).toBe(0x82); // a Reason String may follow the code
   });
-
-  it('v5 [§3.2.2.3.11–13] a Subscription Identifier (announced unavailable) gets DISCONNECT 0xA1', async () => {
-    const c = await client('s');
-    c.send(encodePacketV5({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'x', qos: 0 }], properties: { subscriptionIdentifiers: [5] } }));
-    await c.waitClosed();
-    expect(lastDisconnect(c)).toBe(0xa1); // a Reason String may follow the code
-  });
 });
