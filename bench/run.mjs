@@ -4,6 +4,17 @@
 // packets), each broker in a fresh child process per scenario run, and prints a table (also
 // written to docs/benchmarks.md).
 //
+// Cluster rows (clusterfanin, clusterqos1, clusterlatency): a fresh redis-server per run (free
+// loopback port, no persistence) and 3 nodes of one broker kind pointing at it; the generator's
+// subscriber on node 1, its publishers on node 2 (bench/lib/cluster.mjs). The `nestmq` column is
+// 3 nestmq nodes (`cluster.redis`), the `aedes` column 3 Aedes nodes with mqemitter-redis and
+// aedes-persistence-redis (bench/brokers/aedes-cluster.mjs): BENCH_BROKERS=aedes selects Aedes
+// for both the single and the cluster rows (the cluster rows' peer is Aedes as its users cluster
+// it, not another broker). Mosquitto has no cluster mode: "n/a" in those rows. A nestmq build
+// without the cluster mode (the `cluster` key refused, or no message crossing from node 2 to
+// node 1 within 10 s) shows "not clustered (skipped)" there, and the rest of the run goes on.
+// The cluster rows also give Redis' network bytes (in + out) per routed message.
+//
 // Environment:
 //   BENCH_RUNS=3                 runs per scenario and broker; the median is reported
 //   BENCH_ONLY=fanin,latency     scenarios to run (default: all)
@@ -20,6 +31,7 @@ import { execFileSync } from 'node:child_process';
 import {
   ROOT,
   availability,
+  clusterAvailability,
   versions,
   startBroker,
   spawnNode,
@@ -29,8 +41,9 @@ import {
 } from './lib/brokers.mjs';
 import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
+import { startCluster, redisInfo, redisCost, NODES } from './lib/cluster.mjs';
 
-const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared'];
+const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared', 'clusterfanin', 'clusterqos1', 'clusterlatency'];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
 
 function listEnv(name, all) {
@@ -82,7 +95,7 @@ function runWorker(scenario, broker, timeoutMs) {
   return new Promise((resolve) => {
     const w = spawnNode(
       path.join(ROOT, 'bench', 'lib', 'worker.mjs'),
-      [scenario, String(broker.port), String(broker.pid), String(SCALE)],
+      [scenario, String(broker.port), String(broker.pid), String(SCALE), ...(broker.ctx ? [JSON.stringify(broker.ctx)] : [])],
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     currentWorker = w;
@@ -132,6 +145,7 @@ async function waitQuiet() {
 }
 
 async function runOne(mod, brokerName) {
+  if (mod.cluster) return runCluster(mod, brokerName);
   if (QUIET_WAIT_S > 0) await waitQuiet();
   const busy0 = machineBusyMs();
   const own0 = process.cpuUsage();
@@ -164,6 +178,67 @@ async function runOne(mod, brokerName) {
   return res;
 }
 
+/**
+ * A cluster row: Redis + NODES nodes, the generator against nodes 1 and 2. The broker CPU is the
+ * nodes' and Redis' together; Redis' own cost per routed message comes from INFO before and after
+ * the generator (see redisCost in bench/lib/cluster.mjs).
+ */
+async function runCluster(mod, brokerName) {
+  if (QUIET_WAIT_S > 0) await waitQuiet();
+  const busy0 = machineBusyMs();
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  let cluster;
+  try {
+    cluster = await startCluster(brokerName);
+  } catch (err) {
+    return { ok: false, error: err.message, fatal: true, notClustered: err.notClustered === true };
+  }
+  let res;
+  let nodesMs = NaN;
+  let redisMs = NaN;
+  try {
+    const info0 = await redisInfo(cluster.redisPort);
+    const tw = performance.now();
+    res = await runWorker(mod.id, cluster, mod.timeoutMs);
+    const wallW = performance.now() - tw;
+    nodesMs = cluster.nodePids.reduce((a, pid) => a + processCpuMs(pid), 0);
+    redisMs = processCpuMs(cluster.redisPid);
+    if (res.ok) {
+      const cost = redisCost(info0, await redisInfo(cluster.redisPort), res.routed, wallW);
+      res.values.redisBytes = cost.bytesPerMessage;
+      (res.notes ??= []).push(
+        `Redis: ${Math.round(cost.bytesPerMessage)} B and ${cost.commandsPerMessage.toFixed(2)} commands per routed message (${res.routed.toLocaleString('en')} messages), ${cost.redisCores.toFixed(2)} cores, used_memory ${(cost.usedMemory / 2 ** 20).toFixed(1)} MiB at the end`,
+      );
+    } else if (/^not clustered/.test(res.error ?? '')) {
+      res.notClustered = true;
+    }
+  } catch (err) {
+    res = { ok: false, error: `cluster run: ${err.message}`, fatal: true };
+  } finally {
+    await cluster.stop();
+  }
+  const wall = performance.now() - t0;
+  const ownU = process.cpuUsage(own0);
+  const brokerMs = nodesMs + redisMs;
+  const foreign = machineBusyMs() - busy0 - brokerMs - (res.generatorCpuMs ?? NaN) - (ownU.user + ownU.system) / 1000;
+  res.secs = wall / 1000;
+  res.brokerCores = brokerMs / wall;
+  res.generatorCores = res.generatorCpuMs / wall;
+  res.foreignCores = Math.max(0, foreign / wall);
+  if (res.ok) {
+    res.notes.push(`CPU: ${NODES} nodes ${(nodesMs / wall).toFixed(2)} cores, Redis ${(redisMs / wall).toFixed(2)} cores (whole run, start-up included)`);
+    if (res.foreignCores > BUSY_CORES) {
+      res.busy = true;
+      res.notes.push(`machine busy: other processes used ${res.foreignCores.toFixed(2)} cores on average`);
+    }
+  }
+  return res;
+}
+
+/** Whether broker column `b` takes part in scenario `mod` (Mosquitto has no cluster rows). */
+const takesPart = (mod, b) => !mod.cluster || b === 'nestmq' || b === 'aedes';
+
 // ---------------------------------------------------------------- main
 const mods = {};
 for (const id of scenarioIds) mods[id] = await import(`./scenarios/${id}.mjs`);
@@ -178,6 +253,17 @@ for (const b of brokerNames) {
 }
 const brokers = brokerNames.filter((b) => !skipped[b]);
 for (const b of ALL_BROKERS) if (!brokerNames.includes(b)) skipped[b] = 'not selected (BENCH_BROKERS)';
+// The cluster rows need more (redis-server, Aedes' Redis modules): a missing piece skips only them.
+const clusterSkipped = {};
+if (scenarioIds.some((id) => mods[id].cluster)) {
+  for (const b of brokers) {
+    const why = clusterAvailability(b);
+    if (why && b !== 'mosquitto') {
+      clusterSkipped[b] = why;
+      console.log(`note: ${b} cluster rows skipped: ${why}`);
+    }
+  }
+}
 
 const ver = versions();
 console.log(
@@ -192,6 +278,7 @@ for (let r = 1; r <= RUNS; r++) {
     const mod = mods[id];
     results[id] ??= {};
     for (const b of brokers) {
+      if (!takesPart(mod, b) || (mod.cluster && clusterSkipped[b])) continue;
       results[id][b] ??= [];
       const key = `${id}/${b}`;
       if (gaveUp[key]) {
@@ -201,7 +288,9 @@ for (let r = 1; r <= RUNS; r++) {
       const res = await runOne(mod, b);
       res.secs ??= 0;
       results[id][b].push(res);
-      if (!res.ok && res.fatal) gaveUp[key] = res.error;
+      if (!res.ok && (res.fatal || res.notClustered)) gaveUp[key] = res.error;
+      // Not clustered is a property of the build: the other cluster rows would find the same.
+      if (res.notClustered) for (const other of scenarioIds) if (mods[other].cluster) gaveUp[`${other}/${b}`] ??= res.error;
       const vals = res.ok
         ? mod.metrics.map((m) => `${m.key}=${fmtValue(res.values[m.key], m.unit)}${m.unit === 'msgs/s' ? '' : ' ' + m.unit}`).join(' ')
         : `FAILED: ${res.error}`;
@@ -224,8 +313,9 @@ for (const id of scenarioIds) {
     const med = {};
     const cells = {};
     for (const b of ALL_BROKERS) {
-      if (skipped[b]) {
-        cells[b] = 'skipped';
+      const cell = specialCell(mod, b, results[id]?.[b]);
+      if (cell) {
+        cells[b] = cell;
         med[b] = NaN;
         continue;
       }
@@ -251,10 +341,30 @@ for (const id of scenarioIds) {
   for (const b of brokers) {
     const runs = results[id]?.[b] ?? [];
     runs.forEach((x, i) => {
-      if (!x.ok) footnotes.push(`${id} / ${b} / run ${i + 1}: **failed**: ${x.error}`);
+      if (!x.ok && notClustered(x)) {
+        if (x.notClustered) footnotes.push(`${id} / ${b} / run ${i + 1}: not clustered (skipped): ${x.error}`);
+      } else if (!x.ok) footnotes.push(`${id} / ${b} / run ${i + 1}: **failed**: ${x.error}`);
       else if (x.notes?.length) footnotes.push(`${id} / ${b} / run ${i + 1}: ${x.notes.join('; ')}`);
     });
   }
+}
+
+/**
+ * The cell of a column that has no figure for a reason other than failing: not selected or not
+ * installed ('skipped'), no cluster mode (Mosquitto: 'n/a'), cluster pieces missing, or a nestmq
+ * build that is not clustered yet. Null when the column has figures (or failed).
+ */
+function specialCell(mod, b, runs) {
+  if (skipped[b]) return 'skipped';
+  if (!takesPart(mod, b)) return 'n/a';
+  if (mod.cluster && clusterSkipped[b]) return 'skipped';
+  if (mod.cluster && runs?.length && runs.every(notClustered)) return 'not clustered (skipped)';
+  return null;
+}
+
+/** A cluster run that found no cluster mode (or was not retried because of one). */
+function notClustered(x) {
+  return !x.ok && (x.notClustered === true || /^(not retried after: )?not clustered/.test(x.error ?? ''));
 }
 
 const HEAD = ['Scenario', 'nestmq', 'aedes', 'mosquitto', 'nestmq/aedes', 'nestmq/mosquitto'];
@@ -321,7 +431,8 @@ function renderDocs({ tableMd, footnotes, elapsed }) {
   for (const id of scenarioIds) {
     for (const m of mods[id].metrics) {
       const cells = ALL_BROKERS.map((b) => {
-        if (skipped[b]) return 'skipped';
+        const cell = specialCell(mods[id], b, results[id]?.[b]);
+        if (cell) return cell;
         return (results[id]?.[b] ?? []).map((x) => (x.ok ? fmtValue(x.values[m.key], m.unit) : 'failed')).join(', ');
       });
       perRun.push(`| ${m.label} | ${cells.join(' | ')} |`);
