@@ -355,8 +355,8 @@ for (const id of scenarioIds) {
  * build that is not clustered yet. Null when the column has figures (or failed).
  */
 function specialCell(mod, b, runs) {
-  if (skipped[b]) return 'skipped';
   if (!takesPart(mod, b)) return 'n/a';
+  if (skipped[b]) return 'skipped';
   if (mod.cluster && clusterSkipped[b]) return 'skipped';
   if (mod.cluster && runs?.length && runs.every(notClustered)) return 'not clustered (skipped)';
   return null;
