@@ -369,6 +369,10 @@ describe('the clustered overlay', () => {
       for (const c of (m.doc as Obj).spec.template.spec.containers) {
         for (const e of c.env ?? []) {
           if (/PASSWORD|TOKEN|SECRET/.test(e.name)) expect([label(m), e.name, e.value]).toEqual([label(m), e.name, undefined]);
+          // A URL's password (redis://:PASSWORD@host) is only ever a $(VAR) reference.
+          if (typeof e.value === 'string' && URL.canParse(e.value) && new URL(e.value).password !== '') {
+            expect([label(m), e.name, decodeURIComponent(new URL(e.value).password)]).toEqual([label(m), e.name, expect.stringMatching(/^\$\([A-Z_]+\)$/)]);
+          }
         }
       }
     }
