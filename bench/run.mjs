@@ -468,6 +468,7 @@ ${perRun.join('\n')}
 - nestmq: ${ver.nestmq} (\`dist/\` built by \`npm run build\`)
 - Aedes: ${ver.aedes}
 - Mosquitto: ${ver.mosquitto}
+- Cluster rows: Redis ${ver.redis} (redis-server), mqemitter-redis ${ver.mqemitterRedis}, aedes-persistence-redis ${ver.aedesPersistenceRedis}
 - Date: ${date}
 - Total bench time: ${elapsed.toFixed(0)} s
 
@@ -538,6 +539,31 @@ ${mosquittoWsListeners('PORT', 'PORT2').map((s) => '  ' + s).join('\n')}
   exits, or in which the broker closes a generator connection, is recorded as failed; after a
   time-out or crash the broker/scenario pair is not retried in later runs. Cells show the
   median over the successful runs (\`(k/n ok)\` when some failed).
+- **Cluster rows** (\`clusterfanin\`, \`clusterqos1\`, \`clusterlatency\`; \`bench/lib/cluster.mjs\`).
+  For every run a fresh \`redis-server\` on a free loopback port with no persistence
+  (\`--save '' --appendonly no\`) and 3 nodes of one broker pointing at it, all on this machine
+  with the generator: the subscriber connects to node 1, the publishers to node 2, node 3 holds no
+  client. The **nestmq** column is 3 \`bench/brokers/nestmq.cjs\` nodes with
+  \`cluster: { redis: redis://127.0.0.1:PORT, node-id: bench-node-N }\`, defaults otherwise; the
+  **aedes** column is 3 \`bench/brokers/aedes-cluster.mjs\` nodes: Aedes with mqemitter-redis
+  (messages between nodes over Redis pub/sub) and aedes-persistence-redis (subscriptions,
+  retained, offline queues in Redis), default options apart from the Redis address, which is how
+  Aedes users cluster it. \`BENCH_BROKERS=aedes\` selects Aedes for the single-broker and the
+  cluster rows alike; Mosquitto has no cluster mode (\`n/a\`). Each run starts once one probe
+  message published on node 2 has reached the subscriber on node 1 (the subscription has to reach
+  the other nodes through Redis first); a nestmq build whose config refuses the \`cluster\` key,
+  or whose nodes do not pass a message from node 2 to node 1 within 10 s, is shown as
+  "not clustered (skipped)". Payloads are 64 B; the scenarios are otherwise those of the fan-in,
+  QoS 1 and latency rows (the latency row at 1,000 msgs/s). **Redis bytes per message**:
+  Redis' \`total_net_input_bytes\` + \`total_net_output_bytes\` (\`INFO\`) after the generator minus
+  before it (the first \`INFO\` reply and the second \`INFO\` command taken out), divided by every
+  message the generator published in the run (calibration and probes included). Network bytes
+  rather than \`INFO commandstats\`: they count what each message costs Redis in both directions,
+  the pub/sub fan-out to the receiving nodes and the replies included, which commandstats (calls
+  and time per command, no bytes) does not show; background traffic during the run (heartbeats,
+  lease renewals) is included, as it would be in production. The notes add Redis commands per
+  message, Redis' CPU and its memory at the end. The broker CPU of a cluster run is the 3 nodes'
+  and Redis' together.
 - **CPU accounting.** For every run the harness reads the machine's busy time
   (\`/proc/stat\`) and the broker's and generator's own CPU time: when other processes used more
   than ${BUSY_CORES} cores on average during a run the cell is marked ‡. Before each run it
