@@ -4,6 +4,17 @@
 // packets), each broker in a fresh child process per scenario run, and prints a table (also
 // written to docs/benchmarks.md).
 //
+// Cluster rows (clusterfanin, clusterqos1, clusterlatency): a fresh redis-server per run (free
+// loopback port, no persistence) and 3 nodes of one broker kind pointing at it; the generator's
+// subscriber on node 1, its publishers on node 2 (bench/lib/cluster.mjs). The `nestmq` column is
+// 3 nestmq nodes (`cluster.redis`), the `aedes` column 3 Aedes nodes with mqemitter-redis and
+// aedes-persistence-redis (bench/brokers/aedes-cluster.mjs): BENCH_BROKERS=aedes selects Aedes
+// for both the single and the cluster rows (the cluster rows' peer is Aedes as its users cluster
+// it, not another broker). Mosquitto has no cluster mode: "n/a" in those rows. A nestmq build
+// without the cluster mode (the `cluster` key refused, or no message crossing from node 2 to
+// node 1 within 10 s) shows "not clustered (skipped)" there, and the rest of the run goes on.
+// The cluster rows also give Redis' network bytes (in + out) per routed message.
+//
 // Environment:
 //   BENCH_RUNS=3                 runs per scenario and broker; the median is reported
 //   BENCH_ONLY=fanin,latency     scenarios to run (default: all)
@@ -20,6 +31,7 @@ import { execFileSync } from 'node:child_process';
 import {
   ROOT,
   availability,
+  clusterAvailability,
   versions,
   startBroker,
   spawnNode,
@@ -29,8 +41,9 @@ import {
 } from './lib/brokers.mjs';
 import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
+import { startCluster, redisInfo, redisCost, NODES } from './lib/cluster.mjs';
 
-const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared'];
+const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared', 'clusterfanin', 'clusterqos1', 'clusterlatency'];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
 
 function listEnv(name, all) {
@@ -82,7 +95,7 @@ function runWorker(scenario, broker, timeoutMs) {
   return new Promise((resolve) => {
     const w = spawnNode(
       path.join(ROOT, 'bench', 'lib', 'worker.mjs'),
-      [scenario, String(broker.port), String(broker.pid), String(SCALE)],
+      [scenario, String(broker.port), String(broker.pid), String(SCALE), ...(broker.ctx ? [JSON.stringify(broker.ctx)] : [])],
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     currentWorker = w;
@@ -132,6 +145,7 @@ async function waitQuiet() {
 }
 
 async function runOne(mod, brokerName) {
+  if (mod.cluster) return runCluster(mod, brokerName);
   if (QUIET_WAIT_S > 0) await waitQuiet();
   const busy0 = machineBusyMs();
   const own0 = process.cpuUsage();
@@ -164,6 +178,67 @@ async function runOne(mod, brokerName) {
   return res;
 }
 
+/**
+ * A cluster row: Redis + NODES nodes, the generator against nodes 1 and 2. The broker CPU is the
+ * nodes' and Redis' together; Redis' own cost per routed message comes from INFO before and after
+ * the generator (see redisCost in bench/lib/cluster.mjs).
+ */
+async function runCluster(mod, brokerName) {
+  if (QUIET_WAIT_S > 0) await waitQuiet();
+  const busy0 = machineBusyMs();
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  let cluster;
+  try {
+    cluster = await startCluster(brokerName);
+  } catch (err) {
+    return { ok: false, error: err.message, fatal: true, notClustered: err.notClustered === true };
+  }
+  let res;
+  let nodesMs = NaN;
+  let redisMs = NaN;
+  try {
+    const info0 = await redisInfo(cluster.redisPort);
+    const tw = performance.now();
+    res = await runWorker(mod.id, cluster, mod.timeoutMs);
+    const wallW = performance.now() - tw;
+    nodesMs = cluster.nodePids.reduce((a, pid) => a + processCpuMs(pid), 0);
+    redisMs = processCpuMs(cluster.redisPid);
+    if (res.ok) {
+      const cost = redisCost(info0, await redisInfo(cluster.redisPort), res.routed, wallW);
+      res.values.redisBytes = cost.bytesPerMessage;
+      (res.notes ??= []).push(
+        `Redis: ${Math.round(cost.bytesPerMessage)} B and ${cost.commandsPerMessage.toFixed(2)} commands per routed message (${res.routed.toLocaleString('en')} messages), ${cost.redisCores.toFixed(2)} cores, used_memory ${(cost.usedMemory / 2 ** 20).toFixed(1)} MiB at the end`,
+      );
+    } else if (/^not clustered/.test(res.error ?? '')) {
+      res.notClustered = true;
+    }
+  } catch (err) {
+    res = { ok: false, error: `cluster run: ${err.message}`, fatal: true };
+  } finally {
+    await cluster.stop();
+  }
+  const wall = performance.now() - t0;
+  const ownU = process.cpuUsage(own0);
+  const brokerMs = nodesMs + redisMs;
+  const foreign = machineBusyMs() - busy0 - brokerMs - (res.generatorCpuMs ?? NaN) - (ownU.user + ownU.system) / 1000;
+  res.secs = wall / 1000;
+  res.brokerCores = brokerMs / wall;
+  res.generatorCores = res.generatorCpuMs / wall;
+  res.foreignCores = Math.max(0, foreign / wall);
+  if (res.ok) {
+    res.notes.push(`CPU: ${NODES} nodes ${(nodesMs / wall).toFixed(2)} cores, Redis ${(redisMs / wall).toFixed(2)} cores (whole run, start-up included)`);
+    if (res.foreignCores > BUSY_CORES) {
+      res.busy = true;
+      res.notes.push(`machine busy: other processes used ${res.foreignCores.toFixed(2)} cores on average`);
+    }
+  }
+  return res;
+}
+
+/** Whether broker column `b` takes part in scenario `mod` (Mosquitto has no cluster rows). */
+const takesPart = (mod, b) => !mod.cluster || b === 'nestmq' || b === 'aedes';
+
 // ---------------------------------------------------------------- main
 const mods = {};
 for (const id of scenarioIds) mods[id] = await import(`./scenarios/${id}.mjs`);
@@ -178,6 +253,17 @@ for (const b of brokerNames) {
 }
 const brokers = brokerNames.filter((b) => !skipped[b]);
 for (const b of ALL_BROKERS) if (!brokerNames.includes(b)) skipped[b] = 'not selected (BENCH_BROKERS)';
+// The cluster rows need more (redis-server, Aedes' Redis modules): a missing piece skips only them.
+const clusterSkipped = {};
+if (scenarioIds.some((id) => mods[id].cluster)) {
+  for (const b of brokers) {
+    const why = clusterAvailability(b);
+    if (why && b !== 'mosquitto') {
+      clusterSkipped[b] = why;
+      console.log(`note: ${b} cluster rows skipped: ${why}`);
+    }
+  }
+}
 
 const ver = versions();
 console.log(
@@ -192,6 +278,7 @@ for (let r = 1; r <= RUNS; r++) {
     const mod = mods[id];
     results[id] ??= {};
     for (const b of brokers) {
+      if (!takesPart(mod, b) || (mod.cluster && clusterSkipped[b])) continue;
       results[id][b] ??= [];
       const key = `${id}/${b}`;
       if (gaveUp[key]) {
@@ -201,7 +288,9 @@ for (let r = 1; r <= RUNS; r++) {
       const res = await runOne(mod, b);
       res.secs ??= 0;
       results[id][b].push(res);
-      if (!res.ok && res.fatal) gaveUp[key] = res.error;
+      if (!res.ok && (res.fatal || res.notClustered)) gaveUp[key] = res.error;
+      // Not clustered is a property of the build: the other cluster rows would find the same.
+      if (res.notClustered) for (const other of scenarioIds) if (mods[other].cluster) gaveUp[`${other}/${b}`] ??= res.error;
       const vals = res.ok
         ? mod.metrics.map((m) => `${m.key}=${fmtValue(res.values[m.key], m.unit)}${m.unit === 'msgs/s' ? '' : ' ' + m.unit}`).join(' ')
         : `FAILED: ${res.error}`;
@@ -224,8 +313,9 @@ for (const id of scenarioIds) {
     const med = {};
     const cells = {};
     for (const b of ALL_BROKERS) {
-      if (skipped[b]) {
-        cells[b] = 'skipped';
+      const cell = specialCell(mod, b, results[id]?.[b]);
+      if (cell) {
+        cells[b] = cell;
         med[b] = NaN;
         continue;
       }
@@ -251,10 +341,30 @@ for (const id of scenarioIds) {
   for (const b of brokers) {
     const runs = results[id]?.[b] ?? [];
     runs.forEach((x, i) => {
-      if (!x.ok) footnotes.push(`${id} / ${b} / run ${i + 1}: **failed**: ${x.error}`);
+      if (!x.ok && notClustered(x)) {
+        if (x.notClustered) footnotes.push(`${id} / ${b} / run ${i + 1}: not clustered (skipped): ${x.error}`);
+      } else if (!x.ok) footnotes.push(`${id} / ${b} / run ${i + 1}: **failed**: ${x.error}`);
       else if (x.notes?.length) footnotes.push(`${id} / ${b} / run ${i + 1}: ${x.notes.join('; ')}`);
     });
   }
+}
+
+/**
+ * The cell of a column that has no figure for a reason other than failing: not selected or not
+ * installed ('skipped'), no cluster mode (Mosquitto: 'n/a'), cluster pieces missing, or a nestmq
+ * build that is not clustered yet. Null when the column has figures (or failed).
+ */
+function specialCell(mod, b, runs) {
+  if (!takesPart(mod, b)) return 'n/a';
+  if (skipped[b]) return 'skipped';
+  if (mod.cluster && clusterSkipped[b]) return 'skipped';
+  if (mod.cluster && runs?.length && runs.every(notClustered)) return 'not clustered (skipped)';
+  return null;
+}
+
+/** A cluster run that found no cluster mode (or was not retried because of one). */
+function notClustered(x) {
+  return !x.ok && (x.notClustered === true || /^(not retried after: )?not clustered/.test(x.error ?? ''));
 }
 
 const HEAD = ['Scenario', 'nestmq', 'aedes', 'mosquitto', 'nestmq/aedes', 'nestmq/mosquitto'];
@@ -321,7 +431,8 @@ function renderDocs({ tableMd, footnotes, elapsed }) {
   for (const id of scenarioIds) {
     for (const m of mods[id].metrics) {
       const cells = ALL_BROKERS.map((b) => {
-        if (skipped[b]) return 'skipped';
+        const cell = specialCell(mods[id], b, results[id]?.[b]);
+        if (cell) return cell;
         return (results[id]?.[b] ?? []).map((x) => (x.ok ? fmtValue(x.values[m.key], m.unit) : 'failed')).join(', ');
       });
       perRun.push(`| ${m.label} | ${cells.join(' | ')} |`);
@@ -357,6 +468,7 @@ ${perRun.join('\n')}
 - nestmq: ${ver.nestmq} (\`dist/\` built by \`npm run build\`)
 - Aedes: ${ver.aedes}
 - Mosquitto: ${ver.mosquitto}
+- Cluster rows: Redis ${ver.redis} (redis-server), mqemitter-redis ${ver.mqemitterRedis}, aedes-persistence-redis ${ver.aedesPersistenceRedis}
 - Date: ${date}
 - Total bench time: ${elapsed.toFixed(0)} s
 
@@ -427,6 +539,31 @@ ${mosquittoWsListeners('PORT', 'PORT2').map((s) => '  ' + s).join('\n')}
   exits, or in which the broker closes a generator connection, is recorded as failed; after a
   time-out or crash the broker/scenario pair is not retried in later runs. Cells show the
   median over the successful runs (\`(k/n ok)\` when some failed).
+- **Cluster rows** (\`clusterfanin\`, \`clusterqos1\`, \`clusterlatency\`; \`bench/lib/cluster.mjs\`).
+  For every run a fresh \`redis-server\` on a free loopback port with no persistence
+  (\`--save '' --appendonly no\`) and 3 nodes of one broker pointing at it, all on this machine
+  with the generator: the subscriber connects to node 1, the publishers to node 2, node 3 holds no
+  client. The **nestmq** column is 3 \`bench/brokers/nestmq.cjs\` nodes with
+  \`cluster: { redis: redis://127.0.0.1:PORT, node-id: bench-node-N }\`, defaults otherwise; the
+  **aedes** column is 3 \`bench/brokers/aedes-cluster.mjs\` nodes: Aedes with mqemitter-redis
+  (messages between nodes over Redis pub/sub) and aedes-persistence-redis (subscriptions,
+  retained, offline queues in Redis), default options apart from the Redis address, which is how
+  Aedes users cluster it. \`BENCH_BROKERS=aedes\` selects Aedes for the single-broker and the
+  cluster rows alike; Mosquitto has no cluster mode (\`n/a\`). Each run starts once one probe
+  message published on node 2 has reached the subscriber on node 1 (the subscription has to reach
+  the other nodes through Redis first); a nestmq build whose config refuses the \`cluster\` key,
+  or whose nodes do not pass a message from node 2 to node 1 within 10 s, is shown as
+  "not clustered (skipped)". Payloads are 64 B; the scenarios are otherwise those of the fan-in,
+  QoS 1 and latency rows (the latency row at 1,000 msgs/s). **Redis bytes per message**:
+  Redis' \`total_net_input_bytes\` + \`total_net_output_bytes\` (\`INFO\`) after the generator minus
+  before it (the first \`INFO\` reply and the second \`INFO\` command taken out), divided by every
+  message the generator published in the run (calibration and probes included). Network bytes
+  rather than \`INFO commandstats\`: they count what each message costs Redis in both directions,
+  the pub/sub fan-out to the receiving nodes and the replies included, which commandstats (calls
+  and time per command, no bytes) does not show; background traffic during the run (heartbeats,
+  lease renewals) is included, as it would be in production. The notes add Redis commands per
+  message, Redis' CPU and its memory at the end. The broker CPU of a cluster run is the 3 nodes'
+  and Redis' together.
 - **CPU accounting.** For every run the harness reads the machine's busy time
   (\`/proc/stat\`) and the broker's and generator's own CPU time: when other processes used more
   than ${BUSY_CORES} cores on average during a run the cell is marked ‡. Before each run it

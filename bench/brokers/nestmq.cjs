@@ -1,24 +1,39 @@
 // nestmq's embeddable Broker from dist/, default options, one listener on 127.0.0.1: TCP, or
 // WebSocket (path /mqtt) with --ws. Usage: node nestmq.cjs PORT [--ws] [SQLITE_FILE]
-// (a file turns persistence on)
+// (a file turns persistence on), or node nestmq.cjs PORT --cluster REDIS_URL NODE_ID for one node
+// of a cluster (`cluster: { redis, node-id }`, everything else at its defaults).
 const { Broker } = require('../../dist/index.js');
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) {
-  console.error('usage: node nestmq.cjs PORT [--ws] [SQLITE_FILE]');
+  console.error('usage: node nestmq.cjs PORT [--ws] [SQLITE_FILE] | PORT --cluster REDIS_URL NODE_ID');
   process.exit(2);
 }
 const rest = process.argv.slice(3);
+const clusterAt = rest.indexOf('--cluster');
+const cluster = clusterAt >= 0 ? { redis: rest[clusterAt + 1], 'node-id': rest[clusterAt + 2] } : null;
 const ws = rest.includes('--ws');
-const db = rest.find((a) => a !== '--ws');
+const db = clusterAt >= 0 ? undefined : rest.find((a) => a !== '--ws');
+// Exit status the harness reads as "this nestmq has no cluster mode": the config refused the key.
+const EXIT_NO_CLUSTER = 3;
 
 (async () => {
-  const b = new Broker({
-    listeners: { default: { type: ws ? 'ws' : 'tcp', bind: '127.0.0.1:' + port } },
-    ...(db ? { persistence: { backend: 'sqlite', path: db } } : {}),
-  });
+  let b;
+  try {
+    b = new Broker({
+      listeners: { default: { type: ws ? 'ws' : 'tcp', bind: '127.0.0.1:' + port } },
+      ...(db ? { persistence: { backend: 'sqlite', path: db } } : {}),
+      ...(cluster ? { cluster } : {}),
+    });
+  } catch (err) {
+    if (cluster && /cluster/.test(String(err && err.message))) {
+      console.error(`nestmq: no cluster mode in this build: ${err.message}`);
+      process.exit(EXIT_NO_CLUSTER);
+    }
+    throw err;
+  }
   await b.start();
-  console.log(`ready nestmq ${ws ? 'ws' : 'tcp'} 127.0.0.1:${port} pid ${process.pid}`);
+  console.log(`ready nestmq ${ws ? 'ws' : 'tcp'} 127.0.0.1:${port}${cluster ? ` cluster ${cluster['node-id']} redis ${cluster.redis}` : ''} pid ${process.pid}`);
   // For diagnosis: NESTMQ_BENCH_STATS=1 prints the broker's counters every second on stderr.
   if (process.env.NESTMQ_BENCH_STATS) setInterval(() => console.error(JSON.stringify(b.stats)), 1000).unref();
 })().catch((err) => {

@@ -51,6 +51,21 @@ export const MOSQUITTO_SETTINGS = [
  */
 export const mosquittoWsListeners = (port, plainPort) => [`listener ${plainPort} 127.0.0.1`, `listener ${port} lo`, 'protocol websockets'];
 
+export const REDIS_SERVER = which('redis-server');
+
+/** Why `name` cannot run the cluster rows (3 nodes + Redis), or null. */
+export function clusterAvailability(name) {
+  if (!REDIS_SERVER) return 'redis-server not installed';
+  if (name === 'nestmq') return availability('nestmq');
+  if (name === 'aedes') {
+    for (const pkg of ['aedes', 'mqemitter-redis', 'aedes-persistence-redis']) {
+      if (!fs.existsSync(path.join(ROOT, 'node_modules', pkg, 'package.json'))) return `${pkg} not installed`;
+    }
+    return null;
+  }
+  return 'no cluster mode';
+}
+
 export function availability(name) {
   if (name === 'nestmq') {
     return fs.existsSync(NESTMQ_DIST) ? null : `dist/index.js not found (run npm run build)`;
@@ -68,6 +83,20 @@ export function versions() {
     v.aedes = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'aedes', 'package.json'), 'utf8')).version;
   } catch {
     v.aedes = 'n/a';
+  }
+  for (const [key, pkg] of [['mqemitterRedis', 'mqemitter-redis'], ['aedesPersistenceRedis', 'aedes-persistence-redis']]) {
+    try {
+      v[key] = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+    } catch {
+      v[key] = 'n/a';
+    }
+  }
+  v.redis = 'n/a';
+  if (REDIS_SERVER) {
+    try {
+      const m = execFileSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/);
+      if (m) v.redis = m[1];
+    } catch {}
   }
   try {
     v.nestmq = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -171,10 +200,17 @@ async function mosquittoConfig(port, persistent, ws) {
  * once the broker accepts TCP connections. `ws`: the listener speaks MQTT over WebSocket
  * (path /mqtt, sub-protocol `mqtt`) instead of plain MQTT.
  */
-export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false } = {}) {
+export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false, redisUrl = null, nodeId = null } = {}) {
   const port = await freePort();
   let child;
-  if (name === 'mosquitto') {
+  if (name === 'redis') {
+    // No persistence at all: the cluster rows measure routing, not Redis' disk.
+    child = spawnTracked(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', benchDir(), '--logfile', ''], { cwd: ROOT });
+  } else if (name === 'aedes-cluster') {
+    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'aedes-cluster.mjs'), String(port), redisUrl, nodeId], { cwd: ROOT });
+  } else if (name === 'nestmq-cluster') {
+    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port), '--cluster', redisUrl, nodeId], { cwd: ROOT });
+  } else if (name === 'mosquitto') {
     child = spawnTracked(MOSQUITTO, ['-c', await mosquittoConfig(port, persistent, ws)], { cwd: ROOT });
   } else if (name === 'aedes') {
     const args = [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)];

@@ -385,3 +385,31 @@ export async function calibrated(phase, { probe, target, min, max, multiple = 1,
   }
   return { cal, m, runs };
 }
+
+/**
+ * Cluster scenarios: wait until a message published on another node (`pubPort`) reaches the
+ * subscriber. The subscription reaches the other nodes through Redis after its SUBACK, so the
+ * scenario must not start before. Publishes one QoS 0 `probe` PUBLISH (pre-encoded, to a topic
+ * the subscriber matches) every 25 ms until `arrived()` is true or `timeoutMs` passed, then waits
+ * 300 ms more so that probes still on their way land before the caller resets its counters.
+ * Resolves { ms, sent }: the milliseconds the first arrival took (NaN if nothing crossed: not
+ * clustered) and the probes sent.
+ */
+export async function awaitCrossNode(pubPort, clientId, probe, arrived, timeoutMs = 10000) {
+  const pub = await openClient(pubPort, clientId);
+  const t0 = performance.now();
+  const until = Date.now() + timeoutMs;
+  let took = NaN;
+  let sent = 0;
+  while (Date.now() < until) {
+    pub.sock.write(probe);
+    sent++;
+    if (await waitUntil(arrived, Math.min(until, Date.now() + 25), 2)) {
+      took = performance.now() - t0;
+      break;
+    }
+  }
+  close(pub);
+  if (Number.isFinite(took)) await sleep(300);
+  return { ms: took, sent };
+}

@@ -16,6 +16,7 @@ export function fmtValue(v, unit) {
   if (!Number.isFinite(v)) return 'n/a';
   if (unit === 'msgs/s') return v >= 1e6 ? (v / 1e6).toFixed(2) + 'M' : (v / 1e3).toFixed(1) + 'k';
   if (unit === 'ms') return v < 10 ? v.toFixed(3) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+  if (unit === 'B') return String(Math.round(v));
   if (unit === 'KB') return v < 10 ? v.toFixed(2) : v.toFixed(1);
   return String(Math.round(v * 100) / 100);
 }

@@ -1,9 +1,10 @@
 // The load generator: one process per scenario run, so that a stuck or failed run is
-// cleaned up by killing it. Usage: node worker.mjs SCENARIO PORT BROKER_PID SCALE
+// cleaned up by killing it. Usage: node worker.mjs SCENARIO PORT BROKER_PID SCALE [CTX_JSON]
+// (CTX_JSON: extra scenario context, e.g. the cluster rows' {cluster, subPort, pubPort}).
 // Prints one line `RESULT {json}` on stdout and exits.
 import { setUnexpectedCloseHandler, destroyAll } from './client.mjs';
 
-const [scenario, portS, pidS, scaleS] = process.argv.slice(2);
+const [scenario, portS, pidS, scaleS, ctxJson] = process.argv.slice(2);
 let finished = false;
 
 function finish(res) {
@@ -25,7 +26,7 @@ setUnexpectedCloseHandler((err) => finish({ ok: false, error: err.message }));
 
 try {
   const mod = await import(`../scenarios/${scenario}.mjs`);
-  const res = await mod.run({ port: Number(portS), brokerPid: Number(pidS), scale: Number(scaleS) || 1 });
+  const res = await mod.run({ ...(ctxJson ? JSON.parse(ctxJson) : {}), port: Number(portS), brokerPid: Number(pidS), scale: Number(scaleS) || 1 });
   finish({ ok: true, ...res });
 } catch (err) {
   finish({ ok: false, error: err.message });

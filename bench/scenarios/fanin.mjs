@@ -3,8 +3,10 @@
 // warm-up) sizes the measured phase to last about TARGET_S seconds on this broker.
 // Figure: messages received by the subscriber per second (first to last arrival) in the
 // measured phase. Messages not received within 2 s of the last arrival count as lost.
-// With ctx.ws (the faninws scenario) every client connects over WebSocket instead.
-import { openClient, openMany, pump, pumpWs, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote } from '../lib/client.mjs';
+// With ctx.ws (the faninws scenario) every client connects over WebSocket instead. With
+// ctx.cluster (clusterfanin) the subscriber is on node 1 (ctx.subPort) and the publishers on node 2
+// (ctx.pubPort), and the run starts once a message crosses from node 2 to node 1.
+import { openClient, openMany, pump, pumpWs, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
 
@@ -26,14 +28,16 @@ const target = (scale) => (scale >= 1 ? 3 : 1);
 
 export async function run(ctx) {
   const { port, scale } = ctx;
+  const subPort = ctx.subPort ?? port;
+  const pubPort = ctx.pubPort ?? port;
   const ws = ctx.ws === true;
-  const name = ws ? 'bench-faninws' : 'bench-fanin';
+  const name = ws ? 'bench-faninws' : ctx.cluster ? 'bench-clusterfanin' : 'bench-fanin';
   const deadline = Date.now() + 50000;
   let received = 0;
   let malformed = 0;
-  const payload = Buffer.alloc(PAYLOAD, 0x61);
+  const payload = Buffer.alloc(ctx.payload ?? PAYLOAD, 0x61);
   const bodyLen = P.publish('bench/fanin/0', payload, { qos: 0 }).length - 2; // 1-byte Remaining Length
-  const sub = await openClient(port, `${name}-sub`, {
+  const sub = await openClient(subPort, `${name}-sub`, {
     ws,
     subscribe: [{ topic: 'bench/#', qos: 0 }],
     onFrame: (h, buf, s, e) => {
@@ -42,8 +46,17 @@ export async function run(ctx) {
       if (e - s !== bodyLen || (h & 6) !== 0 || buf[e - 1] !== 0x61) malformed++;
     },
   });
+  let routed = 0;
+  let crossNodeMs = NaN;
+  if (ctx.cluster) {
+    // The probe is a real message of publisher 0 (same topic and payload): it counts as received.
+    const probe = await awaitCrossNode(pubPort, `${name}-probe`, P.publish('bench/fanin/0', payload, { qos: 0 }), () => received > 0);
+    if (!Number.isFinite(probe.ms)) throw new Error('not clustered: no message from node 2 reached node 1 within 10 s');
+    crossNodeMs = probe.ms;
+    routed = probe.sent;
+  }
   const t = timeArrivals([sub], () => received);
-  const pubs = await openMany(port, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws }));
+  const pubs = await openMany(pubPort, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws }));
   const batches = pubs.map((_, i) => P.repeat(P.publish(`bench/fanin/${i}`, payload, { qos: 0 }), BATCH));
   const pktLen = batches[0].length / BATCH;
 
@@ -57,6 +70,7 @@ export async function run(ctx) {
       pubs.map((c, i) => (ws ? pumpWs(c, [batches[i]], BATCH, pktLen, per, sendDeadline) : pump(c.sock, [batches[i]], BATCH, pktLen, per, sendDeadline))),
     );
     const sent = sentPer.reduce((a, b) => a + b, 0);
+    routed += sent;
     const got = await waitForCount(() => received - base, sent, 2000, deadline, meter);
     return { sent, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000 };
   }
@@ -71,5 +85,6 @@ export async function run(ctx) {
   if (m.got < m.sent) notes.push(`lost ${m.sent - m.got} of ${m.sent} (${(((m.sent - m.got) / m.sent) * 100).toFixed(2)}%)`);
   if (m.got > m.sent) notes.push(`received ${m.got - m.sent} more than sent`);
   if (malformed) notes.push(`${malformed} PUBLISHes with unexpected length, QoS or payload`);
-  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got) + malformed };
+  if (ctx.cluster) notes.push(`first message across nodes after ${Math.round(crossNodeMs)} ms`);
+  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got) + malformed, routed };
 }

@@ -2,7 +2,10 @@
 // carries a sequence number and a performance.now() timestamp taken just before write();
 // the subscriber (same process, same clock) records arrival - timestamp. The first 0.5 s
 // are warm-up and excluded. Figures: p50 and p99 in ms.
-import { openClient, waitForCount, close } from '../lib/client.mjs';
+// With ctx.cluster (clusterlatency) the subscriber is on node 1 (ctx.subPort), the publisher on
+// node 2 (ctx.pubPort), the rate is ctx.rate, payloads are ctx.payload bytes, and the run starts
+// once a message crosses.
+import { openClient, waitForCount, close, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH } from '../lib/frames.mjs';
 import { percentileSorted } from '../lib/stats.mjs';
 import * as P from '../lib/packets.mjs';
@@ -21,14 +24,18 @@ const dur = (scale) => (scale >= 1 ? 5 : Math.max(1, Math.round(5 * scale * 10) 
 
 export async function run(ctx) {
   const { port, scale } = ctx;
+  const subPort = ctx.subPort ?? port;
+  const pubPort = ctx.pubPort ?? port;
+  const rate = ctx.rate ?? RATE;
+  const name = ctx.cluster ? 'bench-clusterlat' : 'bench-lat';
   const deadline = Date.now() + 30000;
-  const TOTAL = Math.round(RATE * dur(scale));
-  const WARM = Math.round(RATE * WARMUP_S);
+  const TOTAL = Math.round(rate * dur(scale));
+  const WARM = Math.round(rate * WARMUP_S);
   const lat = new Float64Array(TOTAL).fill(NaN);
   let received = 0;
   let outOfOrder = 0;
   let lastSeq = -1;
-  const sub = await openClient(port, 'bench-lat-sub', {
+  const sub = await openClient(subPort, `${name}-sub`, {
     subscribe: [{ topic: 'bench/latency', qos: 0 }],
     onFrame: (h, buf, s) => {
       if ((h & 0xf0) !== PUBLISH) return;
@@ -41,10 +48,22 @@ export async function run(ctx) {
       received++;
     },
   });
-  const pub = await openClient(port, 'bench-lat-pub');
-  const tpl = P.publish('bench/latency', Buffer.alloc(16), { qos: 0 });
+  let routed = 0;
+  if (ctx.cluster) {
+    // Probes carry sequence number 0xffffffff (never recorded); the counters are reset after.
+    const probePayload = Buffer.alloc(16);
+    probePayload.writeUInt32BE(0xffffffff, 0);
+    const probe = await awaitCrossNode(pubPort, `${name}-probe`, P.publish('bench/latency', probePayload, { qos: 0 }), () => received > 0);
+    if (!Number.isFinite(probe.ms)) throw new Error('not clustered: no message from node 2 reached node 1 within 10 s');
+    routed = probe.sent;
+    received = 0;
+    lastSeq = -1;
+    outOfOrder = 0;
+  }
+  const pub = await openClient(pubPort, `${name}-pub`);
+  const tpl = P.publish('bench/latency', Buffer.alloc(Math.max(16, ctx.payload ?? 16)), { qos: 0 });
   const { payloadOffset } = P.publishLayout(tpl);
-  const interval = 1000 / RATE;
+  const interval = 1000 / rate;
   // A ring of pre-encoded buffers (no allocation, hence no generator GC, while measuring); a
   // buffer is reused only once the socket has flushed everything (it then cannot be queued).
   const RING = 256;
@@ -88,6 +107,7 @@ export async function run(ctx) {
     values: { p50: percentileSorted(xs, 50), p99: percentileSorted(xs, 99) },
     notes,
     losses: sent - got,
+    routed: routed + sent,
     info: true,
   };
 }

@@ -4,7 +4,9 @@
 // checked off, so losses and duplicates are exact. A calibration phase (8 × 2,500 msgs, also
 // the warm-up) sizes the measured phase to last about TARGET_S seconds on this broker.
 // Figure: messages delivered to the subscriber per second in the measured phase.
-import { openClient, openMany, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote } from '../lib/client.mjs';
+// With ctx.cluster (clusterqos1) the subscriber is on node 1 (ctx.subPort), the publishers on
+// node 2 (ctx.pubPort), payloads are ctx.payload bytes, and the run starts once a message crosses.
+import { openClient, openMany, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH, PUBACK } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
 
@@ -25,6 +27,9 @@ const target = (scale) => (scale >= 1 ? 3 : 1);
 
 export async function run(ctx) {
   const { port, scale } = ctx;
+  const subPort = ctx.subPort ?? port;
+  const pubPort = ctx.pubPort ?? port;
+  const name = ctx.cluster ? 'bench-clusterqos1' : 'bench-qos1';
   const deadline = Date.now() + 50000;
 
   // ---- subscriber: check off every (publisher, seq) of the current phase, PUBACK everything
@@ -69,18 +74,28 @@ export async function run(ctx) {
   };
   // With persistence on, the subscriber's session is persistent (clean=0), so every delivery is
   // journaled: that is what the durable store has to keep up with.
-  sub = await openClient(port, 'bench-qos1-sub', { subscribe: [{ topic: 'bench/#', qos: 1 }], clean: !ctx.persistent, onFrame: subFrame });
+  sub = await openClient(subPort, `${name}-sub`, { subscribe: [{ topic: 'bench/#', qos: 1 }], clean: !ctx.persistent, onFrame: subFrame });
   sub.afterRead.push(flushAcks);
+  let routed = 0;
+  let crossNodeMs = NaN;
+  if (ctx.cluster) {
+    // A QoS 0 probe with phase tag 0 (no phase has that number): counted as stale, reset below.
+    const probe = await awaitCrossNode(pubPort, `${name}-probe`, P.publish('bench/qos1/probe', Buffer.alloc(8), { qos: 0 }), () => stale > 0);
+    if (!Number.isFinite(probe.ms)) throw new Error('not clustered: no message from node 2 reached node 1 within 10 s');
+    crossNodeMs = probe.ms;
+    routed = probe.sent;
+    stale = 0;
+  }
   const t = timeArrivals([sub], () => received);
 
   // ---- publishers: free-id stack, refill the window after every chunk of PUBACKs
   const states = [];
-  const pubs = await openMany(port, PUBS, (i) => {
+  const pubs = await openMany(pubPort, PUBS, (i) => {
     const st = { i, sent: 0, acked: 0, free: [], done: true, per: 0, stopAt: 0, tpl: null, idOff: 0, plOff: 0 };
     for (let id = WINDOW; id >= 1; id--) st.free.push(id);
     states[i] = st;
     return {
-      clientId: `bench-qos1-pub-${i}`,
+      clientId: `${name}-pub-${i}`,
       onFrame: (h, buf, s) => {
         if ((h & 0xf0) !== PUBACK) return;
         st.free.push((buf[s] << 8) | buf[s + 1]);
@@ -131,7 +146,7 @@ export async function run(ctx) {
     const allDone = new Promise((r) => (onAllDone = r));
     pubs.forEach((c, i) => {
       const st = states[i];
-      const payload = Buffer.alloc(8);
+      const payload = Buffer.alloc(Math.max(8, ctx.payload ?? 8));
       payload.writeUInt32BE((phaseNo << 8) | i, 0);
       st.tpl = P.publish(`bench/qos1/${i}`, payload, { qos: 1, messageId: 1 });
       const lay = P.publishLayout(st.tpl);
@@ -145,6 +160,7 @@ export async function run(ctx) {
     await Promise.race([allDone, new Promise((r) => (timer = setTimeout(r, Math.max(0, stopAt + 4000 - Date.now()))))]);
     clearTimeout(timer);
     const sent = states.reduce((a, st) => a + st.sent, 0);
+    routed += sent;
     const acked = states.reduce((a, st) => a + st.acked, 0);
     const got = await waitForCount(() => received, sent, 2000, deadline, meter);
     flushAcks();
@@ -169,5 +185,6 @@ export async function run(ctx) {
   if (m.got < m.sent) notes.push(`MISSING ${m.sent - m.got} of ${m.sent} QoS 1 messages`);
   if (dups) notes.push(`${dups} duplicates (${m.dups} in the measured phase)`);
   if (stale) notes.push(`${stale} messages with unexpected payload or from an earlier phase (${m.stale} in the measured phase)`);
-  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got) };
+  if (ctx.cluster) notes.push(`first message across nodes after ${Math.round(crossNodeMs)} ms`);
+  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got), routed };
 }

@@ -10,6 +10,9 @@
  *  3. consistency with nestmq: the ConfigMap's broker.yaml passes nestmq's own validator, the
  *     probes hit the admin port's health paths, the grace period covers shutdown-grace-period,
  *     the database is on a PersistentVolumeClaim, the Secrets it reads are never part of a render.
+ * The clustered overlay's own promises (3 replicas, PodDisruptionBudget, topology spread,
+ * readiness-gated rollouts, preStop and grace period matching the broker's drain, Redis with a
+ * PersistentVolumeClaim and AOF, no Secret value inline) have tests of their own.
  * A broken fixture shows that each check can fail.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -181,6 +184,16 @@ function brokerConfigOf(manifests: Manifest[]): BrokerConfig {
   return validateConfig(parse(configMapOf(manifests).data['broker.yaml'], { version: '1.1' }));
 }
 
+/** Seconds the container's preStop hook waits before SIGTERM: a `sleep` action or `exec: sleep N`; 0 without one. */
+function preStopSeconds(container: Obj): number {
+  const hook = container.lifecycle?.preStop;
+  if (hook === undefined) return 0;
+  if (hook.sleep !== undefined) return Number(hook.sleep.seconds);
+  const cmd: string[] = hook.exec?.command ?? [];
+  if (cmd.length === 2 && cmd[0] === 'sleep' && /^\d+$/.test(cmd[1])) return Number(cmd[1]);
+  throw new Error(`preStop hook of unknown duration: ${JSON.stringify(hook)}`);
+}
+
 /** The Kustomization files under deploy/, with each `resources` entry resolved to a path. */
 function kustomizationResources(): { file: string; resources: string[] }[] {
   const out: { file: string; resources: string[] }[] = [];
@@ -226,10 +239,11 @@ describe('deploy/ layout: kustomize base and overlays, Secrets never applied', (
 
   it('the example Secrets are valid objects with the keys the broker reads', () => {
     const secrets = load(secretsExampleDir);
-    expect(secrets.map((m) => `${m.kind}/${m.name}`).sort()).toEqual(['Secret/nestmq-auth', 'Secret/nestmq-tls']);
+    expect(secrets.map((m) => `${m.kind}/${m.name}`).sort()).toEqual(['Secret/nestmq-auth', 'Secret/nestmq-redis', 'Secret/nestmq-tls']);
     expect(validateManifests(secrets)).toEqual([]);
     expect(Object.keys(find(secrets, 'Secret', 'nestmq-auth').stringData).sort()).toEqual(['admin-token', 'passwd']);
     expect(Object.keys(find(secrets, 'Secret', 'nestmq-tls').stringData).sort()).toEqual(['tls.crt', 'tls.key']);
+    expect(Object.keys(find(secrets, 'Secret', 'nestmq-redis').stringData)).toEqual(['password']);
   });
 });
 
@@ -245,6 +259,141 @@ describe('the single-node overlay', () => {
     ]);
     // Single-node mode: one replica. Several replicas are the clustered mode (another overlay).
     expect(find(manifests, 'StatefulSet', 'nestmq').spec.replicas).toBe(1);
+  });
+});
+
+describe('the clustered overlay', () => {
+  const manifests = (): Manifest[] => render('clustered');
+  const hashless = (name: string): string => name.replace(/^(nestmq-config|nestmq-redis-config)-[a-z0-9]+$/, '$1-<hash>');
+  /** redis.conf of the Redis StatefulSet, as directive -> value (last one wins, as in Redis). */
+  const redisConf = (ms: Manifest[]): Record<string, string> => {
+    const pod = find(ms, 'StatefulSet', 'nestmq-redis').spec.template.spec;
+    const volume = pod.volumes.find((v: Obj) => v.configMap !== undefined);
+    const text: string = find(ms, 'ConfigMap', volume.configMap.name).data['redis.conf'];
+    const conf: Record<string, string> = {};
+    for (const line of text.split('\n')) {
+      const m = /^\s*([a-z-]+)\s+(.*?)\s*$/.exec(line);
+      if (m && !line.trim().startsWith('#')) conf[m[1]] = m[2];
+    }
+    return conf;
+  };
+
+  it('is the broker Deployment, its PodDisruptionBudget, Redis and the Services: no single-node StatefulSet', () => {
+    expect(overlays).toContain('clustered');
+    expect(manifests().map((m) => `${m.kind}/${hashless(m.name)}`).sort()).toEqual([
+      'ConfigMap/nestmq-config-<hash>',
+      'ConfigMap/nestmq-redis-config-<hash>',
+      'Deployment/nestmq',
+      'NetworkPolicy/nestmq-redis',
+      'PodDisruptionBudget/nestmq',
+      'Service/nestmq',
+      'Service/nestmq-admin',
+      'Service/nestmq-redis',
+      'StatefulSet/nestmq-redis',
+    ]);
+  });
+
+  it('runs 3 replicas, rolled out one at a time and only onto ready pods, with no volume of their own', () => {
+    const deployment = find(manifests(), 'Deployment', 'nestmq');
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    expect(deployment.spec.minReadySeconds).toBeGreaterThan(0);
+    const pod = deployment.spec.template.spec;
+    expect(pod.containers[0].readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'admin' });
+    expect(pod.containers[0].startupProbe.httpGet).toEqual({ path: '/health/live', port: 'admin' });
+    // State is in Redis: no PersistentVolumeClaim, no SQLite.
+    expect(pod.volumes.filter((v: Obj) => v.persistentVolumeClaim !== undefined)).toEqual([]);
+    expect(deployment.spec.volumeClaimTemplates).toBeUndefined();
+    expect(brokerConfigOf(manifests()).persistence.backend).toBe('memory');
+  });
+
+  it('keeps 2 of 3 replicas through voluntary disruptions (PodDisruptionBudget on the broker pods)', () => {
+    const ms = manifests();
+    const pdb = find(ms, 'PodDisruptionBudget', 'nestmq');
+    const deployment = find(ms, 'Deployment', 'nestmq');
+    expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(pdb.spec.minAvailable).toBe(deployment.spec.replicas - 1);
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
+  });
+
+  it('spreads the replicas over nodes (hard) and zones (soft)', () => {
+    const deployment = find(manifests(), 'Deployment', 'nestmq');
+    const spread: Obj[] = deployment.spec.template.spec.topologySpreadConstraints;
+    const byKey = Object.fromEntries(spread.map((c) => [c.topologyKey, c]));
+    expect(byKey['kubernetes.io/hostname']).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' });
+    expect(byKey['topology.kubernetes.io/zone']).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway' });
+    for (const c of spread) expect(c.labelSelector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
+  });
+
+  it("waits in preStop, then drains, all within terminationGracePeriodSeconds", () => {
+    const ms = manifests();
+    const config = brokerConfigOf(ms);
+    const pod = find(ms, 'Deployment', 'nestmq').spec.template.spec;
+    const wait = preStopSeconds(pod.containers[0]);
+    // The preStop sleep is the endpoint-propagation wait; the broker's own drain delay would add to it.
+    expect(wait).toBeGreaterThanOrEqual(5);
+    expect(config.shutdownDrainDelay).toBe(0);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(wait + config.shutdownDrainDelay + config.shutdownGracePeriod);
+  });
+
+  it('points NESTMQ_CLUSTER__REDIS at the Redis Service, the password only by reference to the Secret nestmq-redis', () => {
+    const ms = manifests();
+    const env: Obj[] = find(ms, 'Deployment', 'nestmq').spec.template.spec.containers[0].env;
+    const byName = Object.fromEntries(env.map((e) => [e.name, e]));
+    expect(byName.REDIS_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'nestmq-redis', key: 'password' });
+    // REDIS_PASSWORD is defined before the variable that expands it (Kubernetes expands only earlier ones).
+    expect(env.findIndex((e) => e.name === 'REDIS_PASSWORD')).toBeLessThan(env.findIndex((e) => e.name === 'NESTMQ_CLUSTER__REDIS'));
+    const url = new URL(byName.NESTMQ_CLUSTER__REDIS.value);
+    expect(url.protocol).toBe('redis:');
+    expect(decodeURIComponent(url.password)).toBe('$(REDIS_PASSWORD)');
+    const service = find(ms, 'Service', url.hostname);
+    expect(service.spec.selector).toEqual(find(ms, 'StatefulSet', 'nestmq-redis').spec.template.metadata.labels);
+    expect(service.spec.ports.map((p: Obj) => p.port)).toEqual([Number(url.port)]);
+    // The Secret the URL needs is documented with that key.
+    expect(Object.keys(find(load(secretsExampleDir), 'Secret', 'nestmq-redis').stringData)).toEqual(['password']);
+  });
+
+  it('puts no secret value in the render: every password comes from a secretKeyRef', () => {
+    const ms = manifests();
+    const text = ms.map((m) => JSON.stringify(m.doc)).join('\n');
+    expect(text).not.toMatch(/CHANGE-ME|PLACEHOLDER/);
+    const conf = redisConf(ms);
+    expect(conf.requirepass).toBeUndefined();
+    expect(conf.masterauth).toBeUndefined();
+    const redis = find(ms, 'StatefulSet', 'nestmq-redis').spec.template.spec.containers[0];
+    const args: string[] = redis.args;
+    expect(args[args.indexOf('--requirepass') + 1]).toBe('$(REDIS_PASSWORD)');
+    expect(redis.env.find((e: Obj) => e.name === 'REDIS_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'nestmq-redis', key: 'password' });
+    // Any other variable whose name says secret carries no literal value.
+    for (const m of ms.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet')) {
+      for (const c of (m.doc as Obj).spec.template.spec.containers) {
+        for (const e of c.env ?? []) {
+          if (/PASSWORD|TOKEN|SECRET/.test(e.name)) expect([label(m), e.name, e.value]).toEqual([label(m), e.name, undefined]);
+          // A URL's password (redis://:PASSWORD@host) is only ever a $(VAR) reference.
+          if (typeof e.value === 'string' && URL.canParse(e.value) && new URL(e.value).password !== '') {
+            expect([label(m), e.name, decodeURIComponent(new URL(e.value).password)]).toEqual([label(m), e.name, expect.stringMatching(/^\$\([A-Z_]+\)$/)]);
+          }
+        }
+      }
+    }
+  });
+
+  it('gives Redis a PersistentVolumeClaim and an append-only file fsynced every second, never evicting', () => {
+    const ms = manifests();
+    const redis = find(ms, 'StatefulSet', 'nestmq-redis');
+    expect(redis.spec.replicas).toBe(1);
+    const conf = redisConf(ms);
+    expect(conf).toMatchObject({ appendonly: 'yes', appendfsync: 'everysec', 'maxmemory-policy': 'noeviction', dir: '/data' });
+    const container = redis.spec.template.spec.containers[0];
+    const dataMount = container.volumeMounts.find((v: Obj) => v.mountPath === conf.dir);
+    const claim = redis.spec.volumeClaimTemplates.find((t: Obj) => t.metadata.name === dataMount.name);
+    expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(claim.spec.resources.requests.storage).toEqual(expect.any(String));
+    expect(redis.spec.template.spec.volumes.find((v: Obj) => v.name === dataMount.name)).toBeUndefined(); // would shadow the claim
+    // redis-server reads the mounted redis.conf.
+    const confMount = container.volumeMounts.find((v: Obj) => container.args[0].startsWith(`${v.mountPath}/`));
+    expect(confMount).toBeDefined();
+    expect(redis.spec.serviceName).toBe('nestmq-redis');
   });
 });
 
@@ -294,9 +443,11 @@ describe.each(overlays)('overlay %s, as rendered by kubectl kustomize', (overlay
     const c = pod.containers[0];
     expect(c.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'admin' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'admin' });
-    // The drain delay comes first (readiness 503, still serving), then the grace period.
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdownDrainDelay + config.shutdownGracePeriod);
-    expect(pod.terminationGracePeriodSeconds).toBeLessThanOrEqual(config.shutdownDrainDelay + config.shutdownGracePeriod + 10);
+    // A preStop wait comes first (it counts against the same grace period), then the drain delay
+    // (readiness 503, still serving), then the grace period.
+    const drain = preStopSeconds(c) + config.shutdownDrainDelay + config.shutdownGracePeriod;
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(drain);
+    expect(pod.terminationGracePeriodSeconds).toBeLessThanOrEqual(drain + 10);
     expect(c.args).toEqual(['--config', '/etc/nestmq/config/broker.yaml']);
     expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
   });
@@ -320,7 +471,9 @@ describe.each(overlays)('overlay %s, as rendered by kubectl kustomize', (overlay
     // Every file the broker reads or writes is on a mounted volume.
     const config = brokerConfigOf(manifests);
     const mounts: string[] = c.volumeMounts.map((v: Obj) => v.mountPath);
-    for (const path of [config.auth.passwordFile!, config.listeners.find((l) => l.ssl)!.certfile!, config.persistence.path]) {
+    const files = [config.auth.passwordFile!, config.listeners.find((l) => l.ssl)!.certfile!];
+    if (config.persistence.backend === 'sqlite') files.push(config.persistence.path);
+    for (const path of files) {
       expect([path, mounts.some((m) => path.startsWith(`${m}/`))]).toEqual([path, true]);
     }
   });
