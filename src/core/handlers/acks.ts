@@ -1,7 +1,9 @@
 import type { Engine } from '../engine';
 import type { Connection } from '../connection/connection';
+import { encodeAckFor, REASON_STRINGS } from '../engine/v5-flow';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type AckPacket } from '../protocol/packets';
+import { ReasonCode } from '../protocol/reason-codes';
 import { OutboundState } from '../sessions/message';
 
 /** Outbound QoS 1 complete: the message leaves the in-flight window [MQTT-4.3.2-1]. */
@@ -21,8 +23,13 @@ export function handlePubrec(engine: Engine, conn: Connection, packet: AckPacket
   const session = conn.session!;
   const entry = session.inflight?.get(packet.packetId);
   if (conn.v5 !== null) {
-    // An MQTT 5 PUBREC for an id we have not in flight is ignored (3.1.1 answers it with PUBREL).
-    if (entry === undefined || entry.qos !== 2) return;
+    // v5 [MQTT-3.6.2-1] a PUBREC for an id we have not in flight gets PUBREL 0x92 Packet Identifier
+    // not found (3.1.1 answers it with the plain PUBREL), so the client's exchange ends too; a
+    // PUBREC with a failure code already ended it: nothing to answer.
+    if (entry === undefined || entry.qos !== 2) {
+      if ((packet.reasonCode ?? 0) < 0x80) conn.send(encodeAckFor(conn.v5, PacketType.PUBREL, packet.packetId, ReasonCode.PacketIdentifierNotFound, REASON_STRINGS[0x92]));
+      return;
+    }
     // v5 [MQTT-4.3.3-4] a PUBREC with a failure code ends the exchange: no PUBREL, the id is free
     // and the window slot too v5 [MQTT-3.3.4-9].
     if ((packet.reasonCode ?? 0) >= 0x80) {

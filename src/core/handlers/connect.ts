@@ -295,7 +295,15 @@ function acceptConnect(engine: Engine, conn: Connection, username: string | null
   if (conn.v5 !== null) {
     // v5 [MQTT-3.2.2-2/3] Session Present as in 3.1.1 (0 after Clean Start 1).
     conn.host.stats.reasonCodesSent.connack[ReasonCode.Success]++;
-    conn.send(encodeConnackV5(present, ReasonCode.Success, connackProperties(engine, conn, outcome)));
+    const props = connackProperties(engine, conn, outcome);
+    let connack = encodeConnackV5(present, ReasonCode.Success, props);
+    // v5 [MQTT-3.2.2-20] User Properties (a plugin's) that would take the CONNACK past the client's
+    // Maximum Packet Size are left out; everything else on a success CONNACK is small and needed.
+    if (props.userProperties !== undefined && conn.v5.maximumPacketSize !== 0 && connack.length > conn.v5.maximumPacketSize) {
+      props.userProperties = undefined;
+      connack = encodeConnackV5(present, ReasonCode.Success, props);
+    }
+    conn.send(connack);
   } else sendConnack(conn, present && conn.protocolLevel === 4, ReasonCode.Success, conn.protocolLevel); // [MQTT-3.1.2-1] 3.1 CONNACK has no Session Present
   conn.startKeepalive(conn.keepalive);
   if (engine.events.listenerCount('clientConnected') > 0) engine.events.emit('clientConnected', {

@@ -86,7 +86,7 @@ describe('v5 enhanced authentication with a challenge/response plugin', () => {
     return c;
   }
 
-  it('v5 [MQTT-4.12.0-2] [MQTT-4.12.0-5] the challenge is AUTH 0x18 with the method; the answer completes with CONNACK 0x00 carrying the method, the final data and the plugin\'s User Properties', async () => {
+  it('v5 [MQTT-4.12.0-2] [MQTT-4.12.0-5] [MQTT-3.15.2-1] the challenge is AUTH 0x18 with the method; the answer completes with CONNACK 0x00 carrying the method, the final data and the plugin\'s User Properties', async () => {
     const { c, challenge } = await challenged();
     expect(challenge).toMatchObject({ cmd: 'auth', reasonCode: 0x18 });
     expect(challenge.properties?.authenticationMethod).toBe(METHOD);
@@ -128,7 +128,7 @@ describe('v5 enhanced authentication with a challenge/response plugin', () => {
     expect(plugin.steps).toHaveLength(1);
   });
 
-  it('v5 [MQTT-4.12.1-1] an AUTH with another Authentication Method mid-exchange is a Protocol Error: CONNACK 0x82', async () => {
+  it('v5 [MQTT-4.12.1-1] [§3.15] an AUTH with another Authentication Method mid-exchange is a Protocol Error: CONNACK 0x82', async () => {
     const { c } = await challenged();
     c.send(authData(0x18, 'answer', 'OTHER'));
     expect(await nextDecoded(c)).toMatchObject({ cmd: 'connack', reasonCode: 0x82 });
@@ -154,7 +154,7 @@ describe('v5 enhanced authentication with a challenge/response plugin', () => {
     expect(h().broker.stats.refusedAuthSteps).toBe(1);
   });
 
-  it('v5 [MQTT-4.12.1-1] [unnumbered §4.12.1] re-authentication: AUTH 0x19 -> AUTH 0x18 -> AUTH 0x00, traffic goes on meanwhile', async () => {
+  it('v5 [MQTT-4.12.1-1] [§4.12.1] [MQTT-3.15.2-1] re-authentication: AUTH 0x19 -> AUTH 0x18 -> AUTH 0x00, traffic goes on meanwhile', async () => {
     const c = await authenticated();
     c.send(encodePacketV5({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'r/#', qos: 1 }] }));
     expect(await nextDecoded(c)).toMatchObject({ cmd: 'suback' });
@@ -234,7 +234,7 @@ describe('v5 enhanced authentication: limits and plain CONNECT', () => {
     await c.expectClosed();
   });
 
-  it('v5 [MQTT-4.12.0-6] [MQTT-4.12.0-7] a plain CONNECT gets no Authentication Method in CONNACK, and an AUTH from it is DISCONNECT 0x82', async () => {
+  it('v5 [MQTT-4.12.0-6] [MQTT-4.12.0-7] [§3.15] a plain CONNECT gets no Authentication Method in CONNACK, and an AUTH from it is DISCONNECT 0x82', async () => {
     const c = await h().raw();
     c.send(connectV5({ clientId: 'plain' }));
     const ack = await nextDecoded(c);
@@ -243,9 +243,18 @@ describe('v5 enhanced authentication: limits and plain CONNECT', () => {
     expect(await nextDecoded(c)).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 });
     await c.expectClosed();
   });
+
+  it('v5 [MQTT-3.15.1-1] an AUTH whose fixed header flags are not 0000 is Malformed: DISCONNECT 0x81 (a well-formed one would be 0x82), then close', async () => {
+    const c = await h().raw();
+    c.send(connectV5({ clientId: 'flags' }));
+    expect(await nextDecoded(c)).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    c.send(Buffer.from([0xf1, 0x02, 0x18, 0x00]));
+    await c.waitClosed();
+    expect(c.history.map((p) => decodeV5<Decoded>(p)).map((p) => [p.cmd, p.reasonCode])).toEqual([['connack', 0], ['disconnect', 0x81]]);
+  });
 });
 
-describe('v5 [unnumbered §3.2.2.3.10] plugin API in MQTT 5 terms', () => {
+describe('v5 plugin API: a plugin\'s User Properties on CONNACK', () => {
   const seen: { connect?: Properties; publish?: Properties } = {};
   const propertiesPlugin: BrokerPlugin = {
     name: 'test.properties',
@@ -260,15 +269,18 @@ describe('v5 [unnumbered §3.2.2.3.10] plugin API in MQTT 5 terms', () => {
   };
   const h = useBroker({}, () => ({ plugins: [propertiesPlugin] }));
 
-  it('v5 [unnumbered §3.2.2.3.10] authenticate sees the CONNECT\'s properties and adds User Properties to CONNACK; authorizePublish sees the PUBLISH\'s', async () => {
+  it('v5 [MQTT-3.2.2-20] a client Maximum Packet Size the plugin\'s User Properties would exceed: the CONNACK goes without them', async () => {
+    const full = await h().raw();
+    full.send(connectV5({ clientId: 'props-full', username: 'u' }));
+    const whole = await full.next();
+    expect(decodeV5<Decoded>(whole).properties?.userProperties).toEqual({ tier: 'gold' });
     const c = await h().raw();
-    c.send(connectV5({ clientId: 'props', username: 'u', properties: { userProperties: [['device', 'd1']], sessionExpiryInterval: 30 } }));
-    const ack = await nextDecoded(c);
-    expect([ack.cmd, ack.reasonCode, ack.properties?.userProperties]).toEqual(['connack', 0, { tier: 'gold' }]);
-    expect(seen.connect).toMatchObject({ userProperties: [['device', 'd1']], sessionExpiryInterval: 30 });
-    c.send(encodePacketV5({ type: PacketType.PUBLISH, topic: 't', payload: Buffer.from('x'), qos: 1, packetId: 1, retain: false, dup: false, properties: { contentType: 'text/plain' } }));
-    expect(await nextDecoded(c)).toMatchObject({ cmd: 'puback' });
-    expect(seen.publish).toMatchObject({ contentType: 'text/plain' });
+    c.send(connectV5({ clientId: 'props-tiny', username: 'u', properties: { maximumPacketSize: whole.bytes.length - 1 } }));
+    const ack = await c.next();
+    const decoded = decodeV5<Decoded>(ack);
+    expect([decoded.cmd, decoded.reasonCode, decoded.properties?.userProperties]).toEqual(['connack', 0, undefined]);
+    // 13 bytes less: the one User Property (0x26, 2 + 4 "tier", 2 + 4 "gold").
+    expect(ack.bytes.length).toBe(whole.bytes.length - 13);
   });
 });
 
@@ -338,7 +350,7 @@ describe('v5 enhanced authentication: SCRAM-SHA-256 (auth.scram over the passwor
     return { c, ack: await nextDecoded(c) };
   }
 
-  it('v5 [MQTT-4.12.0-2] [MQTT-4.12.0-5] the right password: CONNACK 0x00 with the method and v=ServerSignature, which the client verifies', async () => {
+  it('v5 [MQTT-4.12.0-2] [MQTT-4.12.0-5] [§4.12] the right password: CONNACK 0x00 with the method and v=ServerSignature, which the client verifies', async () => {
     const client = new ScramClient('alice', 'pencil');
     const { c, ack } = await scramConnect(client);
     expect([ack.cmd, ack.reasonCode, ack.properties?.authenticationMethod]).toEqual(['connack', 0, 'SCRAM-SHA-256']);
@@ -412,7 +424,7 @@ describe('v5 enhanced authentication: SCRAM-SHA-256 (auth.scram over the passwor
     }
   });
 
-  it('[unnumbered §3.1.2.11.9] the same SCRAM entry still serves a plain user name/password CONNECT (auth.file)', async () => {
+  it('v5 [§3.1.2.11.9] the same SCRAM entry still serves a plain user name/password CONNECT (auth.file)', async () => {
     const c = await h().raw();
     c.send(connectV5({ clientId: 'plain', username: 'alice', password: Buffer.from('pencil') }));
     expect(await nextDecoded(c)).toMatchObject({ cmd: 'connack', reasonCode: 0 });

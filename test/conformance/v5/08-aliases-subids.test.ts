@@ -229,7 +229,7 @@ describe('v5 Subscription Identifiers', () => {
     return (await client('publisher')).c;
   }
 
-  it('v5 [MQTT-3.3.4-3] CONNACK says Subscription Identifiers Available; a subscription\'s identifier goes with its deliveries (bytes 0B 07), also the largest 268435455', async () => {
+  it('v5 [MQTT-3.3.4-3] [§3.3.2.3.8] CONNACK says Subscription Identifiers Available; a subscription\'s identifier goes with its deliveries (bytes 0B 07), also the largest 268435455', async () => {
     const { c: s, connack } = await client('ids');
     expect(connack.properties?.subscriptionIdentifiersAvailable).toBe(true);
     await sub(s, 1, { topic: 'a/b', qos: 0 }, { subscriptionIdentifiers: [7] });
@@ -258,7 +258,7 @@ describe('v5 Subscription Identifiers', () => {
     expect(idsOf(decodeV5<Pub>(await s.next()))).toEqual([9]);
   });
 
-  it('v5 [MQTT-3.8.4-3] a re-subscribe replaces the identifier (5 -> none -> 6); an unsubscribe removes it', async () => {
+  it('v5 [MQTT-3.8.4-3] [§3.8.2.1.2] a re-subscribe replaces the identifier (5 -> none -> 6); an unsubscribe removes it', async () => {
     const { c: s } = await client('resub');
     const p = await publisher();
     const next = async (): Promise<number[]> => {
@@ -278,7 +278,7 @@ describe('v5 Subscription Identifiers', () => {
     expect(h().broker.session('resub')!.subscriptionList.map((x) => x.filter)).toEqual(['r/+']);
   });
 
-  it('v5 [MQTT-3.3.4-3] a shared subscription\'s copy carries its own identifier; the session\'s non-shared match is another copy with its identifier', async () => {
+  it('v5 [MQTT-3.3.4-3] [§3.3.4] a shared subscription\'s copy carries its own identifier; the session\'s non-shared match is another copy with its identifier', async () => {
     const { c: s } = await client('sharer');
     await sub(s, 1, { topic: '$share/g/s/#', qos: 0 }, { subscriptionIdentifiers: [11] });
     await sub(s, 2, { topic: 's/+', qos: 0 }, { subscriptionIdentifiers: [12] });
@@ -329,7 +329,7 @@ describe('v5 Subscription Identifiers', () => {
     expect([n.topic, n.properties]).toEqual(['b', undefined]);
   });
 
-  it('v5 [unnumbered §3.8.2.1.2] Subscription Identifier 0 in SUBSCRIBE: DISCONNECT 0x82', async () => {
+  it('v5 [§3.8.2.1.2] [§3.3.2.3.8] Subscription Identifier 0 in SUBSCRIBE: DISCONNECT 0x82', async () => {
     const { c } = await client('zero-id');
     // 82 len | id 00 01 | props: len 2, 0B 00 | filter "x" options 0
     c.send(Buffer.from([0x82, 0x08, 0x00, 0x01, 0x02, 0x0b, 0x00, 0x00, 0x01, 0x78, 0x00]));

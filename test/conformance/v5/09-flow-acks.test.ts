@@ -6,7 +6,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { type Harness, sleep, useBroker, waitFor } from '../../helpers/conformance';
-import { type RawClient, T, idOf, PINGREQ, PINGRESP, toHex, connect as connect311, connack, publish as publish311, pubrel as pubrel311 } from '../../helpers/raw';
+import { type RawClient, PINGREQ, PINGRESP, toHex } from '../../helpers/raw';
 import { connectMqtt5, connectV5, decodeV5 } from '../../helpers/v5';
 import { encodePacketV5 } from '../../../src/core/protocol/encoder-v5';
 import { PacketType, type Properties, type QoS } from '../../../src/core/protocol/packets';
@@ -83,7 +83,7 @@ describe('v5 Receive Maximum (flow control)', () => {
     expect((await next5(sub)).payload!.toString()).toBe('b');
   });
 
-  it('v5 [MQTT-3.3.4-9] [MQTT-4.3.3-4] a QoS 2 delivery holds its slot until PUBCOMP (not PUBREC), and a PUBREC 0x80+ frees it with no PUBREL', async () => {
+  it('v5 [MQTT-3.3.4-9] [MQTT-4.3.3-4] [§4.9] a QoS 2 delivery holds its slot until PUBCOMP (not PUBREC), and a PUBREC 0x80+ frees it with no PUBREL', async () => {
     const { c: sub } = await raw5(h(), 'sub2', { receiveMaximum: 1 });
     await subscribeRaw(sub, 1, [['t', 2]], [2]);
     const { c: pub } = await raw5(h(), 'pub2');
@@ -105,7 +105,7 @@ describe('v5 Receive Maximum (flow control)', () => {
     expect(h().broker.session('sub2')!.inflight).toBe(1);
   });
 
-  it('v5 [MQTT-3.3.4-9] re-sent PUBLISHes count too: back with Receive Maximum 1, the two in flight are re-sent one per PUBACK, then the queued one', async () => {
+  it('v5 [MQTT-3.3.4-9] [§4.9] re-sent PUBLISHes count too: back with Receive Maximum 1, the two in flight are re-sent one per PUBACK, then the queued one', async () => {
     const { c: first } = await raw5(h(), 'back', { receiveMaximum: 3, sessionExpiryInterval: 60 });
     await subscribeRaw(first, 1, [['t', 1]], [1]);
     const { c: pub } = await raw5(h(), 'pubb');
@@ -174,16 +174,6 @@ describe('v5 Receive Maximum (flow control)', () => {
     expect(h().broker.client('steady')).toBeDefined();
   });
 
-  it('3.1.1 is unchanged: a 3.1.1 client may leave more QoS 2 PUBLISHes without PUBREL than max-inflight-messages', async () => {
-    const c = await h().raw();
-    c.send(connect311({ clientId: 'old' }));
-    expect(toHex((await c.next()).bytes)).toBe(toHex(connack(0, 0)));
-    for (let i = 1; i <= 4; i++) c.send(publish311({ topic: 't', qos: 2, id: i }));
-    const recs = await c.take(4);
-    expect(recs.map((p) => p.type)).toEqual([T.PUBREC, T.PUBREC, T.PUBREC, T.PUBREC]);
-    c.send(pubrel311(1));
-    expect((await c.next()).type).toBe(T.PUBCOMP);
-  });
 });
 
 /** A QoS 2 PUBLISH from a raw v5 client, PUBREC and PUBREL answered (its own quota stays free). */
@@ -293,7 +283,7 @@ describe('v5 reason codes on acknowledgements', () => {
     expect((await take5(sub, 2)).map((p) => p.topic)).toEqual(['open/bad', 'open/good']);
   });
 
-  it('v5 [MQTT-3.4.2-1] a retained publish over the retained quota: PUBACK 0x97 (delivered live, not retained)', async () => {
+  it('v5 [MQTT-3.4.2-1] [§4.13.2] a retained publish over the retained quota: PUBACK 0x97 (delivered live, not retained)', async () => {
     const { c: sub } = await raw5(h(), 'watch4');
     await subscribeRaw(sub, 1, [['r/#', 1]], [1]);
     const { c } = await raw5(h(), 'p4');
@@ -315,25 +305,32 @@ describe('v5 reason codes on acknowledgements', () => {
     expect(toHex(b.bytes)).toBe('70 02 00 05');
   });
 
-  it('3.1.1 is unchanged: PUBREL for an unknown id gets the plain PUBCOMP, a refused publish PUBACK 0x00', async () => {
-    const c = await h().raw();
-    c.send(connect311({ clientId: 'old311' }));
-    await c.next();
-    c.send(pubrel311(42));
-    expect(toHex((await c.next()).bytes)).toBe('70 02 00 2a');
-    c.send(publish311({ topic: 'closed/a', qos: 1, id: 3 }));
-    const p = await c.next();
-    expect([p.type, idOf(p), p.bytes.length]).toEqual([T.PUBACK, 3, 4]);
-  });
-
-  it('v5 PUBACK and PUBREC for an id not in flight are ignored (no PUBREL for an unknown PUBREC)', async () => {
+  it('v5 [MQTT-3.6.2-1] a PUBREC for an id not in flight gets PUBREL 0x92 with a Reason String (a PUBACK for one is ignored); a known exchange\'s PUBREL is 0x00', async () => {
     const { c } = await raw5(h(), 'stray');
     c.send(ack5(PacketType.PUBACK, 11), ack5(PacketType.PUBREC, 12));
+    const rel = await next5(c);
+    expect([rel.cmd, rel.messageId, rel.reasonCode, rel.properties?.reasonString]).toEqual(['pubrel', 12, 0x92, 'packet identifier not found']);
     await c.expectNothing();
-    expect(h().broker.client('stray')).toBeDefined();
+    c.send(ack5(PacketType.PUBREC, 13, 0x80)); // a failure code ends the exchange: nothing to answer
+    await c.expectNothing();
+    await subscribeRaw(c, 1, [['open/known', 2]], [2]);
+    const { c: pub } = await raw5(h(), 'known-pub');
+    await publishExactlyOnce(pub, 'open/known', 1, 'k');
+    const p = await next5(c);
+    expect([p.cmd, p.qos]).toEqual(['publish', 2]);
+    c.send(ack5(PacketType.PUBREC, p.messageId!));
+    expect(toHex((await c.next()).bytes)).toBe(`62 02 00 ${p.messageId!.toString(16).padStart(2, '0')}`);
   });
 
-  it('v5 MQTT.js sees the PUBACK reason code of a refused publish', async () => {
+  it('v5 [MQTT-3.6.2-2] [MQTT-3.7.2-2] a client Maximum Packet Size of 8: PUBREL 0x92 and PUBCOMP 0x92 go without their Reason String', async () => {
+    const { c } = await raw5(h(), 'tiny', { maximumPacketSize: 8 });
+    c.send(ack5(PacketType.PUBREC, 12));
+    expect(toHex((await c.next()).bytes)).toBe('62 04 00 0c 92 00');
+    c.send(ack5(PacketType.PUBREL, 13));
+    expect(toHex((await c.next()).bytes)).toBe('70 04 00 0d 92 00');
+  });
+
+  it('v5 [MQTT-3.4.2-1] interop: MQTT.js sees the PUBACK reason code of a refused publish', async () => {
     const { client } = await connectMqtt5(h().port, { clientId: 'js' });
     try {
       const err = await new Promise<Error | undefined>((resolve) => client.publish('closed/z', 'x', { qos: 1 }, (e) => resolve(e ?? undefined)));
@@ -366,27 +363,18 @@ describe('v5 SUBACK reason codes', () => {
     expect([ack.granted, ack.properties?.reasonString]).toEqual([[0x87], undefined]);
   });
 
-  it('3.1.1 is unchanged: every refusal is 0x80', async () => {
-    const c = await h().raw();
-    c.send(connect311({ clientId: 'subs311' }));
-    await c.next();
-    c.send(Buffer.from(sub311()));
-    const p = await c.next();
-    expect(toHex(p.bytes)).toBe('90 07 00 01 01 80 80 02 80');
+  it('v5 [MQTT-3.9.2-1] a client Maximum Packet Size the SUBACK Reason String would exceed: SUBACK 0x87 without it', async () => {
+    const { c } = await raw5(h(), 'subs-tiny', { maximumPacketSize: 10 });
+    c.send(sub5(1, ['b/1', 1]));
+    expect(toHex((await c.next()).bytes)).toBe('90 04 00 01 00 87');
   });
-});
 
-/** A 3.1.1 SUBSCRIBE id 1: a/1 QoS 1, b/1 QoS 1, a/#/x QoS 0, a/2 QoS 2, a/3 QoS 0. */
-function sub311(): Buffer {
-  const f = (t: string, q: number): Buffer => Buffer.concat([Buffer.from([0, t.length]), Buffer.from(t), Buffer.from([q])]);
-  const body = Buffer.concat([Buffer.from([0, 1]), f('a/1', 1), f('b/1', 1), f('a/#/x', 0), f('a/2', 2), f('a/3', 0)]);
-  return Buffer.concat([Buffer.from([0x82, body.length]), body]);
-}
+});
 
 describe('v5 retained message expiry', () => {
   const h = useBroker({ limits: { 'max-retained-messages': 1 } });
 
-  it('v5 [MQTT-3.3.2-5] a retained message whose Message Expiry Interval passed is not sent on subscribe, and is removed (counted, quota freed)', async () => {
+  it('v5 [MQTT-3.3.2-5] [§3.3.1.3] a retained message whose Message Expiry Interval passed is not sent on subscribe, and is removed (counted, quota freed)', async () => {
     const { c: pub } = await raw5(h(), 'rp');
     pub.send(pub5('keep/short', 1, 1, 'gone soon', { messageExpiryInterval: 1 }, true));
     expect((await next5(pub)).reasonCode ?? 0).toBe(0);
@@ -424,5 +412,90 @@ describe('v5 retained message expiry', () => {
     await next5(pub);
     await waitFor(() => h().broker.retainedCount === 0, 3000, 'the retained message to expire');
     expect(h().broker.stats.retainedExpired).toBe(1);
+  });
+});
+
+describe('v5 failure codes and expiry in the QoS 1/2 exchanges', () => {
+  const h = useBroker();
+
+  /** A raw v5 subscriber with a session (Session Expiry 60 s), subscribed to `filter`. */
+  async function subscriber(clientId: string, filter: string, qos: QoS, clean = true): Promise<RawClient> {
+    const c = await h().raw();
+    c.send(connectV5({ clientId, cleanSession: clean, properties: { sessionExpiryInterval: 60 } }));
+    expect((await next5(c)).reasonCode).toBe(0);
+    if (filter !== '') await subscribeRaw(c, 1, [[filter, qos]], [qos]);
+    return c;
+  }
+
+  async function resume(clientId: string): Promise<RawClient> {
+    return subscriber(clientId, '', 0, false);
+  }
+
+  it('v5 [MQTT-4.4.0-2] a PUBACK or PUBREC with a failure code acknowledges the PUBLISH: after a reconnect (Clean Start 0) neither is re-sent', async () => {
+    const c = await subscriber('refuser', 'f/#', 2);
+    const { c: pub } = await raw5(h(), 'f-pub');
+    pub.send(pub5('f/1', 1, 1, 'one'));
+    expect((await next5(pub)).cmd).toBe('puback');
+    await publishExactlyOnce(pub, 'f/2', 2, 'two');
+    const [one, two] = await take5(c, 2);
+    expect([one.qos, two.qos]).toEqual([1, 2]);
+    c.send(ack5(PacketType.PUBACK, one.messageId!, 0x80), ack5(PacketType.PUBREC, two.messageId!, 0x80));
+    await c.expectNothing();
+    c.destroy();
+    await h().gone('refuser');
+    const again = await resume('refuser');
+    await again.expectNothing();
+    expect(again.history.map((p) => decodeV5<Decoded>(p).cmd)).toEqual(['connack', 'pingresp']);
+  });
+
+  it('v5 [MQTT-4.3.3-7] a QoS 2 PUBLISH already sent is re-sent after a reconnect although its Message Expiry Interval (1 s) has passed', async () => {
+    const c = await subscriber('late', 'x/q2', 2);
+    const { c: pub } = await raw5(h(), 'x-pub');
+    pub.send(pub5('x/q2', 2, 1, 'kept', { messageExpiryInterval: 1 }));
+    expect((await next5(pub)).cmd).toBe('pubrec');
+    const first = await next5(c);
+    expect([first.cmd, first.payload!.toString()]).toEqual(['publish', 'kept']);
+    c.destroy();
+    await h().gone('late');
+    await sleep(1500);
+    const again = await resume('late');
+    const resent = await next5(again);
+    expect([resent.cmd, resent.messageId, resent.payload!.toString()]).toEqual(['publish', first.messageId, 'kept']);
+  });
+
+  it('v5 [MQTT-4.3.3-13] the QoS 2 acknowledgements go on after the Message Expiry Interval (1 s) passed: PUBREL gets PUBCOMP 0x00 inbound, PUBREC gets PUBREL outbound', async () => {
+    const c = await subscriber('slow-acks', 'y/q2', 2);
+    const { c: pub } = await raw5(h(), 'y-pub');
+    pub.send(pub5('y/q2', 2, 3, 'y', { messageExpiryInterval: 1 }));
+    expect((await next5(pub)).cmd).toBe('pubrec');
+    const delivered = await next5(c);
+    await sleep(1500);
+    pub.send(ack5(PacketType.PUBREL, 3));
+    expect(toHex((await pub.next()).bytes)).toBe('70 02 00 03');
+    c.send(ack5(PacketType.PUBREC, delivered.messageId!));
+    const rel = await next5(c);
+    expect([rel.cmd, rel.messageId, rel.reasonCode ?? 0]).toEqual(['pubrel', delivered.messageId, 0]);
+  });
+});
+
+describe('v5 shared subscriptions and failure codes', () => {
+  const h = useBroker();
+
+  it('v5 [MQTT-4.8.2-6] a PUBACK 0x80 from the member that got a shared message discards it: it is not offered to the other member, nor re-sent', async () => {
+    const a = (await raw5(h(), 'member-a')).c;
+    const b = (await raw5(h(), 'member-b')).c;
+    await subscribeRaw(a, 1, [['$share/g/s/1', 1]], [1]);
+    await subscribeRaw(b, 1, [['$share/g/s/1', 1]], [1]);
+    const { c: pub } = await raw5(h(), 's-pub');
+    pub.send(pub5('s/1', 1, 1, 'once'));
+    expect((await next5(pub)).cmd).toBe('puback');
+    await waitFor(() => a.inbox.length + b.inbox.length > 0, 2000, 'the shared delivery');
+    const [got, other] = a.inbox.length > 0 ? [a, b] : [b, a];
+    const p = await next5(got);
+    expect([p.cmd, p.payload!.toString()]).toEqual(['publish', 'once']);
+    got.send(ack5(PacketType.PUBACK, p.messageId!, 0x80));
+    await got.expectNothing();
+    await other.expectNothing();
+    expect(other.history.map((x) => decodeV5<Decoded>(x).cmd)).toEqual(['connack', 'suback', 'pingresp']);
   });
 });
