@@ -175,13 +175,13 @@ describe('v5 4.1 sessions, 4.2 connections, 4.5 receipt, 4.7 topics', () => {
     }
   });
 
-  it('v5 [§4.7.2] a client PUBLISH to $SYS/... is acknowledged and dropped (documented choice): a $SYS/# subscriber never sees it', async () => {
+  it('v5 [§4.7.2] a client PUBLISH to $SYS/... is acknowledged PUBACK 0x87 and dropped (documented choice): a $SYS/# subscriber never sees it', async () => {
     const s = await connected5(h(), 's');
     await sub5(s, 1, [{ topic: '$SYS/test/#', qos: 1 }]);
     const p = await connected5(h(), 'p');
     p.send(publish5('$SYS/test/x', 'fake', 1, 1));
     const ack = await p.next();
-    expect([ack.type, toHex(ack.bytes.subarray(2, 4))]).toEqual([4, '00 01']);
+    expect([ack.type, toHex(ack.bytes.subarray(2, 5))]).toEqual([4, '00 01 87']);
     await h().expectNothing(s);
   });
 });
