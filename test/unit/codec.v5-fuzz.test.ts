@@ -73,8 +73,15 @@ function checkProperties(p: Properties | undefined, context: number): void {
   if (p.authenticationData !== undefined && p.authenticationMethod === undefined) fail('data without method');
 }
 
-function checkPacket(p: Packet): void {
+/**
+ * `level` is the parser's level when it decoded `p`. Before a v5 CONNECT the level is 3.1.1's, so a
+ * mutated CONNECT that became another packet decodes in its 3.1.1 form (a DISCONNECT or an ack
+ * without a Reason Code): right for the codec, and the dispatch closes the connection on any first
+ * packet that is not CONNECT [MQTT-3.1.0-1]. Only v5 packets must carry a v5 Reason Code.
+ */
+function checkPacket(p: Packet, level: number): void {
   const code = (type: number, c: number | undefined) => {
+    if (c === undefined && level < 5) return;
     if (c === undefined || !isReasonCodeAllowed(type, c)) throw new Error(`reason code ${c} on ${type}`);
   };
   switch (p.type) {
@@ -89,8 +96,8 @@ function checkPacket(p: Packet): void {
       return;
     case PacketType.UNSUBACK:
       checkProperties(p.properties, p.type);
-      if (p.reasonCodes === undefined || p.reasonCodes.length === 0) throw new Error('no reason codes');
-      for (const c of p.reasonCodes) code(p.type, c);
+      if (level === 5 && (p.reasonCodes === undefined || p.reasonCodes.length === 0)) throw new Error('no reason codes');
+      for (const c of p.reasonCodes ?? []) code(p.type, c);
       return;
     case PacketType.PUBACK:
     case PacketType.PUBREC:
@@ -140,9 +147,11 @@ function run(chunks: Buffer[], level: 4 | 5): Outcome {
     for (const chunk of chunks) {
       parser.push(chunk);
       let p: Packet | null;
+      let level = parser.protocolLevel;
       while ((p = parser.next()) !== null) {
         if (++steps > total + chunks.length + 1) throw new Error('parser does not make progress');
-        checkPacket(p);
+        checkPacket(p, level);
+        level = parser.protocolLevel;
         packets.push(JSON.stringify(p));
       }
     }

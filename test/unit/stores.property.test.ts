@@ -2,9 +2,9 @@ import * as fc from 'fast-check';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QoS } from '../../src/core/protocol/packets';
+import type { QoS, RetainHandling } from '../../src/core/protocol/packets';
 import { InflightMessage, Message, OutboundState, QueuedMessage } from '../../src/core/sessions/message';
-import type { Session } from '../../src/core/sessions/session';
+import type { Session, SubscriptionOptions } from '../../src/core/sessions/session';
 import { MemoryRetainedStore, MemorySessionStore } from '../../src/core/stores/memory';
 import { SqliteStore } from '../../src/core/stores/sqlite';
 import type { RetainedStore, SessionStore } from '../../src/core/stores/store';
@@ -16,7 +16,7 @@ import type { RetainedStore, SessionStore } from '../../src/core/stores/store';
 type Op =
   | { k: 'create'; c: number }
   | { k: 'delete'; c: number }
-  | { k: 'sub'; c: number; f: number; q: QoS; o: number }
+  | { k: 'sub'; c: number; f: number; q: QoS; o: SubscriptionOptions | null }
   | { k: 'unsub'; c: number; f: number }
   | { k: 'enqueue'; c: number; t: number; q: QoS; r: boolean; v5: V5 | null }
   | { k: 'dequeue'; c: number }
@@ -48,11 +48,20 @@ const v5: fc.Arbitrary<V5 | null> = fc.option(
 const expiry = fc.option(fc.constantFrom(0, 10, 300));
 
 const client = fc.integer({ min: 0, max: 3 });
+/** MQTT 5 Subscription Options of a SUBSCRIBE, or none (a 3.1.1 SUBSCRIBE). */
+const subscriptionOptions: fc.Arbitrary<SubscriptionOptions | null> = fc.option(
+  fc.record({
+    noLocal: fc.boolean(),
+    retainAsPublished: fc.boolean(),
+    retainHandling: fc.constantFrom<RetainHandling>(0, 1, 2),
+    subscriptionId: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 268_435_455 })),
+  }),
+);
 const qos = fc.constantFrom<QoS>(0, 1, 2);
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('create' as const), c: client }),
   fc.record({ k: fc.constant('delete' as const), c: client }),
-  fc.record({ k: fc.constant('sub' as const), c: client, f: fc.integer({ min: 0, max: 4 }), q: qos, o: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ k: fc.constant('sub' as const), c: client, f: fc.integer({ min: 0, max: 4 }), q: qos, o: subscriptionOptions }),
   fc.record({ k: fc.constant('unsub' as const), c: client, f: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ k: fc.constant('enqueue' as const), c: client, t: fc.integer({ min: 0, max: 9 }), q: qos, r: fc.boolean(), v5 }),
   fc.record({ k: fc.constant('dequeue' as const), c: client }),
@@ -92,9 +101,8 @@ function apply(o: Op, sessions: SessionStore, retained: RetainedStore, msg: Mess
     case 'sub':
       if (s === undefined) return;
       s.setSubscription(`f/${o.f}`, o.q);
-      // As the SUBSCRIBE handler does: the options are set after the QoS.
-      if (o.o !== 0) (s.subscriptionOptions ??= new Map()).set(`f/${o.f}`, o.o);
-      else s.subscriptionOptions?.delete(`f/${o.f}`);
+      // As the SUBSCRIBE handler does: the options are set after the QoS (all defaults or null: none kept).
+      s.setSubscriptionOptions(`f/${o.f}`, o.o);
       return;
     case 'unsub':
       s?.deleteSubscription(`f/${o.f}`);
@@ -163,7 +171,7 @@ function snapshot(sessions: SessionStore, retained: RetainedStore): unknown {
       username: s.username,
       expiry: s.expiryRequested ? s.expiryInterval : null,
       subscriptions: [...(s.subscriptions ?? new Map())].sort(),
-      options: [...(s.subscriptionOptions ?? new Map())].sort(),
+      options: [...(s.subscriptionOptions ?? new Map())].map(([f, o]) => [f, { ...o }] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
       queue: [...(s.queue ?? [])].map((q) => [q.message.topic, q.message.payload.toString(), q.message.qos, q.qos, q.retainFlag, ...v5Of(q.message)]),
       inflight: [...(s.inflight ?? new Map()).values()].map((e) => [e.packetId, e.message.topic, e.message.payload.toString(), e.qos, e.state, ...v5Of(e.message)]),
       incomingQos2: [...(s.incomingQos2 ?? [])].sort(),
