@@ -230,6 +230,14 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   }
 
   private readonly onBatch = (batch: number, ok: boolean): void => {
+    // A batch refused at once (Redis not connected) settles inside the bus's flush, possibly in
+    // the very turn whose acknowledgements the CommitGate has not looked at yet: reported one
+    // turn later, so that the gate holds them first and then drops them.
+    if (!ok) setImmediate(this.settle, batch, false);
+    else this.settle(batch, true);
+  };
+
+  private readonly settle = (batch: number, ok: boolean): void => {
     if (batch > this.settledBatch) this.settledBatch = batch;
     this.settledHandler?.(batch, ok);
   };
