@@ -30,6 +30,9 @@ import type { RedisFactory } from './redis-connection';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
 
+/** setTimeout's limit (~24.8 days): a longer Will Delay is published then (documented). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The Will of a client of this node, as kept in Redis so a survivor can publish it. */
 interface StoredWill {
   /** Lease token of the connection that left it: not published if the client id has a newer one. */
@@ -310,7 +313,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
         const timer = setTimeout(() => {
           this.willTimers.delete(timer);
           void this.publishOrphanWill(clientId, will);
-        }, will.d * 1000);
+        }, Math.min(will.d * 1000, MAX_TIMER_MS));
         this.willTimers.add(timer);
       } else await this.publishOrphanWill(clientId, will);
     }
