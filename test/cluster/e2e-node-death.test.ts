@@ -79,7 +79,7 @@ describe('cluster: losing a node (3 nodes, real redis-server)', () => {
   it('v5 [MQTT-3.1.2-8] a dead node\'s client Will waits for its Will Delay; v5 [MQTT-3.1.3-9] none when the client reconnected elsewhere within it', async () => {
     const watcher = await connectTo(cluster.url(2), { clientId: 'delay-watcher' });
     await watcher.subscribeAsync('dwills/#', { qos: 1 });
-    const probePub = await connectTo(cluster.url(0), { clientId: 'delay-probe' });
+    const probePub = await connectTo(cluster.url(1), { clientId: 'delay-probe' });
     await routed(probePub, watcher, 'dwills/probe');
     const got = collect(watcher);
     const will = (topic: string): object => ({ topic, payload: Buffer.from('late'), qos: 1, retain: false, properties: { willDelayInterval: 2 } });

@@ -47,6 +47,37 @@ describe('cluster routing (3 nodes, real redis-server)', () => {
     expect(got2).toEqual(expected);
   });
 
+  it('v5 [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] MQTT 5 properties travel to another node unchanged; v5 [MQTT-3.3.2-6] Message Expiry as the interval left', async () => {
+    const pub = await connectTo(cluster.url(1));
+    const sub = await connectTo(cluster.url(2));
+    await sub.subscribeAsync('props/#', { qos: 1 });
+    await routed(pub, sub, 'props/probe');
+    const got = new Promise<Record<string, unknown>>((resolve) => {
+      sub.on('message', (topic, _payload, packet) => {
+        if (topic === 'props/x') resolve(packet.properties as Record<string, unknown>);
+      });
+    });
+    const properties = {
+      userProperties: { a: '1', b: '2' },
+      contentType: 'text/plain',
+      responseTopic: 'props/reply',
+      correlationData: Buffer.from('corr'),
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 60,
+    };
+    await pub.publishAsync('props/x', 'with properties', { qos: 1, properties });
+    const p = await got;
+    expect(p).toMatchObject({
+      userProperties: { a: '1', b: '2' },
+      contentType: 'text/plain',
+      responseTopic: 'props/reply',
+      correlationData: Buffer.from('corr'),
+      payloadFormatIndicator: true,
+    });
+    expect(p.messageExpiryInterval).toBeGreaterThanOrEqual(59);
+    expect(p.messageExpiryInterval).toBeLessThanOrEqual(60);
+  });
+
   it('keeps the order of one publisher: 300 QoS 1 messages arrive on another node in order', async () => {
     const pub = await connectTo(cluster.url(2));
     const sub = await connectTo(cluster.url(0));

@@ -22,7 +22,7 @@ import type { ClientLink } from '../connection/link';
 import type { Engine } from '../engine';
 import type { BrokerEmitter, RemoteAckGate, RemoteRoute, RouteSink } from '../engine/ports';
 import { PacketType, type Properties, type WillMessage } from '../protocol/packets';
-import { encodeProperties, readProperties } from '../protocol/properties';
+import { encodeProperties, readProperties, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/properties';
 import { Message } from '../sessions/message';
 import type { Router } from '../engine/router';
 import { RedisClusterEngine } from './redis-engine';
@@ -280,7 +280,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       p: will.payload.toString('base64'),
       qos: will.qos,
       r: will.retain,
-      props: will.properties !== undefined ? encodeProperties(will.properties, 0).toString('base64') : null,
+      props: will.properties !== undefined ? propertiesWithLength(will.properties, 0).toString('base64') : null,
       d: conn.v5 !== null ? (will.properties?.willDelayInterval ?? 0) : 0,
     };
     command.hset(this.keys.wills(this.nodeId), conn.clientId, JSON.stringify(record)).catch(() => undefined);
@@ -343,7 +343,15 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
 /** A message's MQTT 5 properties for another node (Message Expiry as the interval left); null for none. */
 function propertiesFrame(msg: Message): Buffer | null {
   const props = msg.properties;
-  if (msg.expiresAt === 0) return props === null ? null : encodeProperties(props, PacketType.PUBLISH);
+  if (msg.expiresAt === 0) return props === null ? null : propertiesWithLength(props, PacketType.PUBLISH);
   const left = Math.max(1, Math.ceil((msg.expiresAt - Date.now()) / 1000));
-  return encodeProperties({ ...props, messageExpiryInterval: left }, PacketType.PUBLISH);
+  return propertiesWithLength({ ...props, messageExpiryInterval: left }, PacketType.PUBLISH);
+}
+
+/** Properties as they stand in a packet (Property Length first), which readProperties reads back. */
+function propertiesWithLength(props: Properties, context: number): Buffer {
+  const body = encodeProperties(props, context);
+  const out = Buffer.allocUnsafe(variableByteIntegerSize(body.length) + body.length);
+  body.copy(out, writeVariableByteInteger(out, 0, body.length));
+  return out;
 }
