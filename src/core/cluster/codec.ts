@@ -113,7 +113,7 @@ export function decodeBatch(batch: Buffer, origin: string, each: (m: ClusterMess
         groups.push(batch.toString('utf8', at, at + length)); at += length;
       }
     }
-    each({ topic, payload, qos: (flags & 3) as QoS, retain: (flags & FLAG_RETAIN) !== 0, origin, publisherId, properties, groups, plain: (flags & FLAG_NO_PLAIN) === 0 });
+    each({ topic, payload, qos: (flags & 3) as QoS, retain: (flags & FLAG_RETAIN) !== 0, origin, publisherId, properties, groups: groups ?? undefined, plain: (flags & FLAG_NO_PLAIN) !== 0 ? false : undefined });
     count++;
   }
   return count;
