@@ -5,7 +5,7 @@
  * unless the client took its id elsewhere meanwhile. Three broker processes, one redis-server.
  * Needs dist/.
  */
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { killClusterNodes, startCluster, TEST_NODE_TTL_MS, type TestCluster } from '../helpers/cluster-nodes';
 import { waitFor } from '../helpers/wait';
 import { collect, connectTo, endClients, routed } from './cluster-clients';
@@ -82,7 +82,7 @@ describe('cluster: losing a node (3 nodes, real redis-server)', () => {
     const probePub = await connectTo(cluster.url(1), { clientId: 'delay-probe' });
     await routed(probePub, watcher, 'dwills/probe');
     const got = collect(watcher);
-    const will = (topic: string): object => ({ topic, payload: Buffer.from('late'), qos: 1, retain: false, properties: { willDelayInterval: 2 } });
+    const will = (topic: string): NonNullable<IClientOptions['will']> => ({ topic, payload: Buffer.from('late'), qos: 1, retain: false, properties: { willDelayInterval: 2 } });
     await connectTo(cluster.url(0), { clientId: 'delayed', clean: false, properties: { sessionExpiryInterval: 60 }, will: will('dwills/delayed') });
     await connectTo(cluster.url(0), { clientId: 'comes-back', clean: false, properties: { sessionExpiryInterval: 60 }, will: will('dwills/back') });
     const delayed = firstMessage(watcher, 'dwills/delayed');
