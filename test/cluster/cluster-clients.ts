@@ -11,10 +11,17 @@ export function connectTo(url: string, o: IClientOptions = {}): Promise<MqttClie
   const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...o });
   clients.add(client);
   return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('error', (err) => {
+    // Only the first connection's failure ends the client: a reconnecting client (servers: [...])
+    // meets refused connections to a killed node on its way to another one.
+    const onError = (err: Error): void => {
       client.end(true);
       reject(err);
+    };
+    client.once('error', onError);
+    client.once('connect', () => {
+      client.off('error', onError);
+      client.on('error', () => undefined); // reconnect attempts to a dead node: expected
+      resolve(client);
     });
   });
 }
