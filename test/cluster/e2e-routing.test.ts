@@ -156,4 +156,13 @@ describe('cluster routing (3 nodes, real redis-server)', () => {
       await cluster.redis.start();
     }
   });
+
+  it('v5 [MQTT-3.2.2-8] refuses a CONNECT while Redis is down with CONNACK 0x88 Server unavailable (the client id cannot be owned cluster-wide)', async () => {
+    await cluster.redis.kill();
+    try {
+      await expect(connectTo(cluster.url(2), { clientId: 'no-redis' })).rejects.toMatchObject({ code: 0x88 });
+    } finally {
+      await cluster.redis.start();
+    }
+  });
 });
