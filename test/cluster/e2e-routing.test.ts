@@ -157,7 +157,7 @@ describe('cluster routing (3 nodes, real redis-server)', () => {
     }
   });
 
-  it('v5 [MQTT-3.2.2-8] refuses a CONNECT while Redis is down with CONNACK 0x88 Server unavailable (the client id cannot be owned cluster-wide)', async () => {
+  it('refuses a CONNECT while Redis is down with CONNACK 0x88 Server unavailable (the client id cannot be owned cluster-wide)', async () => {
     await cluster.redis.kill();
     try {
       await expect(connectTo(cluster.url(2), { clientId: 'no-redis' })).rejects.toMatchObject({ code: 0x88 });
