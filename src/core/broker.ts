@@ -140,6 +140,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       clients,
     });
     this.cluster?.bind(this.engine);
+    if (clients !== undefined) clients.onTakenOver = (session) => this.engine.discardSession(session);
     this.listenerFactory = options.listenerFactory ?? new ListenerFactory();
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
   }

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { IDisconnectPacket, MqttClient } from 'mqtt';
 import { hashPassword } from '../../src/core/auth/hashes';
 import { killClusterNodes, startCluster, type TestCluster } from '../helpers/cluster-nodes';
-import { connectTo, endClients } from './cluster-clients';
+import { waitFor } from '../helpers/wait';
+import { connectTo, endClients, routed } from './cluster-clients';
 
 /** Resolves when `client`'s connection is closed, with the DISCONNECT the server sent (if any). */
 function closedWith(client: MqttClient): Promise<{ disconnect: IDisconnectPacket | null; at: number }> {
@@ -65,6 +66,31 @@ describe('cluster client ids (3 nodes, real redis-server)', () => {
     expect(disconnect?.reasonCode).toBe(0x8e);
     // Bound: one Redis round trip (the kick on node 0's channel); stated in docs/cluster.md.
     expect(at - connackAt).toBeLessThan(1000);
+  });
+
+  it('a persistent session taken over from another node leaves the old node: its routes go, its Will is not published there', async () => {
+    const redis = cluster.redis.inspector();
+    const watcher = await connectTo(cluster.url(2), { clientId: 'moved-watcher' });
+    await watcher.subscribeAsync('moved/will', { qos: 1 });
+    const old = await connectTo(cluster.url(0), {
+      clientId: 'moved', clean: false, properties: { sessionExpiryInterval: 300 },
+      will: { topic: 'moved/will', payload: Buffer.from('will'), qos: 1, retain: false },
+    });
+    await old.subscribeAsync('moved/data/#', { qos: 1 });
+    const routes = (): Promise<number> => redis.sismember('nestmq:{meta}:routes:node-0', 'moved/data/#');
+    await waitFor(async () => (await routes()) === 1, 3000, 'route of node 0 stored');
+    const closed = closedWith(old);
+    await connectTo(cluster.url(1), { clientId: 'moved', clean: false, properties: { sessionExpiryInterval: 300 } });
+    expect((await closed).disconnect?.reasonCode).toBe(0x8e);
+    await waitFor(async () => (await routes()) === 0, 3000, 'route of node 0 removed');
+    // A Will published at the takeover would have reached the watcher before this probe through node 0.
+    const probe = await connectTo(cluster.url(0), { clientId: 'moved-probe' });
+    let wills = 0;
+    watcher.on('message', (topic, payload) => {
+      if (topic === 'moved/will' && payload.toString() === 'will') wills++;
+    });
+    await routed(probe, watcher, 'moved/will');
+    expect(wills).toBe(0);
   });
 
   it('[MQTT-3.1.4-2] a 3.1.1 client id taken over on another node: the old connection is closed', async () => {

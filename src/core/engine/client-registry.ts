@@ -1,6 +1,7 @@
 import type { ClientLeases } from '../cluster/types';
 import type { ClientLink } from '../connection/link';
 import type { WillMessage } from '../protocol/packets';
+import type { Session } from '../sessions/session';
 import { CloseReason } from '../protocol/reason-codes';
 
 /**
@@ -73,6 +74,8 @@ const NEVER_MS = 100 * 365 * 24 * 3600 * 1000;
 export class ClusterClientRegistry extends LocalClientRegistry {
   /** Keeps the Wills of this node's clients where survivors find them (ClusterNode); null: not kept. */
   wills: { willConnected(conn: ClientLink, will: WillMessage): void; willGone(clientId: string): void } | null = null;
+  /** Drops a session taken over by another node from this node (the Broker: discardSession). */
+  onTakenOver: ((session: Session) => void) | null = null;
   /** Client ids connected here whose Will is recorded. */
   private readonly withWill = new Set<string>();
 
@@ -141,7 +144,15 @@ export class ClusterClientRegistry extends LocalClientRegistry {
     if (conn === undefined || conn.clusterToken !== token) return;
     // The lease is gone: nothing to give back (a newer token owns the record, or none does).
     conn.clusterToken = null;
-    conn.close(why === 'kicked' ? CloseReason.Takeover : CloseReason.StoreFailure);
+    if (why === 'expired') return conn.close(CloseReason.StoreFailure);
+    // Taken over from another node: the client goes on there. Its Will is not published here
+    // (a reconnection, as a same-node takeover that resumes the session; docs/cluster.md), and
+    // the session leaves this node's memory: the new owner has it (or, with per-node stores, a
+    // new one), and its routes must not keep drawing messages here.
+    const session = conn.session;
+    conn.will = null;
+    conn.close(CloseReason.Takeover);
+    if (session !== null && session.connection === null && this.onTakenOver !== null) this.onTakenOver(session);
   };
 
   private readonly reportError = (err: unknown): void => {
