@@ -26,7 +26,7 @@ import { encodeProperties, readProperties, variableByteIntegerSize, writeVariabl
 import { Message } from '../sessions/message';
 import type { Router } from '../engine/router';
 import { RedisClusterEngine } from './redis-engine';
-import type { RedisFactory } from './redis-connection';
+import { type RedisFactory, whenReady } from './redis-connection';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
 
@@ -132,7 +132,11 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   async start(): Promise<void> {
     this.engine.bus.onBatch(this.onBatch);
     this.engine.membership.onNodeDied(this.onNodeDied);
-    this.command = this.connect('command');
+    const command = (this.command = this.connect('command'));
+    await whenReady(command);
+    // Will records left by an earlier run of this node id (a stop that could not delete them):
+    // none of those clients is connected here now.
+    await command.del(this.keys.wills(this.nodeId));
     await this.engine.start(this.onMessage);
   }
 
@@ -142,6 +146,8 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     for (const t of this.willTimers) clearTimeout(t);
     this.willTimers.clear();
     await this.engine.routes.flushed().catch(() => undefined);
+    // A clean stop: this node's clients are gone, their Will records with them.
+    if (this.command?.status === 'ready') await this.command.del(this.keys.wills(this.nodeId)).catch(() => undefined);
     await this.engine.close();
     this.command?.disconnect(false);
   }
