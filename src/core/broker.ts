@@ -5,6 +5,8 @@ import type { BrokerConfig, BrokerConfigInput } from './config/types';
 import { validateConfig } from './config/validate';
 import { type ClientLink, Pause } from './connection/link';
 import { Engine, type BrokerStats } from './engine';
+import { ClusterClientRegistry } from './engine/client-registry';
+import { ClusterNode } from './cluster/cluster-node';
 import { createDispatcher } from './handlers';
 import type { BrokerEvents } from './hooks/events';
 import type { BrokerPlugin } from './hooks/plugin';
@@ -102,6 +104,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly listenerFactory: ListenerFactory;
   /** Auth warnings raised before start() (reading the files), emitted once started. */
   private earlyWarnings: Error[] | null = [];
+  /** This broker as a node of a cluster (config `cluster`); null on a single node. */
+  readonly cluster: ClusterNode | null;
 
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
@@ -123,10 +127,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.emit('warning', e);
     });
     if (options.subscriptions !== undefined && options.subscriptions.size !== 0) throw new Error('options.subscriptions must be an empty trie');
+    // Cluster (docs/cluster.md): client ids through leases, routes and the bus plugged in at start.
+    let clients: ClusterClientRegistry | undefined;
+    this.cluster = this.config.cluster === null ? null : new ClusterNode(this.config.cluster, this);
+    if (this.cluster !== null) {
+      clients = new ClusterClientRegistry(this.cluster.engine.leases, this.config.limits.sessionExpiry, (err) => this.emit('warning', new Error(`cluster: ${err.message}`)));
+      clients.wills = this.cluster;
+    }
     this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this, {
       dispatcher: createDispatcher,
       subscriptions: options.subscriptions,
+      clients,
     });
+    this.cluster?.bind(this.engine);
+    if (clients !== undefined) clients.onTakenOver = (session) => this.engine.discardSession(session);
     this.listenerFactory = options.listenerFactory ?? new ListenerFactory();
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
   }
@@ -257,10 +271,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
       await this.stores.retained.open();
       this.engine.restore();
       this.engine.expireSessions();
+      // Before the listeners: a client is accepted only once this node routes and owns ids.
+      if (this.cluster !== null) await this.cluster.start();
       this.mqttListeners = this.config.listeners.map((l) => this.listenerFactory.create(l, this.engine));
       await Promise.all(this.mqttListeners.map((l) => l.listen()));
     } catch (err) {
       await Promise.all(this.mqttListeners.map((l) => l.stopAccepting().catch(() => undefined)));
+      await this.cluster?.close().catch(() => undefined);
       this._state = 'stopped';
       throw err;
     }
@@ -335,6 +352,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     for (const l of this.mqttListeners) l.destroyAll();
     await accepting;
     this.engine.stop();
+    // After the clients: their routes and leases are given back, then the node leaves.
+    if (this.cluster !== null) await this.cluster.close().catch((err: Error) => this.emit('warning', new Error(`cluster: close: ${err.message}`)));
     await this.stores.sessions.flush();
     await this.stores.retained.flush();
     await this.stores.sessions.close();

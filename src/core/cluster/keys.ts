@@ -37,6 +37,8 @@ export class ClusterKeys {
   inbox(id: string): string { return `${this.prefix}:{n:${id}}:in`; }
   /** Pub/sub channel that asks a node to close clients (kick). */
   kick(id: string): string { return `${this.prefix}:{n:${id}}:kick`; }
+  /** HASH client id -> Will of a client connected to the node (published by a survivor if the node dies). */
+  wills(id: string): string { return `${this.prefix}:{n:${id}}:wills`; }
 
   // --- per client ---
   lease(clientId: string): string { return `${this.prefix}:{c:${clientId}}:lease`; }

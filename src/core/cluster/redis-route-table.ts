@@ -229,7 +229,9 @@ export class RedisRouteTable implements RouteTable {
     this.plain.match(topic, this.plainResult);
     const plain = this.plainResult;
     for (let i = 0; i < plain.length; i++) nodes[count++] = plain.subscribers[i];
+    out.plainCount = count;
     out.localGroupCount = 0;
+    out.pickCount = 0;
     if (this.groups.size > 0) {
       this.sharedTrie.match(topic, this.sharedResult);
       const shared = this.sharedResult;
@@ -238,6 +240,8 @@ export class RedisRouteTable implements RouteTable {
         const pick = group.nodes[group.cursor++ % group.nodes.length];
         if (group.cursor >= group.nodes.length) group.cursor = 0;
         if (pick === this.nodeId) out.localGroups[out.localGroupCount++] = group.key;
+        out.pickGroups[out.pickCount] = group.key;
+        out.pickNodes[out.pickCount++] = pick;
         let seen = false;
         for (let j = 0; j < count; j++) if (nodes[j] === pick) { seen = true; break; }
         if (!seen) nodes[count++] = pick;

@@ -23,6 +23,13 @@ export interface ClusterMessage {
   publisherId: string;
   /** MQTT 5 PUBLISH properties, already encoded by the codec (opaque here); null for 3.1.1. */
   properties: Buffer | null;
+  /**
+   * Shared subscriptions: the '$share/group/filter' groups the sending node picked the receiving
+   * node for (it delivers to one local member of each). Absent or null: none.
+   */
+  groups?: readonly string[] | null;
+  /** False when the receiver was picked only for `groups`: no delivery to its plain subscriptions. Default true. */
+  plain?: boolean;
 }
 
 /**
@@ -35,8 +42,14 @@ export interface ClusterMessage {
 export class RouteMatch {
   nodes: string[] = [];
   nodeCount = 0;
+  /** nodes[0..plainCount) hold a matching plain filter; the rest were only picked for a group. */
+  plainCount = 0;
   localGroups: string[] = [];
   localGroupCount = 0;
+  /** Every group pick of this match: group key and the node picked (this one included). */
+  pickGroups: string[] = [];
+  pickNodes: string[] = [];
+  pickCount = 0;
 }
 
 /** Cluster-wide table of which node holds which filters. */
@@ -120,7 +133,7 @@ export interface ClientLeases {
    * client id; `previousOwner` is the node that held a live lease (ask it to close the old
    * connection: kick()). Refused when the session belongs to another username.
    */
-  acquire(clientId: string, username: Username): Promise<AcquireResult>;
+  acquire(clientId: string, username: Username, keepMs?: number): Promise<AcquireResult>;
   /** Gives the lease up, only if `token` is still the current one. */
   release(clientId: string, token: string): Promise<boolean>;
   /** Whether `token` is the current token of `clientId`. */

@@ -74,6 +74,7 @@ export interface LimitsConfigInput {
 }
 
 export interface BrokerConfigInput {
+  cluster?: { redis?: string; 'node-id'?: string; prefix?: string; 'lease-ms'?: number; 'node-ttl-ms'?: number };
   listeners?: Record<string, ListenerConfigInput>;
   'timeout-disconnect-delay'?: number;
   auth?: AuthConfigInput;
@@ -263,6 +264,23 @@ export interface PersistenceConfig {
   readonly synchronous: 'normal' | 'full';
 }
 
+/**
+ * Several brokers acting as one over Redis (docs/cluster.md). Absent (`cluster` null): a single
+ * node, exactly as without it.
+ */
+export interface ClusterConfig {
+  /** Redis URL (`redis://host:6379`, `rediss://` for TLS); turns clustering on. */
+  readonly redis: string;
+  /** This node's id, unique in the cluster; default: the hostname (the pod name). */
+  readonly nodeId: string;
+  /** Prefix of every Redis key, so several clusters can share a Redis. */
+  readonly prefix: string;
+  /** Client id lease (ms): a node that loses Redis drops its clients before this passes; renewed every third. */
+  readonly leaseMs: number;
+  /** Node heartbeat TTL (ms): a node silent this long is dead; its clients' Wills are published by a survivor. */
+  readonly nodeTtlMs: number;
+}
+
 export interface ReloadConfig {
   /**
    * Watch the config file, the password and ACL files and the TLS certificates (their folders:
@@ -306,4 +324,6 @@ export interface BrokerConfig {
    * gets prefix + its client id in CONNACK. Empty: not offered.
    */
   readonly responseInformation: string;
+  /** Clustering over Redis; null: a single node. */
+  readonly cluster: ClusterConfig | null;
 }

@@ -12,7 +12,9 @@ import type {
   LimitsConfig,
   ListenerConfig,
   ListenerConfigInput,
+  ClusterConfig,
 } from './types';
+import { hostname } from 'node:os';
 
 /** Thrown by validateConfig with every problem found, each naming its key path. */
 export class ConfigError extends Error {
@@ -82,8 +84,9 @@ const TOP_KEYS = new Set([
   'admin', 'logging', 'shutdown-grace-period', 'shutdown-drain-delay', 'reload',
   // hbmqtt keys it reads but nestmq has no use for (accepted so hbmqtt files load unchanged).
   'publish-retry-delay', 'persistence',
-  'response-information',
+  'response-information', 'cluster',
 ]);
+const CLUSTER_KEYS = new Set(['redis', 'node-id', 'prefix', 'lease-ms', 'node-ttl-ms']);
 const LISTENER_KEYS = new Set([
   'bind', 'type', 'max-connections', 'max_connections', 'ssl', 'cafile', 'capath', 'cadata', 'certfile', 'keyfile',
   'require-certificate', 'use-identity-as-username',
@@ -574,11 +577,53 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
     ),
     warnings: Object.freeze(warnings),
     responseInformation: responseInformation(input['response-information'], problems),
+    cluster: clusterConfig(input.cluster, problems, bounded),
   };
   if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   Object.freeze(config);
   validated.add(config);
   return config;
+}
+
+/**
+ * `cluster`: absent = single node. `redis` is required once the section is there (an env
+ * override NESTMQ_CLUSTER__REDIS alone creates it); `node-id` defaults to the hostname.
+ */
+function clusterConfig(
+  v: unknown,
+  problems: string[],
+  bounded: (path: string, v: unknown, min: number, max: number, integer: boolean, fallback: number) => number,
+): ClusterConfig | null {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) {
+    problems.push('cluster: expected a mapping (redis, node-id, prefix, lease-ms, node-ttl-ms)');
+    return null;
+  }
+  for (const key of Object.keys(v)) if (!CLUSTER_KEYS.has(key)) problems.push(`cluster.${key}: unknown key`);
+  const redis = v.redis;
+  if (typeof redis !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(redis)) {
+    problems.push(`cluster.redis: expected a Redis URL such as redis://redis:6379, got ${JSON.stringify(redis)}`);
+    return null;
+  }
+  const rawId = v['node-id'] ?? hostname();
+  const nodeId = typeof rawId === 'number' ? String(rawId) : rawId;
+  // A node id is part of Redis keys and hash tags: no braces, no whitespace.
+  if (typeof nodeId !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(nodeId)) {
+    problems.push(`cluster.node-id: expected 1 to 128 letters, digits, '.', '_' or '-', got ${JSON.stringify(rawId)}`);
+    return null;
+  }
+  const prefix = v.prefix ?? 'nestmq';
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(prefix)) {
+    problems.push(`cluster.prefix: expected 1 to 64 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(prefix)}`);
+    return null;
+  }
+  return Object.freeze({
+    redis,
+    nodeId,
+    prefix,
+    leaseMs: bounded('cluster.lease-ms', v['lease-ms'], 300, 3_600_000, true, 15000),
+    nodeTtlMs: bounded('cluster.node-ttl-ms', v['node-ttl-ms'], 300, 3_600_000, true, 10000),
+  });
 }
 
 /** `response-information`: a topic prefix (a valid topic once a client id follows it), or empty. */

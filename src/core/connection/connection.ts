@@ -37,6 +37,7 @@ export class Connection implements ClientLink {
   session: Session | null = null;
   will: WillMessage | null = null;
   closeReason: CloseReason | '' = '';
+  clusterToken: string | null = null;
   /** Subject CN of a verified TLS client certificate. */
   certificateCommonName: string | null = null;
   /** The listener takes the certificate's CN as the username (use-identity-as-username). */

@@ -93,6 +93,8 @@ export interface ClientLink {
   will: WillMessage | null;
   /** Why it closed ('' while open): the clientDisconnected event's reason. */
   readonly closeReason: CloseReason | '';
+  /** Cluster: the fencing token of this connection's client id lease (ClusterClientRegistry); null on a single node. */
+  clusterToken: string | null;
   readonly listener: string;
   /** `host:port` of the peer. */
   readonly remoteAddress: string;

@@ -1,4 +1,7 @@
+import type { ClientLeases } from '../cluster/types';
 import type { ClientLink } from '../connection/link';
+import type { WillMessage } from '../protocol/packets';
+import type { Session } from '../sessions/session';
 import { CloseReason } from '../protocol/reason-codes';
 
 /**
@@ -18,6 +21,13 @@ export interface ClientRegistry {
   /** `conn` closed: it no longer holds its client id (unless a newcomer already took it). */
   release(conn: ClientLink): void;
   values(): IterableIterator<ClientLink>;
+  /**
+   * Cluster only: takes the client id cluster-wide before the session is claimed (CONNECT, once
+   * authenticated; the connection's reading is paused meanwhile). Resolves true when this node
+   * owns it now (conn.clusterToken set, the previous owner asked to close its connection), false
+   * when the username rule refuses; rejects when the cluster cannot answer.
+   */
+  acquire?(conn: ClientLink, username: string | null): Promise<boolean>;
 }
 
 export class LocalClientRegistry implements ClientRegistry {
@@ -48,4 +58,104 @@ export class LocalClientRegistry implements ClientRegistry {
   values(): IterableIterator<ClientLink> {
     return this.byId.values();
   }
+}
+
+/** A lease of this long is kept for a session that never expires (PEXPIRE takes it). */
+const NEVER_MS = 100 * 365 * 24 * 3600 * 1000;
+
+/**
+ * Client ids unique cluster-wide [MQTT-3.1.4-2]: this node's connections (LocalClientRegistry)
+ * plus a lease per client id in the cluster (ClientLeases, with a fencing token). acquire() at
+ * CONNECT takes the lease (after the username rule) and asks the previous owner node to close its
+ * connection; that node closes it only if its token is older (a late kick never closes a newer
+ * connection). A lease this node lost (kicked, or not renewed in time: Redis unreachable) closes
+ * its connection: 0x8E Session taken over for a kick, 0x80 when the lease expired.
+ */
+export class ClusterClientRegistry extends LocalClientRegistry {
+  /** Keeps the Wills of this node's clients where survivors find them (ClusterNode); null: not kept. */
+  wills: { willConnected(conn: ClientLink, will: WillMessage): void; willGone(clientId: string): void } | null = null;
+  /** Drops a session taken over by another node from this node (the Broker: discardSession). */
+  onTakenOver: ((session: Session) => void) | null = null;
+  /** Client ids connected here whose Will is recorded. */
+  private readonly withWill = new Set<string>();
+
+  constructor(
+    private readonly leases: ClientLeases,
+    /** limits.session-expiry (s) for 3.1.1 persistent sessions: how long the username rule outlives the connection. */
+    private readonly sessionExpiry: number,
+    private readonly onError: (err: Error) => void,
+  ) {
+    super();
+    leases.onLost(this.onLost);
+  }
+
+  acquire(conn: ClientLink, username: string | null): Promise<boolean> {
+    const leases = this.leases;
+    const clientId = conn.clientId;
+    return leases.acquire(clientId, username, this.keepMs(conn)).then((result) => {
+      if ('refused' in result) return false;
+      const token = result.token;
+      conn.clusterToken = token;
+      if (result.previousOwner !== null && result.previousOwner !== leases.nodeId) {
+        leases.kick(result.previousOwner, clientId, token).catch(this.reportError);
+      }
+      // Gone while the lease was taken (the client closed): give it back at once.
+      if (conn.closeReason !== '') this.giveBack(conn);
+      return true;
+    });
+  }
+
+  /** How long the ownership record (and its username) outlives the connection: the session's lifetime. */
+  private keepMs(conn: ClientLink): number {
+    const v5 = conn.v5;
+    if (v5 !== null) {
+      const s = v5.sessionExpiryInterval;
+      return s === 0 ? 0 : s === 0xffffffff ? NEVER_MS : s * 1000;
+    }
+    if (conn.cleanSession) return 0;
+    return this.sessionExpiry > 0 ? this.sessionExpiry * 1000 : NEVER_MS;
+  }
+
+  override register(conn: ClientLink): void {
+    super.register(conn);
+    if (conn.will !== null && this.wills !== null) {
+      this.withWill.add(conn.clientId);
+      this.wills.willConnected(conn, conn.will);
+    }
+  }
+
+  override release(conn: ClientLink): void {
+    super.release(conn);
+    // The Will record is this node's for the client id: gone with its last local connection.
+    if (this.wills !== null && this.get(conn.clientId) === undefined && this.withWill.delete(conn.clientId)) this.wills.willGone(conn.clientId);
+    this.giveBack(conn);
+  }
+
+  /** The lease of a connection that ended (or never attached); only if its token is still current. */
+  giveBack(conn: ClientLink): void {
+    const token = conn.clusterToken;
+    if (token === null) return;
+    conn.clusterToken = null;
+    this.leases.release(conn.clientId, token).catch(this.reportError);
+  }
+
+  private readonly onLost = (clientId: string, token: string, why: 'kicked' | 'expired'): void => {
+    const conn = this.get(clientId);
+    if (conn === undefined || conn.clusterToken !== token) return;
+    // The lease is gone: nothing to give back (a newer token owns the record, or none does).
+    conn.clusterToken = null;
+    if (why === 'expired') return conn.close(CloseReason.StoreFailure);
+    // Taken over from another node: the client goes on there. Its Will is not published here
+    // (a reconnection, as a same-node takeover that resumes the session; docs/cluster.md), and
+    // the session leaves this node's memory: the new owner has it (or, with per-node stores, a
+    // new one), and its routes must not keep drawing messages here.
+    const session = conn.session;
+    conn.will = null;
+    conn.close(CloseReason.Takeover);
+    if (session !== null && session.connection === null && this.onTakenOver !== null) this.onTakenOver(session);
+  };
+
+  private readonly reportError = (err: unknown): void => {
+    this.onError(err instanceof Error ? err : new Error(String(err)));
+  };
 }

@@ -1,7 +1,7 @@
 import { CloseReason } from '../protocol/reason-codes';
 import type { ClientLink } from '../connection/link';
 import type { RetainedStore, SessionStore } from '../stores/store';
-import type { BrokerEmitter } from './ports';
+import type { BrokerEmitter, RemoteAckGate } from './ports';
 
 /**
  * Output batching and the group commit gate. A connection's first send() of an event-loop turn
@@ -17,6 +17,13 @@ export class CommitGate {
   private flushScheduled = false;
   /** Connections with output held until the running group commit completes. */
   private awaitingCommit: ClientLink[] = [];
+  /** Cluster: output held for a bus batch; null on a single node (one null check per turn). */
+  private remote: RemoteAckGate | null = null;
+  /** Held connections, in turns: heldBatches[i] is the batch heldTurns[i] waits for (ascending). */
+  private heldTurns: ClientLink[][] = [];
+  private heldBatches: number[] = [];
+  /** The latest batch each held connection waits for (output of a later turn is in its buffer too). */
+  private readonly heldUntil = new Map<ClientLink, number>();
 
   constructor(
     private readonly sessions: SessionStore,
@@ -37,10 +44,58 @@ export class CommitGate {
     }
   }
 
+  /** Cluster: acknowledgements also wait for the bus batch carrying their messages to other nodes. */
+  setRemoteGate(remote: RemoteAckGate): void {
+    this.remote = remote;
+    remote.onSettled(this.onRemoteSettled);
+  }
+
   private readonly flushAll = (): void => {
     this.flushScheduled = false;
     const list = this.dirty;
     this.dirty = [];
+    if (this.remote !== null) {
+      const batch = this.remote.pendingBatch();
+      if (batch !== 0) {
+        // A QoS 1/2 message of an unsettled batch left for another node: early output (QoS 0/1
+        // deliveries) goes now, the rest (acknowledgements) when Redis accepted the batch.
+        const held: ClientLink[] = [];
+        for (let i = 0; i < list.length; i++) {
+          if (!list[i].flushEarly()) continue;
+          held.push(list[i]);
+          this.heldUntil.set(list[i], batch);
+        }
+        if (held.length > 0) {
+          this.heldTurns.push(held);
+          this.heldBatches.push(batch);
+        }
+        return;
+      }
+    }
+    this.release(list);
+  };
+
+  /** Batches up to `batch` settled: their held output leaves (through the store's gate), or on failure never does. */
+  private readonly onRemoteSettled = (batch: number, ok: boolean): void => {
+    while (this.heldBatches.length > 0 && this.heldBatches[0] <= batch) {
+      this.heldBatches.shift();
+      const list = this.heldTurns.shift()!;
+      const ready: ClientLink[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const conn = list[i];
+        const until = this.heldUntil.get(conn);
+        if (until === undefined || until > batch) continue; // also waits for a later batch
+        this.heldUntil.delete(conn);
+        ready.push(conn);
+      }
+      if (ok) this.release(ready);
+      // The messages these acknowledgements stand for did not reach the other nodes: close
+      // without sending them, the clients re-send (docs/cluster.md "When Redis is down").
+      else for (let i = 0; i < ready.length; i++) ready[i].abort(CloseReason.StoreFailure);
+    }
+  };
+
+  private release(list: ClientLink[]): void {
     if (this.durable && this.commitPending()) {
       // Group commit in progress (a millisecond or so): QoS 0/1 deliveries go now, the rest
       // (acknowledgements first of all) when the store has committed.

@@ -131,6 +131,8 @@ export class Engine implements ConnectionHost<ClientLink> {
     }
     if (conn.retainedJobs !== null) this.delivery.retainedDelivery.closed(conn);
     const willPublished = wasConnected && this.lifecycle.connectionClosed(conn);
+    // Cluster: a lease taken for a CONNECT that was then refused (or closed first) goes back.
+    if (!wasConnected && conn.clusterToken !== null && this.clients.acquire !== undefined) this.clients.release(conn);
     this.backpressure.connectionClosed(conn);
     if (wasConnected && this.events.listenerCount('clientDisconnected') > 0) {
       this.events.emit('clientDisconnected', {
@@ -172,12 +174,23 @@ export class Engine implements ConnectionHost<ClientLink> {
     return this.lifecycle.assignClientId();
   }
 
-  /** See SessionLifecycle.load: a promise when CONNECT must wait for the session store. */
-  loadSession(clientId: string): Session | undefined | Promise<Session | undefined> {
-    return this.lifecycle.load(clientId);
+  /**
+   * See SessionLifecycle.load: a promise when CONNECT must wait for the session store. In a
+   * cluster the client id's lease is taken first (ClusterClientRegistry.acquire), then the session
+   * loaded: `conn` (authenticated as `username`) holds its token afterwards unless refused.
+   */
+  loadSession(clientId: string, conn?: ClientLink, username: string | null = null): Session | undefined | Promise<Session | undefined> {
+    const clients = this.clients;
+    if (clients.acquire === undefined || conn === undefined) return this.lifecycle.load(clientId);
+    return clients.acquire(conn, username).then((owned) => (owned ? this.lifecycle.load(clientId) : undefined));
   }
 
-  mayClaimSession(clientId: string, username: string | null): boolean {
+  /**
+   * The username rule: a session belongs to the username that created it; in a cluster the lease
+   * record carries it across nodes (no token after loadSession: refused there).
+   */
+  mayClaimSession(clientId: string, username: string | null, conn?: ClientLink): boolean {
+    if (conn !== undefined && this.clients.acquire !== undefined && conn.clusterToken === null) return false;
     return this.lifecycle.mayClaim(clientId, username);
   }
 

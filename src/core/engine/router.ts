@@ -8,7 +8,7 @@ import { RetainedQuota } from '../topics/retained-quota';
 import { MatchResult, type SubscriptionTrie } from '../topics/subscription-trie';
 import { hashString, isSharedFilter, type SharedGroup, SharedRefusal, type SharedSubscriptions, sharedFilterStart } from '../topics/shared-groups';
 import type { Delivery } from './delivery';
-import type { BrokerEmitter, RemoteRoute } from './ports';
+import type { BrokerEmitter, RemoteRoute, RouteSink } from './ports';
 import type { BrokerStats } from './stats';
 
 /**
@@ -24,6 +24,8 @@ export class Router {
   readonly retainedQuota: RetainedQuota;
   /** Messages for subscribers on other nodes; null on a single node. */
   remote: RemoteRoute | null = null;
+  /** Local subscriptions as cluster routes; null on a single node. */
+  routes: RouteSink | null = null;
 
   constructor(
     private readonly limits: LimitsConfig,
@@ -49,20 +51,25 @@ export class Router {
   subscribe(filter: string, session: Session, qos: QoS, restored = false): boolean {
     const start = isSharedFilter(filter) ? sharedFilterStart(filter) : -1;
     if (start < 0) {
-      this.subscriptions.add(filter, session, qos);
+      if (this.subscriptions.add(filter, session, qos) && this.routes !== null) this.routes.addFilter(filter);
       return true;
     }
     const limits = this.limits;
+    const before = this.shared.memberships;
     const refusal = this.shared.add(filter, start, session, qos, hashString(session.clientId), restored ? 0 : limits.maxSharedGroups, restored ? 0 : limits.maxSharedGroupMembers);
-    if (refusal === SharedRefusal.NONE) return true;
+    if (refusal === SharedRefusal.NONE) {
+      if (this.routes !== null && this.shared.memberships > before) this.routes.addFilter(filter);
+      return true;
+    }
     this.stats.refusedSharedLimit++;
     return false;
   }
 
   /** Removes what subscribe() indexed; a shared group goes with its last member. */
   unsubscribe(filter: string, session: Session): boolean {
-    if (isSharedFilter(filter) && this.shared.remove(filter, session)) return true;
-    return this.subscriptions.remove(filter, session);
+    const removed = (isSharedFilter(filter) && this.shared.remove(filter, session)) || this.subscriptions.remove(filter, session);
+    if (removed && this.routes !== null) this.routes.removeFilter(filter);
+    return removed;
   }
 
   private readonly onRetainedExpired = (): void => {
@@ -96,6 +103,37 @@ export class Router {
       if (publisher !== null) msg.retainedOwner = publisher.username;
       retained = this.retainedQuota.retain(msg);
     }
+    // In a cluster: to the other nodes first, which also picks the share groups this node serves.
+    const remote = this.remote;
+    if (remote !== null) remote.forward(msg, publisher);
+    this.deliverLocal(msg, publisher, remote !== null, remote !== null ? remote.localGroups : null, remote !== null ? remote.localGroupCount : 0);
+    if (this.events.listenerCount('messageReceived') > 0) {
+      this.events.emit('messageReceived', { clientId: msg.origin, topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain });
+    }
+    return retained;
+  }
+
+  /**
+   * A message another node routed here (docs/cluster.md): its retained state and its other nodes
+   * were that node's business; delivered to this node's plain subscriptions when `plain`, and to
+   * the share groups listed in `groups` (the sender picked this node for them).
+   */
+  publishFromCluster(msg: Message, plain: boolean, groups: readonly string[] | null): void {
+    this.deliverLocal(msg, null, true, groups, groups === null ? 0 : groups.length, !plain);
+  }
+
+  /**
+   * One delivery per matching local session. `onlyGroups`: shared delivery restricted to the
+   * groups in `groups[0..groupCount)` (a cluster picked them for this node); otherwise every
+   * matching local group. With `onlyGroups` and a null `groups` nothing shared is delivered;
+   * `plain === false` is expressed by `skipPlain`.
+   */
+  private deliverLocal(msg: Message, publisher: ClientLink | null, onlyGroups: boolean, groups: readonly string[] | null, groupCount: number, skipPlain = false): void {
+    if (!skipPlain) this.deliverPlain(msg, publisher);
+    if (this.shared.size > 0 && (!onlyGroups || groupCount > 0)) this.deliverShared(msg, publisher, onlyGroups, groups, groupCount);
+  }
+
+  private deliverPlain(msg: Message, publisher: ClientLink | null): void {
     const match = this.match;
     this.subscriptions.match(msg.topic, match);
     const n = match.length;
@@ -112,23 +150,29 @@ export class Router {
       }
       match.reset();
     }
-    // One copy per share group, to one of its members (docs/shared-subscriptions.md); besides the
-    // non-shared subscriptions above, so a client in both gets two copies (v5 section 4.8.2 allows it).
-    if (this.shared.size > 0) {
-      const groups = this.sharedMatch;
-      this.shared.match(msg.topic, groups);
-      const m = groups.length;
-      if (m > 0) {
-        const delivery = this.delivery;
-        const list = groups.subscribers;
-        for (let i = 0; i < m; i++) delivery.deliverShared(list[i], msg, publisher);
-        groups.reset();
-      }
-    }
-    if (this.remote !== null) this.remote.forward(msg, publisher);
-    if (this.events.listenerCount('messageReceived') > 0) {
-      this.events.emit('messageReceived', { clientId: msg.origin, topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain });
-    }
-    return retained;
   }
+
+  /**
+   * One copy per share group, to one of its members (docs/shared-subscriptions.md); besides the
+   * non-shared subscriptions, so a client in both gets two copies (v5 section 4.8.2 allows it).
+   */
+  private deliverShared(msg: Message, publisher: ClientLink | null, onlyGroups: boolean, picked: readonly string[] | null, pickedCount: number): void {
+    const groups = this.sharedMatch;
+    this.shared.match(msg.topic, groups);
+    const m = groups.length;
+    if (m === 0) return;
+    const delivery = this.delivery;
+    const list = groups.subscribers;
+    for (let i = 0; i < m; i++) {
+      const group = list[i];
+      if (onlyGroups && !listed(picked!, pickedCount, group.key)) continue; // another node serves it
+      delivery.deliverShared(group, msg, publisher);
+    }
+    groups.reset();
+  }
+}
+
+function listed(list: readonly string[], count: number, key: string): boolean {
+  for (let i = 0; i < count; i++) if (list[i] === key) return true;
+  return false;
 }

@@ -237,6 +237,7 @@ export class SessionLifecycle {
     session.expiryRequested = v5 !== null;
     session.connection = conn;
     session.username = conn.username;
+    session.clusterToken = conn.clusterToken;
     this.sessions.attached?.(session);
     conn.session = session;
     this.stats.clientsByProtocolLevel[conn.protocolLevel]++;
@@ -323,6 +324,14 @@ export class SessionLifecycle {
     this.stats.willsDelayed++;
     const expiry = session.expiryInterval;
     if (seconds > 0 && (expiry === 0 || seconds < expiry)) this.willDelays.schedule(session, Date.now() + seconds * 1000);
+  }
+
+  /**
+   * Cluster: the Will of a client of a node that died, published by the survivor that claimed its
+   * cleanup (cluster/cluster-node.ts), authorized as any Will.
+   */
+  publishOrphanWill(clientId: string, username: string | null, will: WillMessage): void {
+    this.publishWill({ clientId, username, remoteAddress: '', listener: '' }, will);
   }
 
   private publishWill(client: ClientInfo, will: WillMessage): void {

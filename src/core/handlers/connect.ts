@@ -247,7 +247,7 @@ function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome)
   // The session must be in memory before it is claimed: a store that fetches it (Redis) answers
   // with a promise, and, as for authentication, nothing the client sent after CONNECT is acted
   // on until it is in [MQTT-3.1.4-5]. The memory and SQLite stores answer at once.
-  const loaded = engine.loadSession(conn.clientId);
+  const loaded = engine.loadSession(conn.clientId, conn, outcome.username);
   if (!isThenable(loaded)) return acceptConnect(engine, conn, outcome.username, outcome);
   conn.pause(Pause.SESSION);
   loaded.then(
@@ -272,7 +272,7 @@ function completeConnect(engine: Engine, conn: Connection, outcome: AuthOutcome)
 
 /** CONNECT authenticated and its session (if any) in memory: claim it, attach it, CONNACK. */
 function acceptConnect(engine: Engine, conn: Connection, username: string | null, outcome: AuthOutcome): void {
-  if (!engine.mayClaimSession(conn.clientId, username)) {
+  if (!engine.mayClaimSession(conn.clientId, username, conn)) {
     // A session belongs to the username that created it: another user presenting its client id
     // would take over its in-flight and queued messages (and kick its live client), so the
     // newcomer is refused and the session, live or not, is left alone. See docs/auth.md.

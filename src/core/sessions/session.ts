@@ -78,6 +78,12 @@ export class Session {
   username: string | null | undefined = undefined;
   /** Payload bytes in `queue`: its reserve (max-queued-bytes-per-session) first, then the shared budget. */
   queuedBytes = 0;
+  /**
+   * Cluster: the fencing token of the client id lease its current (or last) connection holds
+   * (docs/cluster.md); a session store in Redis passes it with every write, which Redis refuses
+   * once another node took the client id over. Null on a single node.
+   */
+  clusterToken: string | null = null;
   /** The user this session is counted against for max-sessions-per-user (the username at creation). */
   countedUser: string | null | undefined = undefined;
   private nextPacketId = 1;

@@ -1,0 +1,363 @@
+/**
+ * This broker as one node of a cluster (docs/cluster.md): the ClusterEngine's parts plugged into
+ * the engine's seams.
+ *
+ *   Router.remote (RemoteRoute)   a routed message goes to the nodes whose routes match, nowhere
+ *                                 else; one node per share group is picked cluster-wide.
+ *   Router.routes (RouteSink)     local subscriptions become routes (reference-counted).
+ *   CommitGate (RemoteAckGate)    PUBACK/PUBREC of a QoS 1/2 message that left for another node
+ *                                 wait until Redis accepted the bus batch carrying it.
+ *   ClusterClientRegistry         client ids unique cluster-wide: a lease with a fencing token.
+ *   membership.onNodeDied         the Wills of a dead node's clients, published by one survivor.
+ *
+ * Messages arriving from the bus are delivered locally only (Router.publishFromCluster): never
+ * forwarded again, retained state untouched (the publishing node's store did it).
+ *
+ * Per message: RouteTable.match (memory), one frame encoded and appended per destination; no
+ * promise, no closure. Wills: one Redis write per CONNECT that carries a Will, one per close.
+ */
+import Redis from 'ioredis';
+import type { ClusterConfig } from '../config/types';
+import type { ClientLink } from '../connection/link';
+import type { Engine } from '../engine';
+import type { BrokerEmitter, RemoteAckGate, RemoteRoute, RouteSink } from '../engine/ports';
+import { PacketType, type Properties, type WillMessage } from '../protocol/packets';
+import { encodeProperties, readProperties, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/properties';
+import { Message } from '../sessions/message';
+import type { Router } from '../engine/router';
+import { RedisClusterEngine } from './redis-engine';
+import { type RedisFactory, whenReady } from './redis-connection';
+import { ClusterKeys } from './keys';
+import { RouteMatch, type ClusterMessage } from './types';
+
+/** setTimeout's limit (~24.8 days): a longer Will Delay is published then (documented). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The Will of a client of this node, as kept in Redis so a survivor can publish it. */
+interface StoredWill {
+  /** Lease token of the connection that left it: not published if the client id has a newer one. */
+  t: string;
+  /** Username, for the publish authorization. */
+  u: string | null;
+  topic: string;
+  /** Payload, base64. */
+  p: string;
+  qos: 0 | 1 | 2;
+  r: boolean;
+  /** MQTT 5 Will Properties (codec bytes, base64), or null. */
+  props: string | null;
+  /** Will Delay Interval (s). */
+  d: number;
+}
+
+export interface ClusterNodeStats {
+  /** Messages sent to other nodes (one per destination node). */
+  forwarded: number;
+  /** Messages received from other nodes. */
+  received: number;
+  /** Wills of dead nodes' clients published here. */
+  orphanWillsPublished: number;
+  /** Of those, skipped because the client id was taken again elsewhere (newer lease token). */
+  orphanWillsSkipped: number;
+}
+
+export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
+  readonly nodeId: string;
+  readonly engine: RedisClusterEngine;
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0 };
+  localGroups: readonly string[] = [];
+  localGroupCount = 0;
+  private readonly keys: ClusterKeys;
+  private readonly match = new RouteMatch();
+  /** Reused for every outgoing message: send() encodes it at once. */
+  private readonly outgoing: ClusterMessage = { topic: '', payload: Buffer.alloc(0), qos: 0, retain: false, origin: '', publisherId: '', properties: null, groups: null, plain: true };
+  private router: Router | null = null;
+  private brokerEngine: Engine | null = null;
+  /** Latest bus batch carrying a QoS 1/2 client message for another node; settledBatch: the latest settled. */
+  private ackBatch = 0;
+  private settledBatch = 0;
+  private settledHandler: ((batch: number, ok: boolean) => void) | null = null;
+  /** Own connection for the Will records (`{n:<id>}:wills`), next to the engine's. */
+  private command: Redis | null = null;
+  private readonly willTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    readonly config: ClusterConfig,
+    private readonly events: BrokerEmitter,
+  ) {
+    this.nodeId = config.nodeId;
+    this.keys = new ClusterKeys(config.prefix);
+    this.engine = new RedisClusterEngine({
+      nodeId: config.nodeId,
+      connect: this.connect,
+      prefix: config.prefix,
+      leaseMs: config.leaseMs,
+      nodeTtlMs: config.nodeTtlMs,
+      reapMs: Math.max(100, Math.floor(config.nodeTtlMs / 4)),
+    });
+  }
+
+  /** Opens a Redis connection with the options the parts expect (redis-connection.ts). */
+  private readonly connect: RedisFactory = (role) => {
+    const redis = new Redis(this.config.redis, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(times * 50, 1000),
+      // A blocking XREAD re-sent after a reconnect would read from a stale position.
+      autoResendUnfulfilledCommands: role !== 'blocking',
+      lazyConnect: false,
+    });
+    redis.on('error', this.onRedisError);
+    return redis;
+  };
+
+  private lastErrorReport = 0;
+  private readonly onRedisError = (err: Error): void => {
+    const now = Date.now();
+    if (this.closed || now - this.lastErrorReport < 5000) return; // reconnect attempts: one warning per 5 s
+    this.lastErrorReport = now;
+    this.events.emit('warning', new Error(`cluster: redis: ${err.message}`));
+  };
+
+  /** Plugs this node into the engine (before start: restored subscriptions become routes). */
+  bind(engine: Engine): void {
+    this.brokerEngine = engine;
+    this.router = engine.router;
+    engine.router.remote = this;
+    engine.router.routes = this;
+    engine.commitGate.setRemoteGate(this);
+  }
+
+  async start(): Promise<void> {
+    this.engine.bus.onBatch(this.onBatch);
+    this.engine.membership.onNodeDied(this.onNodeDied);
+    const command = (this.command = this.connect('command'));
+    await whenReady(command);
+    // Will records left by an earlier run of this node id (a stop that could not delete them):
+    // none of those clients is connected here now.
+    await command.del(this.keys.wills(this.nodeId));
+    await this.engine.start(this.onMessage);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.willTimers) clearTimeout(t);
+    this.willTimers.clear();
+    await this.engine.routes.flushed().catch(() => undefined);
+    // A clean stop: this node's clients are gone, their Will records with them.
+    if (this.command?.status === 'ready') await this.command.del(this.keys.wills(this.nodeId)).catch(() => undefined);
+    await this.engine.close();
+    this.command?.disconnect(false);
+  }
+
+  // ---- RouteSink ----------------------------------------------------------------------------
+
+  addFilter(filter: string): void {
+    this.engine.routes.addFilter(filter);
+  }
+
+  removeFilter(filter: string): void {
+    this.engine.routes.removeFilter(filter);
+  }
+
+  // ---- RemoteRoute --------------------------------------------------------------------------
+
+  forward(msg: Message, publisher: ClientLink | null): void {
+    const match = this.match;
+    this.engine.routes.match(msg.topic, match);
+    this.localGroups = match.localGroups;
+    this.localGroupCount = match.localGroupCount;
+    const n = match.nodeCount;
+    if (n === 0 || (n === 1 && match.nodes[0] === this.nodeId)) return;
+    const out = this.outgoing;
+    out.topic = msg.topic;
+    out.payload = msg.payload;
+    out.qos = msg.qos;
+    out.retain = msg.retain;
+    out.publisherId = msg.origin;
+    out.properties = propertiesFrame(msg);
+    out.groups = null;
+    out.plain = true;
+    const batch = match.pickCount === 0 ? this.sendPlain(out, match) : this.sendWithGroups(out, match);
+    // Only a client's QoS 1/2 PUBLISH has an acknowledgement to hold.
+    if (batch !== 0 && msg.qos > 0 && publisher !== null) this.ackBatch = batch;
+  }
+
+  /** To every matching node but this one; the batch number, 0 when nothing left. */
+  private sendPlain(out: ClusterMessage, match: RouteMatch): number {
+    const nodes = match.nodes;
+    const n = match.nodeCount;
+    let others = 0;
+    for (let i = 0; i < n; i++) if (nodes[i] !== this.nodeId) others++;
+    if (others === 0) return 0;
+    this.stats.forwarded += others;
+    return this.engine.bus.send(out, nodes, n);
+  }
+
+  /**
+   * Shared subscriptions matched: each destination learns which groups it was picked for (and
+   * whether it also has plain subscriptions); nodes picked for no group share one frame.
+   */
+  private sendWithGroups(out: ClusterMessage, match: RouteMatch): number {
+    const plainOnly: string[] = [];
+    let batch = 0;
+    for (let i = 0; i < match.nodeCount; i++) {
+      const node = match.nodes[i];
+      if (node === this.nodeId) continue;
+      let groups: string[] | null = null;
+      for (let j = 0; j < match.pickCount; j++) {
+        if (match.pickNodes[j] === node) (groups ??= []).push(match.pickGroups[j]);
+      }
+      if (groups === null) {
+        plainOnly.push(node);
+        continue;
+      }
+      out.groups = groups;
+      out.plain = i < match.plainCount;
+      batch = this.engine.bus.send(out, [node], 1);
+      this.stats.forwarded++;
+    }
+    out.groups = null;
+    out.plain = true;
+    if (plainOnly.length > 0) {
+      batch = this.engine.bus.send(out, plainOnly, plainOnly.length);
+      this.stats.forwarded += plainOnly.length;
+    }
+    return batch;
+  }
+
+  // ---- RemoteAckGate ------------------------------------------------------------------------
+
+  pendingBatch(): number {
+    return this.ackBatch > this.settledBatch ? this.ackBatch : 0;
+  }
+
+  onSettled(handler: (batch: number, ok: boolean) => void): void {
+    this.settledHandler = handler;
+  }
+
+  private readonly onBatch = (batch: number, ok: boolean): void => {
+    // A batch refused at once (Redis not connected) settles inside the bus's flush, possibly in
+    // the very turn whose acknowledgements the CommitGate has not looked at yet: reported one
+    // turn later, so that the gate holds them first and then drops them.
+    if (!ok) setImmediate(this.settle, batch, false);
+    else this.settle(batch, true);
+  };
+
+  private readonly settle = (batch: number, ok: boolean): void => {
+    if (batch > this.settledBatch) this.settledBatch = batch;
+    this.settledHandler?.(batch, ok);
+  };
+
+  // ---- from the bus -------------------------------------------------------------------------
+
+  private readonly onMessage = (m: ClusterMessage): void => {
+    const router = this.router;
+    if (router === null) return;
+    this.stats.received++;
+    // The payload is a view into the bus entry: Message.compact() copies it if it is kept.
+    const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.publisherId);
+    if (m.properties !== null) {
+      try {
+        const props = readProperties({ buf: m.properties, p: 0, e: m.properties.length }, PacketType.PUBLISH);
+        if (props !== undefined) msg.setV5Properties(props);
+      } catch {
+        return; // not ours (the codec wrote it): skipped, like a malformed bus entry
+      }
+    }
+    router.publishFromCluster(msg, m.plain !== false, m.groups ?? null);
+  };
+
+  // ---- Wills of this node's clients, for the survivors --------------------------------------
+
+  /**
+   * A client with a Will is connected here: its Will is kept in Redis (`{n:<node>}:wills`) so
+   * that, if this node dies, a survivor publishes it (unless the client took its id elsewhere).
+   */
+  willConnected(conn: ClientLink, will: WillMessage): void {
+    const command = this.command;
+    if (command === null || conn.clusterToken === null) return;
+    const record: StoredWill = {
+      t: conn.clusterToken,
+      u: conn.username,
+      topic: will.topic,
+      p: will.payload.toString('base64'),
+      qos: will.qos,
+      r: will.retain,
+      props: will.properties !== undefined ? propertiesWithLength(will.properties, 0).toString('base64') : null,
+      d: conn.v5 !== null ? (will.properties?.willDelayInterval ?? 0) : 0,
+    };
+    command.hset(this.keys.wills(this.nodeId), conn.clientId, JSON.stringify(record)).catch(() => undefined);
+  }
+
+  /** The client's connection here ended (its Will handled here, or none left): forget the record. */
+  willGone(clientId: string): void {
+    this.command?.hdel(this.keys.wills(this.nodeId), clientId).catch(() => undefined);
+  }
+
+  /**
+   * Node `dead` died and this node claimed its cleanup: publish the Wills of its clients, each
+   * after its Will Delay, and only if its client id's lease still carries the dead connection's
+   * token (a client that reconnected elsewhere meanwhile has a newer one: no Will).
+   */
+  private readonly onNodeDied = async (dead: string): Promise<void> => {
+    const command = this.command;
+    if (command === null) return;
+    const key = this.keys.wills(dead);
+    const records = await command.hgetall(key);
+    await command.del(key);
+    for (const [clientId, raw] of Object.entries(records)) {
+      let will: StoredWill;
+      try {
+        will = JSON.parse(raw) as StoredWill;
+      } catch {
+        continue;
+      }
+      if (will.d > 0) {
+        const timer = setTimeout(() => {
+          this.willTimers.delete(timer);
+          void this.publishOrphanWill(clientId, will);
+        }, Math.min(will.d * 1000, MAX_TIMER_MS));
+        this.willTimers.add(timer);
+      } else await this.publishOrphanWill(clientId, will);
+    }
+  };
+
+  private async publishOrphanWill(clientId: string, will: StoredWill): Promise<void> {
+    if (this.closed || this.brokerEngine === null) return;
+    const token = await this.command!.hget(this.keys.lease(clientId), 'token').catch(() => null);
+    if (token !== null && token !== will.t) {
+      this.stats.orphanWillsSkipped++;
+      return;
+    }
+    let properties: Properties | undefined;
+    if (will.props !== null) {
+      const buf = Buffer.from(will.props, 'base64');
+      properties = readProperties({ buf, p: 0, e: buf.length }, 0);
+    }
+    this.stats.orphanWillsPublished++;
+    this.brokerEngine.lifecycle.publishOrphanWill(
+      clientId,
+      will.u,
+      { topic: will.topic, payload: Buffer.from(will.p, 'base64'), qos: will.qos, retain: will.r, properties },
+    );
+  }
+}
+
+/** A message's MQTT 5 properties for another node (Message Expiry as the interval left); null for none. */
+function propertiesFrame(msg: Message): Buffer | null {
+  const props = msg.properties;
+  if (msg.expiresAt === 0) return props === null ? null : propertiesWithLength(props, PacketType.PUBLISH);
+  const left = Math.max(1, Math.ceil((msg.expiresAt - Date.now()) / 1000));
+  return propertiesWithLength({ ...props, messageExpiryInterval: left }, PacketType.PUBLISH);
+}
+
+/** Properties as they stand in a packet (Property Length first), which readProperties reads back. */
+function propertiesWithLength(props: Properties, context: number): Buffer {
+  const body = encodeProperties(props, context);
+  const out = Buffer.allocUnsafe(variableByteIntegerSize(body.length) + body.length);
+  body.copy(out, writeVariableByteInteger(out, 0, body.length));
+  return out;
+}
