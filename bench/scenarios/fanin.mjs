@@ -5,7 +5,8 @@
 // measured phase. Messages not received within 2 s of the last arrival count as lost.
 // With ctx.ws (the faninws scenario) every client connects over WebSocket instead. With
 // ctx.cluster (clusterfanin) the subscriber is on node 1 (ctx.subPort) and the publishers on node 2
-// (ctx.pubPort), and the run starts once a message crosses from node 2 to node 1.
+// (ctx.pubPort), and the run starts once a message crosses from node 2 to node 1. With ctx.v5
+// (fanin5) every client speaks MQTT 5.0: the same packets with an empty property block.
 import { openClient, openMany, pump, pumpWs, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
@@ -31,14 +32,17 @@ export async function run(ctx) {
   const subPort = ctx.subPort ?? port;
   const pubPort = ctx.pubPort ?? port;
   const ws = ctx.ws === true;
-  const name = ws ? 'bench-faninws' : ctx.cluster ? 'bench-clusterfanin' : 'bench-fanin';
+  const v5 = ctx.v5 === true;
+  const name = ws ? 'bench-faninws' : ctx.cluster ? 'bench-clusterfanin' : v5 ? 'bench-fanin5' : 'bench-fanin';
   const deadline = Date.now() + 50000;
   let received = 0;
   let malformed = 0;
   const payload = Buffer.alloc(ctx.payload ?? PAYLOAD, 0x61);
-  const bodyLen = P.publish('bench/fanin/0', payload, { qos: 0 }).length - 2; // 1-byte Remaining Length
+  // 1-byte Remaining Length; a v5 delivery has the same empty property block as the PUBLISH sent.
+  const bodyLen = P.publish('bench/fanin/0', payload, { qos: 0, v5 }).length - 2;
   const sub = await openClient(subPort, `${name}-sub`, {
     ws,
+    v5,
     subscribe: [{ topic: 'bench/#', qos: 0 }],
     onFrame: (h, buf, s, e) => {
       if ((h & 0xf0) !== PUBLISH) return;
@@ -56,8 +60,8 @@ export async function run(ctx) {
     routed = probe.sent;
   }
   const t = timeArrivals([sub], () => received);
-  const pubs = await openMany(pubPort, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws }));
-  const batches = pubs.map((_, i) => P.repeat(P.publish(`bench/fanin/${i}`, payload, { qos: 0 }), BATCH));
+  const pubs = await openMany(pubPort, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws, v5 }));
+  const batches = pubs.map((_, i) => P.repeat(P.publish(`bench/fanin/${i}`, payload, { qos: 0, v5 }), BATCH));
   const pktLen = batches[0].length / BATCH;
 
   async function phase(per) {
