@@ -10,6 +10,7 @@
 import { openClient, openMany, pump, pumpWs, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
+import { processCpuMs } from '../lib/cpu.mjs';
 
 export const id = 'fanin';
 export const timeoutMs = 60000;
@@ -69,6 +70,7 @@ export async function run(ctx) {
     t.reset();
     const tSend = performance.now();
     const meter = generatorMeter();
+    const brokerCpu0 = processCpuMs(ctx.brokerPid);
     const base = received;
     const sentPer = await Promise.all(
       pubs.map((c, i) => (ws ? pumpWs(c, [batches[i]], BATCH, pktLen, per, sendDeadline) : pump(c.sock, [batches[i]], BATCH, pktLen, per, sendDeadline))),
@@ -76,7 +78,9 @@ export async function run(ctx) {
     const sent = sentPer.reduce((a, b) => a + b, 0);
     routed += sent;
     const got = await waitForCount(() => received - base, sent, 2000, deadline, meter);
-    return { sent, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000 };
+    // The broker's CPU time per message received: a figure that other load on the machine moves less.
+    const brokerUs = ((processCpuMs(ctx.brokerPid) - brokerCpu0) * 1000) / got;
+    return { brokerUs, sent, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000 };
   }
 
   const { cal, m, runs } = await calibrated(phase, { probe: probe(scale), target: target(scale), min: MIN, max: max(scale), multiple: BATCH, perCount: PUBS });
@@ -90,5 +94,8 @@ export async function run(ctx) {
   if (m.got > m.sent) notes.push(`received ${m.got - m.sent} more than sent`);
   if (malformed) notes.push(`${malformed} PUBLISHes with unexpected length, QoS or payload`);
   if (ctx.cluster) notes.push(`first message across nodes after ${Math.round(crossNodeMs)} ms`);
-  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got) + malformed, routed };
+  // Only the single-broker rows: ctx.brokerPid is one node of a cluster.
+  const brokerUs = ctx.cluster ? null : m.brokerUs;
+  if (Number.isFinite(brokerUs)) notes.push(`broker CPU ${brokerUs.toFixed(2)} µs per message received in the measured phase`);
+  return { values: { rate: m.rate, brokerUs }, notes, losses: Math.max(0, m.sent - m.got) + malformed, routed };
 }

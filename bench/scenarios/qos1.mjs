@@ -12,6 +12,7 @@
 import { openClient, openMany, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH, PUBACK } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
+import { processCpuMs } from '../lib/cpu.mjs';
 
 export const id = 'qos1';
 export const timeoutMs = 60000;
@@ -148,6 +149,7 @@ export async function run(ctx) {
     t.reset();
     const tSend = performance.now();
     const meter = generatorMeter();
+    const brokerCpu0 = processCpuMs(ctx.brokerPid);
     pubsDone = 0;
     const allDone = new Promise((r) => (onAllDone = r));
     pubs.forEach((c, i) => {
@@ -170,7 +172,9 @@ export async function run(ctx) {
     const acked = states.reduce((a, st) => a + st.acked, 0);
     const got = await waitForCount(() => received, sent, 2000, deadline, meter);
     flushAcks();
-    return { sent, acked, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000, dups: dups - dups0, stale: stale - stale0 };
+    // The broker's CPU time per message received: a figure that other load on the machine moves less.
+    const brokerUs = ((processCpuMs(ctx.brokerPid) - brokerCpu0) * 1000) / got;
+    return { brokerUs, sent, acked, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000, dups: dups - dups0, stale: stale - stale0 };
   }
 
   const { cal, m, runs } = await calibrated(phase, {
@@ -192,5 +196,8 @@ export async function run(ctx) {
   if (dups) notes.push(`${dups} duplicates (${m.dups} in the measured phase)`);
   if (stale) notes.push(`${stale} messages with unexpected payload or from an earlier phase (${m.stale} in the measured phase)`);
   if (ctx.cluster) notes.push(`first message across nodes after ${Math.round(crossNodeMs)} ms`);
-  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got), routed };
+  // Only the single-broker rows: ctx.brokerPid is one node of a cluster.
+  const brokerUs = ctx.cluster ? null : m.brokerUs;
+  if (Number.isFinite(brokerUs)) notes.push(`broker CPU ${brokerUs.toFixed(2)} µs per message received in the measured phase`);
+  return { values: { rate: m.rate, brokerUs }, notes, losses: Math.max(0, m.sent - m.got), routed };
 }
