@@ -15,6 +15,13 @@
 // node 1 within 10 s) shows "not clustered (skipped)" there, and the rest of the run goes on.
 // The cluster rows also give Redis' network bytes (in + out) per routed message.
 //
+// MQTT 5 rows (fanin5, qos1v5, fanout5alias): the generator's clients at protocol level 5
+// (bench/lib/packets.mjs `v5`), against nestmq and Mosquitto; Aedes has no MQTT 5 ("n/a").
+// When a v5 row and its 3.1.1 counterpart (fanin, qos1) both ran, a row "MQTT 5 / 3.1.1" gives
+// each broker's v5 figure as a percentage of its 3.1.1 one: the median of the per-run ratios
+// (run r of the v5 row against run r of the 3.1.1 row, taken minutes apart at most), for the
+// throughput and for messages per second of broker CPU (the scenarios' `brokerUs`).
+//
 // Environment:
 //   BENCH_RUNS=3                 runs per scenario and broker; the median is reported
 //   BENCH_ONLY=fanin,latency     scenarios to run (default: all)
@@ -43,7 +50,12 @@ import { median, fmtValue, fmtRatio } from './lib/stats.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
 import { startCluster, redisInfo, redisCost, NODES } from './lib/cluster.mjs';
 
-const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared', 'clusterfanin', 'clusterqos1', 'clusterlatency'];
+const ALL_SCENARIOS = ['fanin', 'faninws', 'fanout', 'qos1', 'qos1persist', 'latency', 'idle', 'retained', 'routing', 'shared', 'fanin5', 'qos1v5', 'fanout5alias', 'clusterfanin', 'clusterqos1', 'clusterlatency'];
+/** MQTT 5 rows and the 3.1.1 row each is compared with (same scenario otherwise): [v5, 3.1.1, label]. */
+const V5_PAIRS = [
+  ['fanin5', 'fanin', 'QoS 0 fan-in'],
+  ['qos1v5', 'qos1', 'QoS 1 end-to-end'],
+];
 const ALL_BROKERS = ['nestmq', 'aedes', 'mosquitto'];
 
 function listEnv(name, all) {
@@ -236,8 +248,13 @@ async function runCluster(mod, brokerName) {
   return res;
 }
 
-/** Whether broker column `b` takes part in scenario `mod` (Mosquitto has no cluster rows). */
-const takesPart = (mod, b) => !mod.cluster || b === 'nestmq' || b === 'aedes';
+/**
+ * Whether broker column `b` takes part in scenario `mod` (Mosquitto has no cluster rows, Aedes
+ * no MQTT 5 rows).
+ */
+const takesPart = (mod, b) => (!mod.cluster || b === 'nestmq' || b === 'aedes') && (!mod.v5 || b !== 'aedes');
+/** The cell of a column that does not take part in a row. */
+const notPartCell = (mod) => (mod.v5 ? 'n/a: no MQTT 5' : 'n/a');
 
 // ---------------------------------------------------------------- main
 const mods = {};
@@ -307,6 +324,7 @@ const elapsed = (Date.now() - t0) / 1000;
 // ---------------------------------------------------------------- table
 const rows = [];
 const footnotes = [];
+const v5Ratios = []; // the MQTT 5 / 3.1.1 rows (v5RatioRow), also for the docs' per-run table
 for (const id of scenarioIds) {
   const mod = mods[id];
   for (const m of mod.metrics) {
@@ -338,6 +356,14 @@ for (const id of scenarioIds) {
     };
     rows.push({ label: m.label, cells, r1: ratio('aedes'), r2: ratio('mosquitto'), better: m.better });
   }
+  const pair = V5_PAIRS.find((p) => p[0] === id);
+  if (pair && scenarioIds.includes(pair[1])) {
+    for (const cpu of [false, true]) {
+      const r = v5RatioRow(...pair, cpu);
+      v5Ratios.push(r);
+      rows.push({ label: r.label, cells: r.cells, r1: '–', r2: '–', better: 'higher' });
+    }
+  }
   for (const b of brokers) {
     const runs = results[id]?.[b] ?? [];
     runs.forEach((x, i) => {
@@ -350,12 +376,40 @@ for (const id of scenarioIds) {
 }
 
 /**
+ * An "MQTT 5 / 3.1.1" row of a V5_PAIRS entry: each broker's v5 figure against its own 3.1.1
+ * figure, run r against run r (both rows run in every round), median of those ratios, in %.
+ * `cpu` false: throughput (rate5 / rate3); true: messages per second of broker CPU in the
+ * measured phase (brokerUs3 / brokerUs5), which other load on a shared machine moves less than
+ * the throughput. `perRun` holds the docs' per-run cells.
+ */
+function v5RatioRow(v5id, v3id, what, cpu) {
+  const ratioOf = (x, y) => (cpu ? y.values.brokerUs / x.values.brokerUs : x.values.rate / y.values.rate) * 100;
+  const cells = {};
+  const perRun = {};
+  for (const b of ALL_BROKERS) {
+    const cell = specialCell(mods[v5id], b, results[v5id]?.[b]) ?? specialCell(mods[v3id], b, results[v3id]?.[b]);
+    if (cell) {
+      cells[b] = perRun[b] = cell;
+      continue;
+    }
+    const a = results[v5id]?.[b] ?? [];
+    const c = results[v3id]?.[b] ?? [];
+    const ratios = a.map((x, i) => (x.ok && c[i]?.ok ? ratioOf(x, c[i]) : NaN));
+    const ok = ratios.filter(Number.isFinite);
+    cells[b] = ok.length ? fmtValue(median(ok), '%') + (ok.length < ratios.length ? ` (${ok.length}/${ratios.length} pairs)` : '') : 'failed';
+    perRun[b] = ratios.map((r) => (Number.isFinite(r) ? fmtValue(r, '%') : 'failed')).join(', ');
+  }
+  const label = cpu ? `MQTT 5 / 3.1.1, ${what}, msgs per broker CPU second (%)` : `MQTT 5 / 3.1.1, ${what}, throughput (%)`;
+  return { v5id, label, cells, perRun };
+}
+
+/**
  * The cell of a column that has no figure for a reason other than failing: not selected or not
  * installed ('skipped'), no cluster mode (Mosquitto: 'n/a'), cluster pieces missing, or a nestmq
  * build that is not clustered yet. Null when the column has figures (or failed).
  */
 function specialCell(mod, b, runs) {
-  if (!takesPart(mod, b)) return 'n/a';
+  if (!takesPart(mod, b)) return notPartCell(mod);
   if (skipped[b]) return 'skipped';
   if (mod.cluster && clusterSkipped[b]) return 'skipped';
   if (mod.cluster && runs?.length && runs.every(notClustered)) return 'not clustered (skipped)';
@@ -370,7 +424,8 @@ function notClustered(x) {
 const HEAD = ['Scenario', 'nestmq', 'aedes', 'mosquitto', 'nestmq/aedes', 'nestmq/mosquitto'];
 const tableRows = rows.map((r) => [r.label, r.cells.nestmq, r.cells.aedes, r.cells.mosquitto, r.r1, r.r2]);
 const RATIO_NOTE =
-  'Ratios: > 1 means nestmq is better. Throughput rows: nestmq/peer. Latency, memory and retained-ms rows (lower is better): peer/nestmq. † = some messages were lost in at least one run; ‡ = other processes competed for the CPU in at least one run (see notes).';
+  'Ratios: > 1 means nestmq is better. Throughput rows: nestmq/peer. Latency, memory and retained-ms rows (lower is better): peer/nestmq. † = some messages were lost in at least one run; ‡ = other processes competed for the CPU in at least one run (see notes).' +
+  (v5Ratios.length ? ' MQTT 5 / 3.1.1 rows: each broker\'s MQTT 5 figure as a percentage of its own 3.1.1 figure, throughput and messages per second of broker CPU in the measured phase (median of the per-run ratios, run r against run r; target for nestmq: at least 95%).' : '');
 
 function textTable(head, body) {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i]).length)));
@@ -437,6 +492,7 @@ function renderDocs({ tableMd, footnotes, elapsed }) {
       });
       perRun.push(`| ${m.label} | ${cells.join(' | ')} |`);
     }
+    for (const r of v5Ratios) if (r.v5id === id) perRun.push(`| ${r.label} | ${ALL_BROKERS.map((b) => r.perRun[b]).join(' | ')} |`);
   }
   return `# Benchmarks
 
@@ -564,6 +620,32 @@ ${mosquittoWsListeners('PORT', 'PORT2').map((s) => '  ' + s).join('\n')}
   lease renewals) is included, as it would be in production. The notes add Redis commands per
   message, Redis' CPU and its memory at the end. The broker CPU of a cluster run is the 3 nodes'
   and Redis' together.
+- **MQTT 5 rows** (\`fanin5\`, \`qos1v5\`, \`fanout5alias\`). The generator's clients connect at
+  protocol level 5 (\`bench/lib/packets.mjs\`, mqtt-packet's \`generate\` with
+  \`protocolVersion: 5\`, encoded once as for 3.1.1): CONNECT without properties, except the
+  fan-out subscribers' Topic Alias Maximum 10; PUBLISH and SUBSCRIBE with an empty property
+  block (one 0x00 byte); the QoS 1 subscriber's PUBACKs are the 2-byte form (Reason Code
+  Success left out, as MQTT 5 allows). On the receive side a v5 PUBLISH is read past its
+  property block (\`parsePublishV5\` in \`bench/lib/frames.mjs\`, no allocation per frame); SUBACK
+  reason codes are read past theirs (any code from 0x80 up fails the run). \`fanin5\` and
+  \`qos1v5\` are the fan-in and QoS 1 scenarios otherwise unchanged. \`fanout5alias\` is a QoS 0
+  fan-out, 1 publisher → 100 subscribers on \`bench/fanout/+\`, the publisher going round-robin
+  over 8 topics \`bench/fanout/0..7\` so that a broker sending outbound Topic Aliases sends each
+  topic once per subscriber and then only its alias with an empty Topic Name; every delivery is
+  checked (payload byte 0 is the topic's index: a topic, or an alias resolved through what that
+  subscriber was told, naming another topic, an alias above 10 or never set, counts against the
+  run), and the notes give the share of deliveries that came with the alias only (nestmq
+  aliases its first 10 topics per connection, \`limits.max-outbound-topic-aliases\`; Mosquitto
+  2.0.11 sent none in our runs, so its figure is a plain v5 fan-out over 8 topics, not
+  comparable with the single-topic \`fanout\` row). nestmq and Mosquitto run with the settings
+  above; Aedes has no MQTT 5 (\`n/a: no MQTT 5\`). When \`fanin5\`/\`fanin\` or \`qos1v5\`/\`qos1\`
+  both ran, a row **MQTT 5 / 3.1.1** gives each broker's v5 figure as a percentage of its own
+  3.1.1 figure: run r of the v5 row against run r of the 3.1.1 row (every round runs all rows
+  before the next, so the pair is minutes apart at most), the median of those ratios; once for
+  the throughput, and once for the messages per second of broker CPU: the broker's CPU time
+  (\`/proc/PID/stat\`, 10 ms ticks) over the measured phase divided by the messages received in
+  it (also in the notes, "broker CPU … µs per message", for the fan-in, fan-out and QoS 1 rows),
+  a figure that other load on a shared machine moves much less than the throughput.
 - **CPU accounting.** For every run the harness reads the machine's busy time
   (\`/proc/stat\`) and the broker's and generator's own CPU time: when other processes used more
   than ${BUSY_CORES} cores on average during a run the cell is marked ‡. Before each run it

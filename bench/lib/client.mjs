@@ -3,7 +3,10 @@
 // destroy them all and notice a connection the broker closed on us. With `ws: true` a client
 // speaks MQTT over WebSocket instead (the `ws` package: binary frames, path /mqtt,
 // sub-protocol `mqtt`), with the same packets, splitter and handshake; `c.sock` is then the
-// WebSocket's underlying net socket and `c.ws` the WebSocket (send batches with pumpWs).
+// WebSocket's underlying net socket and `c.ws` the WebSocket (send batches with pumpWs). With
+// `v5: true` a client speaks MQTT 5.0 (level 5 CONNECT, with a Topic Alias Maximum if
+// `topicAliasMaximum` > 0; v5 SUBSCRIBE); its frames go to onFrame as they are (a v5 PUBLISH
+// has a property block: parsePublishV5 in frames.mjs reads it).
 import net from 'node:net';
 import WebSocket from 'ws';
 import { FrameSplitter, CONNACK, SUBACK } from './frames.mjs';
@@ -43,7 +46,7 @@ const noop = () => {};
  * received WebSocket message with `ws: true`).
  */
 export function openClient(port, clientId, opts = {}) {
-  const { subscribe = null, keepalive = 0, clean = true, onFrame = noop, timeoutMs = 15000, ws = false } = opts;
+  const { subscribe = null, keepalive = 0, clean = true, onFrame = noop, timeoutMs = 15000, ws = false, v5 = false, topicAliasMaximum = 0 } = opts;
   return new Promise((resolve, reject) => {
     const c = { sock: null, ws: null, clientId, closing: false, ready: false, splitter: null, afterRead: [] };
     const onRead = (nread, buf) => {
@@ -77,12 +80,14 @@ export function openClient(port, clientId, opts = {}) {
       const type = h & 0xf0;
       if (phase === 0) {
         if (type !== CONNACK) return fail(new Error(`${clientId}: expected CONNACK, got type ${type >> 4}`));
-        if (buf[s + 1] !== 0) return fail(new Error(`${clientId}: CONNACK return code ${buf[s + 1]}`));
+        // 3.1.1 return code and v5 reason code are both the second byte; 0 is success in both.
+        if (buf[s + 1] !== 0) return fail(new Error(`${clientId}: CONNACK ${v5 ? 'reason' : 'return'} code ${buf[s + 1]}`));
         phase = subscribe ? 1 : 2;
       } else if (phase === 1) {
         if (type !== SUBACK) return onFrame(h, buf, s, e); // e.g. a retained message racing the SUBACK
-        for (let i = s + 2; i < e; i++) {
-          if (buf[i] === 0x80) return fail(new Error(`${clientId}: SUBSCRIBE refused (0x80)`));
+        // v5: the reason codes follow a property block, and every code from 0x80 up is a refusal.
+        for (let i = v5 ? P.skipProperties(buf, s + 2) : s + 2; i < e; i++) {
+          if (v5 ? buf[i] >= 0x80 : buf[i] === 0x80) return fail(new Error(`${clientId}: SUBSCRIBE refused (0x${buf[i].toString(16)})`));
         }
         phase = 2;
       }
@@ -96,8 +101,8 @@ export function openClient(port, clientId, opts = {}) {
     };
     c.splitter = new FrameSplitter(handshake);
     const hello = () => {
-      const conn = P.connect(clientId, { keepalive, clean });
-      return subscribe ? Buffer.concat([conn, P.subscribe(1, subscribe)]) : conn;
+      const conn = P.connect(clientId, { keepalive, clean, v5, topicAliasMaximum });
+      return subscribe ? Buffer.concat([conn, P.subscribe(1, subscribe, v5)]) : conn;
     };
     const onError = (err) => {
       if (!settled) fail(new Error(`${clientId}: ${err.message}`));

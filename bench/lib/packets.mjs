@@ -1,30 +1,52 @@
 // Packet builders. Everything is encoded once (mqtt-packet's generate, or by hand for the
-// tiny fixed packets) and reused/patched on the hot path.
+// tiny fixed packets) and reused/patched on the hot path. `v5: true` encodes MQTT 5.0 packets
+// (protocol level 5; PUBLISH and SUBSCRIBE with an empty property block, one 0x00 byte).
 import mqttPacket from 'mqtt-packet';
 
-const gen = (p) => mqttPacket.generate(p);
+const V5 = { protocolVersion: 5 };
+const gen = (p, v5) => (v5 ? mqttPacket.generate(p, V5) : mqttPacket.generate(p));
 
-export function connect(clientId, { keepalive = 0, clean = true } = {}) {
-  return gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive });
+/** CONNECT; with v5, `topicAliasMaximum` > 0 sends that Topic Alias Maximum property. */
+export function connect(clientId, { keepalive = 0, clean = true, v5 = false, topicAliasMaximum = 0 } = {}) {
+  const pkt = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: v5 ? 5 : 4, clean, clientId, keepalive };
+  if (v5 && topicAliasMaximum > 0) pkt.properties = { topicAliasMaximum };
+  return gen(pkt, v5);
 }
 
-export function subscribe(messageId, subs) {
-  return gen({ cmd: 'subscribe', messageId, subscriptions: subs.map(({ topic, qos = 0 }) => ({ topic, qos })) });
+export function subscribe(messageId, subs, v5 = false) {
+  return gen({ cmd: 'subscribe', messageId, subscriptions: subs.map(({ topic, qos = 0 }) => ({ topic, qos })) }, v5);
 }
 
-export function publish(topic, payload, { qos = 0, messageId = 1, retain = false } = {}) {
-  return gen({ cmd: 'publish', topic, payload, qos, messageId: qos > 0 ? messageId : undefined, retain, dup: false });
+export function publish(topic, payload, { qos = 0, messageId = 1, retain = false, v5 = false } = {}) {
+  return gen({ cmd: 'publish', topic, payload, qos, messageId: qos > 0 ? messageId : undefined, retain, dup: false }, v5);
 }
 
-/** Where in an encoded QoS>0 PUBLISH the packet id sits, and where the payload starts. */
-export function publishLayout(pkt) {
+/**
+ * Where in an encoded PUBLISH the packet id sits (-1 for QoS 0) and where the payload starts;
+ * `v5`: the packet has a property block after the packet id (its length read here).
+ */
+export function publishLayout(pkt, v5 = false) {
   let i = 1;
   while (pkt[i] & 128) i++;
   i++;
   const topicLen = (pkt[i] << 8) | pkt[i + 1];
   const afterTopic = i + 2 + topicLen;
   const qos = (pkt[0] >> 1) & 3;
-  return { idOffset: qos > 0 ? afterTopic : -1, payloadOffset: qos > 0 ? afterTopic + 2 : afterTopic };
+  const afterId = qos > 0 ? afterTopic + 2 : afterTopic;
+  return { idOffset: qos > 0 ? afterTopic : -1, payloadOffset: v5 ? skipProperties(pkt, afterId) : afterId };
+}
+
+/** The offset after a v5 property block (Variable Byte Integer length + properties) at `pos`. */
+export function skipProperties(buf, pos) {
+  let len = 0;
+  let shift = 0;
+  let b;
+  do {
+    b = buf[pos++];
+    len |= (b & 127) << shift;
+    shift += 7;
+  } while (b & 128 && shift < 28);
+  return pos + len;
 }
 
 /** Concatenate `n` copies of a packet into one buffer (one write() sends n messages). */

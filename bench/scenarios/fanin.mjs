@@ -5,10 +5,12 @@
 // measured phase. Messages not received within 2 s of the last arrival count as lost.
 // With ctx.ws (the faninws scenario) every client connects over WebSocket instead. With
 // ctx.cluster (clusterfanin) the subscriber is on node 1 (ctx.subPort) and the publishers on node 2
-// (ctx.pubPort), and the run starts once a message crosses from node 2 to node 1.
+// (ctx.pubPort), and the run starts once a message crosses from node 2 to node 1. With ctx.v5
+// (fanin5) every client speaks MQTT 5.0: the same packets with an empty property block.
 import { openClient, openMany, pump, pumpWs, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
+import { processCpuMs } from '../lib/cpu.mjs';
 
 export const id = 'fanin';
 export const timeoutMs = 60000;
@@ -31,14 +33,17 @@ export async function run(ctx) {
   const subPort = ctx.subPort ?? port;
   const pubPort = ctx.pubPort ?? port;
   const ws = ctx.ws === true;
-  const name = ws ? 'bench-faninws' : ctx.cluster ? 'bench-clusterfanin' : 'bench-fanin';
+  const v5 = ctx.v5 === true;
+  const name = ws ? 'bench-faninws' : ctx.cluster ? 'bench-clusterfanin' : v5 ? 'bench-fanin5' : 'bench-fanin';
   const deadline = Date.now() + 50000;
   let received = 0;
   let malformed = 0;
   const payload = Buffer.alloc(ctx.payload ?? PAYLOAD, 0x61);
-  const bodyLen = P.publish('bench/fanin/0', payload, { qos: 0 }).length - 2; // 1-byte Remaining Length
+  // 1-byte Remaining Length; a v5 delivery has the same empty property block as the PUBLISH sent.
+  const bodyLen = P.publish('bench/fanin/0', payload, { qos: 0, v5 }).length - 2;
   const sub = await openClient(subPort, `${name}-sub`, {
     ws,
+    v5,
     subscribe: [{ topic: 'bench/#', qos: 0 }],
     onFrame: (h, buf, s, e) => {
       if ((h & 0xf0) !== PUBLISH) return;
@@ -56,8 +61,8 @@ export async function run(ctx) {
     routed = probe.sent;
   }
   const t = timeArrivals([sub], () => received);
-  const pubs = await openMany(pubPort, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws }));
-  const batches = pubs.map((_, i) => P.repeat(P.publish(`bench/fanin/${i}`, payload, { qos: 0 }), BATCH));
+  const pubs = await openMany(pubPort, PUBS, (i) => ({ clientId: `${name}-pub-${i}`, ws, v5 }));
+  const batches = pubs.map((_, i) => P.repeat(P.publish(`bench/fanin/${i}`, payload, { qos: 0, v5 }), BATCH));
   const pktLen = batches[0].length / BATCH;
 
   async function phase(per) {
@@ -65,6 +70,7 @@ export async function run(ctx) {
     t.reset();
     const tSend = performance.now();
     const meter = generatorMeter();
+    const brokerCpu0 = processCpuMs(ctx.brokerPid);
     const base = received;
     const sentPer = await Promise.all(
       pubs.map((c, i) => (ws ? pumpWs(c, [batches[i]], BATCH, pktLen, per, sendDeadline) : pump(c.sock, [batches[i]], BATCH, pktLen, per, sendDeadline))),
@@ -72,7 +78,9 @@ export async function run(ctx) {
     const sent = sentPer.reduce((a, b) => a + b, 0);
     routed += sent;
     const got = await waitForCount(() => received - base, sent, 2000, deadline, meter);
-    return { sent, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000 };
+    // The broker's CPU time per message received: a figure that other load on the machine moves less.
+    const brokerUs = ((processCpuMs(ctx.brokerPid) - brokerCpu0) * 1000) / got;
+    return { brokerUs, sent, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000 };
   }
 
   const { cal, m, runs } = await calibrated(phase, { probe: probe(scale), target: target(scale), min: MIN, max: max(scale), multiple: BATCH, perCount: PUBS });
@@ -86,5 +94,8 @@ export async function run(ctx) {
   if (m.got > m.sent) notes.push(`received ${m.got - m.sent} more than sent`);
   if (malformed) notes.push(`${malformed} PUBLISHes with unexpected length, QoS or payload`);
   if (ctx.cluster) notes.push(`first message across nodes after ${Math.round(crossNodeMs)} ms`);
-  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got) + malformed, routed };
+  // Only the single-broker rows: ctx.brokerPid is one node of a cluster.
+  const brokerUs = ctx.cluster ? null : m.brokerUs;
+  if (Number.isFinite(brokerUs)) notes.push(`broker CPU ${brokerUs.toFixed(2)} µs per message received in the measured phase`);
+  return { values: { rate: m.rate, brokerUs }, notes, losses: Math.max(0, m.sent - m.got) + malformed, routed };
 }

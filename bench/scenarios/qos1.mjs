@@ -6,9 +6,13 @@
 // Figure: messages delivered to the subscriber per second in the measured phase.
 // With ctx.cluster (clusterqos1) the subscriber is on node 1 (ctx.subPort), the publishers on
 // node 2 (ctx.pubPort), payloads are ctx.payload bytes, and the run starts once a message crosses.
+// With ctx.v5 (qos1v5) every client speaks MQTT 5.0: PUBLISHes with an empty property block (the
+// subscriber reads whatever block the broker sends), 2-byte PUBACKs (Reason Code 0 left out, as
+// v5 allows) from the subscriber; the broker's PUBACKs to the publishers are read by packet id only.
 import { openClient, openMany, timeArrivals, rateOf, waitForCount, close, calibrated, generatorMeter, generatorNote, awaitCrossNode } from '../lib/client.mjs';
 import { PUBLISH, PUBACK } from '../lib/frames.mjs';
 import * as P from '../lib/packets.mjs';
+import { processCpuMs } from '../lib/cpu.mjs';
 
 export const id = 'qos1';
 export const timeoutMs = 60000;
@@ -29,7 +33,8 @@ export async function run(ctx) {
   const { port, scale } = ctx;
   const subPort = ctx.subPort ?? port;
   const pubPort = ctx.pubPort ?? port;
-  const name = ctx.cluster ? 'bench-clusterqos1' : 'bench-qos1';
+  const v5 = ctx.v5 === true;
+  const name = ctx.cluster ? 'bench-clusterqos1' : v5 ? 'bench-qos1v5' : 'bench-qos1';
   const deadline = Date.now() + 50000;
 
   // ---- subscriber: check off every (publisher, seq) of the current phase, PUBACK everything
@@ -59,6 +64,7 @@ export async function run(ctx) {
       ackLen += 4;
       p += 2;
     }
+    if (v5) p = P.skipProperties(buf, p);
     const tag = buf.readUInt32BE(p);
     const seq = buf.readUInt32BE(p + 4);
     const pi = tag & 0xff;
@@ -74,7 +80,7 @@ export async function run(ctx) {
   };
   // With persistence on, the subscriber's session is persistent (clean=0), so every delivery is
   // journaled: that is what the durable store has to keep up with.
-  sub = await openClient(subPort, `${name}-sub`, { subscribe: [{ topic: 'bench/#', qos: 1 }], clean: !ctx.persistent, onFrame: subFrame });
+  sub = await openClient(subPort, `${name}-sub`, { v5, subscribe: [{ topic: 'bench/#', qos: 1 }], clean: !ctx.persistent, onFrame: subFrame });
   sub.afterRead.push(flushAcks);
   let routed = 0;
   let crossNodeMs = NaN;
@@ -96,6 +102,7 @@ export async function run(ctx) {
     states[i] = st;
     return {
       clientId: `${name}-pub-${i}`,
+      v5,
       onFrame: (h, buf, s) => {
         if ((h & 0xf0) !== PUBACK) return;
         st.free.push((buf[s] << 8) | buf[s + 1]);
@@ -142,14 +149,15 @@ export async function run(ctx) {
     t.reset();
     const tSend = performance.now();
     const meter = generatorMeter();
+    const brokerCpu0 = processCpuMs(ctx.brokerPid);
     pubsDone = 0;
     const allDone = new Promise((r) => (onAllDone = r));
     pubs.forEach((c, i) => {
       const st = states[i];
       const payload = Buffer.alloc(Math.max(8, ctx.payload ?? 8));
       payload.writeUInt32BE((phaseNo << 8) | i, 0);
-      st.tpl = P.publish(`bench/qos1/${i}`, payload, { qos: 1, messageId: 1 });
-      const lay = P.publishLayout(st.tpl);
+      st.tpl = P.publish(`bench/qos1/${i}`, payload, { qos: 1, messageId: 1, v5 });
+      const lay = P.publishLayout(st.tpl, v5);
       st.idOff = lay.idOffset;
       st.plOff = lay.payloadOffset;
       Object.assign(st, { sent: 0, acked: 0, done: false, per, stopAt });
@@ -164,7 +172,9 @@ export async function run(ctx) {
     const acked = states.reduce((a, st) => a + st.acked, 0);
     const got = await waitForCount(() => received, sent, 2000, deadline, meter);
     flushAcks();
-    return { sent, acked, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000, dups: dups - dups0, stale: stale - stale0 };
+    // The broker's CPU time per message received: a figure that other load on the machine moves less.
+    const brokerUs = ((processCpuMs(ctx.brokerPid) - brokerCpu0) * 1000) / got;
+    return { brokerUs, sent, acked, got, meter, rate: rateOf(t, got), e2e: got / ((t.last - tSend) / 1000), wanted: per * PUBS, secs: (t.last - t.first) / 1000, dups: dups - dups0, stale: stale - stale0 };
   }
 
   const { cal, m, runs } = await calibrated(phase, {
@@ -186,5 +196,8 @@ export async function run(ctx) {
   if (dups) notes.push(`${dups} duplicates (${m.dups} in the measured phase)`);
   if (stale) notes.push(`${stale} messages with unexpected payload or from an earlier phase (${m.stale} in the measured phase)`);
   if (ctx.cluster) notes.push(`first message across nodes after ${Math.round(crossNodeMs)} ms`);
-  return { values: { rate: m.rate }, notes, losses: Math.max(0, m.sent - m.got), routed };
+  // Only the single-broker rows: ctx.brokerPid is one node of a cluster.
+  const brokerUs = ctx.cluster ? null : m.brokerUs;
+  if (Number.isFinite(brokerUs)) notes.push(`broker CPU ${brokerUs.toFixed(2)} µs per message received in the measured phase`);
+  return { values: { rate: m.rate, brokerUs }, notes, losses: Math.max(0, m.sent - m.got), routed };
 }

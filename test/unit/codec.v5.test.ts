@@ -735,6 +735,27 @@ describe('EncodedPublishV5: encode once, patch per receiver', () => {
     expect(m.size(0, 0, true, undefined)).toBe(m.qos0(false).length);
   });
 
+  it('QoS 0 with a Topic Alias: receivers holding the same alias share one packet; another alias, topic or RETAIN is a packet of its own', () => {
+    const m = message();
+    const a = m.withIdAndExtras(0, 0, false, false, 5, false, undefined);
+    // The same bytes object for the next receiver with alias 5 (no copy per receiver)...
+    expect(m.withIdAndExtras(0, 0, false, false, 5, false, [])).toBe(a);
+    // ...and those bytes are the alias-only packet.
+    expect(toHex(a)).toBe(toHex(hex(`30 16 00 00 0e 23 00 05 ${shared.slice(3)} ${payload}`)));
+    const other = m.withIdAndExtras(0, 0, false, false, 6, false, undefined);
+    expect(toHex(other)).toBe(toHex(hex(`30 16 00 00 0e 23 00 06 ${shared.slice(3)} ${payload}`)));
+    const withTopic = m.withIdAndExtras(0, 0, false, false, 6, true, undefined);
+    expect(toHex(withTopic)).toBe(toHex(hex(`30 19 00 03 61 2f 62 0e 23 00 06 ${shared.slice(3)} ${payload}`)));
+    const retained = m.withIdAndExtras(0, 0, false, true, 6, true, undefined);
+    expect(retained[0]).toBe(0x31);
+    expect(m.withIdAndExtras(0, 0, false, true, 6, true, undefined)).toBe(retained);
+    // Subscription Identifiers are per receiver: never the shared packet; QoS 1 always a fresh copy.
+    expect(m.withIdAndExtras(0, 0, false, true, 6, true, [3])).not.toBe(retained);
+    expect(m.withIdAndExtras(1, 1, false, false, 5, false, undefined)).not.toBe(m.withIdAndExtras(1, 1, false, false, 5, false, undefined));
+    // A bad alias is refused even right after a valid one was cached.
+    expect(() => m.withIdAndExtras(0, 0, false, true, 6.5, true, undefined)).toThrow(RangeError);
+  });
+
   it('a large payload: Remaining Length grows to 3 bytes and the template offset follows', () => {
     const m = new EncodedPublishV5('t', Buffer.alloc(20000, 1));
     const out = m.withId(1, 0xabcd, false, false);

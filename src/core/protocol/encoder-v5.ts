@@ -250,6 +250,16 @@ export class EncodedPublishV5 {
   private readonly qos0Bytes: (Buffer | null)[] = [null, null];
   private template: Buffer | null = null;
   private idOffset = 0;
+  /**
+   * The last QoS 0 packet with a Topic Alias (and no Subscription Identifiers), shared like
+   * qos0(): in a fan-out the receivers that took aliases in the same order hold the same alias
+   * for this topic, so they get the same bytes instead of one packet each (the allocation and
+   * copy per receiver made a v5 fan-out with aliases mostly garbage collection). Keyed by the
+   * alias and the flags it was built with; one entry, so a message holds at most one more packet.
+   */
+  private aliasedQos0: Buffer | null = null;
+  private aliasedQos0Alias = 0;
+  private aliasedQos0Flags = 0;
 
   constructor(readonly topic: string, readonly payload: Buffer, readonly properties?: Properties) {
     this.topicLength = stringLength(topic, 'PUBLISH topic');
@@ -299,6 +309,16 @@ export class EncodedPublishV5 {
   ): Buffer {
     const ids = subscriptionIdentifiers ?? NO_IDS;
     if (topicAlias === 0 && ids.length === 0) return qos === 0 ? this.qos0(retain) : this.withId(qos, packetId, dup, retain);
+    if (qos === 0 && ids.length === 0) {
+      const flags = (sendTopic ? 2 : 0) | (retain ? 1 : 0);
+      if (this.aliasedQos0 !== null && this.aliasedQos0Alias === topicAlias && this.aliasedQos0Flags === flags) return this.aliasedQos0;
+      // build() checks the alias before it is cached.
+      const bytes = this.build(0, 0, false, retain, topicAlias, sendTopic, ids, true);
+      this.aliasedQos0 = bytes;
+      this.aliasedQos0Alias = topicAlias;
+      this.aliasedQos0Flags = flags;
+      return bytes;
+    }
     return this.build(qos, packetId, dup, retain, topicAlias, sendTopic, ids, true);
   }
 
