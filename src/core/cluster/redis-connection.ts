@@ -32,3 +32,19 @@ export function whenReady(redis: Redis): Promise<void> {
 export function closeConnection(redis: Redis): void {
   redis.disconnect(false);
 }
+
+/**
+ * Waits for `work` to settle, at most `ms`: a close must not hang on a Redis that is restarting
+ * or unreachable (a read loop in its reconnect back-off, a write waiting for a resync). Whatever
+ * is still running then is cut off by closing the connections it uses.
+ */
+export async function settleWithin(work: Promise<unknown> | null, ms: number): Promise<void> {
+  if (work === null) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  await Promise.race([work.then(() => undefined, () => undefined), timeout]);
+  clearTimeout(timer);
+}

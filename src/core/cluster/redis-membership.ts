@@ -16,7 +16,7 @@
  */
 import type Redis from 'ioredis';
 import { ClusterKeys } from './keys';
-import { closeConnection, type RedisFactory, whenReady } from './redis-connection';
+import { closeConnection, type RedisFactory, whenReady, settleWithin } from './redis-connection';
 import type { NodeMembership } from './types';
 
 /** KEYS: members, dying, node key. ARGV: id, ttl ms, info. Returns 1 member, 0 was not, -1 dying. */
@@ -118,7 +118,8 @@ export class RedisMembership implements NodeMembership {
     if (this.reapTimer !== null) clearInterval(this.reapTimer);
     const command = this.command;
     if (command !== null) {
-      if (command.status === 'ready') await command.leave(this.keys.members, this.keys.node(this.nodeId), this.nodeId).catch(() => 0);
+      // Bounded: a Redis that stops answering must not hold the shutdown (the TTL ends the membership).
+      if (command.status === 'ready') await settleWithin(command.leave(this.keys.members, this.keys.node(this.nodeId), this.nodeId), 2000);
       closeConnection(command);
     }
   }

@@ -16,8 +16,11 @@
 import type Redis from 'ioredis';
 import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
 import { ClusterKeys } from './keys';
-import { closeConnection, type RedisFactory, whenReady } from './redis-connection';
+import { closeConnection, type RedisFactory, whenReady, settleWithin } from './redis-connection';
 import type { BatchHandler, ClusterMessage, MessageBus, MessageHandler } from './types';
+
+/** How long close() waits for a pending write or the read loop before cutting the connections. */
+const CLOSE_WAIT_MS = 2000;
 
 export interface RedisMessageBusOptions {
   nodeId: string;
@@ -116,7 +119,7 @@ export class RedisMessageBus implements MessageBus {
     }
     this.closed = true;
     if (this.blocking !== null) closeConnection(this.blocking);
-    await this.reading;
+    await settleWithin(this.reading, CLOSE_WAIT_MS);
     if (this.command !== null) closeConnection(this.command);
   }
 

@@ -21,9 +21,12 @@
 import type Redis from 'ioredis';
 import { MatchResult, SubscriptionTrie } from '../topics/subscription-trie';
 import { ClusterKeys } from './keys';
-import { closeConnection, type RedisFactory, whenReady } from './redis-connection';
+import { closeConnection, type RedisFactory, whenReady, settleWithin } from './redis-connection';
 import { compareIds, streamInfoField } from './redis-message-bus';
 import { RouteMatch, type RouteTable } from './types';
+
+/** How long close() waits for a pending write or the read loop before cutting the connections. */
+const CLOSE_WAIT_MS = 2000;
 
 /** KEYS: node routes set, route nodes set, log. ARGV: node, maxlen, then op, filter pairs. */
 const CHANGE = `
@@ -188,10 +191,10 @@ export class RedisRouteTable implements RouteTable {
       clearImmediate(this.flushScheduled);
       this.flush();
     }
-    await this.lastWrite;
+    await settleWithin(this.lastWrite, CLOSE_WAIT_MS);
     this.closed = true;
     if (this.blocking !== null) closeConnection(this.blocking);
-    await this.reading;
+    await settleWithin(this.reading, CLOSE_WAIT_MS);
     if (this.command !== null) closeConnection(this.command);
   }
 
