@@ -6,7 +6,7 @@ import { validateConfig } from './config/validate';
 import { type ClientLink, Pause } from './connection/link';
 import { Engine, type BrokerStats } from './engine';
 import { ClusterClientRegistry } from './engine/client-registry';
-import { ClusterNode } from './cluster/cluster-node';
+import { type ClusterClientEntry, ClusterNode } from './cluster/cluster-node';
 import { createDispatcher } from './handlers';
 import type { BrokerEvents } from './hooks/events';
 import type { BrokerPlugin } from './hooks/plugin';
@@ -106,6 +106,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private earlyWarnings: Error[] | null = [];
   /** This broker as a node of a cluster (config `cluster`); null on a single node. */
   readonly cluster: ClusterNode | null;
+  private readonly clusterClients: ClusterClientRegistry | null = null;
 
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
@@ -133,6 +134,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.cluster !== null) {
       clients = new ClusterClientRegistry(this.cluster.engine.leases, this.config.limits.sessionExpiry, (err) => this.emit('warning', new Error(`cluster: ${err.message}`)));
       clients.wills = this.cluster;
+      clients.directory = this.cluster;
+      this.clusterClients = clients;
+      this.cluster.statsSource = () => this.nodeStatsSnapshot();
+      this.cluster.clientsSource = () => this.engine.clients.values();
     }
     this.engine = new Engine(this.config, this.stores.sessions, this.stores.retained, hooks, this, {
       dispatcher: createDispatcher,
@@ -284,7 +289,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.startedAt = Date.now();
     this._state = 'started';
     if (this.config.sysInterval > 0) {
-      this.sys = new SysTopicsPublisher(this.sysSource(), this.config.sysInterval, brokerVersion());
+      // Clustered: each node's own tree, `$SYS/brokers/<node-id>/...` (as EMQX), instead of
+      // `$SYS/broker/...`, whose retained topics the nodes would overwrite in turn.
+      const root = this.cluster === null ? undefined : `$SYS/brokers/${this.cluster.nodeId}/`;
+      this.sys = new SysTopicsPublisher(this.sysSource(), this.config.sysInterval, brokerVersion(), undefined, root);
       this.sys.start();
     }
     this.emit('started');
@@ -348,7 +356,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.sys = null;
     this.emit('stopping');
     const accepting = Promise.all(this.mqttListeners.map((l) => l.stopAccepting()));
-    for (const conn of [...this.engine.connections]) conn.close(CloseReason.Shutdown);
+    const registry = this.clusterClients;
+    const cluster = this.cluster;
+    for (const conn of [...this.engine.connections]) {
+      // Clustered drain: a client whose session goes on reconnects to another node and resumes
+      // it; its Will is not published at this close (docs/cluster.md "Draining").
+      if (registry !== null && cluster !== null && sessionContinues(conn)) registry.handOverWill(conn, (c, w) => cluster.willHandedOver(c, w));
+      conn.close(CloseReason.Shutdown);
+    }
     for (const l of this.mqttListeners) l.destroyAll();
     await accepting;
     this.engine.stop();
@@ -360,6 +375,56 @@ export class Broker extends EventEmitter<BrokerEvents> {
     await this.stores.retained.close();
     this._state = 'stopped';
     this.emit('stopped');
+  }
+
+  /** Redis reachable and this node a member of the cluster; true on a single node. */
+  get clusterReady(): boolean {
+    return this.cluster === null || this.cluster.redisUp;
+  }
+
+  /** This node's figures for the cluster stats snapshot (admin /api/v1/stats `nodes`). */
+  nodeStatsSnapshot(): Record<string, number> {
+    const s = this.engine.stats;
+    return {
+      connections: this.connectionCount,
+      clientsConnected: this.clientCount,
+      sessions: this.sessionCount,
+      subscriptions: this.subscriptionCount,
+      retainedMessages: this.retainedCount,
+      messagesReceived: s.messagesReceived,
+      messagesSent: s.messagesSent,
+      publishReceived: s.publishReceived,
+      publishSent: s.publishSent,
+      bytesReceived: s.bytesReceived,
+      bytesSent: s.bytesSent,
+      uptimeSeconds: Math.floor(this.uptimeSeconds),
+      at: Date.now(),
+    };
+  }
+
+  /**
+   * Connected clients on every node of the cluster (Redis directory, at most
+   * CLUSTER_LIST_MAX_PER_NODE per node); null on a single node. Rejects while Redis is unreachable.
+   */
+  clusterClientList(): Promise<{ items: ClusterClientEntry[]; total: number; truncated: boolean }> | null {
+    return this.cluster === null ? null : this.cluster.listClients();
+  }
+
+  /**
+   * Disconnects `clientId` wherever it is connected in the cluster, as an administrator (its Will
+   * is published; MQTT 5: DISCONNECT 0x98). The node it was on, or null when none has it.
+   */
+  async disconnectClusterClient(clientId: string): Promise<string | null> {
+    if (this.engine.clients.get(clientId) !== undefined) {
+      this.disconnectClient(clientId);
+      return this.cluster?.nodeId ?? null;
+    }
+    return this.cluster === null ? null : this.cluster.kickAdmin(clientId);
+  }
+
+  /** Every member node's latest stats snapshot (null on a single node). */
+  clusterNodeStats(): Promise<Record<string, Record<string, number> | null>> | null {
+    return this.cluster === null ? null : this.cluster.nodeStats();
   }
 
   /** Connected clients, as snapshots. */
@@ -494,6 +559,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
   sessionTotals(): { inflightOut: number; inflightIn: number; queued: number; queuedBytes: number } {
     return admin.sessionTotals(this.stores);
   }
+}
+
+/** The session outlives the connection: 3.1.1 clean session 0, or MQTT 5 Session Expiry > 0. */
+function sessionContinues(conn: ClientLink): boolean {
+  const v5 = conn.v5;
+  return v5 !== null ? v5.sessionExpiryInterval > 0 : !conn.cleanSession;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {

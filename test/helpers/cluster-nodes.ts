@@ -12,10 +12,14 @@
  * Needs `rm -rf dist && npx tsc -p tsconfig.build.json` first (as every test spawning dist/).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type RedisServer, type RedisServerOptions, startRedis } from './redis';
 
 const SCRIPT = join(__dirname, '..', 'fixtures', 'broker-child.cjs');
+/** The command line (Nest app: admin HTTP, health, metrics, drain), for `cli: true`. */
+const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
 
 /** Every node process started here, so a failing test cannot leave one running. */
 const running = new Set<ChildProcess>();
@@ -34,6 +38,8 @@ export interface ClusterNodeHandle {
   child: ChildProcess | null;
   /** What the node wrote to stderr (warnings, failures). */
   stderr: string;
+  /** Admin HTTP port (`cli: true` only, else 0). */
+  readonly adminPort: number;
 }
 
 export interface StartClusterOptions {
@@ -42,6 +48,11 @@ export interface StartClusterOptions {
   config?: Record<string, unknown> | ((index: number) => Record<string, unknown>);
   /** Options of the redis-server. */
   redis?: RedisServerOptions;
+  /**
+   * Run `node dist/main.js --config <file>` (the whole service: admin HTTP on `adminPort`,
+   * /health, /metrics, SIGTERM drain) instead of the embeddable Broker. Memory persistence.
+   */
+  cli?: boolean;
 }
 
 /** Defaults for tests: short lease and TTL so takeovers and deaths show within a second or two. */
@@ -53,13 +64,18 @@ export class TestCluster {
     readonly redis: RedisServer,
     readonly nodes: ClusterNodeHandle[],
     private readonly configOf: (index: number) => object,
+    private readonly cli: boolean,
+    private readonly dir: string | null,
   ) {}
 
   static async start(options: StartClusterOptions = {}): Promise<TestCluster> {
     const redis = await startRedis(options.redis);
     const count = options.nodes ?? 3;
     const ports: number[] = [];
+    const adminPorts: number[] = [];
+    const cli = options.cli === true;
     for (let i = 0; i < count; i++) ports.push(await freePort());
+    if (cli) for (let i = 0; i < count; i++) adminPorts.push(await freePort());
     const extra = options.config;
     const configOf = (i: number): object => {
       const e = (typeof extra === 'function' ? extra(i) : extra) ?? {};
@@ -67,12 +83,13 @@ export class TestCluster {
       return {
         listeners: { default: { type: 'tcp', bind: `127.0.0.1:${ports[i]}` } },
         sys_interval: 0,
+        ...(cli ? { admin: { enabled: true, bind: `127.0.0.1:${adminPorts[i]}` }, persistence: { backend: 'memory' }, logging: { level: 'info' } } : {}),
         ...rest,
         cluster: { redis: redis.url, 'node-id': `node-${i}`, 'lease-ms': TEST_LEASE_MS, 'node-ttl-ms': TEST_NODE_TTL_MS, ...cluster },
       };
     };
-    const nodes = ports.map((port, i) => ({ id: `node-${i}`, port, child: null, stderr: '' }));
-    const cluster = new TestCluster(redis, nodes, configOf);
+    const nodes = ports.map((port, i) => ({ id: `node-${i}`, port, child: null, stderr: '', adminPort: cli ? adminPorts[i] : 0 }));
+    const cluster = new TestCluster(redis, nodes, configOf, cli, cli ? mkdtempSync(join(tmpdir(), 'nestmq-cluster-')) : null);
     try {
       await Promise.all(nodes.map((_, i) => cluster.launch(i)));
     } catch (err) {
@@ -91,9 +108,22 @@ export class TestCluster {
     return this.nodes[i].port;
   }
 
+  /** http://127.0.0.1:ADMINPORT of node `i` (`cli: true`). */
+  admin(i: number): string {
+    return `http://127.0.0.1:${this.nodes[i].adminPort}`;
+  }
+
   private launch(i: number): Promise<void> {
     const node = this.nodes[i];
-    const child = spawn(process.execPath, [SCRIPT, JSON.stringify(this.configOf(i))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let args: string[];
+    if (this.cli) {
+      const file = join(this.dir!, `node-${i}.yaml`);
+      writeFileSync(file, JSON.stringify(this.configOf(i))); // YAML reads JSON
+      args = [MAIN, '--config', file];
+    } else args = [SCRIPT, JSON.stringify(this.configOf(i))];
+    const ready = (out: string): boolean =>
+      this.cli ? out.includes(`bound to mqtt://127.0.0.1:${node.port}`) && out.includes('admin API bound to') : /ready \d+/.test(out);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     child.once('exit', () => {
       running.delete(child);
@@ -105,7 +135,7 @@ export class TestCluster {
     return new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (/ready \d+/.test(out)) resolve();
+        if (ready(out)) resolve();
       });
       child.once('exit', (code) => reject(new Error(`node ${node.id} exited with ${code}: ${node.stderr.trim()}`)));
     });
@@ -132,6 +162,7 @@ export class TestCluster {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((_, i) => this.kill(i)));
     await this.redis.destroy();
+    if (this.dir !== null) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

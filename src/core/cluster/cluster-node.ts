@@ -48,7 +48,38 @@ interface StoredWill {
   props: string | null;
   /** Will Delay Interval (s). */
   d: number;
+  /**
+   * Handed over at a drain (ms): the client's session goes on, so a survivor waits this long
+   * (or the Will Delay, if longer) for it to reconnect elsewhere before publishing. Absent: 0.
+   */
+  g?: number;
 }
+
+/** One connected client as the cluster-wide listing shows it (`{n:<node>}:clients`). */
+export interface ClusterClientEntry {
+  clientId: string;
+  node: string;
+  username: string | null;
+  protocolLevel: number;
+  connectedAt: number;
+  remoteAddress: string;
+  listener: string;
+}
+
+/** A connected client's directory record (the node and client id are the key and field). */
+interface DirectoryRecord {
+  u: string | null;
+  l: number;
+  c: number;
+  a: string;
+  n: string;
+}
+
+/** Seconds between a node's stats snapshots in Redis; the key lives three of them. */
+export const CLUSTER_STATS_INTERVAL_MS = 2000;
+
+/** Most clients read from one node's directory for one listing (HSCAN pages); the rest is counted, not listed. */
+export const CLUSTER_LIST_MAX_PER_NODE = 10000;
 
 export interface ClusterNodeStats {
   /** Messages sent to other nodes (one per destination node). */
@@ -59,12 +90,16 @@ export interface ClusterNodeStats {
   orphanWillsPublished: number;
   /** Of those, skipped because the client id was taken again elsewhere (newer lease token). */
   orphanWillsSkipped: number;
+  /** Wills handed over to the survivors at a drain (sessions that go on elsewhere). */
+  willsHandedOver: number;
+  /** Directory writes (connected clients) that failed: the directory is rewritten whole. */
+  directoryFailures: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, directoryFailures: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -81,6 +116,16 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   private command: Redis | null = null;
   private readonly willTimers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Directory changes of this turn: client id -> record JSON, or null for gone; flushed once per turn. */
+  private readonly directoryChanges = new Map<string, string | null>();
+  private directoryFlushScheduled = false;
+  /** A directory write failed (or Redis came back empty): rewrite it whole at the next snapshot. */
+  private directoryStale = false;
+  private statsTimer: NodeJS.Timeout | null = null;
+  /** This node's figures for the cluster stats (the Broker sets it). */
+  statsSource: (() => Record<string, number>) | null = null;
+  /** Connected clients of this node, for rewriting the directory (the Broker sets it). */
+  clientsSource: (() => Iterable<ClientLink>) | null = null;
 
   constructor(
     readonly config: ClusterConfig,
@@ -136,20 +181,190 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     await whenReady(command);
     // Will records left by an earlier run of this node id (a stop that could not delete them):
     // none of those clients is connected here now.
-    await command.del(this.keys.wills(this.nodeId));
+    await command.del(this.keys.wills(this.nodeId), this.keys.clients(this.nodeId));
     await this.engine.start(this.onMessage);
+    this.engine.membership.onRejoined(this.onRejoined);
+    this.statsTimer = setInterval(this.snapshot, CLUSTER_STATS_INTERVAL_MS);
+    this.statsTimer.unref();
+    this.snapshot();
   }
+
+  /** Redis reachable and this node a member: what readiness and `nestmq_cluster_redis_up` report. */
+  get redisUp(): boolean {
+    return !this.closed && this.command?.status === 'ready' && this.engine.membership.memberNow();
+  }
+
+  /** We were declared dead or Redis restarted empty: the directory may be gone with our keys. */
+  private readonly onRejoined = (): void => {
+    this.directoryStale = true;
+    this.engine.routes.requestResync();
+  };
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.willTimers) clearTimeout(t);
     this.willTimers.clear();
+    if (this.statsTimer !== null) clearInterval(this.statsTimer);
     await this.engine.routes.flushed().catch(() => undefined);
-    // A clean stop: this node's clients are gone, their Will records with them.
-    if (this.command?.status === 'ready') await this.command.del(this.keys.wills(this.nodeId)).catch(() => undefined);
+    const command = this.command;
+    const ready = command?.status === 'ready';
+    if (ready) await command!.del(this.keys.clients(this.nodeId), this.keys.stats(this.nodeId)).catch(() => undefined);
+    // A clean stop: this node's clients are gone, their Will records with them; except those
+    // handed over at the drain (sessions that go on elsewhere): this node leaves, then marks
+    // itself dying so that one survivor claims the records and publishes the Wills of clients
+    // that did not come back (onNodeDied, after the grace each record names).
+    if (ready && this.stats.willsHandedOver === 0) await command!.del(this.keys.wills(this.nodeId)).catch(() => undefined);
     await this.engine.close();
-    this.command?.disconnect(false);
+    if (ready && this.stats.willsHandedOver > 0) await command!.sadd(this.keys.dying, this.nodeId).catch(() => undefined);
+    command?.disconnect(false);
+  }
+
+  // ---- admin: directory of connected clients, stats snapshots --------------------------------
+
+  /** A client connected here: its directory record, written with this turn's other changes. */
+  clientConnected(conn: ClientLink): void {
+    const record: DirectoryRecord = { u: conn.username, l: conn.protocolLevel, c: conn.connectedAt, a: conn.remoteAddress, n: conn.listener };
+    this.directoryChange(conn.clientId, JSON.stringify(record));
+  }
+
+  /** The client id's last connection here ended. */
+  clientGone(clientId: string): void {
+    this.directoryChange(clientId, null);
+  }
+
+  private directoryChange(clientId: string, record: string | null): void {
+    this.directoryChanges.set(clientId, record);
+    if (this.directoryFlushScheduled) return;
+    this.directoryFlushScheduled = true;
+    setImmediate(this.flushDirectory);
+  }
+
+  /** One pipeline per turn for every connect and disconnect of the turn. */
+  private readonly flushDirectory = (): void => {
+    this.directoryFlushScheduled = false;
+    const command = this.command;
+    if (command === null || this.closed) return this.directoryChanges.clear();
+    if (command.status !== 'ready') {
+      this.directoryChanges.clear();
+      this.directoryStale = true;
+      return;
+    }
+    const key = this.keys.clients(this.nodeId);
+    const pipeline = command.pipeline();
+    for (const [clientId, record] of this.directoryChanges) {
+      if (record === null) pipeline.hdel(key, clientId);
+      else pipeline.hset(key, clientId, record);
+    }
+    this.directoryChanges.clear();
+    pipeline.exec().then(
+      (results) => {
+        if (results === null || results.some(([err]) => err !== null)) this.directoryFailed();
+      },
+      () => this.directoryFailed(),
+    );
+  };
+
+  private directoryFailed(): void {
+    this.stats.directoryFailures++;
+    this.directoryStale = true;
+  }
+
+  /** Every CLUSTER_STATS_INTERVAL_MS: this node's stats (SET PX), and the directory rewritten if stale. */
+  private readonly snapshot = (): void => {
+    const command = this.command;
+    if (command === null || this.closed || command.status !== 'ready') return;
+    const pipeline = command.pipeline();
+    if (this.statsSource !== null) {
+      pipeline.set(this.keys.stats(this.nodeId), JSON.stringify(this.statsSource()), 'PX', CLUSTER_STATS_INTERVAL_MS * 3);
+    }
+    if (this.directoryStale && this.clientsSource !== null) {
+      this.directoryStale = false;
+      const key = this.keys.clients(this.nodeId);
+      pipeline.del(key);
+      for (const conn of this.clientsSource()) {
+        const record: DirectoryRecord = { u: conn.username, l: conn.protocolLevel, c: conn.connectedAt, a: conn.remoteAddress, n: conn.listener };
+        pipeline.hset(key, conn.clientId, JSON.stringify(record));
+      }
+    }
+    pipeline.exec().then(
+      (results) => {
+        if (results === null || results.some(([err]) => err !== null)) this.directoryStale = true;
+      },
+      () => (this.directoryStale = true),
+    );
+  };
+
+  /** Member nodes (the heartbeat SET). */
+  async members(): Promise<string[]> {
+    return (await this.command!.smembers(this.keys.members)).sort();
+  }
+
+  /**
+   * Connected clients of every member node, at most CLUSTER_LIST_MAX_PER_NODE per node (HSCAN
+   * pages of 1000); `total` counts every entry (HLEN), listed or not.
+   */
+  async listClients(): Promise<{ items: ClusterClientEntry[]; total: number; truncated: boolean }> {
+    const command = this.command!;
+    const items: ClusterClientEntry[] = [];
+    let total = 0;
+    let truncated = false;
+    for (const node of await this.members()) {
+      const key = this.keys.clients(node);
+      total += await command.hlen(key);
+      let cursor = '0';
+      let read = 0;
+      do {
+        const [next, flat] = await command.hscan(key, cursor, 'COUNT', 1000);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          if (read >= CLUSTER_LIST_MAX_PER_NODE) {
+            truncated = true;
+            break;
+          }
+          read++;
+          try {
+            const r = JSON.parse(flat[i + 1]) as DirectoryRecord;
+            items.push({ clientId: flat[i], node, username: r.u, protocolLevel: r.l, connectedAt: r.c, remoteAddress: r.a, listener: r.n });
+          } catch {
+            // not ours: skipped
+          }
+        }
+      } while (cursor !== '0' && read < CLUSTER_LIST_MAX_PER_NODE);
+      if (cursor !== '0') truncated = true;
+    }
+    return { items, total, truncated };
+  }
+
+  /** The node holding `clientId`'s live lease, or null. */
+  async ownerOf(clientId: string): Promise<string | null> {
+    const node = await this.command!.hget(this.keys.lease(clientId), 'node');
+    if (node === null) return null;
+    return (await this.command!.hexists(this.keys.clients(node), clientId)) === 1 ? node : null;
+  }
+
+  /** Asks the node connected to `clientId` to disconnect it as an administrator (0x98); false when none is. */
+  async kickAdmin(clientId: string): Promise<string | null> {
+    const node = await this.ownerOf(clientId);
+    if (node === null) return null;
+    await this.engine.leases.kickAdmin(node, clientId);
+    return node;
+  }
+
+  /** Every member's latest stats snapshot (null for a node whose snapshot expired). */
+  async nodeStats(): Promise<Record<string, Record<string, number> | null>> {
+    const nodes = await this.members();
+    const out: Record<string, Record<string, number> | null> = {};
+    if (nodes.length === 0) return out;
+    const raw = await this.command!.mget(nodes.map((n) => this.keys.stats(n)));
+    nodes.forEach((n, i) => {
+      try {
+        out[n] = raw[i] === null ? null : (JSON.parse(raw[i]!) as Record<string, number>);
+      } catch {
+        out[n] = null;
+      }
+    });
+    return out;
   }
 
   // ---- RouteSink ----------------------------------------------------------------------------
@@ -276,7 +491,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
    * A client with a Will is connected here: its Will is kept in Redis (`{n:<node>}:wills`) so
    * that, if this node dies, a survivor publishes it (unless the client took its id elsewhere).
    */
-  willConnected(conn: ClientLink, will: WillMessage): void {
+  willConnected(conn: ClientLink, will: WillMessage, graceMs = 0): void {
     const command = this.command;
     if (command === null || conn.clusterToken === null) return;
     const record: StoredWill = {
@@ -288,8 +503,18 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       r: will.retain,
       props: will.properties !== undefined ? propertiesWithLength(will.properties, 0).toString('base64') : null,
       d: conn.v5 !== null ? (will.properties?.willDelayInterval ?? 0) : 0,
+      ...(graceMs > 0 ? { g: graceMs } : {}),
     };
     command.hset(this.keys.wills(this.nodeId), conn.clientId, JSON.stringify(record)).catch(() => undefined);
+  }
+
+  /**
+   * Drain: the client's session goes on (it will reconnect to another node), so its Will is not
+   * published here at the close; its record stays for the survivors with a grace of `lease-ms`.
+   */
+  willHandedOver(conn: ClientLink, will: WillMessage): void {
+    this.stats.willsHandedOver++;
+    this.willConnected(conn, will, this.config.leaseMs);
   }
 
   /** The client's connection here ended (its Will handled here, or none left): forget the record. */
@@ -307,7 +532,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     if (command === null) return;
     const key = this.keys.wills(dead);
     const records = await command.hgetall(key);
-    await command.del(key);
+    await command.del(key, this.keys.clients(dead), this.keys.stats(dead));
     for (const [clientId, raw] of Object.entries(records)) {
       let will: StoredWill;
       try {
@@ -315,11 +540,12 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       } catch {
         continue;
       }
-      if (will.d > 0) {
+      const waitMs = Math.max(will.d * 1000, will.g ?? 0);
+      if (waitMs > 0) {
         const timer = setTimeout(() => {
           this.willTimers.delete(timer);
           void this.publishOrphanWill(clientId, will);
-        }, Math.min(will.d * 1000, MAX_TIMER_MS));
+        }, Math.min(waitMs, MAX_TIMER_MS));
         this.willTimers.add(timer);
       } else await this.publishOrphanWill(clientId, will);
     }

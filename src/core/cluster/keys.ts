@@ -39,6 +39,10 @@ export class ClusterKeys {
   kick(id: string): string { return `${this.prefix}:{n:${id}}:kick`; }
   /** HASH client id -> Will of a client connected to the node (published by a survivor if the node dies). */
   wills(id: string): string { return `${this.prefix}:{n:${id}}:wills`; }
+  /** HASH client id -> small JSON (username, protocol level, connectedAt, address, listener): the node's connected clients (admin listing). */
+  clients(id: string): string { return `${this.prefix}:{n:${id}}:clients`; }
+  /** STRING, PX: the node's latest stats snapshot (admin /api/v1/stats cluster totals). */
+  stats(id: string): string { return `${this.prefix}:{n:${id}}:stats`; }
 
   // --- per client ---
   lease(clientId: string): string { return `${this.prefix}:{c:${clientId}}:lease`; }

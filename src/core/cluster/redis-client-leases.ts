@@ -106,6 +106,9 @@ class LocalLease {
   ) {}
 }
 
+/** Token field of an administrator's kick (tokens are digits: never equal). */
+const ADMIN_KICK = 'admin';
+
 export class RedisClientLeases implements ClientLeases {
   readonly nodeId: string;
   readonly stats = { renewals: 0, renewFailures: 0, kicksSent: 0, kicksReceived: 0, lost: 0 };
@@ -119,6 +122,7 @@ export class RedisClientLeases implements ClientLeases {
   private readonly local = new Map<string, LocalLease>();
   private renewTimer: NodeJS.Timeout | null = null;
   private lostHandler: ((clientId: string, token: string, why: 'kicked' | 'expired') => void) | null = null;
+  private adminKickHandler: ((clientId: string) => void) | null = null;
   /** Time (local clock) of the last renewal that reached Redis. */
   private lastRenewed = Date.now();
   private renewing = false;
@@ -198,12 +202,31 @@ export class RedisClientLeases implements ClientLeases {
     await this.command!.publish(this.keys.kick(node), `${token}\n${clientId}`);
   }
 
+  async kickAdmin(node: string, clientId: string): Promise<void> {
+    this.stats.kicksSent++;
+    if (node === this.nodeId) {
+      this.onKick(Buffer.from(`${ADMIN_KICK}\n${clientId}`));
+      return;
+    }
+    await this.command!.publish(this.keys.kick(node), `${ADMIN_KICK}\n${clientId}`);
+  }
+
+  onAdminKick(handler: ((clientId: string) => void) | null): void {
+    this.adminKickHandler = handler;
+  }
+
   /** A kick names the NEW token: only a local lease older than it is closed, never a newer one. */
   private onKick(message: Buffer): void {
     const nl = message.indexOf(0x0a);
     if (nl < 0) return;
     const token = message.toString('latin1', 0, nl);
     const clientId = message.toString('utf8', nl + 1);
+    if (token === ADMIN_KICK) {
+      // An administrator's disconnect (DELETE /api/v1/clients/:id on any node): no token, the
+      // lease stays with the connection until it closes.
+      this.adminKickHandler?.(clientId);
+      return;
+    }
     const held = this.local.get(clientId);
     if (held === undefined || !tokenBefore(held.token, token)) return;
     this.stats.kicksReceived++;

@@ -87,6 +87,8 @@ export class RedisMembership implements NodeMembership {
   private rejoinedHandler: (() => void) | null = null;
   private reaping = false;
   private closed = false;
+  /** When a heartbeat last found (or made) this node a member: readiness asks memberNow(). */
+  private memberAt = 0;
 
   constructor(options: RedisMembershipOptions) {
     this.nodeId = options.nodeId;
@@ -149,9 +151,15 @@ export class RedisMembership implements NodeMembership {
     try {
       const was = await this.command!.heartbeat(k.members, k.dying, k.node(this.nodeId), this.nodeId, this.ttlMs, String(Date.now()));
       if (was === 0 && !first && !this.closed) this.rejoinedHandler?.();
+      if (was >= 0) this.memberAt = Date.now();
     } catch {
       // Redis unreachable: the next beat retries; if none lands within the TTL, the others reap us.
     }
+  }
+
+  /** A heartbeat within the TTL found this node a member (not declared dead, Redis reachable). */
+  memberNow(now = Date.now()): boolean {
+    return !this.closed && this.memberAt > 0 && now - this.memberAt < this.ttlMs;
   }
 
   /** One reaper pass; exposed so tests and shutdown paths can run it without waiting. */

@@ -47,6 +47,10 @@ export interface MessageBusStats {
   malformedEntries: number;
   /** Times the reader found entries trimmed before it read them (it was too far behind). */
   gaps: number;
+  /** Frame bytes of the entries Redis accepted (payloads and framing, not the command's). */
+  sentBytes: number;
+  /** Batches (one per turn) Redis did not accept. */
+  failedBatches: number;
 }
 
 /** Per-destination frames of the open batch; kept across turns, emptied by flush(). */
@@ -62,7 +66,7 @@ class Outbox {
 export class RedisMessageBus implements MessageBus {
   readonly nodeId: string;
   readonly stats: MessageBusStats = {
-    sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0,
+    sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0, sentBytes: 0, failedBatches: 0,
   };
   private readonly keys: ClusterKeys;
   private readonly maxLen: number;
@@ -158,11 +162,13 @@ export class RedisMessageBus implements MessageBus {
       for (const outbox of this.dirty) this.reset(outbox);
       this.dirty.length = 0;
       this.stats.droppedMessages += messages;
+      this.stats.failedBatches++;
       this.batchHandler?.(batch, false);
       return;
     }
     const pipeline = command.pipeline();
     let entries = 0;
+    let total = 0;
     for (const outbox of this.dirty) {
       const frames = outbox.frames;
       let from = 0;
@@ -175,6 +181,7 @@ export class RedisMessageBus implements MessageBus {
           bytes = 0;
         }
         bytes += frames[i].length;
+        total += frames[i].length;
       }
       this.xadd(pipeline, outbox.key, frames, from, frames.length, bytes);
       entries++;
@@ -186,17 +193,21 @@ export class RedisMessageBus implements MessageBus {
       (results) => {
         let ok = results !== null;
         if (results !== null) for (const [err] of results) if (err !== null) ok = false;
-        this.settle(batch, messages, entries, ok);
+        this.settle(batch, messages, entries, total, ok);
       },
-      () => this.settle(batch, messages, entries, false),
+      () => this.settle(batch, messages, entries, total, false),
     );
   }
 
-  private settle(batch: number, messages: number, entries: number, ok: boolean): void {
+  private settle(batch: number, messages: number, entries: number, bytes: number, ok: boolean): void {
     if (ok) {
       this.stats.sentMessages += messages;
       this.stats.sentEntries += entries;
-    } else this.stats.droppedMessages += messages;
+      this.stats.sentBytes += bytes;
+    } else {
+      this.stats.droppedMessages += messages;
+      this.stats.failedBatches++;
+    }
     this.batchHandler?.(batch, ok);
   }
 

@@ -143,6 +143,11 @@ export class RedisRouteTable implements RouteTable {
 
   /** This node's filters and how many local subscriptions hold each. */
   private readonly refs = new Map<string, number>();
+
+  /** Distinct filters this node holds (metrics). */
+  get localFilterCount(): number {
+    return this.refs.size;
+  }
   /** Changes of this turn: filter -> '+' (now held) or '-' (now gone). */
   private readonly pending = new Map<string, '+' | '-'>();
   private flushScheduled: NodeJS.Immediate | null = null;

@@ -142,6 +142,10 @@ export interface ClientLeases {
   forget(clientId: string, token: string): Promise<boolean>;
   /** Asks `node` to close `clientId`'s connection older than `token`. */
   kick(node: string, clientId: string, token: string): Promise<void>;
+  /** Asks `node` to close `clientId`'s connection as an administrator would (whatever its token). */
+  kickAdmin(node: string, clientId: string): Promise<void>;
+  /** Called when an administrator asked (kickAdmin) to close a client of this node. */
+  onAdminKick(handler: ((clientId: string) => void) | null): void;
   /** Called when another node asks this one to close a client (kick), or a renewal found it lost. */
   onLost(handler: ((clientId: string, token: string, why: 'kicked' | 'expired') => void) | null): void;
 }

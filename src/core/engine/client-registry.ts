@@ -74,6 +74,8 @@ const NEVER_MS = 100 * 365 * 24 * 3600 * 1000;
 export class ClusterClientRegistry extends LocalClientRegistry {
   /** Keeps the Wills of this node's clients where survivors find them (ClusterNode); null: not kept. */
   wills: { willConnected(conn: ClientLink, will: WillMessage): void; willGone(clientId: string): void } | null = null;
+  /** The cluster-wide directory of connected clients (ClusterNode: admin listing); null: none. */
+  directory: { clientConnected(conn: ClientLink): void; clientGone(clientId: string): void } | null = null;
   /** Drops a session taken over by another node from this node (the Broker: discardSession). */
   onTakenOver: ((session: Session) => void) | null = null;
   /** Client ids connected here whose Will is recorded. */
@@ -87,6 +89,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   ) {
     super();
     leases.onLost(this.onLost);
+    leases.onAdminKick(this.onAdminKick);
   }
 
   acquire(conn: ClientLink, username: string | null): Promise<boolean> {
@@ -118,6 +121,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
 
   override register(conn: ClientLink): void {
     super.register(conn);
+    this.directory?.clientConnected(conn);
     if (conn.will !== null && this.wills !== null) {
       this.withWill.add(conn.clientId);
       this.wills.willConnected(conn, conn.will);
@@ -127,9 +131,28 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   override release(conn: ClientLink): void {
     super.release(conn);
     // The Will record is this node's for the client id: gone with its last local connection.
-    if (this.wills !== null && this.get(conn.clientId) === undefined && this.withWill.delete(conn.clientId)) this.wills.willGone(conn.clientId);
+    const last = this.get(conn.clientId) === undefined;
+    if (this.wills !== null && last && this.withWill.delete(conn.clientId)) this.wills.willGone(conn.clientId);
+    if (last) this.directory?.clientGone(conn.clientId);
     this.giveBack(conn);
   }
+
+  /**
+   * Drain: a client whose session goes on is closed without publishing its Will here; its Will
+   * record stays in Redis for a survivor (published only if the client does not come back).
+   * False when the connection has no recorded Will.
+   */
+  handOverWill(conn: ClientLink, handOver: (conn: ClientLink, will: WillMessage) => void): boolean {
+    const will = conn.will;
+    if (will === null || this.get(conn.clientId) !== conn || !this.withWill.delete(conn.clientId)) return false;
+    conn.will = null;
+    handOver(conn, will);
+    return true;
+  }
+
+  private readonly onAdminKick = (clientId: string): void => {
+    this.get(clientId)?.close(CloseReason.Admin);
+  };
 
   /** The lease of a connection that ended (or never attached); only if its token is still current. */
   giveBack(conn: ClientLink): void {

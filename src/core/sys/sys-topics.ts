@@ -83,6 +83,8 @@ export class SysTopicsPublisher {
     private readonly intervalSeconds: number,
     private readonly version: string,
     private readonly now: () => number = Date.now,
+    /** Topic root ending in '/': SYS_ROOT, or `$SYS/brokers/<node-id>/` for a cluster node. */
+    private readonly root: string = SYS_ROOT,
   ) {
     const s = source.stats;
     this.loads = [
@@ -188,7 +190,7 @@ export class SysTopicsPublisher {
   private publish(name: string, payload: string): void {
     if (this.published.get(name) === payload) return;
     this.published.set(name, payload);
-    this.source.publishInternal(SYS_ROOT + name, payload, true);
+    this.source.publishInternal(this.root + name, payload, true);
   }
 }
 

@@ -53,6 +53,18 @@ export class BrokerHealthIndicator {
     return all.length > 0 && all.every((l) => l.bound) && this.broker.ready ? check.up(data) : check.down(data);
   }
 
+  /**
+   * Clustered: Redis reachable and this node a member (a heartbeat within the node TTL). Up with
+   * `enabled: false` on a single node.
+   */
+  cluster(): HealthIndicatorResult<'cluster'> {
+    const check = this.health.check('cluster');
+    const node = this.broker.cluster;
+    if (node === null) return check.up({ enabled: false });
+    const data = { node: node.nodeId, redis: node.redisUp ? 'up' : 'down' };
+    return node.redisUp ? check.up(data) : check.down({ ...data, message: 'Redis unreachable or this node is not a member' });
+  }
+
   /** The session and retained stores answer (a durable backend commits what it holds). */
   async persistence(): Promise<HealthIndicatorResult<'persistence'>> {
     const check = this.health.check('persistence');

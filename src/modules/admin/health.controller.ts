@@ -23,14 +23,15 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: broker started and not shutting down, every listener bound, stores reachable' })
+  @ApiOperation({ summary: 'Readiness: broker started and not shutting down, every listener bound, stores reachable; clustered: Redis reachable and this node a member' })
   @ApiOkResponse({ description: 'ready' })
-  @ApiServiceUnavailableResponse({ description: 'not ready (starting, shutting down, a listener unbound or the stores unreachable)' })
+  @ApiServiceUnavailableResponse({ description: 'not ready (starting, shutting down, a listener unbound, the stores unreachable, or clustered and Redis unreachable)' })
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.indicators.brokerState(),
       () => this.indicators.listeners(),
       () => this.indicators.persistence(),
+      () => this.indicators.cluster(),
     ]);
   }
 }

@@ -176,6 +176,38 @@ export class MetricsService {
       'reason_code',
       (s) => byReasonCode(s.reasonCodesSent.disconnect),
     );
+    // Clustered only (docs/cluster.md): Redis, the bus, routes, leases.
+    const cluster = broker.cluster;
+    if (cluster !== null) {
+      const engine = cluster.engine;
+      gauge('nestmq_cluster_redis_up', '1 while Redis answers and this node is a cluster member, else 0', () => (cluster.redisUp ? 1 : 0));
+      const plain = (name: string, help: string, read: () => number): void => {
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      };
+      plain('nestmq_cluster_bus_batches_sent_total', 'Bus batches (one pipeline per turn) sent to Redis', () => engine.bus.stats.sentBatches);
+      plain('nestmq_cluster_bus_batches_failed_total', 'Bus batches Redis did not accept (unreachable): their QoS 1/2 messages were not acknowledged', () => engine.bus.stats.failedBatches);
+      plain('nestmq_cluster_bus_messages_sent_total', 'Messages written to other nodes\' inboxes (one per destination node)', () => engine.bus.stats.sentMessages);
+      plain('nestmq_cluster_bus_messages_dropped_total', 'Messages for other nodes dropped because Redis was unreachable', () => engine.bus.stats.droppedMessages);
+      plain('nestmq_cluster_bus_bytes_sent_total', 'Frame bytes written to other nodes\' inboxes', () => engine.bus.stats.sentBytes);
+      plain('nestmq_cluster_bus_messages_received_total', 'Messages read from this node\'s inbox', () => engine.bus.stats.receivedMessages);
+      plain('nestmq_cluster_bus_malformed_entries_total', 'Inbox entries skipped as malformed', () => engine.bus.stats.malformedEntries);
+      gauge('nestmq_cluster_routes_local', 'Distinct filters this node holds as routes', () => engine.routes.localFilterCount);
+      plain('nestmq_cluster_route_resyncs_total', 'Route table resyncs (log gap, rejoin, Redis restart)', () => engine.routes.stats.resyncs);
+      gauge('nestmq_cluster_leases', 'Client id leases held by this node', () => engine.leases.size);
+      plain('nestmq_cluster_leases_lost_total', 'Leases lost (taken over by another node, or not renewed in time)', () => engine.leases.stats.lost);
+      plain('nestmq_cluster_kicks_sent_total', 'Kicks sent to other nodes (takeovers, admin disconnects)', () => engine.leases.stats.kicksSent);
+      plain('nestmq_cluster_orphan_wills_published_total', 'Wills of dead or drained nodes\' clients published here', () => cluster.stats.orphanWillsPublished);
+      plain('nestmq_cluster_orphan_wills_skipped_total', 'Of those, not published: the client had taken its id again elsewhere', () => cluster.stats.orphanWillsSkipped);
+      plain('nestmq_cluster_wills_handed_over_total', 'Wills handed over to the survivors at a drain (sessions that go on)', () => cluster.stats.willsHandedOver);
+    }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
     const adapter = adapterHost?.httpAdapter;
     const http = adapter instanceof AdminExpressAdapter ? adapter.httpStats : new AdminHttpStats();

@@ -1,5 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { ClientSnapshot } from '../../../core';
+import type { ClusterClientEntry } from '../../../core/cluster/cluster-node';
 
 /** One connected client, as listed by GET /api/v1/clients (built from a Broker snapshot). */
 export class ClientSummaryDto {
@@ -35,6 +36,25 @@ export class ClientSummaryDto {
 
   @ApiProperty({ example: 0, description: 'messages queued for the client' })
   queued!: number;
+
+  @ApiPropertyOptional({
+    example: 'nestmq-0',
+    description: 'clustered only: the node the client is connected to. For clients of other nodes the listing has the directory fields only (no keepalive, cleanSession, subscriptions, inflight, queued)',
+  })
+  node?: string;
+
+  /** A client of another node, from the cluster directory in Redis. */
+  static fromCluster(e: ClusterClientEntry): ClientSummaryDto {
+    const dto = new ClientSummaryDto();
+    dto.clientId = e.clientId;
+    dto.username = e.username;
+    dto.remoteAddress = e.remoteAddress;
+    dto.listener = e.listener;
+    dto.protocolLevel = e.protocolLevel;
+    dto.connectedAt = new Date(e.connectedAt).toISOString();
+    dto.node = e.node;
+    return dto;
+  }
 
   static from(s: ClientSnapshot): ClientSummaryDto {
     const dto = new ClientSummaryDto();
@@ -85,6 +105,9 @@ export class ClientPageDto {
 
   @ApiProperty({ type: [ClientSummaryDto], description: 'sorted by client id' })
   items!: ClientSummaryDto[];
+
+  @ApiPropertyOptional({ description: 'clustered only: a node had more clients than one listing reads (10,000 per node); total still counts them all' })
+  truncated?: boolean;
 }
 
 export class DisconnectResultDto {
@@ -96,4 +119,7 @@ export class DisconnectResultDto {
 
   @ApiProperty({ example: false, description: 'the session (subscriptions, queued messages) was discarded' })
   sessionDiscarded!: boolean;
+
+  @ApiPropertyOptional({ example: 'nestmq-1', description: 'clustered only: the node the client was connected to (asked through Redis when not this one)' })
+  node?: string;
 }

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { Broker } from '../../../core';
 
 export class ConnectionStatsDto {
@@ -90,6 +90,65 @@ export class BrokerStatsDto {
       bytes: Object.assign(new ByteStatsDto(), { received: s.bytesReceived, sent: s.bytesSent }),
       queues: Object.assign(new QueueStatsDto(), broker.sessionTotals()),
     });
+  }
+}
+
+/** One node's latest snapshot in Redis (every 2 s, kept 6 s), clustered only. */
+export class NodeStatsDto {
+  @ApiProperty() connections!: number;
+  @ApiProperty() clientsConnected!: number;
+  @ApiProperty() sessions!: number;
+  @ApiProperty() subscriptions!: number;
+  @ApiProperty() retainedMessages!: number;
+  @ApiProperty() messagesReceived!: number;
+  @ApiProperty() messagesSent!: number;
+  @ApiProperty() publishReceived!: number;
+  @ApiProperty() publishSent!: number;
+  @ApiProperty() bytesReceived!: number;
+  @ApiProperty() bytesSent!: number;
+  @ApiProperty() uptimeSeconds!: number;
+  @ApiProperty({ description: 'when the snapshot was taken (ms since the epoch)' }) at!: number;
+}
+
+/** Sums over the nodes' snapshots (uptimeSeconds and at excluded). */
+export class ClusterTotalsDto {
+  @ApiProperty({ description: 'member nodes' }) nodes!: number;
+  @ApiProperty({ description: 'members whose snapshot is missing (not counted in the sums)' }) nodesWithoutStats!: number;
+  @ApiProperty() connections!: number;
+  @ApiProperty() clientsConnected!: number;
+  @ApiProperty() subscriptions!: number;
+  @ApiProperty() messagesReceived!: number;
+  @ApiProperty() messagesSent!: number;
+  @ApiProperty() publishReceived!: number;
+  @ApiProperty() publishSent!: number;
+  @ApiProperty() bytesReceived!: number;
+  @ApiProperty() bytesSent!: number;
+}
+
+/** GET /api/v1/stats on a cluster node: this node's figures as usual, plus every node's and the totals. */
+export class ClusterBrokerStatsDto extends BrokerStatsDto {
+  @ApiPropertyOptional({ example: 'nestmq-0', description: 'clustered only: this node' }) node?: string;
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/NodeStatsDto' },
+    description: 'clustered only: node id -> its latest snapshot (null when expired)',
+  })
+  nodes?: Record<string, NodeStatsDto | null>;
+  @ApiPropertyOptional({ type: ClusterTotalsDto, description: 'clustered only' }) cluster?: ClusterTotalsDto;
+
+  static totals(nodes: Record<string, Record<string, number> | null>): ClusterTotalsDto {
+    const keys = ['connections', 'clientsConnected', 'subscriptions', 'messagesReceived', 'messagesSent', 'publishReceived', 'publishSent', 'bytesReceived', 'bytesSent'] as const;
+    const out = Object.assign(new ClusterTotalsDto(), { nodes: 0, nodesWithoutStats: 0 }) as ClusterTotalsDto & Record<string, number>;
+    for (const k of keys) out[k] = 0;
+    for (const snap of Object.values(nodes)) {
+      out.nodes++;
+      if (snap === null) {
+        out.nodesWithoutStats++;
+        continue;
+      }
+      for (const k of keys) out[k] += snap[k] ?? 0;
+    }
+    return out;
   }
 }
 
