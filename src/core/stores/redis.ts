@@ -398,13 +398,18 @@ export class RedisStore implements SessionJournal {
     }
   }
 
-  get hasPendingChanges(): boolean {
-    return this.scheduled || this.inFlight || this.pendingClients.size > 0 || this.pendingRetained.size > 0;
+  /** Changes wait in the batch being built. */
+  private get hasBatchChanges(): boolean {
+    return this.pendingClients.size > 0 || this.pendingRetained.size > 0;
   }
 
-  /** The number of the batch that holds every change made so far. */
+  get hasPendingChanges(): boolean {
+    return this.inFlight || this.hasBatchChanges;
+  }
+
+  /** The number of the batch that holds every change made so far (the one in flight when none is being built). */
   get commitTicket(): number {
-    return this.building;
+    return this.hasBatchChanges ? this.building : this.building - 1;
   }
 
   onCommit(listener: (err?: Error, ticket?: number) => void): void {
@@ -541,7 +546,7 @@ export class RedisStore implements SessionJournal {
   /** Resolves once every change made so far is answered by Redis. */
   flush(): Promise<void> {
     if (!this.hasPendingChanges) return Promise.resolve();
-    const ticket = this.building;
+    const ticket = this.commitTicket;
     this.schedule();
     return new Promise((resolve, reject) => this.flushWaiters.push({ ticket, resolve, reject }));
   }
