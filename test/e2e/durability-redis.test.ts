@@ -25,7 +25,7 @@ async function redisServer(options?: Parameters<typeof startRedis>[0]): Promise<
   return r;
 }
 
-function redisConfig(url: string, prefix: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function redisConfig(url: string, prefix: string, extra: Record<string, unknown> = {}): { persistence: Record<string, unknown> } & Record<string, unknown> {
   return { listeners: { default: { bind: '127.0.0.1:0' } }, persistence: { backend: 'redis', redis: url, 'redis-prefix': prefix, ...extra } };
 }
 
@@ -186,6 +186,9 @@ describe('durability (Redis, child-process brokers)', () => {
     const sub = await connectMqtt5(broker.port, { clientId: 'v5sub', clean: false, properties: { sessionExpiryInterval: 300 } });
     await sub.client.subscribeAsync('v/#', { qos: 1, nl: true, rap: true });
     await endGracefully(sub.client);
+    // The Subscription Options are stored with the QoS (No Local 1, Retain As Published 2).
+    const inspect = redis.inspector();
+    expect(await inspect.hget(`${String(config.persistence['redis-prefix'])}:{c:v5sub}:sess`, 's:v/#')).toBe('1|3');
     const pub = await connectMqtt5(broker.port, { clientId: 'v5pub' });
     await pub.client.publishAsync('v/1', 'props', {
       qos: 1,
@@ -225,11 +228,14 @@ describe('durability (Redis, child-process brokers)', () => {
     broker = await ChildBroker.start(config);
     // The expiry is a timer by nature: wait it out (from when the message was accepted).
     await new Promise((r) => setTimeout(r, Math.max(0, 1100 - (Date.now() - stoppedAt))));
-    const again = await connectMqtt5(broker.port, { clientId: 'exp', clean: false, properties: { sessionExpiryInterval: 300 } });
-    expect(again.connack.sessionPresent).toBe(true);
-    const got = await new Promise<string>((resolve) => again.client.once('message', (t) => resolve(t)));
-    expect(got).toBe('e/long');
-    again.client.end(true);
+    const c = await RawClient.tcp(broker.port);
+    c.send(connectV5({ clientId: 'exp', cleanSession: false, properties: { sessionExpiryInterval: 300 } }));
+    expect(decodeV5<{ sessionPresent: boolean; reasonCode: number }>(await c.next(5000))).toMatchObject({ sessionPresent: true, reasonCode: 0 });
+    const m = decodeV5<{ cmd: string; topic: string; messageId: number }>(await c.next());
+    expect(m).toMatchObject({ cmd: 'publish', topic: 'e/long' });
+    c.send(raw.puback(m.messageId));
+    await c.expectNothing(); // e/short is gone
+    c.destroy();
     await broker.stop();
   });
 });
@@ -360,27 +366,32 @@ describe('Redis down (in-process broker)', () => {
     }
   });
 
-  it('persistence.redis-wait-replicas: without the replica in time no PUBACK leaves; with a real replica it does', async () => {
+  it('persistence.redis-wait-replicas: without the replica in time nothing is acknowledged (no CONNACK for a new persistent session, no PUBACK); with a real replica attached both come', async () => {
     const primary = await redisServer();
     const tb = await TestBroker.start(redisConfig(primary.url, freshPrefix(), { 'redis-wait-replicas': 1, 'redis-wait-timeout': 200 }) as never);
     try {
-      await persistentSubscriber(tb.port);
-      const pub = await rawConnect(tb.port, 'p', true);
-      pub.c.send(raw.publish({ topic: 'd/1', payload: 'x', qos: 1, id: 1 }));
-      await pub.c.waitClosed(5000);
-      expect(pub.c.history.some((p) => p.type === T.PUBACK)).toBe(false);
+      // The new session's record is written, but WAIT finds no replica: closed without CONNACK.
+      const lonely = await RawClient.tcp(tb.port);
+      lonely.send(raw.connect({ clientId: 'sub', clean: false }));
+      await lonely.expectClosedSilently(5000);
 
-      const replica = await redisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+      await redisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
       const inspect = primary.inspector();
       await waitFor(async () => /connected_slaves:1/.test(await inspect.info('replication')), 10000, 'replica attached');
-      expect(replica.running).toBe(true);
+      // The store rewrites what it could not make durable, then accepts connections again.
       await waitFor(async () => {
-        const p = await rawConnect(tb.port, 'p', true);
-        p.c.send(raw.publish({ topic: 'd/1', payload: 'y', qos: 1, id: 2 }));
-        const got = await p.c.next(3000).catch(() => null);
-        p.c.destroy();
-        return got !== null && got.type === T.PUBACK;
-      }, 15000, 'PUBACK once the replica has the writes');
+        const c = await RawClient.tcp(tb.port);
+        c.send(raw.connect({ clientId: 'sub', clean: false }));
+        const ack = await c.next(3000).catch(() => null);
+        c.destroy();
+        return ack !== null && ack.type === T.CONNACK && ack.body[1] === 0;
+      }, 15000, 'CONNACK once the replica has the writes');
+      await persistentSubscriber(tb.port);
+      const pub = await rawConnect(tb.port, 'p', true);
+      // Queued for the offline subscriber: written, WAITed for, then acknowledged.
+      pub.c.send(raw.publish({ topic: 'd/1', payload: 'y', qos: 1, id: 2 }));
+      expect((await pub.c.next(3000)).bytes).toEqual(raw.puback(2));
+      pub.c.destroy();
     } finally {
       await tb.close();
     }

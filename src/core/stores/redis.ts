@@ -100,6 +100,9 @@ end
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\\0' .. table.concat(topics, '\\0'))
 return #topics`;
 
+/** Delay before a refused batch's state is written again while Redis stays connected. */
+const RETRY_MS = 250;
+
 /** Returned by CLIENT_BATCH when the lease token is not the current one. */
 const FENCED = -1;
 
@@ -173,6 +176,14 @@ export class RedisStore implements SessionJournal {
   private readonly dirtySessions = new Set<string>();
   private readonly dirtyTopics = new Set<string>();
   private scheduled = false;
+  /** A dirty session or topic changed since the last batch left: the next batch rewrites it, and the turn's acknowledgements wait for that. */
+  private dirtyTouched = false;
+  /**
+   * A batch failed and the engine may not have held every acknowledgement that depended on it
+   * (its failure can be known before the turn's output is flushed): the next commit() throws,
+   * so that turn's connections are closed unsent (CommitGate.tryCommit).
+   */
+  private failureUnreported = false;
   /** Number of the batch being built (changes made now go into it). */
   private building = 1;
   /** Number of the last batch answered (or failed). */
@@ -185,6 +196,7 @@ export class RedisStore implements SessionJournal {
   private lastEncodedProperties: Buffer | null = null;
   private opened = false;
   private closing = false;
+  private retryTimer: NodeJS.Timeout | null = null;
   /** True after a failed batch or lost connection, until a batch succeeds again. */
   down = false;
 
@@ -350,6 +362,13 @@ export class RedisStore implements SessionJournal {
     );
   };
 
+  private readonly retry = (): void => {
+    this.retryTimer = null;
+    if (this.closing || (this.dirtySessions.size === 0 && this.dirtyTopics.size === 0)) return;
+    this.dirtyTouched = true;
+    this.schedule();
+  };
+
   private readonly onConnectionLost = (): void => {
     if (!this.closing) this.down = true;
   };
@@ -361,6 +380,7 @@ export class RedisStore implements SessionJournal {
       this.down = false;
       return;
     }
+    this.dirtyTouched = true;
     this.schedule();
   };
 
@@ -370,6 +390,7 @@ export class RedisStore implements SessionJournal {
   private client(session: Session): (string | Buffer | LateSubscription)[] | null {
     const id = session.clientId;
     if (this.dirtySessions.has(id)) {
+      this.dirtyTouched = true;
       this.schedule();
       return null;
     }
@@ -379,6 +400,7 @@ export class RedisStore implements SessionJournal {
         // A new session object under the same id in the same batch (takeover with a clean
         // start): rewrite the client's keys from the newest session.
         this.dirtySessions.add(id);
+        this.dirtyTouched = true;
         this.pendingClients.delete(id);
         return null;
       }
@@ -400,7 +422,15 @@ export class RedisStore implements SessionJournal {
 
   /** Changes wait in the batch being built. */
   private get hasBatchChanges(): boolean {
-    return this.pendingClients.size > 0 || this.pendingRetained.size > 0;
+    return this.pendingClients.size > 0 || this.pendingRetained.size > 0 || this.dirtyTouched;
+  }
+
+  /** Throws once after a failed batch (see failureUnreported): nothing else to do synchronously. */
+  commit(): void {
+    if (this.failureUnreported) {
+      this.failureUnreported = false;
+      throw new Error('redis: a write batch failed');
+    }
   }
 
   get hasPendingChanges(): boolean {
@@ -428,13 +458,21 @@ export class RedisStore implements SessionJournal {
     const retained = this.pendingRetained;
     this.pendingClients = new Map();
     this.pendingRetained = new Map();
+    this.dirtyTouched = false;
     this.lastEncoded = null;
     this.lastEncodedProperties = null;
-    // Dirty state leaves whole with this batch, when Redis can be written at all.
-    const dirtySessions = redis.status === 'ready' ? [...this.dirtySessions] : [];
-    const dirtyTopics = redis.status === 'ready' ? [...this.dirtyTopics] : [];
-    for (const id of dirtySessions) this.dirtySessions.delete(id);
-    for (const t of dirtyTopics) this.dirtyTopics.delete(t);
+    if (redis.status !== 'ready') {
+      // Redis is away: fail the batch at once, without encoding anything (the state is rewritten
+      // whole when it is back, and nothing waits on a command that cannot be sent).
+      this.inFlight = true;
+      void Promise.resolve().then(() => this.batchDone(ticket, new Error(`redis: ${redis.status}`), clients, retained, 0, [], []));
+      return;
+    }
+    // Dirty state leaves whole with this batch.
+    const dirtySessions = [...this.dirtySessions];
+    const dirtyTopics = [...this.dirtyTopics];
+    this.dirtySessions.clear();
+    this.dirtyTopics.clear();
     const pipeline = redis.pipeline();
     const k = this.keys;
     const fencedIds: string[] = [];
@@ -484,13 +522,21 @@ export class RedisStore implements SessionJournal {
             }
           }
         }
-        this.batchDone(ticket, error, clients, retained, bytes);
+        this.batchDone(ticket, error, clients, retained, bytes, dirtySessions, dirtyTopics);
       },
-      (err: Error) => this.batchDone(ticket, err, clients, retained, bytes),
+      (err: Error) => this.batchDone(ticket, err, clients, retained, bytes, dirtySessions, dirtyTopics),
     );
   };
 
-  private batchDone(ticket: number, error: Error | undefined, clients: Map<string, PendingClient>, retained: Map<string, Buffer | string>, bytes: number): void {
+  private batchDone(
+    ticket: number,
+    error: Error | undefined,
+    clients: Map<string, PendingClient>,
+    retained: Map<string, Buffer | string>,
+    bytes: number,
+    dirtySessions: string[],
+    dirtyTopics: string[],
+  ): void {
     this.inFlight = false;
     this.completed = ticket;
     if (error === undefined) {
@@ -500,9 +546,18 @@ export class RedisStore implements SessionJournal {
     } else {
       this.stats.failedBatches++;
       this.down = true;
+      this.failureUnreported = true;
       // What reached Redis is not known: rewrite it whole once Redis answers again.
       for (const id of clients.keys()) this.dirtySessions.add(id);
+      for (const id of dirtySessions) this.dirtySessions.add(id);
       for (const t of retained.keys()) this.dirtyTopics.add(t);
+      for (const t of dirtyTopics) this.dirtyTopics.add(t);
+      // Connected but refused (WAIT short, a script error): try the rewrite again shortly; when
+      // the connection is lost, its 'ready' does that.
+      if (this.command !== null && this.command.status === 'ready' && this.retryTimer === null) {
+        this.retryTimer = setTimeout(this.retry, RETRY_MS);
+        this.retryTimer.unref();
+      }
     }
     for (const l of this.listeners) l(error, ticket);
     for (let i = 0; i < this.flushWaiters.length; ) {
@@ -545,6 +600,8 @@ export class RedisStore implements SessionJournal {
 
   /** Resolves once every change made so far is answered by Redis. */
   flush(): Promise<void> {
+    // Readiness (Broker.checkStores) asks this: a store that cannot write is not ready.
+    if (this.down) return Promise.reject(new Error('persistence: redis unavailable'));
     if (!this.hasPendingChanges) return Promise.resolve();
     const ticket = this.commitTicket;
     this.schedule();
@@ -568,6 +625,7 @@ export class RedisStore implements SessionJournal {
       // the state stays as Redis had it; a broker on it later finds the last batch answered
     } finally {
       this.closing = true;
+      if (this.retryTimer !== null) clearTimeout(this.retryTimer);
       this.command?.disconnect();
       this.subscriber?.disconnect();
       this.command = null;
@@ -711,8 +769,10 @@ abstract class RedisView {
     return this.store.open();
   }
 
-  /** Nothing synchronous to do: the batch leaves on its own schedule and the gate waits for it. */
-  commit(): void {}
+  /** Nothing to write synchronously (the batch leaves on its own schedule); throws once after a failed batch. */
+  commit(): void {
+    this.store.commit();
+  }
 
   get hasPendingChanges(): boolean {
     return this.store.hasPendingChanges;
