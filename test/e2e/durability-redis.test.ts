@@ -397,3 +397,16 @@ describe('Redis down (in-process broker)', () => {
     }
   });
 });
+
+describe('persistence.redis* config keys', () => {
+  it('backend redis needs persistence.redis (a redis:// URL); the WAIT keys are bounded; defaults', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { validateConfig } = require('../../src/core/config/validate') as typeof import('../../src/core/config/validate');
+    expect(() => validateConfig({ persistence: { backend: 'redis' } })).toThrow(/persistence.redis: required/);
+    expect(() => validateConfig({ persistence: { backend: 'redis', redis: 'http://x' } })).toThrow(/persistence.redis: expected a redis:\/\//);
+    expect(() => validateConfig({ persistence: { backend: 'redis', redis: 'redis://x', 'redis-wait-replicas': -1 } })).toThrow(/persistence.redis-wait-replicas/);
+    expect(() => validateConfig({ persistence: { backend: 'redis', redis: 'redis://x', 'redis-wait-timeout': 0 } })).toThrow(/persistence.redis-wait-timeout/);
+    const p = validateConfig({ persistence: { backend: 'redis', redis: 'redis://x:1' } }).persistence;
+    expect(p).toMatchObject({ backend: 'redis', redis: 'redis://x:1', redisPrefix: 'nestmq', redisWaitReplicas: 0, redisWaitTimeout: 1000 });
+  });
+});
