@@ -366,6 +366,45 @@ describe('Redis down (in-process broker)', () => {
     }
   });
 
+  it('[MQTT-4.3.2-2] an acknowledgement waits for the batch holding its own write, not the batch in flight when it was made', async () => {
+    const server = await redisServer();
+    const prefix = freshPrefix();
+    const tb = await TestBroker.start(redisConfig(server.url, prefix) as never);
+    const store = (storesOf(tb).sessions as unknown as { store: RedisStore }).store;
+    const inspect = server.inspector();
+    try {
+      await persistentSubscriber(tb.port); // 'sub' on d/#
+      const { c: s2 } = await rawConnect(tb.port, 'sub2', false);
+      s2.send(raw.subscribe(1, ['e/#', 1]));
+      await s2.next();
+      s2.send(raw.DISCONNECT);
+      await s2.waitClosed();
+      // sub2's queue key of the wrong type: the script writing to it fails, and so its batch.
+      await inspect.set(`${prefix}:{c:sub2}:queue`, 'not a list');
+      const a = await rawConnect(tb.port, 'a', true);
+      const b = await rawConnect(tb.port, 'b', true);
+
+      // Batch 1 (a's message queued for sub) is sent and held by Redis...
+      await inspect.call('CLIENT', 'PAUSE', '5000', 'WRITE');
+      a.c.send(raw.publish({ topic: 'd/1', payload: 'one', qos: 1, id: 1 }));
+      await waitFor(async () => /blocked_clients:1/.test(await inspect.info('clients')), 3000, 'batch 1 held by CLIENT PAUSE');
+      // ...while b's message, for sub2, goes into batch 2.
+      const inFlight = store.commitTicket;
+      b.c.send(raw.publish({ topic: 'e/1', payload: 'two', qos: 1, id: 2 }));
+      await waitFor(() => store.commitTicket === inFlight + 1, 3000, "b's write in batch 2");
+      await inspect.call('CLIENT', 'UNPAUSE');
+
+      expect((await a.c.next(3000)).bytes).toEqual(raw.puback(1));
+      // Batch 2 fails: b never gets its PUBACK (batch 1's answer does not release it).
+      await b.c.waitClosed(3000);
+      expect(b.c.history.some((p) => p.type === T.PUBACK)).toBe(false);
+      a.c.destroy();
+    } finally {
+      await inspect.call('CLIENT', 'UNPAUSE').catch(() => {});
+      await tb.close().catch(() => {});
+    }
+  });
+
   it('persistence.redis-wait-replicas: without the replica in time nothing is acknowledged (no CONNACK for a new persistent session, no PUBACK); with a real replica attached both come', async () => {
     const primary = await redisServer();
     const tb = await TestBroker.start(redisConfig(primary.url, freshPrefix(), { 'redis-wait-replicas': 1, 'redis-wait-timeout': 200 }) as never);
