@@ -306,7 +306,6 @@ export class RedisStore implements SessionJournal {
       if (s.queue === null) s.queue = new Fifo();
       const item = queuedFrom(d);
       s.queue.push(item);
-      s.queuedBytes += item.message.size;
       if (d.seq > this.seq) this.seq = d.seq;
     }
     const infl = replies[2][1] as Record<string, Buffer>;
