@@ -257,11 +257,19 @@ export interface LoggingConfig {
 }
 
 export interface PersistenceConfig {
-  readonly backend: 'memory' | 'sqlite';
+  readonly backend: 'memory' | 'sqlite' | 'redis';
   /** SQLite database file (created with its folder when missing). */
   readonly path: string;
   /** SQLite `synchronous` with WAL: normal survives process crashes, full also power loss. */
   readonly synchronous: 'normal' | 'full';
+  /** backend redis: redis://host:port[/db] (rediss:// for TLS); a clustered node defaults to cluster.redis. */
+  readonly redis?: string | null;
+  /** backend redis: key prefix, so several brokers can share one Redis. */
+  readonly redisPrefix?: string;
+  /** backend redis: WAIT for this many replicas after each write batch before its acknowledgements leave (0: no WAIT). */
+  readonly redisWaitReplicas?: number;
+  /** backend redis: WAIT timeout in milliseconds; fewer replicas in time fails the batch (no acknowledgement). */
+  readonly redisWaitTimeout?: number;
 }
 
 /**

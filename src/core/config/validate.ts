@@ -77,7 +77,7 @@ const ADMIN_KEYS = new Set(['enabled', 'bind', 'token', 'max-connections', 'head
 export const DEFAULT_ADMIN_HTTP = Object.freeze({ maxConnections: 64, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5, maxTracers: 4 });
 const LOGGING_KEYS = new Set(['level', 'format']);
 const RELOAD_KEYS = new Set(['watch', 'debounce']);
-const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin']);
+const PERSISTENCE_KEYS = new Set(['backend', 'path', 'synchronous', 'plugin', 'redis', 'redis-prefix', 'redis-wait-replicas', 'redis-wait-timeout']);
 
 const TOP_KEYS = new Set([
   'listeners', 'timeout-disconnect-delay', 'auth', 'topic-check', 'sys_interval', 'sys-interval', 'limits', 'plugins',
@@ -516,19 +516,29 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
   // persistence: nestmq's backend choice. hbmqtt's docstring shows `persistence: {plugin: ...}`,
   // which hbmqtt never implemented: accepted with a warning, memory used.
   const rawPersistence = (input.persistence ?? {}) as Record<string, unknown>;
-  let persistence: PersistenceConfig = { backend: 'memory', path: 'data/nestmq.db', synchronous: 'normal' };
+  const persistenceDefaults = { redis: null, redisPrefix: 'nestmq', redisWaitReplicas: 0, redisWaitTimeout: 1000 };
+  let persistence: PersistenceConfig = { backend: 'memory', path: 'data/nestmq.db', synchronous: 'normal', ...persistenceDefaults };
   if (!isObject(rawPersistence)) problems.push('persistence: expected a mapping');
   else {
     for (const key of Object.keys(rawPersistence)) if (!PERSISTENCE_KEYS.has(key)) problems.push(`persistence.${key}: unknown key`);
     if (rawPersistence.plugin !== undefined) warnings.push('persistence.plugin: hbmqtt key without effect; use persistence.backend: sqlite');
     const backend = rawPersistence.backend ?? 'memory';
-    if (backend !== 'memory' && backend !== 'sqlite') problems.push(`persistence.backend: expected memory or sqlite, got ${JSON.stringify(backend)}`);
+    if (backend !== 'memory' && backend !== 'sqlite' && backend !== 'redis') problems.push(`persistence.backend: expected memory, sqlite or redis, got ${JSON.stringify(backend)}`);
+    const redis = str('persistence.redis', rawPersistence.redis) ?? null;
+    if (redis !== null && !/^rediss?:\/\//.test(redis)) problems.push(`persistence.redis: expected a redis:// or rediss:// URL`);
+    // A clustered node (cluster.redis) passes its own URL to createRedisStores: only a single node needs this key.
+    if (backend === 'redis' && redis === null && input.cluster === undefined) problems.push('persistence.redis: required with backend redis (a redis:// URL)');
+    const prefix = str('persistence.redis-prefix', rawPersistence['redis-prefix']) ?? 'nestmq';
     const sync = rawPersistence.synchronous ?? 'normal';
     if (sync !== 'normal' && sync !== 'full') problems.push(`persistence.synchronous: expected normal or full, got ${JSON.stringify(sync)}`);
     persistence = {
-      backend: backend === 'sqlite' ? 'sqlite' : 'memory',
+      backend: backend === 'sqlite' || backend === 'redis' ? backend : 'memory',
       path: str('persistence.path', rawPersistence.path) ?? 'data/nestmq.db',
       synchronous: sync === 'full' ? 'full' : 'normal',
+      redis,
+      redisPrefix: prefix,
+      redisWaitReplicas: bounded('persistence.redis-wait-replicas', rawPersistence['redis-wait-replicas'], 0, 100, true, 0),
+      redisWaitTimeout: bounded('persistence.redis-wait-timeout', rawPersistence['redis-wait-timeout'], 1, 60_000, true, 1000),
     };
   }
 

@@ -125,6 +125,8 @@ export interface ClientLink {
   send(data: Buffer): void;
   /** Queue a QoS 0/1 delivery that may leave before the group commit. */
   sendEarly(data: Buffer): void;
+  /** True while registered with the host's output batch for this turn (flush pending). */
+  readonly flushPending: boolean;
   /** Write what may leave before the commit; true when output waits for the commit. */
   flushEarly(): boolean;
   /** Write everything queued (after the commit). */

@@ -24,6 +24,11 @@ export class CommitGate {
   private heldBatches: number[] = [];
   /** The latest batch each held connection waits for (output of a later turn is in its buffer too). */
   private readonly heldUntil = new Map<ClientLink, number>();
+  /**
+   * For a store that numbers its batches (Redis: the next batch leaves while the previous one is
+   * still unanswered), the batch each held connection waits for, in step with awaitingCommit.
+   */
+  private awaitingTicket: number[] = [];
 
   constructor(
     private readonly sessions: SessionStore,
@@ -99,7 +104,13 @@ export class CommitGate {
     if (this.durable && this.commitPending()) {
       // Group commit in progress (a millisecond or so): QoS 0/1 deliveries go now, the rest
       // (acknowledgements first of all) when the store has committed.
-      for (let i = 0; i < list.length; i++) if (list[i].flushEarly()) this.awaitingCommit.push(list[i]);
+      const ticket = this.commitTicket();
+      for (let i = 0; i < list.length; i++) {
+        if (list[i].flushEarly()) {
+          this.awaitingCommit.push(list[i]);
+          this.awaitingTicket.push(ticket);
+        }
+      }
       return;
     }
     if (!this.tryCommit()) {
@@ -115,11 +126,39 @@ export class CommitGate {
     return (this.sessions.hasPendingChanges ?? false) || (this.retained.hasPendingChanges ?? false);
   }
 
-  /** The store committed on its own schedule: held output may leave (or, on failure, must not). */
-  private readonly onStoresCommitted = (err?: Error): void => {
-    const list = this.awaitingCommit;
+  /** The batch that holds every change so far (0: the store does not number its batches). */
+  private commitTicket(): number {
+    return Math.max(this.sessions.commitTicket ?? 0, this.retained.commitTicket ?? 0);
+  }
+
+  /**
+   * The store committed on its own schedule: held output may leave (or, on failure, must not).
+   * `ticket`: the batch answered, for a store that numbers them; only the connections waiting for
+   * it (or an earlier one) are released, and one that also waits for a later batch (it has output
+   * of a later turn in the same buffer) stays held until that one.
+   */
+  private readonly onStoresCommitted = (err?: Error, ticket?: number): void => {
+    let list = this.awaitingCommit;
     if (list.length === 0) return;
-    this.awaitingCommit = [];
+    if (ticket === undefined) {
+      this.awaitingCommit = [];
+      this.awaitingTicket = [];
+    } else {
+      const tickets = this.awaitingTicket;
+      let n = 0;
+      while (n < tickets.length && tickets[n] <= ticket) n++;
+      if (n === 0) return;
+      this.awaitingCommit = list.slice(n);
+      this.awaitingTicket = tickets.slice(n);
+      list = list.slice(0, n);
+      if (err === undefined) {
+        // Output of a later turn sits in the same buffer: it leaves with its own batch. (A
+        // connection with a flush pending this turn goes through flushAll, held for the batch
+        // now being built.)
+        const later = new Set(this.awaitingCommit);
+        list = list.filter((c) => !c.flushPending && !later.has(c));
+      }
+    }
     if (err !== undefined) {
       this.events.emit('warning', new Error(`persistence: commit failed: ${err.message}`));
       for (let i = 0; i < list.length; i++) list[i].abort(CloseReason.StoreFailure);

@@ -9,5 +9,11 @@ export function createStores(persistence: PersistenceConfig): Stores {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('./sqlite') as typeof import('./sqlite')).createSqliteStores(persistence);
   }
+  if (persistence.backend === 'redis') {
+    // Required lazily too: a broker without Redis never loads ioredis.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const redis = require('./redis') as typeof import('./redis');
+    return redis.createRedisStores(redis.redisOptionsFrom(persistence));
+  }
   return createMemoryStores();
 }

@@ -29,8 +29,16 @@ export interface StoreLifecycle {
   commit?(): void;
   /** Durable backends that commit on their own schedule: changes are waiting for a commit. */
   readonly hasPendingChanges?: boolean;
-  /** Durable backends: called after each scheduled commit (with the error if it failed). */
-  onCommit?(listener: (err?: Error) => void): void;
+  /**
+   * Durable backends that number their batches (Redis): the number of the batch holding every
+   * change made so far. The engine then releases held output per batch (onCommit's `ticket`).
+   */
+  readonly commitTicket?: number;
+  /**
+   * Durable backends: called after each scheduled commit (with the error if it failed, and the
+   * number of the batch answered when the store numbers them).
+   */
+  onCommit?(listener: (err?: Error, ticket?: number) => void): void;
   close(): Promise<void>;
   /** True when acknowledgements must wait for flush(). */
   readonly durable: boolean;

@@ -98,6 +98,6 @@ describe('BrokerConfigModule', () => {
   });
 
   it('refuses an invalid config when the module is declared', () => {
-    expect(() => BrokerConfigModule.forRoot({ config: { persistence: { backend: 'redis' } } })).toThrow(/persistence.backend/);
+    expect(() => BrokerConfigModule.forRoot({ config: { persistence: { backend: 'mongodb' } } })).toThrow(/persistence.backend/);
   });
 });
