@@ -98,7 +98,7 @@ export async function startService(config: BrokerConfig, options: ServiceOptions
     );
     if (folders.length > 0) logger.log(`reload.watch: watching ${folders.join(', ')}`);
   }
-  if (config.admin.enabled) app.get(ReloadService).setHandler(reload);
+  if (config.admin.enabled) app.get(ReloadService).setHandler(reload, () => reloader.reloadAuth());
   let stopping: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
