@@ -73,7 +73,7 @@ export async function startService(config: BrokerConfig, options: ServiceOptions
     const a = http.getHttpServer().address() as AddressInfo;
     adminAddress = { host: a.address, port: a.port };
     const host = a.address.includes(':') ? `[${a.address}]` : a.address;
-    http.get(ServiceLogger).log(`admin API bound to http://${host}:${a.port} (/health/live, /health/ready, /metrics, /api/v1, /api/docs)`, 'nestmq');
+    http.get(ServiceLogger).log(`admin API bound to http://${host}:${a.port} (/health/live, /health/ready, /metrics, /api/v1, /api/docs, /dashboard)`, 'nestmq');
   } else {
     app = await NestFactory.createApplicationContext(module, { bufferLogs: true, abortOnError: false });
     app.useLogger(app.get(ServiceLogger));
@@ -98,7 +98,7 @@ export async function startService(config: BrokerConfig, options: ServiceOptions
     );
     if (folders.length > 0) logger.log(`reload.watch: watching ${folders.join(', ')}`);
   }
-  if (config.admin.enabled) app.get(ReloadService).setHandler(reload);
+  if (config.admin.enabled) app.get(ReloadService).setHandler(reload, () => reloader.reloadAuth());
   let stopping: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {

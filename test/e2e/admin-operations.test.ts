@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import request from 'supertest';
-import { type BrokerConfigInput, validateConfig } from '../../src';
+import { type BrokerConfigInput, hashPassword, validateConfig } from '../../src';
 import { TRACER_BUFFER_BYTES, TracerService } from '../../src/modules/admin/tracer.service';
 import { type NestmqService, startService } from '../../src/service';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 
 const TOKEN = 'ops-admin-token-0123456789abcdef';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -316,6 +316,18 @@ describe('admin operations API: sessions, subscriptions, retained, publish, trac
     }
   });
 
+  it('a non-integer limit or offset on every listing (or a non-boolean connected) gets a 400 that names the parameter', async () => {
+    const listings = ['/api/v1/clients', '/api/v1/sessions', '/api/v1/subscriptions', '/api/v1/sessions/nobody/subscriptions', '/api/v1/retained'];
+    for (const path of listings) {
+      for (const name of ['limit', 'offset']) {
+        const res = await request(t.http).get(`${path}?${name}=abc`).set(AUTH).expect(400);
+        expect({ path, message: (res.body as { message: string }).message }).toEqual({ path, message: `${name}: expected an integer` });
+      }
+    }
+    const connected = await request(t.http).get('/api/v1/sessions?connected=maybe').set(AUTH).expect(400);
+    expect((connected.body as { message: string }).message).toBe('connected: expected true or false');
+  });
+
   it('publish: text and base64 payloads reach a real subscriber with QoS and retain; $SYS, wildcards and bad base64 are refused', async () => {
     const sub = await t.client({ clientId: 'pub-sub' });
     await sub.subscribeAsync('ops/#', { qos: 2 });
@@ -518,6 +530,29 @@ describe('admin users API: the password file', () => {
       const logs = t.logs.join('\n');
       for (const secret of ['first-Passw0rd', 'second-Passw0rd', 'dave-Passw0rd', 'u1-pw']) expect(logs).not.toContain(secret);
       expect(t.auditLines()).toContainEqual(expect.objectContaining({ method: 'PUT', path: '/api/v1/users/carol', target: { username: 'carol' }, status: 200 }));
+    } finally {
+      await t.close();
+    }
+  });
+  it('a change through the users API is reloaded once: the file watch does not reload the same write again, and still reloads a later outside edit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestmq-users-watch-'));
+    const file = join(dir, 'passwd');
+    writeFileSync(file, '# operators\n', { mode: 0o600 });
+    const debounce = 0.1;
+    const t = await OpsService.start({ auth: { plugins: ['auth.file'], 'allow-anonymous': false, 'password-file': file }, reload: { watch: true, debounce } });
+    const watchReloads = (): string[] => t.logs.filter((l) => l.includes('reload (changed'));
+    try {
+      await waitFor(() => t.logs.some((l) => l.includes('reload.watch: watching')), 3000, 'the watch to start');
+      await request(t.http).post('/api/v1/users').set(AUTH).send({ username: 'carol', password: 'carol-Passw0rd' }).expect(201);
+      expect(await t.connectCode('carol', 'carol-Passw0rd')).toBe(0);
+      // Nothing can be awaited for a reload that must not happen: give the watch ten debounce periods.
+      await sleep(debounce * 10_000);
+      expect(watchReloads()).toEqual([]);
+      // An edit from outside (kubectl, an editor) is still seen and reloaded, once.
+      writeFileSync(file, `${readFileSync(file, 'utf8')}erin:${await hashPassword('erin-pw', 4)}\n`);
+      await waitFor(() => watchReloads().length > 0, 5000, 'the watch to reload the outside edit');
+      expect(await t.connectCode('erin', 'erin-pw')).toBe(0);
+      expect(watchReloads()).toHaveLength(1);
     } finally {
       await t.close();
     }

@@ -95,6 +95,42 @@ describeBrowser('dashboard in chromium: token, clients, kick, retained tree, tra
     await page.screenshot({ path: join(SHOTS, 'overview.png') });
   }, 30_000);
 
+  it('clients: a column header sorts the table and a second click reverses it; the detail view shows the session', async () => {
+    const kept = await mqttClient('dash-sort-kept', false);
+    await kept.subscribeAsync('kept/+/state', { qos: 1 });
+    await page.click('#nav-clients');
+    await page.locator('tr[data-client-id="dash-sort-kept"]').waitFor();
+    const order = (): Promise<string[]> =>
+      page.$$eval('#clients-table tbody tr', (rows) => rows.map((r) => r.getAttribute('data-client-id') ?? ''));
+    const ids = await order();
+    expect(ids.length).toBeGreaterThan(2);
+    const ascending = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    expect(ids).toEqual(ascending); // by client id by default
+    const header = page.locator('#clients-table th', { hasText: 'Client id' });
+    await header.click();
+    await page.locator('#clients-table th', { hasText: 'Client id ▼' }).waitFor();
+    expect(await order()).toEqual([...ascending].reverse());
+    await header.click();
+    await page.locator('#clients-table th', { hasText: 'Client id ▲' }).waitFor();
+    expect(await order()).toEqual(ascending);
+    // By subscription count: the publisher (none) comes before the subscribers.
+    await page.locator('#clients-table th', { hasText: 'Subs' }).click();
+    await page.locator('#clients-table th', { hasText: 'Subs ▲' }).waitFor();
+    const bySubs = await order();
+    expect(bySubs.indexOf('dash-publisher')).toBeLessThan(bySubs.indexOf('dash-sort-kept'));
+    await page.locator('#clients-table th', { hasText: 'Client id' }).click();
+
+    await page.locator('tr[data-client-id="dash-sort-kept"]').click();
+    const detail = page.locator('#client-detail');
+    await detail.getByText('kept/+/state').waitFor();
+    const kv = await detail.locator('dl.kv').innerText();
+    expect(kv).toMatch(/Connected\s+yes/);
+    expect(kv).toMatch(/Clean session\s+no/);
+    expect(kv).toMatch(/Queued\s+0 \(0 bytes\)/);
+    await detail.getByRole('button', { name: 'Close' }).click();
+    await detail.waitFor({ state: 'detached' });
+  }, 20_000);
+
   it('clients: the connected MQTT.js client is in the table, search and detail work, and kick disconnects it', async () => {
     const victim = await mqttClient('dash-kick-me', false);
     await victim.subscribeAsync({ 'alerts/#': { qos: 1 }, 'sensors/+/temperature': { qos: 0 } });

@@ -15,7 +15,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { hashPassword, loadConfigFile } from '../../src';
 import { type NestmqService, startService } from '../../src/service';
 import { generateTestCerts, removeTestCerts, type TestCerts } from '../helpers/tls';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 
 const TOKEN = 'reload-test-token-0123456789';
 
@@ -233,6 +233,39 @@ describe('POST /api/v1/reload', () => {
     // The old certificate is still served, and clients of CA A still connect over TLS.
     expect(await servedFingerprint(service.broker.port('mqtts'))).toBe(fingerprint(certsA.server.cert));
     expect((await connect(url(), { ...ca, clientId: 'bob-tls', username: 'bob', password: 'bob-pw' })).code).toBe(0);
+  });
+});
+
+describe('one reload per change: a request that has read the files is not repeated by the watch', () => {
+  it('a POST /api/v1/reload right after an edit reloads it; the watch, seeing the same content, does not reload again', async () => {
+    const dir = join(root, 'once');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'passwd'), `alice:${hashes.alice}\n`);
+    writeFileSync(join(dir, 'tls.crt'), certsA.server.cert);
+    writeFileSync(join(dir, 'tls.key'), certsA.server.key);
+    const debounce = 0.2;
+    writeFileSync(join(dir, 'broker.yaml'), brokerYaml(dir, { alice: ['a/#'] }, ['reload:', '  watch: true', `  debounce: ${debounce}`]));
+    const logs: string[] = [];
+    const service = await startFrom(join(dir, 'broker.yaml'), logs);
+    const watchReloads = (): string[] => logs.filter((l) => l.includes('reload (changed'));
+    try {
+      writeFileSync(join(dir, 'passwd'), `alice:${hashes.alice}\nbob:${hashes.bob}\n`);
+      const res = await fetch(`http://127.0.0.1:${service.adminAddress!.port}/api/v1/reload`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}`, 'X-Nestmq-Request': '1' },
+      });
+      expect(((await res.json()) as { reloaded: string[] }).reloaded).toEqual(['users']);
+      // Nothing can be awaited for a reload that must not happen: give the watch ten debounce periods.
+      await sleep(debounce * 10_000);
+      expect(watchReloads()).toEqual([]);
+      // A later edit is still the watch's to reload.
+      writeFileSync(join(dir, 'passwd'), `bob:${hashes.bob}\n`);
+      await waitFor(() => watchReloads().length > 0, 5000, 'the watch to reload the later edit');
+      expect(watchReloads()).toHaveLength(1);
+      expect(watchReloads()[0]).toMatch(/reloaded users/);
+    } finally {
+      await service.shutdown('test');
+    }
   });
 });
 

@@ -73,6 +73,17 @@ export class FileContentWatch {
     if (changed.length > 0) this.onChange(changed);
   }
 
+  /**
+   * Takes the files' current content as seen: a reload that has just read them (SIGHUP, the API,
+   * the users API's own write) is not followed by a second one when the watch sees the same write.
+   */
+  resync(files: readonly string[] = this.files): void {
+    for (const f of files) {
+      const abs = resolve(f);
+      if (this.hashes.has(abs)) this.hashes.set(abs, contentHash(abs));
+    }
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);

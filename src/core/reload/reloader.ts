@@ -27,7 +27,26 @@ export class BrokerReloader {
 
   /** Reloads after any reload already running; never rejects (failures are in the report). */
   reload(): Promise<ReloadReport> {
-    const run = this.queue.then(() => this.broker.reload(this.readConfig()));
+    const run = this.queue.then(() => {
+      // The content read now is the content reloaded: the watch must not reload it again.
+      this.watch?.resync();
+      return this.broker.reload(this.readConfig());
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Reloads only the auth plugins after the password file was written in-process (the admin users
+   * API), queued with the other reloads; the watch takes the new content as seen, so the same
+   * write is reloaded once.
+   */
+  reloadAuth(): Promise<void> {
+    const run = this.queue.then(() => {
+      const file = this.broker.config.auth.passwordFile;
+      if (file !== undefined) this.watch?.resync([file]);
+      return this.broker.reloadAuth();
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -1,6 +1,19 @@
 import { isUtf8 } from 'node:buffer';
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, ParseBoolPipe, ParseIntPipe } from '@nestjs/common';
 import type { QoS } from '../../core';
+
+/**
+ * Nest's parsing pipes whose 400 names the parameter and what it expects (their default,
+ * "Validation failed (numeric string is expected)", names neither).
+ */
+export function intParam(name: string): ParseIntPipe {
+  return new ParseIntPipe({ exceptionFactory: () => new BadRequestException(`${name}: expected an integer`) });
+}
+
+/** `optional`: an absent parameter passes as undefined instead of failing. */
+export function boolParam(name: string, optional = false): ParseBoolPipe {
+  return new ParseBoolPipe({ optional, exceptionFactory: () => new BadRequestException(`${name}: expected true or false`) });
+}
 
 /** The largest page any admin listing returns. */
 export const MAX_PAGE_SIZE = 1000;

@@ -13,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Broker } from '../../core';
-import { boolParam, intParam } from './params';
+import { boolParam, intParam } from './admin-params';
 import { AdminAuditInterceptor } from './audit.interceptor';
 import { ClientDetailDto, ClientPageDto, ClientSummaryDto, DisconnectResultDto } from './dto/client-summary.dto';
 

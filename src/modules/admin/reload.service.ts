@@ -10,9 +10,17 @@ export type ReloadHandler = (reason: string) => Promise<ReloadReport>;
 @Injectable()
 export class ReloadService {
   private handler: ReloadHandler | null = null;
+  private authHandler: (() => Promise<void>) | null = null;
 
-  setHandler(handler: ReloadHandler): void {
+  /** `authReload`: reloads the auth plugins after an in-process write of the password file. */
+  setHandler(handler: ReloadHandler, authReload?: () => Promise<void>): void {
     this.handler = handler;
+    this.authHandler = authReload ?? null;
+  }
+
+  /** Reloads auth through the service (queued with the other reloads, seen by the file watch), or null when none is registered. */
+  reloadAuth(): Promise<void> | null {
+    return this.authHandler === null ? null : this.authHandler();
   }
 
   /** The reload's report, or null when no handler is registered. */

@@ -9,7 +9,6 @@ import {
   Inject,
   NotFoundException,
   Param,
-  ParseIntPipe,
   Post,
   Query,
   UseInterceptors,
@@ -17,7 +16,7 @@ import {
 import { ApiBadRequestResponse, ApiBearerAuth, ApiBody, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Broker } from '../../core';
 import { isValidTopicFilter, isValidTopicName } from '../../core/topics/topic-validation';
-import { bodyObject, MAX_PAGE_SIZE, pageParams, payloadViews, qosParam, stringParam } from './admin-params';
+import { bodyObject, intParam, MAX_PAGE_SIZE, pageParams, payloadViews, qosParam, stringParam } from './admin-params';
 import { AdminAuditInterceptor } from './audit.interceptor';
 import { PublishDto, PublishResultDto, RetainedMessageDto, RetainedPageDto } from './dto/operations.dto';
 
@@ -44,8 +43,8 @@ export class RetainedController {
   @ApiBadRequestResponse({ description: 'invalid filter, offset or limit' })
   list(
     @Query('filter', new DefaultValuePipe('#')) filter: string,
-    @Query('offset', new DefaultValuePipe(0), ParseIntPipe) offsetIn: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limitIn: number,
+    @Query('offset', new DefaultValuePipe(0), intParam('offset')) offsetIn: number,
+    @Query('limit', new DefaultValuePipe(100), intParam('limit')) limitIn: number,
   ): RetainedPageDto {
     const { offset, limit } = pageParams(offsetIn, limitIn);
     if (typeof filter !== 'string' || !isValidTopicFilter(filter)) throw new BadRequestException(`filter: ${JSON.stringify(filter)} is not a valid topic filter`);

@@ -10,8 +10,6 @@ import {
   Inject,
   NotFoundException,
   Param,
-  ParseBoolPipe,
-  ParseIntPipe,
   Post,
   Query,
   UseInterceptors,
@@ -29,7 +27,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { Broker } from '../../core';
-import { bodyObject, byKey, MAX_PAGE_SIZE, pageParams, qosParam, stringParam } from './admin-params';
+import { bodyObject, boolParam, byKey, intParam, MAX_PAGE_SIZE, pageParams, qosParam, stringParam } from './admin-params';
 import { AdminAuditInterceptor } from './audit.interceptor';
 import {
   AddSubscriptionDto,
@@ -61,10 +59,10 @@ export class SessionsController {
   @ApiQuery({ name: 'connected', required: false, type: Boolean, description: 'only connected (true) or offline (false) sessions' })
   @ApiOkResponse({ type: SessionPageDto })
   list(
-    @Query('offset', new DefaultValuePipe(0), ParseIntPipe) offsetIn: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limitIn: number,
+    @Query('offset', new DefaultValuePipe(0), intParam('offset')) offsetIn: number,
+    @Query('limit', new DefaultValuePipe(100), intParam('limit')) limitIn: number,
     @Query('clientIdPrefix') clientIdPrefix?: string,
-    @Query('connected', new DefaultValuePipe(undefined), new ParseBoolPipe({ optional: true })) connected?: boolean,
+    @Query('connected', new DefaultValuePipe(undefined), boolParam('connected', true)) connected?: boolean,
   ): SessionPageDto {
     const { offset, limit } = pageParams(offsetIn, limitIn);
     const matching = this.broker
@@ -110,8 +108,8 @@ export class SessionsController {
   @ApiQuery({ name: 'clientIdPrefix', required: false })
   @ApiOkResponse({ type: SubscriptionPageDto })
   subscriptions(
-    @Query('offset', new DefaultValuePipe(0), ParseIntPipe) offsetIn: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limitIn: number,
+    @Query('offset', new DefaultValuePipe(0), intParam('offset')) offsetIn: number,
+    @Query('limit', new DefaultValuePipe(100), intParam('limit')) limitIn: number,
     @Query('filterPrefix') filterPrefix?: string,
     @Query('clientIdPrefix') clientIdPrefix?: string,
   ): SubscriptionPageDto {
@@ -138,8 +136,8 @@ export class SessionsController {
   @ApiNotFoundResponse({ description: 'no session with this client id' })
   clientSubscriptions(
     @Param('clientId') clientId: string,
-    @Query('offset', new DefaultValuePipe(0), ParseIntPipe) offsetIn: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limitIn: number,
+    @Query('offset', new DefaultValuePipe(0), intParam('offset')) offsetIn: number,
+    @Query('limit', new DefaultValuePipe(100), intParam('limit')) limitIn: number,
     @Query('filterPrefix') filterPrefix?: string,
   ): SubscriptionPageDto {
     const { offset, limit } = pageParams(offsetIn, limitIn);

@@ -15,6 +15,7 @@ import {
   setUser,
 } from '../../cli/passwd';
 import { BROKER_CONFIG } from '../tokens';
+import { ReloadService } from './reload.service';
 
 export type PasswordScheme = 'bcrypt' | 'scram-sha-256';
 
@@ -32,6 +33,7 @@ export class UsersService {
   constructor(
     @Inject(Broker) private readonly broker: Broker,
     @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(ReloadService) private readonly reloads: ReloadService,
   ) {}
 
   /** The configured file, or 409. */
@@ -102,9 +104,12 @@ export class UsersService {
     }
   }
 
-  /** Atomic write (0600), then the auth plugins reload the file. */
+  /**
+   * Atomic write (0600), then the auth plugins reload the file: through the service when it runs
+   * one (the file watch then knows this write and does not reload it a second time), else directly.
+   */
   private async write(file: string, lines: string[]): Promise<void> {
     await save(file, lines);
-    await this.broker.reloadAuth();
+    await (this.reloads.reloadAuth() ?? this.broker.reloadAuth());
   }
 }
