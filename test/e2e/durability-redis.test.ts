@@ -186,9 +186,11 @@ describe('durability (Redis, child-process brokers)', () => {
     const sub = await connectMqtt5(broker.port, { clientId: 'v5sub', clean: false, properties: { sessionExpiryInterval: 300 } });
     await sub.client.subscribeAsync('v/#', { qos: 1, nl: true, rap: true });
     await endGracefully(sub.client);
-    // The Subscription Options are stored with the QoS (No Local 1, Retain As Published 2).
+    // The Subscription Options are stored with the QoS: `<qos>|<options JSON>`.
     const inspect = redis.inspector();
-    expect(await inspect.hget(`${String(config.persistence['redis-prefix'])}:{c:v5sub}:sess`, 's:v/#')).toBe('1|3');
+    const stored = (await inspect.hget(`${String(config.persistence['redis-prefix'])}:{c:v5sub}:sess`, 's:v/#')) ?? '';
+    expect(stored.slice(0, 2)).toBe('1|');
+    expect(JSON.parse(stored.slice(2))).toMatchObject({ noLocal: true, retainAsPublished: true });
     const pub = await connectMqtt5(broker.port, { clientId: 'v5pub' });
     await pub.client.publishAsync('v/1', 'props', {
       qos: 1,
