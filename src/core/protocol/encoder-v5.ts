@@ -247,7 +247,9 @@ export class EncodedPublishV5 {
   /** Property bytes shared by every receiver (without Property Length). */
   readonly sharedProperties: Buffer;
   private readonly topicLength: number;
-  private readonly qos0Bytes: (Buffer | null)[] = [null, null];
+  // Two fields rather than an array indexed by RETAIN: one allocation less per message.
+  private qos0Bytes: Buffer | null = null;
+  private qos0RetainBytes: Buffer | null = null;
   private template: Buffer | null = null;
   private idOffset = 0;
   /**
@@ -261,8 +263,9 @@ export class EncodedPublishV5 {
   private aliasedQos0Alias = 0;
   private aliasedQos0Flags = 0;
 
-  constructor(readonly topic: string, readonly payload: Buffer, readonly properties?: Properties) {
-    this.topicLength = stringLength(topic, 'PUBLISH topic');
+  /** `topicLength`: the topic's UTF-8 length when the caller knows it (Message's 3.1.1 encoding did the walk). */
+  constructor(readonly topic: string, readonly payload: Buffer, readonly properties?: Properties, topicLength = -1) {
+    this.topicLength = topicLength >= 0 ? topicLength : stringLength(topic, 'PUBLISH topic');
     if (properties !== undefined && (properties.topicAlias !== undefined || properties.subscriptionIdentifiers !== undefined)) {
       throw new RangeError('Topic Alias and Subscription Identifiers are per receiver: pass them to withIdAndExtras');
     }
@@ -271,8 +274,8 @@ export class EncodedPublishV5 {
 
   /** QoS 0, no alias, no identifiers: a buffer shared by every such receiver; DUP 0 v5 [MQTT-3.3.1-2]. */
   qos0(retain: boolean): Buffer {
-    const i = retain ? 1 : 0;
-    return this.qos0Bytes[i] ?? (this.qos0Bytes[i] = this.build(0, 0, false, retain, 0, true, NO_IDS, true));
+    if (retain) return this.qos0RetainBytes ?? (this.qos0RetainBytes = this.build(0, 0, false, true, 0, true, NO_IDS, true));
+    return this.qos0Bytes ?? (this.qos0Bytes = this.build(0, 0, false, false, 0, true, NO_IDS, true));
   }
 
   /** QoS 1 or 2, no alias, no identifiers: a copy of the template with flags and packet id patched in. */

@@ -69,9 +69,9 @@ export class Message {
       const left = Math.max(1, Math.ceil((this.expiresAt - now) / 1000));
       if (this.encodedV5 !== null && this.encodedV5Left === left) return this.encodedV5;
       this.encodedV5Left = left;
-      return (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left }));
+      return (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left }, this.encoded.topicLength));
     }
-    return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined));
+    return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined, this.encoded.topicLength));
   }
 
   /**
