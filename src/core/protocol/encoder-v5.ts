@@ -274,8 +274,31 @@ export class EncodedPublishV5 {
 
   /** QoS 0, no alias, no identifiers: a buffer shared by every such receiver; DUP 0 v5 [MQTT-3.3.1-2]. */
   qos0(retain: boolean): Buffer {
-    if (retain) return this.qos0RetainBytes ?? (this.qos0RetainBytes = this.build(0, 0, false, true, 0, true, NO_IDS, true));
-    return this.qos0Bytes ?? (this.qos0Bytes = this.build(0, 0, false, false, 0, true, NO_IDS, true));
+    if (retain) return this.qos0RetainBytes ?? (this.qos0RetainBytes = this.buildQos0(true));
+    return this.qos0Bytes ?? (this.qos0Bytes = this.buildQos0(false));
+  }
+
+  /**
+   * build() for the shared QoS 0 bytes (no id, alias or identifiers): once per message in a
+   * fan-in, so none of build()'s argument checks and extras, like 3.1.1's EncodedPublish.build.
+   */
+  private buildQos0(retain: boolean): Buffer {
+    const props = this.sharedProperties;
+    const payload = this.payload;
+    const remaining = 2 + this.topicLength + variableByteIntegerSize(props.length) + props.length + payload.length;
+    const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
+    buf[0] = retain ? 0x31 : 0x30;
+    let p = writeVariableByteInteger(buf, 1, remaining);
+    p = writeString(buf, p, this.topic, this.topicLength);
+    if (props.length === 0) {
+      buf[p++] = 0; // Property Length 0
+    } else {
+      p = writeVariableByteInteger(buf, p, props.length);
+      props.copy(buf, p);
+      p += props.length;
+    }
+    payload.copy(buf, p);
+    return buf;
   }
 
   /** QoS 1 or 2, no alias, no identifiers: a copy of the template with flags and packet id patched in. */
