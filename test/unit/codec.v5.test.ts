@@ -702,6 +702,19 @@ describe('EncodedPublishV5: encode once, patch per receiver', () => {
     expect(toHex(m.qos0(true))).toBe(toHex(hex(`31 16 00 03 61 2f 62 ${shared} ${payload}`)));
   });
 
+  it('qos0 without properties: Property Length 0; a 2-byte Remaining Length; the topic length given by the caller (Message passes its 3.1.1 encoding\'s)', () => {
+    const topic = 't/\u00e9'; // 4 bytes in UTF-8
+    const big = Buffer.alloc(200, 0x61);
+    const given = new EncodedPublishV5(topic, big, undefined, 4);
+    const counted = new EncodedPublishV5(topic, big);
+    const expected = hex(`30 cf 01 00 04 74 2f c3 a9 00 ${toHex(big)}`); // 2 + 4 + 1 + 200 = 207
+    expect(toHex(given.qos0(false))).toBe(toHex(expected));
+    expect(toHex(counted.qos0(false))).toBe(toHex(expected));
+    expect(toHex(given.qos0(true))).toBe(toHex(hex(`31 cf 01 00 04 74 2f c3 a9 00 ${toHex(big)}`)));
+    expect(given.qos0(true)).toBe(given.qos0(true));
+    expect(given.qos0(false)).not.toBe(given.qos0(true));
+  });
+
   it('withId: a fresh copy per receiver with QoS, DUP, RETAIN and packet id patched in', () => {
     const m = message();
     const a = m.withId(1, 0x0102, false, false);

@@ -1,5 +1,5 @@
 import type { LimitsConfig } from '../config/types';
-import { type ClientLink, ConnectionState } from '../connection/link';
+import { type ClientLink, type ClientV5Settings, ConnectionState } from '../connection/link';
 import type { SubscriberInfo } from '../hooks/types';
 import { encodeAck } from '../protocol/encoder';
 import { PacketType, type QoS } from '../protocol/packets';
@@ -36,19 +36,32 @@ export function encodingFor(
   group: string | null = null,
   aliasCap = 0,
 ): Buffer {
-  const v5 = link.v5;
-  if (v5 !== null) {
-    // MQTT 5: one encoding per message (per delivery when it expires), RETAIN per receiver.
-    const enc = msg.encodingV5(msg.expiresAt === 0 ? 0 : Date.now());
-    const session = link.session;
-    const ids = session !== null && session.subscriptionIdCount > 0 ? subscriptionIdsFor(session, msg, group) : undefined;
-    const alias = v5.topicAliasMaximum === 0 ? 0 : outboundAlias(v5, msg.topic, aliasCap);
-    if (alias === 0 && ids === undefined) return qos === 0 ? enc.qos0(retainFlag) : enc.withId(qos, packetId, dup, retainFlag);
-    // A new alias goes with its topic; a known one with an empty Topic Name.
-    return enc.withIdAndExtras(qos, packetId, dup, retainFlag, alias < 0 ? -alias : alias, alias < 0, ids);
-  }
+  // The v5 variant is out of line: this function stays small enough for V8 to inline it into
+  // transmit() on the 3.1.1 path (it stopped being inlined when the v5 code sat here).
+  if (link.v5 !== null) return encodingForV5(link, link.v5, msg, qos, retainFlag, packetId, dup, group, aliasCap);
   const enc = retainFlag ? msg.retainedEncoding : msg.encoded;
   return qos === 0 ? enc.qos0() : enc.withId(qos, packetId, dup);
+}
+
+/** encodingFor() for an MQTT 5 receiver: one encoding per message (per delivery when it expires), RETAIN per receiver. */
+function encodingForV5(
+  link: ClientLink,
+  v5: ClientV5Settings,
+  msg: Message,
+  qos: QoS,
+  retainFlag: boolean,
+  packetId: number,
+  dup: boolean,
+  group: string | null,
+  aliasCap: number,
+): Buffer {
+  const enc = msg.encodingV5(msg.expiresAt === 0 ? 0 : Date.now());
+  const session = link.session;
+  const ids = session !== null && session.subscriptionIdCount > 0 ? subscriptionIdsFor(session, msg, group) : undefined;
+  const alias = v5.topicAliasMaximum === 0 ? 0 : outboundAlias(v5, msg.topic, aliasCap);
+  if (alias === 0 && ids === undefined) return qos === 0 ? enc.qos0(retainFlag) : enc.withId(qos, packetId, dup, retainFlag);
+  // A new alias goes with its topic; a known one with an empty Topic Name.
+  return enc.withIdAndExtras(qos, packetId, dup, retainFlag, alias < 0 ? -alias : alias, alias < 0, ids);
 }
 
 /**

@@ -20,14 +20,10 @@ import { ProtocolError } from '../protocol/errors';
  */
 export function handlePublish(engine: Engine, conn: Connection, packet: PublishPacket): void {
   engine.stats.publishReceived++;
-  // v5: a Topic Alias resolved to its topic, a Subscription Identifier refused (engine/topic-aliases.ts).
-  if (packet.properties !== undefined) resolveInboundPublish(conn.v5!, packet);
+  // One test for what only some v5 publishes need (a QoS 0 PUBLISH without properties, and every
+  // 3.1.1 one, skips it): the v5 checks sit out of line so this function stays small.
+  if (packet.properties !== undefined || (packet.qos !== 0 && conn.v5 !== null)) admitPublishV5(engine, conn, packet);
   if (exceedsTopicLimits(engine.limits, packet.topic)) throw new TopicLimitError('topic exceeds the configured limits');
-  // v5 [MQTT-3.3.4-7] beyond the Receive Maximum we announced: DISCONNECT 0x93.
-  if (conn.v5 !== null && packet.qos !== 0 && !takeInbound(conn.v5, packet.qos, packet.packetId)) {
-    engine.stats.closedReceiveMaximum++;
-    throw new ProtocolError('more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum', 'MQTT-3.3.4-7', ReasonCode.ReceiveMaximumExceeded);
-  }
 
   if (packet.qos === 2 && conn.session!.hasIncomingQos2(packet.packetId)) {
     // A repeat before PUBREL: acknowledge again, deliver nothing.
@@ -44,7 +40,7 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
 
   // v5 §3.3.2.3.2 Payload Format Indicator 1 announces UTF-8: the server MAY check it, and does
   // (only such publishes pay for it): PUBACK/PUBREC 0x99, the message is not routed.
-  if (packet.properties?.payloadFormatIndicator === 1 && !isValidUtf8(packet.payload, 0, packet.payload.length)) {
+  if (packet.properties !== undefined && packet.properties.payloadFormatIndicator === 1 && !isValidUtf8(packet.payload, 0, packet.payload.length)) {
     engine.stats.droppedPayloadFormat++;
     return acknowledge(conn, packet, ReasonCode.PayloadFormatInvalid);
   }
@@ -66,6 +62,21 @@ export function handlePublish(engine: Engine, conn: Connection, packet: PublishP
     return route(engine, conn, packet, allowed);
   }
   route(engine, conn, packet, ReasonCode.Success);
+}
+
+/**
+ * The MQTT 5 admission checks of an inbound PUBLISH with properties or QoS > 0: a Topic Alias
+ * resolved to its topic, a Subscription Identifier refused (engine/topic-aliases.ts); beyond the
+ * Receive Maximum we announced, DISCONNECT 0x93 v5 [MQTT-3.3.4-7]. The alias is resolved before
+ * the topic limits are checked (they apply to the real topic).
+ */
+function admitPublishV5(engine: Engine, conn: Connection, packet: PublishPacket): void {
+  const v5 = conn.v5!;
+  if (packet.properties !== undefined) resolveInboundPublish(v5, packet);
+  if (packet.qos !== 0 && !takeInbound(v5, packet.qos, packet.packetId)) {
+    engine.stats.closedReceiveMaximum++;
+    throw new ProtocolError('more unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum', 'MQTT-3.3.4-7', ReasonCode.ReceiveMaximumExceeded);
+  }
 }
 
 /**

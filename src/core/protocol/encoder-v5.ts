@@ -247,7 +247,9 @@ export class EncodedPublishV5 {
   /** Property bytes shared by every receiver (without Property Length). */
   readonly sharedProperties: Buffer;
   private readonly topicLength: number;
-  private readonly qos0Bytes: (Buffer | null)[] = [null, null];
+  // Two fields rather than an array indexed by RETAIN: one allocation less per message.
+  private qos0Bytes: Buffer | null = null;
+  private qos0RetainBytes: Buffer | null = null;
   private template: Buffer | null = null;
   private idOffset = 0;
   /**
@@ -261,8 +263,9 @@ export class EncodedPublishV5 {
   private aliasedQos0Alias = 0;
   private aliasedQos0Flags = 0;
 
-  constructor(readonly topic: string, readonly payload: Buffer, readonly properties?: Properties) {
-    this.topicLength = stringLength(topic, 'PUBLISH topic');
+  /** `topicLength`: the topic's UTF-8 length when the caller knows it (Message's 3.1.1 encoding did the walk). */
+  constructor(readonly topic: string, readonly payload: Buffer, readonly properties?: Properties, topicLength = -1) {
+    this.topicLength = topicLength >= 0 ? topicLength : stringLength(topic, 'PUBLISH topic');
     if (properties !== undefined && (properties.topicAlias !== undefined || properties.subscriptionIdentifiers !== undefined)) {
       throw new RangeError('Topic Alias and Subscription Identifiers are per receiver: pass them to withIdAndExtras');
     }
@@ -271,8 +274,31 @@ export class EncodedPublishV5 {
 
   /** QoS 0, no alias, no identifiers: a buffer shared by every such receiver; DUP 0 v5 [MQTT-3.3.1-2]. */
   qos0(retain: boolean): Buffer {
-    const i = retain ? 1 : 0;
-    return this.qos0Bytes[i] ?? (this.qos0Bytes[i] = this.build(0, 0, false, retain, 0, true, NO_IDS, true));
+    if (retain) return this.qos0RetainBytes ?? (this.qos0RetainBytes = this.buildQos0(true));
+    return this.qos0Bytes ?? (this.qos0Bytes = this.buildQos0(false));
+  }
+
+  /**
+   * build() for the shared QoS 0 bytes (no id, alias or identifiers): once per message in a
+   * fan-in, so none of build()'s argument checks and extras, like 3.1.1's EncodedPublish.build.
+   */
+  private buildQos0(retain: boolean): Buffer {
+    const props = this.sharedProperties;
+    const payload = this.payload;
+    const remaining = 2 + this.topicLength + variableByteIntegerSize(props.length) + props.length + payload.length;
+    const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
+    buf[0] = retain ? 0x31 : 0x30;
+    let p = writeVariableByteInteger(buf, 1, remaining);
+    p = writeString(buf, p, this.topic, this.topicLength);
+    if (props.length === 0) {
+      buf[p++] = 0; // Property Length 0
+    } else {
+      p = writeVariableByteInteger(buf, p, props.length);
+      props.copy(buf, p);
+      p += props.length;
+    }
+    payload.copy(buf, p);
+    return buf;
   }
 
   /** QoS 1 or 2, no alias, no identifiers: a copy of the template with flags and packet id patched in. */

@@ -205,7 +205,8 @@ export class EncodedPublish {
   private template: Buffer | null = null;
   /** Offset of the packet id in the QoS>0 template. */
   private idOffset = 0;
-  private readonly topicLength: number;
+  /** The topic's UTF-8 length (the MQTT 5 encoding of the same message reuses it). */
+  readonly topicLength: number;
 
   constructor(readonly topic: string, payload: Buffer, readonly retain: boolean) {
     this.topicLength = stringLength(topic, 'PUBLISH topic');

@@ -65,13 +65,16 @@ export class Message {
    * same second shares one encoding); `now` is the caller's clock.
    */
   encodingV5(now: number): EncodedPublishV5 {
-    if (this.expiresAt !== 0) {
-      const left = Math.max(1, Math.ceil((this.expiresAt - now) / 1000));
-      if (this.encodedV5 !== null && this.encodedV5Left === left) return this.encodedV5;
-      this.encodedV5Left = left;
-      return (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left }));
-    }
-    return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined));
+    if (this.expiresAt !== 0) return this.expiringEncodingV5(now);
+    return this.encodedV5 ?? (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, this.properties ?? undefined, this.encoded.topicLength));
+  }
+
+  /** encodingV5() of a message that expires (out of line: most messages do not). */
+  private expiringEncodingV5(now: number): EncodedPublishV5 {
+    const left = Math.max(1, Math.ceil((this.expiresAt - now) / 1000));
+    if (this.encodedV5 !== null && this.encodedV5Left === left) return this.encodedV5;
+    this.encodedV5Left = left;
+    return (this.encodedV5 = new EncodedPublishV5(this.topic, this.payload, { ...this.properties, messageExpiryInterval: left }, this.encoded.topicLength));
   }
 
   /**
