@@ -111,7 +111,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
     this.config = validateConfig(config);
-    this.stores = options.stores ?? createStores(this.config.persistence);
+    this.stores = options.stores ?? createStores(this.config.persistence, this.config.cluster);
     // Named plugins from the config first, then the embedder's. Building them reads the password
     // and ACL files (a missing or invalid one throws, like a bad config); their warnings wait for
     // start() in earlyWarnings.
