@@ -38,7 +38,7 @@ describe('cluster: sessions and retained messages in Redis (3 nodes, real redis-
     return c;
   }
 
-  it('v5 [MQTT-3.1.2-4] [MQTT-3.2.2-2] a persistent MQTT 5 session resumes on another node with its subscriptions and the messages queued while it was away (published on a third node)', async () => {
+  it('v5 [MQTT-3.1.2-5] a persistent MQTT 5 session resumes on another node with its subscriptions and the messages queued while it was away (published on a third node)', async () => {
     const opts = { clientId: 'sess-v5', clean: false, properties: { sessionExpiryInterval: 300 } };
     const first = await connectTo(cluster.url(0), opts);
     await first.subscribeAsync('sess/#', { qos: 1 });
