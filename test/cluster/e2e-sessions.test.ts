@@ -45,6 +45,7 @@ describe('cluster: sessions and retained messages in Redis (3 nodes, real redis-
     const pub = await connectTo(cluster.url(2), { clientId: 'sess-pub' });
     await routed(pub, first, 'sess/probe');
     await first.endAsync();
+    await waitFor(async () => Number((await redis.hget(key('sess-v5', 'sess'), 'disc')) ?? 0) > 0, 5000, 'the session detached');
     for (let i = 0; i < 5; i++) await pub.publishAsync('sess/q', `m${i}`, { qos: 1 });
     // Node 0 holds the detached session: it queued them, and its writes reached Redis.
     await waitFor(async () => (await redis.llen(key('sess-v5', 'queue'))) === 5, 5000, 'five queued in Redis');
@@ -86,6 +87,9 @@ describe('cluster: sessions and retained messages in Redis (3 nodes, real redis-
     await waitFor(async () => (await redis.hlen(key('sess-311', 'infl'))) === 1, 5000, 'in flight in Redis');
     a.destroy();
     await a.waitClosed();
+    // Node 0 saw the close: the session is detached (its disconnect time written), so what
+    // comes now is queued rather than sent to the dead socket.
+    await waitFor(async () => Number((await redis.hget(key('sess-311', 'sess'), 'disc')) ?? 0) > 0, 5000, 'the session detached');
     await pub.publishAsync('inf/x', 'queued', { qos: 1 });
     await waitFor(async () => (await redis.llen(key('sess-311', 'queue'))) === 1, 5000, 'queued in Redis');
 
