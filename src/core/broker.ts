@@ -111,7 +111,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   constructor(config?: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}) {
     super();
     this.config = validateConfig(config);
-    this.stores = options.stores ?? createStores(this.config.persistence);
+    this.stores = options.stores ?? createStores(this.config.persistence, this.config.cluster);
     // Named plugins from the config first, then the embedder's. Building them reads the password
     // and ACL files (a missing or invalid one throws, like a bad config); their warnings wait for
     // start() in earlyWarnings.
@@ -130,7 +130,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (options.subscriptions !== undefined && options.subscriptions.size !== 0) throw new Error('options.subscriptions must be an empty trie');
     // Cluster (docs/cluster.md): client ids through leases, routes and the bus plugged in at start.
     let clients: ClusterClientRegistry | undefined;
-    this.cluster = this.config.cluster === null ? null : new ClusterNode(this.config.cluster, this);
+    this.cluster = this.config.cluster === null ? null : new ClusterNode(this.config.cluster, this, {
+            waitReplicas: this.config.persistence.redisWaitReplicas ?? 0,
+            waitTimeoutMs: this.config.persistence.redisWaitTimeout ?? 1000,
+          });
     if (this.cluster !== null) {
       clients = new ClusterClientRegistry(this.cluster.engine.leases, this.config.limits.sessionExpiry, (err) => this.emit('warning', new Error(`cluster: ${err.message}`)));
       clients.wills = this.cluster;

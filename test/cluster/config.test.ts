@@ -35,4 +35,10 @@ describe('cluster config', () => {
     expect(bad({ redis: 'redis://x', 'lease-ms': 10 })).toMatch(/cluster\.lease-ms: expected an integer from 300/);
     expect(bad({ redis: 'redis://x', nodes: 3 })).toMatch(/cluster\.nodes: unknown key/);
   });
+
+  it('clustered, sessions live in the cluster\'s Redis: backend sqlite is refused, memory and redis (no URL needed) accepted', () => {
+    expect(() => validateConfig({ cluster: { redis: 'redis://x' }, persistence: { backend: 'sqlite' } })).toThrow(/persistence\.backend: sqlite cannot be used with cluster/);
+    expect(validateConfig({ cluster: { redis: 'redis://x' }, persistence: { backend: 'memory' } }).cluster).not.toBeNull();
+    expect(validateConfig({ cluster: { redis: 'redis://x' }, persistence: { backend: 'redis' } }).persistence.backend).toBe('redis');
+  });
 });

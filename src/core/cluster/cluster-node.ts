@@ -130,6 +130,8 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   constructor(
     readonly config: ClusterConfig,
     private readonly events: BrokerEmitter,
+    /** persistence.redis-wait-replicas / -timeout: the bus WAITs as the session store does. */
+    durability: { waitReplicas: number; waitTimeoutMs: number } = { waitReplicas: 0, waitTimeoutMs: 1000 },
   ) {
     this.nodeId = config.nodeId;
     this.keys = new ClusterKeys(config.prefix);
@@ -140,6 +142,8 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       leaseMs: config.leaseMs,
       nodeTtlMs: config.nodeTtlMs,
       reapMs: Math.max(100, Math.floor(config.nodeTtlMs / 4)),
+      waitReplicas: durability.waitReplicas,
+      waitTimeoutMs: durability.waitTimeoutMs,
     });
   }
 

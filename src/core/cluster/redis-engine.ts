@@ -20,6 +20,9 @@ export interface RedisClusterOptions {
   leaseMs?: number;
   inboxMaxLen?: number;
   blockMs?: number;
+  /** Strict durability: WAIT for this many replicas after each bus batch (RedisMessageBusOptions). */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
 }
 
 export class RedisClusterEngine implements ClusterEngine {
@@ -34,7 +37,7 @@ export class RedisClusterEngine implements ClusterEngine {
     const { nodeId, connect, blockMs } = options;
     this.nodeId = nodeId;
     this.routes = new RedisRouteTable({ nodeId, connect, keys, blockMs });
-    this.bus = new RedisMessageBus({ nodeId, connect, keys, blockMs, maxLen: options.inboxMaxLen });
+    this.bus = new RedisMessageBus({ nodeId, connect, keys, blockMs, maxLen: options.inboxMaxLen, waitReplicas: options.waitReplicas, waitTimeoutMs: options.waitTimeoutMs });
     this.membership = new RedisMembership({
       nodeId, connect, keys, ttlMs: options.nodeTtlMs, reapMs: options.reapMs, cleanup: (id) => this.routes.dropNode(id),
     });

@@ -34,6 +34,13 @@ export interface RedisMessageBusOptions {
   readCount?: number;
   /** XREAD BLOCK timeout: how long a silent connection goes unnoticed at most. */
   blockMs?: number;
+  /**
+   * Strict durability (persistence.redis-wait-replicas): each batch's pipeline ends with
+   * `WAIT waitReplicas waitTimeoutMs`; fewer replicas in time fails the batch (its QoS 1/2
+   * acknowledgements are not sent), as for the session store. 0: no WAIT.
+   */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
 }
 
 export interface MessageBusStats {
@@ -51,6 +58,8 @@ export interface MessageBusStats {
   sentBytes: number;
   /** Batches (one per turn) Redis did not accept. */
   failedBatches: number;
+  /** Batches failed because WAIT found fewer replicas than persistence.redis-wait-replicas in time. */
+  waitShort: number;
 }
 
 /** Per-destination frames of the open batch; kept across turns, emptied by flush(). */
@@ -66,7 +75,7 @@ class Outbox {
 export class RedisMessageBus implements MessageBus {
   readonly nodeId: string;
   readonly stats: MessageBusStats = {
-    sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0, sentBytes: 0, failedBatches: 0,
+    sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0, sentBytes: 0, failedBatches: 0, waitShort: 0,
   };
   private readonly keys: ClusterKeys;
   private readonly maxLen: number;
@@ -88,6 +97,8 @@ export class RedisMessageBus implements MessageBus {
   private reading: Promise<void> | null = null;
   private readonly inboxKey: string;
   private readonly flushBound = (): void => this.flush();
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   private readonly deliverBound = (m: ClusterMessage): void => {
     this.stats.receivedMessages++;
     this.onMessage!(m);
@@ -98,6 +109,8 @@ export class RedisMessageBus implements MessageBus {
     this.connect = options.connect;
     this.keys = options.keys ?? new ClusterKeys();
     this.maxLen = options.maxLen ?? 10000;
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 1000;
     this.maxEntryBytes = options.maxEntryBytes ?? 1 << 20;
     this.readCount = options.readCount ?? 128;
     this.blockMs = options.blockMs ?? 2000;
@@ -189,10 +202,17 @@ export class RedisMessageBus implements MessageBus {
     }
     this.dirty.length = 0;
     this.stats.sentBatches++;
+    const wait = this.waitReplicas;
+    if (wait > 0) pipeline.call('WAIT', wait, this.waitTimeoutMs);
     pipeline.exec().then(
       (results) => {
         let ok = results !== null;
         if (results !== null) for (const [err] of results) if (err !== null) ok = false;
+        // WAIT answers how many replicas have the batch: fewer than asked fails it (no PUBACK).
+        if (ok && wait > 0 && (results![results!.length - 1][1] as number) < wait) {
+          ok = false;
+          this.stats.waitShort++;
+        }
         this.settle(batch, messages, entries, total, ok);
       },
       () => this.settle(batch, messages, entries, total, false),

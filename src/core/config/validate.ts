@@ -528,6 +528,8 @@ export function validateConfig(raw: unknown, source?: string, listenerSources?: 
     if (redis !== null && !/^rediss?:\/\//.test(redis)) problems.push(`persistence.redis: expected a redis:// or rediss:// URL`);
     // A clustered node (cluster.redis) passes its own URL to createRedisStores: only a single node needs this key.
     if (backend === 'redis' && redis === null && input.cluster === undefined) problems.push('persistence.redis: required with backend redis (a redis:// URL)');
+    // A clustered node keeps sessions and retained messages in the cluster's Redis (stores/index.ts).
+    if (backend === 'sqlite' && input.cluster !== undefined) problems.push('persistence.backend: sqlite cannot be used with cluster (a clustered node keeps sessions and retained messages in the cluster\'s Redis: memory or redis)');
     const prefix = str('persistence.redis-prefix', rawPersistence['redis-prefix']) ?? 'nestmq';
     const sync = rawPersistence.synchronous ?? 'normal';
     if (sync !== 'normal' && sync !== 'full') problems.push(`persistence.synchronous: expected normal or full, got ${JSON.stringify(sync)}`);

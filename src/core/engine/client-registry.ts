@@ -80,6 +80,12 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   onTakenOver: ((session: Session) => void) | null = null;
   /** Client ids connected here whose Will is recorded. */
   private readonly withWill = new Set<string>();
+  /**
+   * Leases lost (kicked by a newer token) while their connection was between acquire() and
+   * register(), loading its session: client id -> the lost token. At most one per client id in
+   * CONNECT here; taken at register (the connection is then closed as taken over) or giveBack.
+   */
+  private readonly lostWhileLoading = new Map<string, string>();
 
   constructor(
     private readonly leases: ClientLeases,
@@ -121,6 +127,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
 
   override register(conn: ClientLink): void {
     super.register(conn);
+    if (this.lostWhileLoading.size > 0) this.lostMeanwhile(conn);
     this.directory?.clientConnected(conn);
     if (conn.will !== null && this.wills !== null) {
       this.withWill.add(conn.clientId);
@@ -154,9 +161,26 @@ export class ClusterClientRegistry extends LocalClientRegistry {
     this.get(clientId)?.close(CloseReason.Admin);
   };
 
+  /**
+   * A newer connection elsewhere took the client id while this one loaded its session (a takeover
+   * race: the kick came before register). It has its CONNACK now (written in this turn); it is
+   * closed right after as taken over, as a kick after register would have.
+   */
+  private lostMeanwhile(conn: ClientLink): void {
+    const lost = this.lostWhileLoading.get(conn.clientId);
+    if (lost === undefined || lost !== conn.clusterToken) return;
+    this.lostWhileLoading.delete(conn.clientId);
+    conn.clusterToken = null;
+    conn.will = null;
+    setImmediate(() => {
+      if (conn.closeReason === '') conn.close(CloseReason.Takeover);
+    });
+  }
+
   /** The lease of a connection that ended (or never attached); only if its token is still current. */
   giveBack(conn: ClientLink): void {
     const token = conn.clusterToken;
+    if (token !== null && this.lostWhileLoading.get(conn.clientId) === token) this.lostWhileLoading.delete(conn.clientId);
     if (token === null) return;
     conn.clusterToken = null;
     this.leases.release(conn.clientId, token).catch(this.reportError);
@@ -164,7 +188,11 @@ export class ClusterClientRegistry extends LocalClientRegistry {
 
   private readonly onLost = (clientId: string, token: string, why: 'kicked' | 'expired'): void => {
     const conn = this.get(clientId);
-    if (conn === undefined || conn.clusterToken !== token) return;
+    if (conn === undefined || conn.clusterToken !== token) {
+      // Not registered yet (its session is loading): register() closes it.
+      if (why === 'kicked') this.lostWhileLoading.set(clientId, token);
+      return;
+    }
     // The lease is gone: nothing to give back (a newer token owns the record, or none does).
     conn.clusterToken = null;
     if (why === 'expired') return conn.close(CloseReason.StoreFailure);

@@ -145,7 +145,39 @@ export class SessionLifecycle {
    */
   load(clientId: string): Session | undefined | Promise<Session | undefined> {
     const sessions = this.sessions;
-    return sessions.load === undefined ? undefined : sessions.load(clientId);
+    if (sessions.load === undefined) return undefined;
+    const before = sessions.get(clientId);
+    const loaded = sessions.load(clientId);
+    if (!(loaded instanceof Promise)) return loaded;
+    // Once per CONNECT, not per message: a store that reads the session afresh (Redis, clustered)
+    // may replace the object this node held; the router must follow.
+    return loaded.then((session) => {
+      if (session !== before) this.reloaded(before, session);
+      return session;
+    });
+  }
+
+  /**
+   * The store replaced `before` (a detached copy held here, or none) with `after`, read at CONNECT
+   * (the clustered Redis store: the session may have been changed on another node). The router,
+   * the queue accounting, the per-user counts and the expiry follow the new object, as restore()
+   * does at start for every session.
+   */
+  private reloaded(before: Session | undefined, after: Session | undefined): void {
+    if (before !== undefined && before.connection === null) {
+      this.expiry.cancel(before);
+      const subs = before.subscriptions;
+      if (subs !== null) for (const filter of subs.keys()) this.router.unsubscribe(filter, before);
+      this.delivery.discardedQueue(before);
+      this.uncountSession(before);
+    }
+    if (after !== undefined && after.connection === null) {
+      const subs = after.subscriptions;
+      if (subs !== null) for (const [filter, qos] of subs) this.router.subscribe(filter, after, qos, true);
+      this.delivery.restoredQueue(after);
+      this.countSession(after, after.username);
+      if (!after.expiryRequested) after.expiryInterval = this.limits.sessionExpiry;
+    }
   }
 
   /**

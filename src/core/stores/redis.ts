@@ -249,8 +249,14 @@ export class RedisStore implements SessionJournal {
     subscriber.on('ready', () => void this.reloadRetained().catch(() => {}));
   }
 
-  /** Every session and retained message, into memory (single node: memory is the truth). */
+  /**
+   * Every session and retained message, into memory (single node: memory is the truth).
+   * Clustered (loadOnConnect): retained messages only. A session is read when its client
+   * connects here; loading them all on every node would put every session's routes on every
+   * node, each queueing the same messages.
+   */
   private async loadAll(redis: Redis): Promise<void> {
+    if (this.options.loadOnConnect === true) return this.reloadRetained();
     const sessions = new Map<string, Session>();
     const pattern = `${this.keys.prefix}:{c:*}:sess`;
     let cursor = '0';

@@ -8,7 +8,7 @@ import { BROKER_CONFIG, STORES } from '../tokens';
  * TopicsModule take their store from it, so the backend is opened once.
  */
 @Module({
-  providers: [{ provide: STORES, inject: [BROKER_CONFIG], useFactory: (config: BrokerConfig): Stores => createStores(config.persistence) }],
+  providers: [{ provide: STORES, inject: [BROKER_CONFIG], useFactory: (config: BrokerConfig): Stores => createStores(config.persistence, config.cluster) }],
   exports: [STORES],
 })
 export class PersistenceModule {}
