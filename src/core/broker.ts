@@ -372,12 +372,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.engine.stop();
     // After the clients: their routes and leases are given back, then the node leaves.
     if (this.cluster !== null) await this.cluster.close().catch((err: Error) => this.emit('warning', new Error(`cluster: close: ${err.message}`)));
-    await this.stores.sessions.flush();
-    await this.stores.retained.flush();
-    await this.stores.sessions.close();
-    await this.stores.retained.close();
+    // The stores are closed whatever the final flush does: a store left open keeps its
+    // connections and retry timers (and the process) alive. A failed flush is reported after.
+    let flushError: unknown = null;
+    try {
+      await this.stores.sessions.flush();
+      await this.stores.retained.flush();
+    } catch (err) {
+      flushError = err;
+    } finally {
+      await this.stores.sessions.close().catch((err: Error) => this.emit('warning', new Error(`persistence: close: ${err.message}`)));
+      await this.stores.retained.close().catch((err: Error) => this.emit('warning', new Error(`persistence: close: ${err.message}`)));
+    }
     this._state = 'stopped';
     this.emit('stopped');
+    if (flushError !== null) throw flushError;
   }
 
   /** Redis reachable and this node a member of the cluster; true on a single node. */
