@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { checklistTags, mapRows, titleTag } from '../helpers/conformance-map';
 
 const ROOT = resolve(__dirname, '..', '..');
 const MAP = join(ROOT, 'docs', 'conformance.md');
@@ -14,42 +15,6 @@ const CHECKLIST_COPY = join(__dirname, 'fixtures', 'mqtt-3.1.1-server-checklist.
  * and in CI, which puts a copy of it beside the clone).
  */
 const CHECKLIST_SHARED = resolve(ROOT, '..', 'shared', 'spec', 'mqtt-3.1.1-server-checklist.md');
-
-/** `[MQTT-3.1.2-24]` for numbered ids; `[§4.7 examples]` for `unnumbered §4.7 examples; ...`. */
-function titleTag(tag: string): string {
-  if (tag.startsWith('MQTT-')) return `[${tag}]`;
-  return `[${tag.replace(/^unnumbered /, '').split(/ \+ |;/)[0]}]`;
-}
-
-/** Checklist tags in order: `MQTT-x-y` (lines starting with `- [MQTT-`) and `unnumbered §...`. */
-function checklistTags(text: string): string[] {
-  const tags: string[] = [];
-  for (const line of text.split('\n')) {
-    const numbered = /^- \[(MQTT-\d+(?:\.\d+)*-\d+)\]/.exec(line);
-    if (numbered) tags.push(numbered[1]);
-    // The legend quotes `[unnumbered §x]` in backticks: not a statement.
-    for (const m of line.matchAll(/(?<!`)\[(unnumbered §[^\]]+)\]/g)) tags.push(m[1]);
-  }
-  return [...new Set(tags)];
-}
-
-interface Row {
-  tag: string;
-  refs: { file: string; title: string }[];
-  notes: string;
-}
-
-function mapRows(text: string): Row[] {
-  const rows: Row[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\| `\[(MQTT-[^\]]+|unnumbered [^\]]+)\]` \|/.exec(line);
-    if (!m) continue;
-    const cells = line.split(' | ');
-    const refs = [...line.matchAll(/`([\w.-]+\.test\.ts)` `([^`]+)`/g)].map((r) => ({ file: r[1], title: r[2] }));
-    rows.push({ tag: m[1], refs, notes: cells[cells.length - 1] });
-  }
-  return rows;
-}
 
 /** Test titles of a file, as written in the source (single-quoted `it('...')` / `test('...')`). */
 function titlesOf(file: string): string[] {

@@ -120,7 +120,7 @@ export class CommitGate {
       return;
     }
     for (let i = 0; i < list.length; i++) list[i].flush();
-  };
+  }
 
   private commitPending(): boolean {
     return (this.sessions.hasPendingChanges ?? false) || (this.retained.hasPendingChanges ?? false);
