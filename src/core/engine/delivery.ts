@@ -353,8 +353,9 @@ export class Delivery {
       }
     }
     // v5 [MQTT-3.1.2-25] a PUBLISH larger than the client's Maximum Packet Size is discarded for
-    // it as if delivered (never in flight), and counted.
-    if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, msg, qos)) {
+    // it as if delivered (never in flight), and counted. The guard repeats the function's own
+    // first test on purpose: the 3.1.1 path pays one field read, not a call.
+    if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, msg, qos, group)) {
       this.stats.droppedPacketTooLarge++;
       return;
     }
@@ -419,7 +420,7 @@ export class Delivery {
             continue;
           }
           // v5 [MQTT-3.1.2-25] the client came back with a smaller Maximum Packet Size: discarded, as if delivered.
-          if (conn.v5 !== null && conn.v5.maximumPacketSize !== 0 && exceedsPacketSize(conn, entry.message, entry.qos)) {
+          if (exceedsPacketSize(conn, entry.message, entry.qos, entry.sharedGroup)) {
             this.stats.droppedPacketTooLarge++;
             session.deleteInflight(entry.packetId);
             continue;
@@ -458,12 +459,12 @@ export class Delivery {
       }
       entry.unsent = false;
       // The same checks as at the resume: read authorization, Maximum Packet Size.
-      if ((this.canRead !== null && !this.canRead(session as SubscriberInfo, entry.message.topic)) || exceedsPacketSize(conn, entry.message, entry.qos)) {
+      if ((this.canRead !== null && !this.canRead(session as SubscriberInfo, entry.message.topic)) || exceedsPacketSize(conn, entry.message, entry.qos, entry.sharedGroup)) {
         session.deleteInflight(entry.packetId); // deleting the current entry keeps Map iteration valid
         continue;
       }
       outstanding++;
-      conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true));
+      conn.send(encodingFor(conn, entry.message, entry.qos, entry.retainFlag, entry.packetId, true, entry.sharedGroup, this.limits.maxOutboundTopicAliases));
       this.stats.publishSent++;
     }
   }

@@ -18,6 +18,7 @@ import type { ClientLink, ClientV5Settings } from '../connection/link';
 import { encodeAckV5, encodeSubackV5, encodeUnsubackV5 } from '../protocol/encoder-v5';
 import { PacketType, type Properties, type QoS } from '../protocol/packets';
 import type { Message } from '../sessions/message';
+import { subscriptionIdsFor } from './subscription-ids';
 
 /** Reason Strings we send are short constants; never longer than this (bytes). */
 export const MAX_REASON_STRING = 64;
@@ -38,11 +39,16 @@ export function inflightWindow(limits: LimitsConfig, link: ClientLink | null): n
  * shared v5 encoding knows its size (no bytes are built for the check but that encoding, which the
  * delivery needs anyway).
  */
-export function exceedsPacketSize(link: ClientLink, msg: Message, qos: QoS): boolean {
+export function exceedsPacketSize(link: ClientLink, msg: Message, qos: QoS, group: string | null = null): boolean {
   const v5 = link.v5;
   if (v5 === null || v5.maximumPacketSize === 0) return false;
   const enc = msg.encodingV5(msg.expiresAt === 0 ? 0 : Date.now());
-  return enc.size(qos, 0, true, undefined) > v5.maximumPacketSize;
+  // Sized as encodingFor() will send it: with the Subscription Identifiers of this receiver, and
+  // with the full Topic Name (an alias could make it smaller; sizing without it may drop a
+  // message that an alias would have let through, never send one that is too big).
+  const session = link.session;
+  const ids = session !== null && session.subscriptionIdCount > 0 ? subscriptionIdsFor(session, msg, group) : undefined;
+  return enc.size(qos, 0, true, ids) > v5.maximumPacketSize;
 }
 
 // ---- inbound quota (our Receive Maximum) ----

@@ -216,6 +216,22 @@ describe('v5 Maximum Packet Size outbound', () => {
     expect(decodeV5<Decoded>(p).payload!.toString()).toBe('z'.repeat(14));
     await sub.expectNothing(pub);
   });
+
+  it('v5 [MQTT-3.1.2-24] the size that counts includes the receiver\'s Subscription Identifier: a PUBLISH that fits without it and not with it is not sent', async () => {
+    const { c: sub } = await raw5(h(), 'edgeid', { maximumPacketSize: 20 });
+    sub.send(encodePacketV5({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 't', qos: 0 }], properties: { subscriptionIdentifiers: [5] } }));
+    expect((await next5(sub)).cmd).toBe('suback');
+    const { c: pub } = await raw5(h(), 'edgeidp');
+    // 6 + payload bytes as above, plus 2 for Subscription Identifier 5 (0x0B 0x05): 14 bytes of
+    // payload make 22 (over), 12 make exactly 20.
+    pub.send(pub5('t', 0, 0, 'y'.repeat(14)), pub5('t', 0, 0, 'z'.repeat(12)));
+    const p = await sub.next();
+    expect(p.bytes.length).toBe(20);
+    const d = decodeV5<Decoded & { properties?: { subscriptionIdentifier?: number | number[] } }>(p);
+    expect([d.payload!.toString(), d.properties?.subscriptionIdentifier]).toEqual(['z'.repeat(12), 5]);
+    await sub.expectNothing(pub);
+    expect(h().broker.stats.droppedPacketTooLarge).toBeGreaterThanOrEqual(1);
+  });
 });
 
 describe('v5 reason codes on acknowledgements', () => {
