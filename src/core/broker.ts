@@ -19,7 +19,7 @@ import { reloadParts, type ReloadReport } from './reload/reload';
 import { Message } from './sessions/message';
 import type { Session } from './sessions/session';
 import { createStores } from './stores';
-import type { Stores } from './stores/store';
+import type { StoreCounter, Stores } from './stores/store';
 import { SysTopicsPublisher, type SysSource } from './sys/sys-topics';
 import { brokerVersion } from './sys/version';
 import { SubscriptionTrie } from './topics/subscription-trie';
@@ -484,6 +484,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   get sessionCount(): number {
     return this.stores.sessions.size;
+  }
+
+  /** The persistence backend's own counters (Redis: batches, failures, fenced writes); empty otherwise. */
+  storeCounters(): readonly StoreCounter[] {
+    return this.stores.counters?.() ?? [];
   }
 
   /**

@@ -130,8 +130,14 @@ describe('cluster admin, $SYS and metrics across nodes (2 service processes, rea
     expect(await metric(cluster.admin(1), 'nestmq_cluster_redis_up')).toBe(1);
     expect(await metric(cluster.admin(0), 'nestmq_cluster_bus_batches_sent_total')).toBeGreaterThan(0);
     expect(await metric(cluster.admin(0), 'nestmq_cluster_bus_bytes_sent_total')).toBeGreaterThan(0);
-    for (const name of ['nestmq_cluster_bus_batches_failed_total', 'nestmq_cluster_routes_local', 'nestmq_cluster_leases_lost_total']) {
+    for (const name of ['nestmq_cluster_bus_batches_failed_total', 'nestmq_cluster_routes_local', 'nestmq_cluster_leases_lost_total', 'nestmq_cluster_bus_wait_short_total']) {
       expect(Number.isFinite(await metric(cluster.admin(0), name))).toBe(true);
+    }
+    // The Redis session store's own counters: the subscription and the session writes went through it.
+    expect(await metric(cluster.admin(1), 'nestmq_store_redis_batches_total')).toBeGreaterThan(0);
+    expect(await metric(cluster.admin(1), 'nestmq_store_redis_bytes_written_total')).toBeGreaterThan(0);
+    for (const name of ['nestmq_store_redis_batches_failed_total', 'nestmq_store_redis_fenced_writes_total', 'nestmq_store_redis_load_failures_total']) {
+      expect(await metric(cluster.admin(1), name)).toBe(0);
     }
   });
 });

@@ -7,7 +7,7 @@ import { Fifo } from '../sessions/fifo';
 import { Session } from '../sessions/session';
 import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
 import { decodeEntry, decodeRetained, encodeEntry, encodeRetained, inflightFrom, queuedFrom, seqText } from './redis-codec';
-import type { RetainedStore, SessionJournal, SessionStore, Stores } from './store';
+import type { RetainedStore, SessionJournal, SessionStore, StoreCounter, Stores } from './store';
 import { decodeStoredOptions, encodeStoredOptions, encodeStoredProperties } from './stored-message';
 
 /**
@@ -924,7 +924,15 @@ export class RedisRetainedStore extends RedisView implements RetainedStore {
  */
 export function createRedisStores(options: RedisStoreOptions): Stores & { store: RedisStore } {
   const store = new RedisStore(options);
-  return { sessions: store.sessions, retained: store.retained, store };
+  const stats = store.stats;
+  const counters = (): StoreCounter[] => [
+    { name: 'redis_batches', help: 'Store batches (one pipeline per turn) answered by Redis', value: stats.batches },
+    { name: 'redis_batches_failed', help: 'Store batches that failed (Redis down, WAIT short of replicas): their acknowledgements were not sent', value: stats.failedBatches },
+    { name: 'redis_fenced_writes', help: 'Session writes refused because another node owns the client id now (lease token not current)', value: stats.fencedWrites },
+    { name: 'redis_load_failures', help: 'CONNECTs refused (server unavailable) because the session could not be read from Redis', value: stats.loadFailures },
+    { name: 'redis_bytes_written', help: 'Value bytes written to Redis by the store (payloads, properties, topics, framing; not RESP)', value: stats.bytesWritten },
+  ];
+  return { sessions: store.sessions, retained: store.retained, store, counters };
 }
 
 /** RedisStoreOptions from the persistence config (single node unless the caller says otherwise). */

@@ -82,7 +82,16 @@ export interface RetainedStore extends StoreLifecycle {
   forEach(fn: (msg: Message) => void): void;
 }
 
+/** One counter a backend keeps (for /metrics as `nestmq_store_<name>_total`). */
+export interface StoreCounter {
+  readonly name: string;
+  readonly help: string;
+  readonly value: number;
+}
+
 export interface Stores {
   sessions: SessionStore;
   retained: RetainedStore;
+  /** The backend's own counters (Redis: batches, failures, fenced writes); none for memory. */
+  counters?: () => readonly StoreCounter[];
 }

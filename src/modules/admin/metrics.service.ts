@@ -176,6 +176,19 @@ export class MetricsService {
       'reason_code',
       (s) => byReasonCode(s.reasonCodesSent.disconnect),
     );
+    // The persistence backend's counters (Redis store: batches, failures, fenced writes), one
+    // counter each; the list is fixed per backend, so it is read once here.
+    for (const { name, help } of broker.storeCounters()) {
+      new Counter({
+        name: `nestmq_store_${name}_total`,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(broker.storeCounters().find((c) => c.name === name)?.value ?? 0);
+        },
+      });
+    }
     // Clustered only (docs/cluster.md): Redis, the bus, routes, leases.
     const cluster = broker.cluster;
     if (cluster !== null) {
@@ -198,6 +211,7 @@ export class MetricsService {
       plain('nestmq_cluster_bus_messages_dropped_total', 'Messages for other nodes dropped because Redis was unreachable', () => engine.bus.stats.droppedMessages);
       plain('nestmq_cluster_bus_bytes_sent_total', 'Frame bytes written to other nodes\' inboxes', () => engine.bus.stats.sentBytes);
       plain('nestmq_cluster_bus_messages_received_total', 'Messages read from this node\'s inbox', () => engine.bus.stats.receivedMessages);
+      plain('nestmq_cluster_bus_wait_short_total', 'Bus batches whose WAIT saw fewer replicas than persistence.redis-wait-replicas (not acknowledged)', () => engine.bus.stats.waitShort);
       plain('nestmq_cluster_bus_malformed_entries_total', 'Inbox entries skipped as malformed', () => engine.bus.stats.malformedEntries);
       gauge('nestmq_cluster_routes_local', 'Distinct filters this node holds as routes', () => engine.routes.localFilterCount);
       plain('nestmq_cluster_route_resyncs_total', 'Route table resyncs (log gap, rejoin, Redis restart)', () => engine.routes.stats.resyncs);

@@ -6,14 +6,16 @@ import {
   ListenerFactory,
   type RetainedStore,
   type SessionStore,
+  type Stores,
   SubscriptionTrie,
 } from '../../core';
 import type { Session } from '../../core/sessions/session';
 import { AuthModule } from '../auth/auth.module';
 import { ListenersModule } from '../listeners/listeners.module';
+import { PersistenceModule } from '../persistence/persistence.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TopicsModule } from '../topics/topics.module';
-import { BROKER_CONFIG, RETAINED_STORE, SESSION_STORE } from '../tokens';
+import { BROKER_CONFIG, RETAINED_STORE, SESSION_STORE, STORES } from '../tokens';
 import { BrokerLifecycle } from './broker.lifecycle';
 
 /**
@@ -22,19 +24,21 @@ import { BrokerLifecycle } from './broker.lifecycle';
  * Broker for the admin surface and the logging.
  */
 @Module({
-  imports: [SessionsModule, TopicsModule, AuthModule, ListenersModule],
+  imports: [PersistenceModule, SessionsModule, TopicsModule, AuthModule, ListenersModule],
   providers: [
     {
       provide: Broker,
-      inject: [BROKER_CONFIG, SESSION_STORE, RETAINED_STORE, SubscriptionTrie, ConfiguredPlugins, ListenerFactory],
+      inject: [BROKER_CONFIG, STORES, SESSION_STORE, RETAINED_STORE, SubscriptionTrie, ConfiguredPlugins, ListenerFactory],
+      // The stores as SessionsModule and TopicsModule provide them; the backend's counters from PersistenceModule.
       useFactory: (
         config: BrokerConfig,
+        backend: Stores,
         sessions: SessionStore,
         retained: RetainedStore,
         subscriptions: SubscriptionTrie<Session>,
         configuredPlugins: ConfiguredPlugins,
         listenerFactory: ListenerFactory,
-      ) => new Broker(config, { stores: { sessions, retained }, subscriptions, configuredPlugins, listenerFactory }),
+      ) => new Broker(config, { stores: { sessions, retained, counters: backend.counters }, subscriptions, configuredPlugins, listenerFactory }),
     },
     BrokerLifecycle,
   ],
