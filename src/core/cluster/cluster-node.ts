@@ -92,6 +92,8 @@ export interface ClusterNodeStats {
   orphanWillsSkipped: number;
   /** Wills handed over to the survivors at a drain (sessions that go on elsewhere). */
   willsHandedOver: number;
+  /** Starts that found Will records of an earlier run of this node id and handed them to the survivors. */
+  leftoverWillsHandedOver: number;
   /** Directory writes (connected clients) that failed: the directory is rewritten whole. */
   directoryFailures: number;
 }
@@ -99,7 +101,7 @@ export interface ClusterNodeStats {
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, directoryFailures: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -183,14 +185,31 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     this.engine.membership.onNodeDied(this.onNodeDied);
     const command = (this.command = this.connect('command'));
     await whenReady(command);
-    // Will records left by an earlier run of this node id (a stop that could not delete them):
-    // none of those clients is connected here now.
-    await command.del(this.keys.wills(this.nodeId), this.keys.clients(this.nodeId));
+    await command.del(this.keys.clients(this.nodeId));
+    await this.handOverLeftoverWills(command);
     await this.engine.start(this.onMessage);
     this.engine.membership.onRejoined(this.onRejoined);
     this.statsTimer = setInterval(this.snapshot, CLUSTER_STATS_INTERVAL_MS);
     this.statsTimer.unref();
     this.snapshot();
+  }
+
+  /**
+   * Will records left by an earlier run of this node id: Wills a drain handed over (sessions that
+   * go on) or, after a crash and a restart within the node TTL (a StatefulSet pod), the records of
+   * every client that run had. None of those clients is connected here now. They are handed to the
+   * survivors as a dead node's, under a one-off id put in the dying SET, and decided there as any
+   * dead node's Wills (published after the Will Delay or grace unless the client came back); this
+   * node's own reaper may be the one that claims them. Deleting them, as an earlier version did,
+   * lost the Wills of a crashed run and of a drained one restarted at once.
+   */
+  private async handOverLeftoverWills(command: Redis): Promise<void> {
+    const key = this.keys.wills(this.nodeId);
+    if ((await command.exists(key)) === 0) return;
+    const leftover = `${this.nodeId}~${Date.now().toString(36)}`;
+    await command.rename(key, this.keys.wills(leftover));
+    await command.sadd(this.keys.dying, leftover);
+    this.stats.leftoverWillsHandedOver++;
   }
 
   /** Redis reachable and this node a member: what readiness and `nestmq_cluster_redis_up` report. */

@@ -220,6 +220,7 @@ export class MetricsService {
       plain('nestmq_cluster_kicks_sent_total', 'Kicks sent to other nodes (takeovers, admin disconnects)', () => engine.leases.stats.kicksSent);
       plain('nestmq_cluster_orphan_wills_published_total', 'Wills of dead or drained nodes\' clients published here', () => cluster.stats.orphanWillsPublished);
       plain('nestmq_cluster_orphan_wills_skipped_total', 'Of those, not published: the client had taken its id again elsewhere', () => cluster.stats.orphanWillsSkipped);
+      plain('nestmq_cluster_leftover_wills_handed_over_total', 'Starts that found Will records of an earlier run of this node id and handed them to the survivors', () => cluster.stats.leftoverWillsHandedOver);
       plain('nestmq_cluster_wills_handed_over_total', 'Wills handed over to the survivors at a drain (sessions that go on)', () => cluster.stats.willsHandedOver);
     }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
