@@ -43,6 +43,13 @@ export class ClusterKeys {
   clients(id: string): string { return `${this.prefix}:{n:${id}}:clients`; }
   /** STRING, PX: the node's latest stats snapshot (admin /api/v1/stats cluster totals). */
   stats(id: string): string { return `${this.prefix}:{n:${id}}:stats`; }
+  /**
+   * HASH client id -> lease token: the persistent sessions the node holds (written with the
+   * session store's batches); a survivor adopts them when the node dies (session-adoption.ts).
+   */
+  sessionIndex(id: string): string { return `${this.prefix}:{n:${id}}:sessions`; }
+  /** STRING: id of the last inbox entry whose messages the node has queued durably (adoption drains after it). */
+  inboxPosition(id: string): string { return `${this.prefix}:{n:${id}}:pos`; }
 
   // --- per client ---
   lease(clientId: string): string { return `${this.prefix}:{c:${clientId}}:lease`; }

@@ -181,6 +181,23 @@ export class SessionLifecycle {
   }
 
   /**
+   * Cluster: a persistent session of a dead node, adopted here (cluster/session-adoption.ts): it
+   * becomes one of this node's detached sessions, as restore() makes a stored one at start (routes,
+   * queue accounting, per-user count, expiry). A copy this node held is replaced; false (nothing
+   * done) when the client is connected here now: that session is the newer one.
+   */
+  adopt(session: Session): boolean {
+    const install = this.sessions.install;
+    if (install === undefined) return false;
+    const before = this.sessions.get(session.clientId);
+    if (before !== undefined && before.connection !== null) return false;
+    install.call(this.sessions, session);
+    this.reloaded(before, session);
+    this.scheduleExpiry(session);
+    return true;
+  }
+
+  /**
    * May a client authenticated as `username` (null: anonymous) take the session of `clientId`?
    * A session belongs to the username that last attached to it, stored sessions included
    * (SQLite keeps it); anonymous and any named user are different owners. A session whose owner
