@@ -214,7 +214,7 @@ export class SessionAdoption {
     if (flat.length === 0) return;
     const k = this.keys;
     const pipeline = this.redis.pipeline();
-    for (let i = 0; i + 1 < flat.length; i += 2) (pipeline as unknown as ScriptedRedis).adoptLease(k.lease(flat[i]), flat[i + 1]);
+    for (let i = 0; i + 1 < flat.length; i += 2) void (pipeline as unknown as ScriptedRedis).adoptLease(k.lease(flat[i]), flat[i + 1]);
     const replies = (await pipeline.exec()) ?? [];
     const ids: string[] = [];
     const tokens: string[] = [];
