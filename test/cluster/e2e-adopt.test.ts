@@ -11,7 +11,7 @@
 import type Redis from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { killClusterNodes, startCluster, type TestCluster } from '../helpers/cluster-nodes';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 import { connectTo, endClients, routed } from './cluster-clients';
 
 describe('cluster: a dead node\'s persistent sessions are adopted by a survivor (3 nodes, real redis-server)', () => {
@@ -91,6 +91,7 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
         const i = seq++;
         await pub.publishAsync('ad/x', String(i), { qos: 1 });
         acked.push(i); // PUBACKed: the message is the broker's
+        await sleep(5); // a steady stream, within limits.max-queued-messages (1000) of the session while it is away
       }
     })();
     await waitFor(() => acked.length >= 20, 5000, 'messages before the kill');
@@ -111,8 +112,13 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
       return true;
     }, 10000, 'every acknowledged message');
     expectAllInOrder([...received, ...got], acked);
-    // The session lives on node 0 now; node 1's keys are gone.
+    // The session lives on node 0 now; node 1's keys are gone, and the adopter (if node 2) lets
+    // its copy go at its first write after the client came back (fenced by node 0's token).
     expect(await redis.exists('nestmq:{n:node-1}:sessions', 'nestmq:{n:node-1}:in')).toBe(0);
+    await pub.publishAsync('ad/x', 'last', { qos: 1 });
+    await waitFor(() => got.includes('last'), 5000, 'a message after the return');
+    await waitFor(async () => (await redis.hexists('nestmq:{n:node-2}:sessions', 'ad-sub')) === 0, 5000, 'no copy left on the adopter');
+    expect(await redis.hget('nestmq:{n:node-0}:sessions', 'ad-sub')).toBe(await redis.hget('nestmq:{c:ad-sub}:lease', 'token'));
   }, 30000);
 
   it('v5 [MQTT-3.1.2-5] the messages a SIGKILLed node had in its inbox but had not read (acknowledged to the publisher on another node) reach its persistent subscriber when it returns on another node', async () => {
@@ -136,5 +142,25 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
     await waitFor(() => new Set(got).size >= N, 10000, 'the unread messages');
     expectAllInOrder([...received, ...got], Array.from({ length: N }, (_, i) => i));
     expect(received).toEqual([]); // none reached the subscriber before the kill
+  }, 30000);
+
+  it('a detached copy left on a node the client moved away from (no lease to kick: it had disconnected) leaves that node at its first fenced write: memory, index entry and route', async () => {
+    const sub = await connectTo(cluster.url(0), { clientId: 'st-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await sub.subscribeAsync('st/#', { qos: 1 });
+    await waitFor(async () => (await redis.hexists('nestmq:{n:node-0}:sessions', 'st-sub')) === 1, 5000, 'node 0 indexes the session');
+    await sub.endAsync(); // DISCONNECT: detached on node 0, its lease released (nothing to kick later)
+    const { got, present } = await resume(1, 'st-sub');
+    expect(present).toBe(true);
+    const pub = await connectTo(cluster.url(2), { clientId: 'st-pub' });
+    // Node 2 routes to node 0 (the stale copy) and node 1: node 0's write for it is fenced.
+    await waitFor(async () => (await redis.sismember('nestmq:{meta}:routes:node-1', 'st/#')) === 1, 5000, 'the route of node 1');
+    await pub.publishAsync('st/x', 'one', { qos: 1 });
+    await waitFor(() => got.includes('one'), 5000, 'the message on node 1');
+    await waitFor(async () => (await redis.hexists('nestmq:{n:node-0}:sessions', 'st-sub')) === 0, 5000, 'node 0 lets the copy go');
+    expect(await redis.sismember('nestmq:{meta}:routes:node-0', 'st/#')).toBe(0);
+    expect(await redis.hexists('nestmq:{n:node-1}:sessions', 'st-sub')).toBe(1);
+    await pub.publishAsync('st/x', 'two', { qos: 1 });
+    await waitFor(() => got.includes('two'), 5000, 'the next message');
+    expect(got.filter((p) => p === 'one' || p === 'two')).toEqual(['one', 'two']);
   }, 30000);
 });

@@ -99,12 +99,14 @@ export interface ClusterNodeStats {
   directoryFailures: number;
   /** Inbox positions recorded (after the session store's batch holding what was read). */
   inboxPositions: number;
+  /** Detached sessions dropped from memory here because their writes were fenced (the client went on elsewhere). */
+  staleSessionsDropped: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, directoryFailures: 0, inboxPositions: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -186,7 +188,24 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     engine.router.remote = this;
     engine.router.routes = this;
     engine.commitGate.setRemoteGate(this);
+    const sessions = engine.sessions as { fencedHandler?: ((clientId: string, token: string) => void) | null };
+    if ('fencedHandler' in sessions) sessions.fencedHandler = this.onSessionFenced;
   }
+
+  /**
+   * A session's write was refused: its lease has a newer token, so its client went on on another
+   * node (an adopted session whose client came back elsewhere, or a client that left this node
+   * and reconnected elsewhere with no lease to kick). A detached copy still here with that token
+   * goes (memory, routes, index entry; its Redis delete is fenced off as well) and a Will waiting
+   * with it is dropped. A copy that is connected, or newer (another token), stays.
+   */
+  private readonly onSessionFenced = (clientId: string, token: string): void => {
+    const engine = this.brokerEngine;
+    const session = engine?.sessions.get(clientId);
+    if (engine === null || engine === undefined || session === undefined || session.connection !== null || session.clusterToken !== token) return;
+    this.stats.staleSessionsDropped++;
+    engine.lifecycle.dropStale(session);
+  };
 
   async start(): Promise<void> {
     this.engine.bus.onBatch(this.onBatch);

@@ -316,6 +316,17 @@ export class SessionLifecycle {
     if (this.delayedWills.size > 0) this.publishDelayedWill(session);
   }
 
+  /**
+   * Cluster: a detached copy whose client went on on another node (its writes were fenced by a
+   * newer lease token). It leaves this node; a Will waiting with it is dropped, not published:
+   * its client reconnected v5 [MQTT-3.1.3-9] (the node it went on to decides about its Will).
+   */
+  dropStale(session: Session): void {
+    if (session.connection !== null) return;
+    this.dropDelayedWill(session);
+    this.discard(session);
+  }
+
   /** The connection of a CONNECTed client closed: detach (or end) its session, publish its Will. Returns whether a Will was published now. */
   connectionClosed(conn: ClientLink): boolean {
     const session = conn.session;

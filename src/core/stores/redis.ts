@@ -207,6 +207,12 @@ export class RedisStore implements SessionJournal {
   private retryTimer: NodeJS.Timeout | null = null;
   /** True after a failed batch or lost connection, until a batch succeeds again. */
   down = false;
+  /**
+   * Clustered: a client's writes were refused because its lease has a newer token (the client
+   * went on on another node): told the client id and the stale token (ClusterNode drops a
+   * detached copy still held here). Called after the batch, never during it.
+   */
+  fencedHandler: ((clientId: string, token: string) => void) | null = null;
 
   constructor(readonly options: RedisStoreOptions) {
     this.keys = new ClusterKeys(options.prefix ?? 'nestmq');
@@ -502,6 +508,7 @@ export class RedisStore implements SessionJournal {
       }
     }
     const fencedIds: string[] = [];
+    const fencedTokens: string[] = [];
     let bytes = 0;
     const sendClient = (id: string, args: (string | Buffer | LateSubscription)[]): void => {
       for (let i = 0; i < args.length; i++) {
@@ -511,6 +518,7 @@ export class RedisStore implements SessionJournal {
       }
       void (pipeline as unknown as ScriptedRedis).clientBatch(k.lease(id), k.session(id), k.queue(id), k.inflight(id), k.qos2(id), ...(args as (string | Buffer)[]));
       fencedIds.push(id);
+      fencedTokens.push(args[0] as string);
     };
     for (const [id, p] of clients) sendClient(id, [fenceTokenOf(p.session), ...p.args]);
     for (const id of dirtySessions) sendClient(id, this.snapshot(id));
@@ -540,6 +548,7 @@ export class RedisStore implements SessionJournal {
               if (replies[indexOps + i][1] === FENCED) {
                 // Another node holds this client's lease: nothing of it was written here.
                 this.stats.fencedWrites++;
+                if (fencedTokens[i] !== '') this.fencedHandler?.(fencedIds[i], fencedTokens[i]);
               }
             }
             if (wait > 0) {
@@ -913,6 +922,11 @@ export class RedisSessionStore extends RedisView implements SessionStore {
   install(session: Session): void {
     this.sessions.set(session.clientId, session);
     this.store.indexSession(session.clientId, fenceTokenOf(session));
+  }
+
+  /** See RedisStore.fencedHandler. */
+  set fencedHandler(handler: ((clientId: string, token: string) => void) | null) {
+    this.store.fencedHandler = handler;
   }
 
   /** The stored session of `clientId` as Redis has it now (one pipeline), not installed. */

@@ -207,6 +207,8 @@ export class MetricsService {
       plain('nestmq_cluster_orphan_wills_published_total', 'Wills of dead or drained nodes\' clients published here', () => cluster.stats.orphanWillsPublished);
       plain('nestmq_cluster_orphan_wills_skipped_total', 'Of those, not published: the client had taken its id again elsewhere', () => cluster.stats.orphanWillsSkipped);
       plain('nestmq_cluster_wills_handed_over_total', 'Wills handed over to the survivors at a drain (sessions that go on)', () => cluster.stats.willsHandedOver);
+      plain('nestmq_cluster_sessions_adopted_total', 'Persistent sessions of dead nodes adopted here (docs/cluster.md "Losing a node")', () => cluster.adoptionStats.sessionsAdopted);
+      plain('nestmq_cluster_adopted_messages_total', 'Messages of dead nodes\' unread inboxes queued into the sessions adopted here', () => cluster.adoptionStats.messagesRecovered);
     }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
     const adapter = adapterHost?.httpAdapter;
