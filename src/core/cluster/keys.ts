@@ -29,7 +29,7 @@ export class ClusterKeys {
   routes(id: string): string { return this.routesPrefix + id; }
   /** SET of the nodes that have a route set. */
   get routeNodes(): string { return `${this.prefix}:{meta}:routenodes`; }
-  /** Stream of route changes: op '+' | '-' (node n, filter f), 'x' (node n dropped). */
+  /** Stream of route changes: op '+' | '-' (node n, filter f), 'x' (node n dropped), 'h' (node d dropped, its adopter n gains filters f). */
   get routeLog(): string { return `${this.prefix}:{meta}:routelog`; }
 
   // --- bus ---

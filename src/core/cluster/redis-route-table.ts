@@ -4,7 +4,7 @@
  *
  * Store: one SET of filters per node (`{meta}:routes:<node>`), the SET of nodes that have one, and
  * a Stream of changes (`{meta}:routelog`: op '+'/'-' with node n and filter f, 'x' = node n
- * dropped). Every change is one Lua script that updates the SET and appends to the log together,
+ * dropped, 'h' = dead node d dropped and its adopter n holding filters f, one step: HANDOVER). Every change is one Lua script that updates the SET and appends to the log together,
  * so a snapshot (all SETs + the log's last id, read by one script) and the log after that id
  * always agree.
  *
