@@ -78,7 +78,7 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
     for (let i = 1; i < first.length; i++) expect(first[i]).toBeGreaterThan(first[i - 1]);
   }
 
-  it('v5 [MQTT-3.1.2-5] [MQTT-4.4.0-1] SIGKILL of a persistent QoS 1 subscriber\'s node while a publisher on another node goes on: a survivor adopts the session, and the subscriber, back later on a third node, gets every acknowledged message in order', async () => {
+  it('v5 [MQTT-3.1.2-5] [MQTT-4.6.0-5] SIGKILL of a persistent QoS 1 subscriber\'s node while a publisher on another node goes on: a survivor adopts the session, and the subscriber, back later on a third node, gets every acknowledged message in order', async () => {
     const { sub, received, will } = await subscriberWithWill(1, 'ad-sub', 'ad/#', 'adwill/sub', 2);
     const pub = await connectTo(cluster.url(2), { clientId: 'ad-pub' });
     await routed(pub, sub, 'ad/probe');
@@ -99,6 +99,9 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
     sub.end(true);
     await will; // the survivor adopted node 1's sessions (then published the Will)
     const atAdoption = acked.length;
+    // The adopter indexes the session under itself, with the token it took.
+    const adopter = (await redis.hexists('nestmq:{n:node-0}:sessions', 'ad-sub')) === 1 ? 'node-0' : 'node-2';
+    expect(await redis.hget(`nestmq:{n:${adopter}}:sessions`, 'ad-sub')).toBe(await redis.hget('nestmq:{c:ad-sub}:lease', 'token'));
     await waitFor(() => acked.length >= atAdoption + 30, 5000, 'messages after the adoption');
     stop = true;
     await publishing;
@@ -121,7 +124,7 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
     expect(await redis.hget('nestmq:{n:node-0}:sessions', 'ad-sub')).toBe(await redis.hget('nestmq:{c:ad-sub}:lease', 'token'));
   }, 30000);
 
-  it('v5 [MQTT-3.1.2-5] the messages a SIGKILLed node had in its inbox but had not read (acknowledged to the publisher on another node) reach its persistent subscriber when it returns on another node', async () => {
+  it('v5 [MQTT-3.1.2-5] [MQTT-4.6.0-5] the messages a SIGKILLed node had in its inbox but had not read (acknowledged to the publisher on another node) reach its persistent subscriber when it returns on another node', async () => {
     const { sub, received, will } = await subscriberWithWill(1, 'ad-tail', 'tail/#', 'adwill/tail', 0);
     const pub = await connectTo(cluster.url(2), { clientId: 'ad-tail-pub' });
     await routed(pub, sub, 'tail/probe');
