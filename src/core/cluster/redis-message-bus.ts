@@ -108,6 +108,8 @@ export class RedisMessageBus implements MessageBus {
   /** Highest batch number settled (answered or failed); `idle()` waiters by batch number. */
   private settledUpTo = 0;
   private idleWaiters: { batch: number; resolve: () => void }[] = [];
+  /** The latest batch's settlement: a batch with nothing to write settles after it (in order). */
+  private lastSettle: Promise<void> = Promise.resolve();
   /** Called after the entries of one read were delivered, with the last id (the node records it). */
   private readHandler: ((lastId: string) => void) | null = null;
   private readonly deliverBound = (m: ClusterMessage): void => {
@@ -197,8 +199,10 @@ export class RedisMessageBus implements MessageBus {
       return;
     }
     if (this.dirty.length === 0) {
-      // Every frame of the turn was diverted (adoption): nothing to write, settled next tick.
-      void Promise.resolve().then(() => this.settle(batch, 0, 0, 0, true));
+      // Every frame of the turn was diverted (adoption): nothing to write; settled after the
+      // batches before it, so that no acknowledgement of theirs is released early.
+      const settleEmpty = (): void => this.settle(batch, 0, 0, 0, true);
+      this.lastSettle = this.lastSettle.then(settleEmpty, settleEmpty);
       return;
     }
     const pipeline = command.pipeline();
@@ -226,7 +230,7 @@ export class RedisMessageBus implements MessageBus {
     this.stats.sentBatches++;
     const wait = this.waitReplicas;
     if (wait > 0) pipeline.call('WAIT', wait, this.waitTimeoutMs);
-    pipeline.exec().then(
+    this.lastSettle = pipeline.exec().then(
       (results) => {
         let ok = results !== null;
         if (results !== null) for (const [err] of results) if (err !== null) ok = false;
