@@ -13,7 +13,8 @@
  *      page one pipeline of ADOPT scripts gives each client id a new token (only if its lease
  *      still carries D's token: a client that reconnected elsewhere keeps its newer session), the
  *      new tokens are written back to D's index (a retry after our failure re-adopts them), and
- *      the sessions are read (one pipeline each). Their writes are fenced by S's token from now
+ *      the sessions are read (one pipeline each); each page extends S's cleanup claim (a large
+ *      node outlasts one claim). Their writes are fenced by S's token from now
  *      on; a client's CONNECT on any node takes a newer token and supersedes S.
  *   2. S's bus stops delivering S's inbox (hold) and keeps what S's own publishers send to D in
  *      memory (divert); once S's earlier bus batches are answered, HANDOVER moves the routes
@@ -73,7 +74,18 @@ local ts = string.format('%.0f', token)
 redis.call('HSET', KEYS[1], 'token', ts, 'node', '', 'exp', '0')
 return ts`;
 
-type ScriptedRedis = Redis & { adoptLease(lease: string, token: string): Promise<string> };
+/** KEYS: the reap claim. ARGV: claimer, ms. Extends the claim only while it is still ours. */
+const EXTEND_CLAIM = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+
+/** How long each page extends the cleanup claim (the membership's own claim lasts 30 s). */
+const CLAIM_EXTEND_MS = 30000;
+
+type ScriptedRedis = Redis & {
+  adoptLease(lease: string, token: string): Promise<string>;
+  extendClaim(reap: string, claimer: string, ms: number): Promise<number>;
+};
 
 /** What adoption needs of this node's engine (ClusterNode builds it from the Engine). */
 export interface AdoptionHost {
@@ -178,6 +190,7 @@ export class SessionAdoption {
     private readonly graceMs = HANDOVER_GRACE_MS,
   ) {
     (redis as ScriptedRedis).defineCommand('adoptLease', { numberOfKeys: 1, lua: ADOPT });
+    (redis as ScriptedRedis).defineCommand('extendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
   }
 
   /**
@@ -201,6 +214,8 @@ export class SessionAdoption {
     do {
       const [next, flat] = await redis.hscan(k.sessionIndex(dead), cursor, 'COUNT', ADOPT_BATCH);
       cursor = next;
+      // A large node takes longer than one claim: keep it ours while pages go on.
+      await (redis as ScriptedRedis).extendClaim(k.reap(dead), this.nodeId, CLAIM_EXTEND_MS);
       await this.adoptPage(dead, flat, started, sessions);
     } while (cursor !== '0');
     if (sessions.length > 0) await this.switchOver(dead, position, sessions);
