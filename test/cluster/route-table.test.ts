@@ -48,6 +48,32 @@ describe('RedisRouteTable', () => {
     }
   });
 
+  test('handOver: a dead node\'s routes go and its adopter holds the adopted filters in ONE log entry; the adopter still routes to the dead node until forgetNode', async () => {
+    const [a, b, c] = await nodes('a', 'b', 'c');
+    const inspect: Redis = redis.inspector();
+    const keys = new ClusterKeys();
+    c.addFilter('dev/1/#');
+    c.addFilter('clean/only');
+    c.addFilter('$share/g/jobs/#');
+    await c.flushed();
+    await waitFor(() => a.nodesFor('dev/1/x').includes('c') && b.nodesFor('dev/1/x').includes('c'), 3000, 'c\'s routes everywhere');
+    const before = await inspect.xlen(keys.routeLog);
+    await b.handOver('c', ['dev/1/#', '$share/g/jobs/#']);
+    expect(await inspect.xlen(keys.routeLog)).toBe(before + 1);
+    expect(sorted(await inspect.smembers(keys.routes('b')))).toEqual(['$share/g/jobs/#', 'dev/1/#']);
+    expect(await inspect.exists(keys.routes('c'))).toBe(0);
+    await waitFor(() => a.nodesFor('dev/1/x').join() === 'b', 3000, 'the handover on a');
+    expect(a.nodesFor('clean/only')).toEqual([]); // a clean session's filter is not adopted
+    expect(a.nodesFor('jobs/1')).toEqual(['b']);
+    // The adopter's own copy switches when it says so (its local publishers keep the order).
+    expect(b.nodesFor('dev/1/x')).toEqual(['c']);
+    b.forgetNode('c');
+    expect(b.nodesFor('dev/1/x')).toEqual([]);
+    // A snapshot (a node started now) agrees with the log.
+    const [d] = await nodes('d');
+    expect(d.nodesFor('dev/1/x')).toEqual(['b']);
+  });
+
   test('reference counts: only the first add and the last remove reach Redis', async () => {
     const [a, b] = await nodes('a', 'b');
     const inspect: Redis = redis.inspector();

@@ -8,7 +8,9 @@
  *   CommitGate (RemoteAckGate)    PUBACK/PUBREC of a QoS 1/2 message that left for another node
  *                                 wait until Redis accepted the bus batch carrying it.
  *   ClusterClientRegistry         client ids unique cluster-wide: a lease with a fencing token.
- *   membership.onNodeDied         the Wills of a dead node's clients, published by one survivor.
+ *   membership.onNodeDying        a dead node's persistent sessions adopted by the survivor that
+ *                                 claimed it, their routes and its unread inbox with them
+ *                                 (session-adoption.ts); then onNodeDied: its clients' Wills.
  *
  * Messages arriving from the bus are delivered locally only (Router.publishFromCluster): never
  * forwarded again, retained state untouched (the publishing node's store did it).
@@ -29,6 +31,7 @@ import { RedisClusterEngine } from './redis-engine';
 import { type RedisFactory, whenReady } from './redis-connection';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
+import { SessionAdoption, type AdoptionStats } from './session-adoption';
 
 /** setTimeout's limit (~24.8 days): a longer Will Delay is published then (documented). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -96,12 +99,16 @@ export interface ClusterNodeStats {
   leftoverWillsHandedOver: number;
   /** Directory writes (connected clients) that failed: the directory is rewritten whole. */
   directoryFailures: number;
+  /** Inbox positions recorded (after the session store's batch holding what was read). */
+  inboxPositions: number;
+  /** Detached sessions dropped from memory here because their writes were fenced (the client went on elsewhere). */
+  staleSessionsDropped: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -117,6 +124,11 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   /** Own connection for the Will records (`{n:<id>}:wills`), next to the engine's. */
   private command: Redis | null = null;
   private readonly willTimers = new Set<NodeJS.Timeout>();
+  /** Adoption of dead nodes' persistent sessions (created at start, once Redis answers). */
+  private adoption: SessionAdoption | null = null;
+  /** Last inbox id read and not yet recorded; a recording in progress. */
+  private positionPending: string | null = null;
+  private positionWriting = false;
   private closed = false;
   /** Directory changes of this turn: client id -> record JSON, or null for gone; flushed once per turn. */
   private readonly directoryChanges = new Map<string, string | null>();
@@ -178,15 +190,37 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     engine.router.remote = this;
     engine.router.routes = this;
     engine.commitGate.setRemoteGate(this);
+    const sessions = engine.sessions as { fencedHandler?: ((clientId: string, token: string) => void) | null };
+    if ('fencedHandler' in sessions) sessions.fencedHandler = this.onSessionFenced;
   }
+
+  /**
+   * A session's write was refused: its lease has a newer token, so its client went on on another
+   * node (an adopted session whose client came back elsewhere, or a client that left this node
+   * and reconnected elsewhere with no lease to kick). A detached copy still here with that token
+   * goes (memory, routes, index entry; its Redis delete is fenced off as well) and a Will waiting
+   * with it is dropped. A copy that is connected, or newer (another token), stays.
+   */
+  private readonly onSessionFenced = (clientId: string, token: string): void => {
+    const engine = this.brokerEngine;
+    const session = engine?.sessions.get(clientId);
+    if (engine === null || engine === undefined || session === undefined || session.connection !== null || session.clusterToken !== token) return;
+    this.stats.staleSessionsDropped++;
+    engine.lifecycle.dropStale(session);
+  };
 
   async start(): Promise<void> {
     this.engine.bus.onBatch(this.onBatch);
     this.engine.membership.onNodeDied(this.onNodeDied);
     const command = (this.command = this.connect('command'));
     await whenReady(command);
-    await command.del(this.keys.clients(this.nodeId));
+    // The directory, session index and inbox position of an earlier run of this node id start
+    // afresh (none of those clients is connected here now); its Will records go to the survivors.
+    await command.del(this.keys.clients(this.nodeId), this.keys.sessionIndex(this.nodeId), this.keys.inboxPosition(this.nodeId));
     await this.handOverLeftoverWills(command);
+    this.adoption = this.createAdoption(command);
+    if (this.adoption !== null) this.engine.membership.onNodeDying(this.onNodeDying);
+    this.engine.bus.onRead(this.onInboxRead);
     await this.engine.start(this.onMessage);
     this.engine.membership.onRejoined(this.onRejoined);
     this.statsTimer = setInterval(this.snapshot, CLUSTER_STATS_INTERVAL_MS);
@@ -210,6 +244,57 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     await command.rename(key, this.keys.wills(leftover));
     await command.sadd(this.keys.dying, leftover);
     this.stats.leftoverWillsHandedOver++;
+  }
+
+  /** Adoption figures (zeros before start or without a Redis session store). */
+  get adoptionStats(): AdoptionStats {
+    return this.adoption?.stats ?? { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0 };
+  }
+
+  /** The adopter of dead nodes' sessions, over the engine's Redis session store (none with another store). */
+  private createAdoption(command: Redis): SessionAdoption | null {
+    const engine = this.brokerEngine;
+    const sessions = engine?.sessions as (Engine['sessions'] & { readStored?(clientId: string): Promise<import('../sessions/session').Session | undefined> }) | undefined;
+    if (engine === null || engine === undefined || sessions?.readStored === undefined || sessions.install === undefined) return null;
+    return new SessionAdoption(this.nodeId, command, this.keys, this.engine.bus, this.engine.routes, {
+      read: (clientId) => sessions.readStored!(clientId),
+      adopt: (session) => engine.lifecycle.adopt(session),
+      detached: (session) => sessions.detached(session),
+      deliver: (session, msg, qos) => engine.delivery.deliver(session, msg, qos, false, null),
+    });
+  }
+
+  /** This node claimed dead node `dead`: its persistent sessions come here, before its routes go. */
+  private readonly onNodeDying = (dead: string): Promise<void> => this.adoption!.adopt(dead);
+
+  /**
+   * The bus delivered inbox entries up to `lastId`: recorded as this node's position once the
+   * session store's batch holding what they queued is answered (a survivor adopting this node's
+   * sessions reads the inbox after it). Coalesced: one recording at a time, the latest id.
+   */
+  private readonly onInboxRead = (lastId: string): void => {
+    this.positionPending = lastId;
+    if (!this.positionWriting) void this.writePosition();
+  };
+
+  private async writePosition(): Promise<void> {
+    const engine = this.brokerEngine;
+    const command = this.command;
+    if (engine === null || command === null) return;
+    this.positionWriting = true;
+    try {
+      while (this.positionPending !== null && !this.closed) {
+        const id = this.positionPending;
+        this.positionPending = null;
+        await engine.sessions.flush();
+        await command.set(this.keys.inboxPosition(this.nodeId), id);
+        this.stats.inboxPositions++;
+      }
+    } catch {
+      // Store or Redis away: the position stays older (an adopter reads some entries twice: at least once).
+    } finally {
+      this.positionWriting = false;
+    }
   }
 
   /** Redis reachable and this node a member: what readiness and `nestmq_cluster_redis_up` report. */
@@ -238,6 +323,8 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     // itself dying so that one survivor claims the records and publishes the Wills of clients
     // that did not come back (onNodeDied, after the grace each record names).
     if (ready && this.stats.willsHandedOver === 0) await command!.del(this.keys.wills(this.nodeId)).catch(() => undefined);
+    // Not adopted after a clean stop: the sessions' clients reconnect elsewhere at once.
+    if (ready) await command!.del(this.keys.sessionIndex(this.nodeId), this.keys.inboxPosition(this.nodeId)).catch(() => undefined);
     await this.engine.close();
     if (ready && this.stats.willsHandedOver > 0) await command!.sadd(this.keys.dying, this.nodeId).catch(() => undefined);
     command?.disconnect(false);
@@ -554,6 +641,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const command = this.command;
     if (command === null) return;
     const key = this.keys.wills(dead);
+    const adopted = this.adoption?.takeTokens(dead);
     const records = await command.hgetall(key);
     await command.del(key, this.keys.clients(dead), this.keys.stats(dead));
     for (const [clientId, raw] of Object.entries(records)) {
@@ -567,17 +655,19 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       if (waitMs > 0) {
         const timer = setTimeout(() => {
           this.willTimers.delete(timer);
-          void this.publishOrphanWill(clientId, will);
+          void this.publishOrphanWill(clientId, will, adopted?.get(clientId));
         }, Math.min(waitMs, MAX_TIMER_MS));
         this.willTimers.add(timer);
-      } else await this.publishOrphanWill(clientId, will);
+      } else await this.publishOrphanWill(clientId, will, adopted?.get(clientId));
     }
   };
 
-  private async publishOrphanWill(clientId: string, will: StoredWill): Promise<void> {
+  /** `adoptedToken`: the token this node adopted the client's session with, if it did (not a reconnection). */
+  private async publishOrphanWill(clientId: string, will: StoredWill, adoptedToken?: string): Promise<void> {
     if (this.closed || this.brokerEngine === null) return;
     const token = await this.command!.hget(this.keys.lease(clientId), 'token').catch(() => null);
-    if (token !== null && token !== will.t) {
+    // A token this node adopted the session with is not a reconnection: the Will still goes.
+    if (token !== null && token !== will.t && token !== adoptedToken) {
       this.stats.orphanWillsSkipped++;
       return;
     }

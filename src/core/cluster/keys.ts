@@ -29,7 +29,7 @@ export class ClusterKeys {
   routes(id: string): string { return this.routesPrefix + id; }
   /** SET of the nodes that have a route set. */
   get routeNodes(): string { return `${this.prefix}:{meta}:routenodes`; }
-  /** Stream of route changes: op '+' | '-' (node n, filter f), 'x' (node n dropped). */
+  /** Stream of route changes: op '+' | '-' (node n, filter f), 'x' (node n dropped), 'h' (node d dropped, its adopter n gains filters f). */
   get routeLog(): string { return `${this.prefix}:{meta}:routelog`; }
 
   // --- bus ---
@@ -43,6 +43,13 @@ export class ClusterKeys {
   clients(id: string): string { return `${this.prefix}:{n:${id}}:clients`; }
   /** STRING, PX: the node's latest stats snapshot (admin /api/v1/stats cluster totals). */
   stats(id: string): string { return `${this.prefix}:{n:${id}}:stats`; }
+  /**
+   * HASH client id -> lease token: the persistent sessions the node holds (written with the
+   * session store's batches); a survivor adopts them when the node dies (session-adoption.ts).
+   */
+  sessionIndex(id: string): string { return `${this.prefix}:{n:${id}}:sessions`; }
+  /** STRING: id of the last inbox entry whose messages the node has queued durably (adoption drains after it). */
+  inboxPosition(id: string): string { return `${this.prefix}:{n:${id}}:pos`; }
 
   // --- per client ---
   lease(clientId: string): string { return `${this.prefix}:{c:${clientId}}:lease`; }

@@ -84,6 +84,7 @@ export class RedisMembership implements NodeMembership {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private reapTimer: NodeJS.Timeout | null = null;
   private diedHandler: ((nodeId: string) => void | Promise<void>) | null = null;
+  private dyingHandler: ((nodeId: string) => Promise<void>) | null = null;
   private rejoinedHandler: (() => void) | null = null;
   private reaping = false;
   private closed = false;
@@ -146,6 +147,10 @@ export class RedisMembership implements NodeMembership {
     this.rejoinedHandler = handler;
   }
 
+  onNodeDying(handler: ((nodeId: string) => Promise<void>) | null): void {
+    this.dyingHandler = handler;
+  }
+
   private async beat(first: boolean): Promise<void> {
     const k = this.keys;
     try {
@@ -172,6 +177,8 @@ export class RedisMembership implements NodeMembership {
       const claimed = await this.command!.reap(k.members, k.dying, k.nodePrefix, k.reapPrefix, this.nodeId, this.claimMs);
       for (const node of claimed) {
         try {
+          // Before the routes go: the adopter takes the routes of the sessions it adopts.
+          if (this.dyingHandler !== null && node !== this.nodeId) await this.dyingHandler(node);
           if (this.cleanup !== null) await this.cleanup(node);
           // Ourselves: we stalled past the TTL and were declared dead. Our routes are dropped
           // (clean slate); no wills, our clients are still here; the next heartbeat rejoins.

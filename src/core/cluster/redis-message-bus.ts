@@ -99,6 +99,19 @@ export class RedisMessageBus implements MessageBus {
   private readonly flushBound = (): void => this.flush();
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  /** Adoption (session-adoption.ts): delivery of the inbox waits for this promise. */
+  private held: Promise<void> | null = null;
+  private releaseHold: (() => void) | null = null;
+  /** Adoption: frames for this node are kept in `diverted` instead of being sent. */
+  private divertNode: string | null = null;
+  private diverted: Buffer[] = [];
+  /** Highest batch number settled (answered or failed); `idle()` waiters by batch number. */
+  private settledUpTo = 0;
+  private idleWaiters: { batch: number; resolve: () => void }[] = [];
+  /** The latest batch's settlement: a batch with nothing to write settles after it (in order). */
+  private lastSettle: Promise<void> = Promise.resolve();
+  /** Called after the entries of one read were delivered, with the last id (the node records it). */
+  private readHandler: ((lastId: string) => void) | null = null;
   private readonly deliverBound = (m: ClusterMessage): void => {
     this.stats.receivedMessages++;
     this.onMessage!(m);
@@ -135,6 +148,7 @@ export class RedisMessageBus implements MessageBus {
       this.flush();
     }
     this.closed = true;
+    this.release();
     if (this.blocking !== null) closeConnection(this.blocking);
     await settleWithin(this.reading, CLOSE_WAIT_MS);
     if (this.command !== null) closeConnection(this.command);
@@ -150,6 +164,10 @@ export class RedisMessageBus implements MessageBus {
       const node = nodes[i];
       if (node === this.nodeId) continue;
       if (frame === null) frame = encodeFrame(message);
+      if (node === this.divertNode) {
+        this.diverted.push(frame);
+        continue;
+      }
       let outbox = this.outboxes.get(node);
       if (outbox === undefined) {
         outbox = new Outbox(this.keys.inbox(node));
@@ -177,6 +195,14 @@ export class RedisMessageBus implements MessageBus {
       this.stats.droppedMessages += messages;
       this.stats.failedBatches++;
       this.batchHandler?.(batch, false);
+      this.settledBatch(batch);
+      return;
+    }
+    if (this.dirty.length === 0) {
+      // Every frame of the turn was diverted (adoption): nothing to write; settled after the
+      // batches before it, so that no acknowledgement of theirs is released early.
+      const settleEmpty = (): void => this.settle(batch, 0, 0, 0, true);
+      this.lastSettle = this.lastSettle.then(settleEmpty, settleEmpty);
       return;
     }
     const pipeline = command.pipeline();
@@ -204,7 +230,7 @@ export class RedisMessageBus implements MessageBus {
     this.stats.sentBatches++;
     const wait = this.waitReplicas;
     if (wait > 0) pipeline.call('WAIT', wait, this.waitTimeoutMs);
-    pipeline.exec().then(
+    this.lastSettle = pipeline.exec().then(
       (results) => {
         let ok = results !== null;
         if (results !== null) for (const [err] of results) if (err !== null) ok = false;
@@ -229,6 +255,63 @@ export class RedisMessageBus implements MessageBus {
       this.stats.failedBatches++;
     }
     this.batchHandler?.(batch, ok);
+    this.settledBatch(batch);
+  }
+
+  private settledBatch(batch: number): void {
+    if (batch > this.settledUpTo) this.settledUpTo = batch;
+    const waiters = this.idleWaiters;
+    for (let i = 0; i < waiters.length; ) {
+      if (waiters[i].batch <= this.settledUpTo) {
+        waiters[i].resolve();
+        waiters.splice(i, 1);
+      } else i++;
+    }
+  }
+
+  // ---- adoption of a dead node's sessions (session-adoption.ts) ---------------------------
+
+  /** Resolves once every batch sent so far (this turn's included) is answered or failed. */
+  idle(): Promise<void> {
+    if (this.flushScheduled !== null) {
+      clearImmediate(this.flushScheduled);
+      this.flush();
+    }
+    const batch = this.batch - 1;
+    if (batch <= this.settledUpTo) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push({ batch, resolve }));
+  }
+
+  /** Stops delivering this node's inbox (entries read meanwhile wait in memory) until release(). */
+  hold(): void {
+    if (this.held !== null) return;
+    this.held = new Promise((resolve) => (this.releaseHold = resolve));
+  }
+
+  release(): void {
+    const release = this.releaseHold;
+    this.held = null;
+    this.releaseHold = null;
+    release?.();
+  }
+
+  /** From now on frames for `node` are kept here instead of sent (until undivert()). */
+  divert(node: string): void {
+    this.divertNode = node;
+    this.diverted = [];
+  }
+
+  /** Ends the diversion; returns the frames kept, in send order. */
+  undivert(): Buffer[] {
+    const frames = this.diverted;
+    this.divertNode = null;
+    this.diverted = [];
+    return frames;
+  }
+
+  /** Registers the handler told the last id of each delivered read (null: none). */
+  onRead(handler: ((lastId: string) => void) | null): void {
+    this.readHandler = handler;
   }
 
   private xadd(pipeline: ReturnType<Redis['pipeline']>, key: string, frames: Buffer[], from: number, to: number, bytes: number): void {
@@ -275,11 +358,13 @@ export class RedisMessageBus implements MessageBus {
           | [Buffer, [Buffer, Buffer[]][]][]
           | null;
         if (reply === null) continue;
+        if (this.held !== null) await this.held; // adoption: this node's inbox waits for the dead one's tail
         const entries = reply[0][1];
         for (const [id, fields] of entries) {
           this.lastId = id.toString();
           this.deliverEntry(fields);
         }
+        if (entries.length > 0) this.readHandler?.(this.lastId);
         if (entries.length === this.readCount) await this.resyncPosition(); // behind: was anything trimmed?
       } catch {
         if (this.closed) break;

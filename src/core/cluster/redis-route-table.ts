@@ -4,7 +4,7 @@
  *
  * Store: one SET of filters per node (`{meta}:routes:<node>`), the SET of nodes that have one, and
  * a Stream of changes (`{meta}:routelog`: op '+'/'-' with node n and filter f, 'x' = node n
- * dropped). Every change is one Lua script that updates the SET and appends to the log together,
+ * dropped, 'h' = dead node d dropped and its adopter n holding filters f, one step: HANDOVER). Every change is one Lua script that updates the SET and appends to the log together,
  * so a snapshot (all SETs + the log's last id, read by one script) and the log after that id
  * always agree.
  *
@@ -85,11 +85,30 @@ redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'op', 'x', 'n', ARGV[1])
 return existed`;
 
+/**
+ * A dead node's routes handed to the survivor adopting its persistent sessions, in ONE log entry
+ * (op 'h', n adopter, d dead node, f the filters joined by NUL, never in a filter): a reader
+ * applies both halves together, so no node routes a message to neither or to both.
+ * KEYS: adopter routes set, route nodes set, log, dead node's routes set. ARGV: adopter, maxlen, dead, filters...
+ */
+const HANDOVER = `
+local fs = {}
+for i = 4, #ARGV do
+  redis.call('SADD', KEYS[1], ARGV[i])
+  fs[#fs + 1] = ARGV[i]
+end
+if redis.call('SCARD', KEYS[1]) > 0 then redis.call('SADD', KEYS[2], ARGV[1]) end
+redis.call('DEL', KEYS[4])
+redis.call('SREM', KEYS[2], ARGV[3])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'op', 'h', 'n', ARGV[1], 'd', ARGV[3], 'f', table.concat(fs, '\\0'))
+return #fs`;
+
 type ScriptedRedis = Redis & {
   routeChange(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<number>;
   routeSync(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<number>;
   routeSnapshot(k1: string, k2: string, prefix: string): Promise<unknown[]>;
   routeDrop(k1: string, k2: string, k3: string, node: string, maxLen: number): Promise<number>;
+  routeHandover(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<number>;
 };
 
 export interface RedisRouteTableOptions {
@@ -183,6 +202,7 @@ export class RedisRouteTable implements RouteTable {
     command.defineCommand('routeSync', { numberOfKeys: 3, lua: SYNC });
     command.defineCommand('routeSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
     command.defineCommand('routeDrop', { numberOfKeys: 3, lua: DROP });
+    command.defineCommand('routeHandover', { numberOfKeys: 4, lua: HANDOVER });
     this.command = command;
     this.blocking = this.connect('blocking');
     await Promise.all([whenReady(command), whenReady(this.blocking)]);
@@ -277,6 +297,23 @@ export class RedisRouteTable implements RouteTable {
   async dropNode(nodeId: string): Promise<void> {
     const k = this.keys;
     await this.command!.routeDrop(k.routes(nodeId), k.routeNodes, k.routeLog, nodeId, this.logMaxLen);
+  }
+
+  /**
+   * Adoption (session-adoption.ts): the dead node's routes end and this node holds `filters` (the
+   * adopted sessions' subscriptions), in one script and one log entry (HANDOVER). This node's
+   * own copy still routes to `dead` until forgetNode(): the adopter switches its local publishers
+   * when it has drained the dead inbox. The filters get their local reference counts when the
+   * sessions join the router (addFilter then finds them stored: no second log entry).
+   */
+  async handOver(dead: string, filters: readonly string[]): Promise<void> {
+    const k = this.keys;
+    await this.command!.routeHandover(k.routes(this.nodeId), k.routeNodes, k.routeLog, k.routes(dead), this.nodeId, this.logMaxLen, dead, ...filters);
+  }
+
+  /** Drops `node` from this node's local copy only (the store already has: handOver). */
+  forgetNode(node: string): void {
+    if (node !== this.nodeId) this.clearNode(node);
   }
 
   /**
@@ -392,14 +429,21 @@ export class RedisRouteTable implements RouteTable {
     let op = '';
     let node = '';
     let filter = '';
+    let dead = '';
     for (let i = 0; i + 1 < fields.length; i += 2) {
       if (fields[i] === 'op') op = fields[i + 1];
       else if (fields[i] === 'n') node = fields[i + 1];
       else if (fields[i] === 'f') filter = fields[i + 1];
+      else if (fields[i] === 'd') dead = fields[i + 1];
     }
     if (node === this.nodeId) return; // our own changes are applied locally when made
     if (op === '+' || op === '-') this.applyLocal(op, node, filter);
     else if (op === 'x') this.clearNode(node);
+    else if (op === 'h') {
+      // A dead node's routes handed to its adopter: both halves in this one step.
+      if (dead !== this.nodeId) this.clearNode(dead);
+      if (filter !== '') for (const f of filter.split('\0')) this.applyLocal('+', node, f);
+    }
   }
 
   private async readLoop(): Promise<void> {

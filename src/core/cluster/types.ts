@@ -111,6 +111,12 @@ export interface NodeMembership {
    */
   onNodeDied(handler: ((nodeId: string) => void | Promise<void>) | null): void;
   /**
+   * Called on the survivor that claimed a dead node's cleanup BEFORE its routes are dropped (then
+   * onNodeDied): adopt its persistent sessions, taking their routes over. A rejection leaves the
+   * claim to expire: the whole cleanup is retried (at least once).
+   */
+  onNodeDying?(handler: ((nodeId: string) => Promise<void>) | null): void;
+  /**
    * Called when this node finds itself no longer a member (it paused longer than the TTL, or the
    * store restarted empty): it re-registers, and the other parts re-assert their state.
    */

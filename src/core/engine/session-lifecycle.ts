@@ -181,6 +181,23 @@ export class SessionLifecycle {
   }
 
   /**
+   * Cluster: a persistent session of a dead node, adopted here (cluster/session-adoption.ts): it
+   * becomes one of this node's detached sessions, as restore() makes a stored one at start (routes,
+   * queue accounting, per-user count, expiry). A copy this node held is replaced; false (nothing
+   * done) when the client is connected here now: that session is the newer one.
+   */
+  adopt(session: Session): boolean {
+    const install = this.sessions.install;
+    if (install === undefined) return false;
+    const before = this.sessions.get(session.clientId);
+    if (before !== undefined && before.connection !== null) return false;
+    install.call(this.sessions, session);
+    this.reloaded(before, session);
+    this.scheduleExpiry(session);
+    return true;
+  }
+
+  /**
    * May a client authenticated as `username` (null: anonymous) take the session of `clientId`?
    * A session belongs to the username that last attached to it, stored sessions included
    * (SQLite keeps it); anonymous and any named user are different owners. A session whose owner
@@ -297,6 +314,17 @@ export class SessionLifecycle {
     this.sessions.delete(session);
     // v5 [MQTT-3.1.2-8] [MQTT-4.1.0-2] the session ends: a Will still waiting is published now.
     if (this.delayedWills.size > 0) this.publishDelayedWill(session);
+  }
+
+  /**
+   * Cluster: a detached copy whose client went on on another node (its writes were fenced by a
+   * newer lease token). It leaves this node; a Will waiting with it is dropped, not published:
+   * its client reconnected v5 [MQTT-3.1.3-9] (the node it went on to decides about its Will).
+   */
+  dropStale(session: Session): void {
+    if (session.connection !== null) return;
+    this.dropDelayedWill(session);
+    this.discard(session);
   }
 
   /** The connection of a CONNECTed client closed: detach (or end) its session, publish its Will. Returns whether a Will was published now. */

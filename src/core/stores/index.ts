@@ -11,7 +11,7 @@ export function createStores(persistence: PersistenceConfig, cluster: ClusterCon
   if (cluster !== null) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const redis = require('./redis') as typeof import('./redis');
-    return redis.createRedisStores({ ...redis.redisOptionsFrom(persistence, cluster.redis), prefix: cluster.prefix, nodeId: cluster.nodeId, loadOnConnect: true });
+    return redis.createRedisStores({ ...redis.redisOptionsFrom(persistence, cluster.redis), prefix: cluster.prefix, nodeId: cluster.nodeId, loadOnConnect: true, indexSessions: true });
   }
   if (persistence.backend === 'sqlite') {
     // Required lazily: the SQLite module loads a native addon.

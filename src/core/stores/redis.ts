@@ -130,6 +130,12 @@ export interface RedisStoreOptions {
   loadOnConnect?: boolean;
   /** How long open() waits for Redis. */
   connectTimeoutMs?: number;
+  /**
+   * Clustered: keep `{n:<nodeId>}:sessions` (client id -> lease token) of the persistent sessions
+   * this node holds, so that a survivor finds and adopts them if the node dies
+   * (cluster/session-adoption.ts). Written in the same pipeline as the session batches.
+   */
+  indexSessions?: boolean;
 }
 
 /** Counters for stats/metrics (readable by the embedder and the cluster layer). */
@@ -170,6 +176,8 @@ export class RedisStore implements SessionJournal {
   private command: ScriptedRedis | null = null;
   private subscriber: Redis | null = null;
   private pendingClients = new Map<string, PendingClient>();
+  /** Session index changes (indexSessions): client id -> lease token, '' = the session left this node. */
+  private pendingIndex = new Map<string, string>();
   /** topic -> encoded value, '' for delete. */
   private pendingRetained = new Map<string, Buffer | string>();
   /** Sessions (by id) and retained topics whose Redis copy is not known: rewritten whole when Redis answers. */
@@ -199,6 +207,12 @@ export class RedisStore implements SessionJournal {
   private retryTimer: NodeJS.Timeout | null = null;
   /** True after a failed batch or lost connection, until a batch succeeds again. */
   down = false;
+  /**
+   * Clustered: a client's writes were refused because its lease has a newer token (the client
+   * went on on another node): told the client id and the stale token (ClusterNode drops a
+   * detached copy still held here). Called after the batch, never during it.
+   */
+  fencedHandler: ((clientId: string, token: string) => void) | null = null;
 
   constructor(readonly options: RedisStoreOptions) {
     this.keys = new ClusterKeys(options.prefix ?? 'nestmq');
@@ -457,12 +471,14 @@ export class RedisStore implements SessionJournal {
     if (this.inFlight) return;
     const redis = this.command;
     if (redis === null) return;
-    if (this.pendingClients.size === 0 && this.pendingRetained.size === 0 && this.dirtySessions.size === 0 && this.dirtyTopics.size === 0) return;
+    if (this.pendingClients.size === 0 && this.pendingRetained.size === 0 && this.dirtySessions.size === 0 && this.dirtyTopics.size === 0 && this.pendingIndex.size === 0) return;
     const ticket = this.building++;
     const clients = this.pendingClients;
     const retained = this.pendingRetained;
+    const index = this.pendingIndex;
     this.pendingClients = new Map();
     this.pendingRetained = new Map();
+    if (index.size > 0) this.pendingIndex = new Map();
     this.dirtyTouched = false;
     this.lastEncoded = null;
     this.lastEncodedProperties = null;
@@ -470,6 +486,7 @@ export class RedisStore implements SessionJournal {
       // Redis is away: fail the batch at once, without encoding anything (the state is rewritten
       // whole when it is back, and nothing waits on a command that cannot be sent).
       this.inFlight = true;
+      this.indexFailed(index);
       void Promise.resolve().then(() => this.batchDone(ticket, new Error(`redis: ${redis.status}`), clients, retained, 0, [], []));
       return;
     }
@@ -480,7 +497,18 @@ export class RedisStore implements SessionJournal {
     this.dirtyTopics.clear();
     const pipeline = redis.pipeline();
     const k = this.keys;
+    // The node's session index first (its own reply slots come before the client batches').
+    let indexOps = 0;
+    if (index.size > 0) {
+      const indexKey = k.sessionIndex(this.nodeId);
+      for (const [id, token] of index) {
+        if (token === '') pipeline.hdel(indexKey, id);
+        else pipeline.hset(indexKey, id, token);
+        indexOps++;
+      }
+    }
     const fencedIds: string[] = [];
+    const fencedTokens: string[] = [];
     let bytes = 0;
     const sendClient = (id: string, args: (string | Buffer | LateSubscription)[]): void => {
       for (let i = 0; i < args.length; i++) {
@@ -490,6 +518,7 @@ export class RedisStore implements SessionJournal {
       }
       void (pipeline as unknown as ScriptedRedis).clientBatch(k.lease(id), k.session(id), k.queue(id), k.inflight(id), k.qos2(id), ...(args as (string | Buffer)[]));
       fencedIds.push(id);
+      fencedTokens.push(args[0] as string);
     };
     for (const [id, p] of clients) sendClient(id, [fenceTokenOf(p.session), ...p.args]);
     for (const id of dirtySessions) sendClient(id, this.snapshot(id));
@@ -516,9 +545,10 @@ export class RedisStore implements SessionJournal {
           for (let i = 0; i < replies.length && error === undefined; i++) if (replies[i][0]) error = replies[i][0] as Error;
           if (error === undefined) {
             for (let i = 0; i < fencedIds.length; i++) {
-              if (replies[i][1] === FENCED) {
+              if (replies[indexOps + i][1] === FENCED) {
                 // Another node holds this client's lease: nothing of it was written here.
                 this.stats.fencedWrites++;
+                if (fencedTokens[i] !== '') this.fencedHandler?.(fencedIds[i], fencedTokens[i]);
               }
             }
             if (wait > 0) {
@@ -527,11 +557,27 @@ export class RedisStore implements SessionJournal {
             }
           }
         }
+        if (error !== undefined) this.indexFailed(index);
         this.batchDone(ticket, error, clients, retained, bytes, dirtySessions, dirtyTopics);
       },
-      (err: Error) => this.batchDone(ticket, err, clients, retained, bytes, dirtySessions, dirtyTopics),
+      (err: Error) => {
+        this.indexFailed(index);
+        this.batchDone(ticket, err, clients, retained, bytes, dirtySessions, dirtyTopics);
+      },
     );
   };
+
+  /** Index changes of a batch that did not reach Redis: again with the next batch, unless superseded. */
+  private indexFailed(index: Map<string, string>): void {
+    for (const [id, token] of index) if (!this.pendingIndex.has(id)) this.pendingIndex.set(id, token);
+  }
+
+  /** Records (token) or forgets ('') a persistent session in this node's index (indexSessions). */
+  indexSession(clientId: string, token: string): void {
+    if (this.options.indexSessions !== true) return;
+    this.pendingIndex.set(clientId, token);
+    this.schedule();
+  }
 
   private batchDone(
     ticket: number,
@@ -650,11 +696,13 @@ export class RedisStore implements SessionJournal {
   }
 
   sessionDeleted(session: Session): void {
+    if (this.options.indexSessions === true) this.indexSession(session.clientId, '');
     const args = this.client(session);
     if (args !== null) args.push('D');
   }
 
   sessionAttached(session: Session): void {
+    if (this.options.indexSessions === true) this.indexSession(session.clientId, fenceTokenOf(session));
     const args = this.client(session);
     if (args === null) return;
     this.metaOps(session, args);
@@ -865,6 +913,27 @@ export class RedisSessionStore extends RedisView implements SessionStore {
 
   attached(session: Session): void {
     if (session.journal !== null) this.store.sessionAttached(session);
+  }
+
+  /**
+   * Cluster adoption (cluster/session-adoption.ts): a persistent session read from Redis and
+   * taken over from a dead node becomes this node's (detached), indexed under this node.
+   */
+  install(session: Session): void {
+    this.sessions.set(session.clientId, session);
+    this.store.indexSession(session.clientId, fenceTokenOf(session));
+  }
+
+  /** See RedisStore.fencedHandler. */
+  set fencedHandler(handler: ((clientId: string, token: string) => void) | null) {
+    this.store.fencedHandler = handler;
+  }
+
+  /** The stored session of `clientId` as Redis has it now (one pipeline), not installed. */
+  readStored(clientId: string): Promise<Session | undefined> {
+    const redis = this.store.redis;
+    if (redis === null) return Promise.reject(new Error('redis store closed'));
+    return this.store.read(redis, clientId);
   }
 
   values(): IterableIterator<Session> {

@@ -64,6 +64,11 @@ export interface SessionStore extends StoreLifecycle {
   detached(session: Session): void;
   /** Records that a client (with its username, for authorization of queued messages) attached. */
   attached?(session: Session): void;
+  /**
+   * Cluster: makes `session` (read from the shared store, adopted from a dead node) this node's,
+   * replacing any copy held in memory. Only stores shared between nodes (Redis) have it.
+   */
+  install?(session: Session): void;
   values(): IterableIterator<Session>;
 }
 

@@ -222,6 +222,8 @@ export class MetricsService {
       plain('nestmq_cluster_orphan_wills_skipped_total', 'Of those, not published: the client had taken its id again elsewhere', () => cluster.stats.orphanWillsSkipped);
       plain('nestmq_cluster_leftover_wills_handed_over_total', 'Starts that found Will records of an earlier run of this node id and handed them to the survivors', () => cluster.stats.leftoverWillsHandedOver);
       plain('nestmq_cluster_wills_handed_over_total', 'Wills handed over to the survivors at a drain (sessions that go on)', () => cluster.stats.willsHandedOver);
+      plain('nestmq_cluster_sessions_adopted_total', 'Persistent sessions of dead nodes adopted here (docs/cluster.md "Losing a node")', () => cluster.adoptionStats.sessionsAdopted);
+      plain('nestmq_cluster_adopted_messages_total', 'Messages of dead nodes\' unread inboxes queued into the sessions adopted here', () => cluster.adoptionStats.messagesRecovered);
     }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
     const adapter = adapterHost?.httpAdapter;

@@ -1,0 +1,365 @@
+/**
+ * Adoption of a dead node's persistent sessions (docs/cluster.md "Losing a node"): the survivor
+ * that claimed the dead node's cleanup (NodeMembership.onNodeDying, before its routes are dropped)
+ * makes them its own detached sessions, so that
+ *   - messages published after the death are queued for them (their routes move to the adopter
+ *     in one route-log entry, never unrouted), and
+ *   - the dead node's inbox entries after its last recorded position (acknowledged to their
+ *     publishers, not yet queued by the dead node) reach them.
+ * A client that returns later, to any node, loads its session from Redis with those messages.
+ *
+ * Steps, for dead node D on adopter S:
+ *   1. `{n:D}:sessions` (client id -> D's lease token) is read in HSCAN pages of ADOPT_BATCH; per
+ *      page one pipeline of ADOPT scripts gives each client id a new token (only if its lease
+ *      still carries D's token: a client that reconnected elsewhere keeps its newer session), the
+ *      new tokens are written back to D's index (a retry after our failure re-adopts them), and
+ *      the sessions are read (one pipeline each); each page extends S's cleanup claim (a large
+ *      node outlasts one claim). Their writes are fenced by S's token from now
+ *      on; a client's CONNECT on any node takes a newer token and supersedes S.
+ *   2. S's bus stops delivering S's inbox (hold) and keeps what S's own publishers send to D in
+ *      memory (divert); once S's earlier bus batches are answered, HANDOVER moves the routes
+ *      (the adopted sessions' filters to S, D's dropped) in one script and one log entry.
+ *   3. After HANDOVER_GRACE_MS (every node has applied the entry; a slower one still writes to D's
+ *      inbox, read next) D's inbox is read from its recorded position to its end.
+ *   4. In one synchronous step: the sessions join S (router, queue accounting, expiry), D's
+ *      inbox tail and the diverted messages are delivered to them (adopted sessions only: the
+ *      other subscribers of S had their copy through S's inbox), D leaves S's route copy, S's
+ *      inbox is delivered again. Per publisher the order holds: everything it sent before its
+ *      node switched went to D's inbox (or S's diversion) and is queued before anything after.
+ *   5. D's inbox, index and position keys are deleted.
+ * Messages in D's inbox for its CLEAN sessions are dropped: those sessions ended with their
+ * connections when D died.
+ *
+ * Cost (per dead node, not per message): one HSCAN page, one pipeline of scripts and one read
+ * pipeline per ADOPT_BATCH sessions; one HANDOVER script whose log entry carries every adopted
+ * filter (a reader parses it once); D's inbox tail read in pages of DRAIN_PAGE entries (bounded by
+ * the inbox's MAXLEN); S's inbox waits about HANDOVER_GRACE_MS plus the tail read.
+ */
+import type Redis from 'ioredis';
+import { PacketType, type QoS } from '../protocol/packets';
+import { readProperties } from '../protocol/properties';
+import { Message } from '../sessions/message';
+import type { Session } from '../sessions/session';
+import { MatchResult, SubscriptionTrie } from '../topics/subscription-trie';
+import { ClusterCodecError, decodeBatch } from './codec';
+import type { ClusterKeys } from './keys';
+import type { RedisMessageBus } from './redis-message-bus';
+import type { RedisRouteTable } from './redis-route-table';
+import type { ClusterMessage } from './types';
+
+/** Sessions per HSCAN page, ADOPT pipeline and read wave. */
+export const ADOPT_BATCH = 500;
+/** Inbox entries per XRANGE page of the dead node's tail. */
+const DRAIN_PAGE = 200;
+/** How long other nodes get to apply the HANDOVER entry before the dead inbox is read. */
+export const HANDOVER_GRACE_MS = 300;
+
+const NOW = `
+local t = redis.call('TIME')
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+`;
+
+/**
+ * KEYS: lease. ARGV: the dead node's token. A new token (as ClientLeases.acquire makes them) if the
+ * lease still carries it, the lease left released (node '', as after a disconnect: the session is
+ * detached, nobody renews it); '' when another connection has taken the client id since.
+ */
+const ADOPT = `${NOW}
+local t = redis.call('HGET', KEYS[1], 'token')
+if (not t) or t ~= ARGV[1] then return '' end
+local token = nowUs
+local old = tonumber(t)
+if old >= token then token = old + 1 end
+local ts = string.format('%.0f', token)
+redis.call('HSET', KEYS[1], 'token', ts, 'node', '', 'exp', '0')
+return ts`;
+
+/** KEYS: the reap claim. ARGV: claimer, ms. Extends the claim only while it is still ours. */
+const EXTEND_CLAIM = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+
+/** How long each page extends the cleanup claim (the membership's own claim lasts 30 s). */
+const CLAIM_EXTEND_MS = 30000;
+
+type ScriptedRedis = Redis & {
+  adoptLease(lease: string, token: string): Promise<string>;
+  extendClaim(reap: string, claimer: string, ms: number): Promise<number>;
+};
+
+/** What adoption needs of this node's engine (ClusterNode builds it from the Engine). */
+export interface AdoptionHost {
+  /** The stored session of `clientId` (Redis), not installed. */
+  read(clientId: string): Promise<Session | undefined>;
+  /** Makes `session` one of this node's detached sessions; false when its client is connected here now. */
+  adopt(session: Session): boolean;
+  /** The session's client was connected on the dead node: detached from now (its expiry counts from here). */
+  detached(session: Session): void;
+  /** Queues `msg` for `session` at `qos` (the engine's delivery, as for any offline session). */
+  deliver(session: Session, msg: Message, qos: QoS): void;
+}
+
+export interface AdoptionStats {
+  /** Dead nodes whose sessions were adopted here. */
+  adoptions: number;
+  /** Sessions adopted here. */
+  sessionsAdopted: number;
+  /** Sessions skipped: their client had taken its id again elsewhere, or the session was gone. */
+  sessionsSkipped: number;
+  /** Messages of dead inboxes (and of this node's diversion) queued into adopted sessions. */
+  messagesRecovered: number;
+  /** Milliseconds the last adoption took. */
+  lastAdoptionMs: number;
+}
+
+/** A message of the dead inbox, decoded, waiting for the synchronous step. */
+interface Pending {
+  msg: Message;
+  plain: boolean;
+  groups: readonly string[] | null;
+}
+
+/** The adopted sessions' subscriptions, to deliver the dead node's messages to them only. */
+class AdoptedMatcher {
+  private readonly plain = new SubscriptionTrie<Session>();
+  private readonly result = new MatchResult<Session>();
+  /** '$share/group/filter' -> adopted members and their QoS; a round-robin cursor. */
+  private readonly groups = new Map<string, { members: Session[]; qos: QoS[]; next: number }>();
+  readonly filters = new Set<string>();
+
+  add(session: Session): void {
+    const subs = session.subscriptions;
+    if (subs === null) return;
+    for (const [filter, qos] of subs) {
+      this.filters.add(filter);
+      if (filter.startsWith('$share/')) {
+        let g = this.groups.get(filter);
+        if (g === undefined) this.groups.set(filter, (g = { members: [], qos: [], next: 0 }));
+        g.members.push(session);
+        g.qos.push(qos);
+        continue;
+      }
+      try {
+        this.plain.add(filter, session, qos);
+      } catch {
+        // not a valid filter (a store from before validation): nothing routes to it either
+      }
+    }
+  }
+
+  deliver(p: Pending, host: AdoptionHost): number {
+    const msg = p.msg;
+    let n = 0;
+    if (p.plain) {
+      const r = this.result;
+      this.plain.match(msg.topic, r);
+      for (let i = 0; i < r.length; i++) {
+        const g = r.qos[i];
+        host.deliver(r.subscribers[i], msg, (g < msg.qos ? g : msg.qos) as QoS);
+        n++;
+      }
+      r.reset();
+    }
+    if (p.groups !== null) {
+      // The sender picked the dead node for these groups: one adopted member gets it.
+      for (const key of p.groups) {
+        const g = this.groups.get(key);
+        if (g === undefined) continue;
+        const i = g.next++ % g.members.length;
+        const q = g.qos[i];
+        host.deliver(g.members[i], msg, (q < msg.qos ? q : msg.qos) as QoS);
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+export class SessionAdoption {
+  readonly stats: AdoptionStats = { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0 };
+  /** Dead node -> (client id -> the token this node adopted it with), until its Wills are decided. */
+  private readonly adoptedTokens = new Map<string, Map<string, string>>();
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    private readonly bus: RedisMessageBus,
+    private readonly routes: RedisRouteTable,
+    private readonly host: AdoptionHost,
+    private readonly graceMs = HANDOVER_GRACE_MS,
+  ) {
+    (redis as ScriptedRedis).defineCommand('adoptLease', { numberOfKeys: 1, lua: ADOPT });
+    (redis as ScriptedRedis).defineCommand('extendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
+  }
+
+  /**
+   * The tokens `dead`'s sessions were adopted with (onNodeDied: a Will is skipped only for a
+   * newer token than those, i.e. a reconnection); forgotten here.
+   */
+  takeTokens(dead: string): Map<string, string> | undefined {
+    const tokens = this.adoptedTokens.get(dead);
+    this.adoptedTokens.delete(dead);
+    return tokens;
+  }
+
+  /** Adopts the persistent sessions of `dead` (this node claimed its cleanup; its routes are still in place). */
+  async adopt(dead: string): Promise<void> {
+    const started = Date.now();
+    const redis = this.redis;
+    const k = this.keys;
+    const position = await redis.get(k.inboxPosition(dead));
+    const sessions: Session[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.hscan(k.sessionIndex(dead), cursor, 'COUNT', ADOPT_BATCH);
+      cursor = next;
+      // A large node takes longer than one claim: keep it ours while pages go on.
+      await (redis as ScriptedRedis).extendClaim(k.reap(dead), this.nodeId, CLAIM_EXTEND_MS);
+      await this.adoptPage(dead, flat, started, sessions);
+    } while (cursor !== '0');
+    if (sessions.length > 0) await this.switchOver(dead, position, sessions);
+    await redis.del(k.inbox(dead), k.sessionIndex(dead), k.inboxPosition(dead));
+    this.stats.adoptions++;
+    this.stats.lastAdoptionMs = Date.now() - started;
+  }
+
+  /** One index page (client id, token pairs): new tokens, written back to the index, then the sessions read. */
+  private async adoptPage(dead: string, flat: string[], started: number, out: Session[]): Promise<void> {
+    if (flat.length === 0) return;
+    const k = this.keys;
+    const pipeline = this.redis.pipeline();
+    for (let i = 0; i + 1 < flat.length; i += 2) void (pipeline as unknown as ScriptedRedis).adoptLease(k.lease(flat[i]), flat[i + 1]);
+    const replies = (await pipeline.exec()) ?? [];
+    const ids: string[] = [];
+    const tokens: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const [err, token] = replies[i >> 1] ?? [new Error('no reply'), ''];
+      if (err !== null) throw err;
+      if (token === '') this.stats.sessionsSkipped++;
+      else {
+        ids.push(flat[i]);
+        tokens.push(token as string);
+      }
+    }
+    if (ids.length === 0) return;
+    const back: string[] = [];
+    for (let i = 0; i < ids.length; i++) back.push(ids[i], tokens[i]);
+    await this.redis.hset(k.sessionIndex(dead), ...back);
+    const read = await Promise.all(ids.map((id) => this.host.read(id)));
+    for (let i = 0; i < ids.length; i++) {
+      const session = read[i];
+      if (session === undefined) {
+        this.stats.sessionsSkipped++; // expired meanwhile
+        continue;
+      }
+      session.clusterToken = tokens[i];
+      // Its client was connected on the dead node (no disconnect time stored): detached now.
+      if (session.disconnectedAt >= started) this.host.detached(session);
+      let tokensOf = this.adoptedTokens.get(dead);
+      if (tokensOf === undefined) this.adoptedTokens.set(dead, (tokensOf = new Map()));
+      tokensOf.set(ids[i], tokens[i]);
+      out.push(session);
+    }
+  }
+
+  /** Steps 2-4 of the header: routes handed over, the dead inbox's tail read, then one synchronous switch. */
+  private async switchOver(dead: string, position: string | null, sessions: Session[]): Promise<void> {
+    const matcher = new AdoptedMatcher();
+    for (const s of sessions) matcher.add(s);
+    const bus = this.bus;
+    bus.hold();
+    bus.divert(dead);
+    let pending: Pending[] = [];
+    let joined = false;
+    try {
+      await bus.idle(); // what this node sent to the dead inbox before the diversion is in it
+      await this.routes.handOver(dead, [...matcher.filters]);
+      await delay(this.graceMs);
+      pending = await this.readTail(dead, position);
+      joined = true;
+      this.join(dead, sessions, matcher, pending);
+    } finally {
+      if (!joined) {
+        // Failed before the switch (Redis): the sessions join all the same (their routes are
+        // here now); the claim expires and the cleanup is retried, re-adopting from the index.
+        this.join(dead, sessions, matcher, pending);
+      }
+      bus.release();
+    }
+  }
+
+  /** The synchronous step: nothing this node publishes can come between its parts. */
+  private join(dead: string, sessions: Session[], matcher: AdoptedMatcher, pending: Pending[]): void {
+    const host = this.host;
+    for (const s of sessions) {
+      if (host.adopt(s)) this.stats.sessionsAdopted++;
+      else this.stats.sessionsSkipped++;
+    }
+    let recovered = 0;
+    for (const p of pending) recovered += matcher.deliver(p, host);
+    const diverted = this.bus.undivert();
+    if (diverted.length > 0) {
+      const mine: Pending[] = [];
+      try {
+        decodeBatch(Buffer.concat(diverted), this.nodeId, (m) => {
+          const p = pendingFrom(m);
+          if (p !== null) mine.push(p);
+        });
+      } catch (err) {
+        if (!(err instanceof ClusterCodecError)) throw err; // our own frames: never malformed
+      }
+      for (const p of mine) recovered += matcher.deliver(p, host);
+    }
+    this.routes.forgetNode(dead);
+    this.stats.messagesRecovered += recovered;
+  }
+
+  /** The dead node's inbox after `position` (its whole stream when it recorded none), decoded. */
+  private async readTail(dead: string, position: string | null): Promise<Pending[]> {
+    const out: Pending[] = [];
+    const key = this.keys.inbox(dead);
+    let from = position === null ? '-' : `(${position}`;
+    for (;;) {
+      const entries = (await this.redis.xrangeBuffer(key, from, '+', 'COUNT', DRAIN_PAGE)) as unknown as [Buffer, Buffer[]][];
+      for (const [id, fields] of entries) {
+        from = `(${id.toString()}`;
+        let origin = '';
+        let body: Buffer | null = null;
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          const name = fields[i].toString();
+          if (name === 'o') origin = fields[i + 1].toString();
+          else if (name === 'm') body = fields[i + 1];
+        }
+        if (body === null) continue;
+        try {
+          decodeBatch(body, origin, (m) => {
+            const p = pendingFrom(m);
+            if (p !== null) out.push(p);
+          });
+        } catch (err) {
+          if (!(err instanceof ClusterCodecError)) throw err; // a malformed entry: skipped, as the bus does
+        }
+      }
+      if (entries.length < DRAIN_PAGE) return out;
+    }
+  }
+}
+
+/** A bus message as a Message of this node (as ClusterNode.onMessage builds it); null when its properties do not decode. */
+function pendingFrom(m: ClusterMessage): Pending | null {
+  const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.publisherId);
+  if (m.properties !== null) {
+    try {
+      const props = readProperties({ buf: m.properties, p: 0, e: m.properties.length }, PacketType.PUBLISH);
+      if (props !== undefined) msg.setV5Properties(props);
+    } catch {
+      return null;
+    }
+  }
+  return { msg, plain: m.plain !== false, groups: m.groups === undefined || m.groups === null ? null : [...m.groups] };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
