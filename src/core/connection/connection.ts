@@ -53,6 +53,11 @@ export class Connection implements ClientLink {
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * Output queued this turn: a single buffer waits in `outOne` (most subscribers get one message a
+   * turn: no array for them), a second one moves both into the `out` array.
+   */
+  private outOne: Buffer | null = null;
   private out: Buffer[] | null = null;
   private outBytes = 0;
   /** QoS 0/1 deliveries that may leave before the group commit (see sendEarly). */
@@ -263,8 +268,13 @@ export class Connection implements ClientLink {
    */
   send(data: Buffer): void {
     if (this.transport.destroyed) return;
-    if (this.out === null) this.out = [data];
-    else this.out.push(data);
+    const out = this.out;
+    if (out !== null) out.push(data);
+    else if (this.outOne === null) this.outOne = data;
+    else {
+      this.out = [this.outOne, data];
+      this.outOne = null;
+    }
     this.outBytes += data.length;
     if (!this.flushPending) {
       this.flushPending = true;
@@ -278,7 +288,7 @@ export class Connection implements ClientLink {
    * re-sends: at most a duplicate, which QoS 1 allows). Behind held output it waits in line.
    */
   sendEarly(data: Buffer): void {
-    if (!this.host.durable || (this.out !== null && this.out.length > 0)) return this.send(data);
+    if (!this.host.durable || this.holdsOutput) return this.send(data);
     if (this.transport.destroyed) return;
     if (this.early === null) this.early = [data];
     else this.early.push(data);
@@ -298,14 +308,18 @@ export class Connection implements ClientLink {
       this.earlyBytes = 0;
       this.write(early, bytes);
     }
-    return this.out !== null && this.out.length > 0;
+    return this.holdsOutput;
+  }
+
+  /** Output queued by send() (after the commit) is waiting. */
+  private get holdsOutput(): boolean {
+    return this.outOne !== null || (this.out !== null && this.out.length > 0);
   }
 
   /** Write the batch: one write (one syscall) for everything queued, after the commit. */
   flush(): void {
     this.flushPending = false;
-    const out = this.out;
-    if (out === null || out.length === 0 || this.transport.destroyed) {
+    if (!this.holdsOutput || this.transport.destroyed) {
       this.flushEarly();
       return;
     }
@@ -316,13 +330,22 @@ export class Connection implements ClientLink {
     const bytes = this.earlyBytes + this.outBytes;
     this.earlyBytes = 0;
     this.outBytes = 0;
+    const one = this.outOne;
+    if (one !== null) this.outOne = null;
     if (early !== null && early.length > 0) {
       // Early output was queued before anything held: it goes first, in one write.
-      for (let i = 0; i < out.length; i++) early.push(out[i]);
-      out.length = 0;
+      if (one !== null) early.push(one);
+      else {
+        const out = this.out!;
+        for (let i = 0; i < out.length; i++) early.push(out[i]);
+        out.length = 0;
+        this.out = null;
+      }
       this.write(early, bytes);
+    } else if (one !== null) {
+      this.writeData(one, bytes);
     } else {
-      this.write(out, bytes);
+      this.write(this.out!, bytes);
     }
   }
 
@@ -333,6 +356,11 @@ export class Connection implements ClientLink {
     // Arrays are made again on the next send: an idle connection keeps none.
     if (parts === this.out) this.out = null;
     else if (parts === this.early) this.early = null;
+    this.writeData(data, bytes);
+  }
+
+  /** One socket write of `data` (`bytes` long), with the backpressure bookkeeping. */
+  private writeData(data: Buffer, bytes: number): void {
     this.host.stats.bytesSent += bytes;
     if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.
@@ -423,6 +451,7 @@ export class Connection implements ClientLink {
 
   /** Close without sending what is queued (it must not leave: e.g. acks whose state is not stored). */
   abort(reason: CloseReason): void {
+    this.outOne = null;
     this.out = null;
     this.outBytes = 0;
     this.early = null;
@@ -443,6 +472,7 @@ export class Connection implements ClientLink {
 
   onTransportClosed(): void {
     this.close(this.closeReason || CloseReason.Closed);
+    this.outOne = null;
     this.out = null;
     this.early = null;
   }
