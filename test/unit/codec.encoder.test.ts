@@ -8,6 +8,7 @@ import {
   encodeConnack,
   encodeConnackFor,
   encodePacket,
+  encodePuback,
   encodeSuback,
 } from '../../src/core/protocol/encoder';
 import { Packet, PacketType } from '../../src/core/protocol/packets';
@@ -36,6 +37,21 @@ describe('server packets', () => {
 
   it('[MQTT-3.2.2-4] CONNACK with a non-zero return code has Session Present 0', () => {
     for (let rc = 1; rc <= 5; rc++) expectBytes(encodeConnack(true, rc), `20 02 00 0${rc}`);
+  });
+
+  it('[MQTT-3.4.0-1] [MQTT-2.3.1-6] PUBACK of a low packet id is a cached buffer (no allocation per ack), of any id the right bytes', () => {
+    expect(encodePuback(1)).toBe(encodePuback(1));
+    expect(encodePuback(4096)).toBe(encodePuback(4096));
+    expectBytes(encodePuback(1), '40 02 00 01');
+    expectBytes(encodePuback(0x0102), '40 02 01 02');
+    expectBytes(encodePuback(4096), '40 02 10 00');
+    expectBytes(encodePuback(4097), '40 02 10 01');
+    expectBytes(encodePuback(65535), '40 02 ff ff');
+    // Neighbouring cached acks are separate 4-byte views of their slab.
+    expectBytes(encodePuback(2), '40 02 00 02');
+    expectBytes(encodePuback(1), '40 02 00 01');
+    for (const id of [1, 2, 300, 4096, 4097, 65535]) expect(encodePuback(id)).toEqual(encodeAck(PacketType.PUBACK, id));
+    expect(() => encodePuback(0)).toThrow(RangeError);
   });
 
   it('CONNACK buffers are cached: no allocation per call', () => {

@@ -56,6 +56,13 @@ describe('engine over memory transports', () => {
     expect(c.closed).toBe(false);
   });
 
+  it('a connected client holds no end-of-stream listener: only a connection that is authenticating listens for it', async () => {
+    start();
+    const c = await connected({ clientId: 'idle' });
+    expect(c.transport.listenerCount('end')).toBe(0);
+    expect(c.transport.listenerCount('data')).toBe(1);
+  });
+
   it('an unsupported protocol level gets CONNACK 0x01, then the close [MQTT-3.1.2-2]', async () => {
     start();
     const c = engine.accept();

@@ -274,6 +274,35 @@ describe('SubscriptionTrie overlapping subscriptions', () => {
   });
 });
 
+describe('SubscriptionTrie literal children: in-place comparison and the Map', () => {
+  it('[MQTT-4.7.3-4] a level is found whether its node compares keys in place (few children) or uses its Map (many), through adds and removes', () => {
+    const trie = new SubscriptionTrie<Sub>();
+    const names = ['a', 'ab', 'b', 'ba', 'abc', 'A', 'x', 'é', ''];
+    const subs = names.map((n) => new Sub(`s:${n}`));
+    const check = (present: Set<number>): void => {
+      for (let i = 0; i < names.length; i++) {
+        expect(matched(trie, `r/${names[i]}/t`)).toEqual(present.has(i) ? { [`s:${names[i]}`]: 1 } : {});
+      }
+      // Prefixes and extensions of a key are other levels [MQTT-4.7.3-4].
+      expect(matched(trie, 'r/abcd/t')).toEqual({});
+      expect(matched(trie, 'r/a/t/u')).toEqual({});
+    };
+    const present = new Set<number>();
+    // Grow the node under 'r' one child at a time past the in-place limit, then shrink it back.
+    for (let i = 0; i < names.length; i++) {
+      trie.add(`r/${names[i]}/t`, subs[i], 1);
+      present.add(i);
+      check(present);
+    }
+    for (const i of [0, 4, 8, 2, 6, 1, 3, 5, 7]) {
+      expect(trie.remove(`r/${names[i]}/t`, subs[i])).toBe(true);
+      present.delete(i);
+      check(present);
+    }
+    expect(trie.nodeCount).toBe(0);
+  });
+});
+
 describe('SubscriptionTrie large nodes (position map, swap-remove)', () => {
   it('[MQTT-3.8.4-3] [MQTT-3.10.4-1] add/replace/remove of many subscribers on few filters stays exact', () => {
     const subs = Array.from({ length: 40 }, (_, i) => new Sub(`s${i}`));

@@ -26,8 +26,6 @@ export class Connection implements ClientLink {
   readonly id = ++connectionSeq;
   state = ConnectionState.AWAIT_CONNECT;
   clientId = '';
-  /** MQTT 5: the client sent an empty id and we assigned `clientId` (CONNACK returns it). */
-  assignedClientId = false;
   username: string | null = null;
   protocolLevel = 0;
   v5: ClientV5Settings | null = null;
@@ -37,25 +35,17 @@ export class Connection implements ClientLink {
   session: Session | null = null;
   will: WillMessage | null = null;
   closeReason: CloseReason | '' = '';
-  clusterToken: string | null = null;
-  /** Subject CN of a verified TLS client certificate. */
-  certificateCommonName: string | null = null;
-  /** The listener takes the certificate's CN as the username (use-identity-as-username). */
-  identityIsUsername = false;
-  /** Where this connection stands in the engine's AuthGate. */
-  authSlot = AuthSlot.NONE;
-  /** The CONNECT's password while its verification waits in the AuthGate queue. */
-  authPassword: Buffer | null = null;
-  /** MQTT 5: the CONNECT's properties until the authentication plugins have seen them. */
-  authProperties: Properties | null = null;
-  /** MQTT 5 enhanced authentication (handlers/auth.ts EnhancedAuth), opaque here; null without an Authentication Method. */
-  enhancedAuth: object | null = null;
+  /**
+   * Fields most connections never set (TLS identity, queued or plugin authentication, MQTT 5
+   * enhanced authentication, cluster lease, assigned id): created by the first setter that stores
+   * something other than the default, so that an idle connection does not carry them (issue 14).
+   */
+  private rare: ConnectionRareFields | null = null;
   /**
    * The streaming parser, present while bytes are buffered: a connection with nothing pending
    * (an idle one) gives it back to the parsers' spare pool and takes one with its next bytes.
    */
   private parser: PacketParser | null = null;
-  private remote: string | null = null;
   /** Backpressure state (engine/backpressure.ts), opaque here; null until it takes part in backpressure. */
   flow: object | null = null;
   /** Retained messages still to send for new subscriptions (engine/retained-delivery.ts), opaque here. */
@@ -63,6 +53,11 @@ export class Connection implements ClientLink {
 
   private paused = 0;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * Output queued this turn: a single buffer waits in `outOne` (most subscribers get one message a
+   * turn: no array for them), a second one moves both into the `out` array.
+   */
+  private outOne: Buffer | null = null;
   private out: Buffer[] | null = null;
   private outBytes = 0;
   /** QoS 0/1 deliveries that may leave before the group commit (see sendEarly). */
@@ -85,7 +80,6 @@ export class Connection implements ClientLink {
     transport.on('drain', onTransportDrain);
     transport.on('error', ignoreError);
     transport.on('close', onTransportClose);
-    transport.on('end', onTransportEnd);
     // [unnumbered §3.1.4 step 1] a socket that sends no CONNECT in time is closed.
     if (host.limits.connectTimeout > 0) {
       this.timer = setTimeout(onTimer, host.limits.connectTimeout * 1000, this);
@@ -93,15 +87,96 @@ export class Connection implements ClientLink {
   }
 
   /**
-   * `host:port` of the peer, read on first use (an idle connection nobody asks about does not
-   * carry the string); Node caches the peer address on the socket once read.
+   * `host:port` of the peer, built when asked (events, plugins, the admin API) and not kept: an
+   * idle connection nobody asks about does not carry the string; Node caches the peer address.
    */
   get remoteAddress(): string {
-    if (this.remote === null) {
-      const t = this.transport;
-      this.remote = t.remoteAddress ? `${t.remoteAddress}:${t.remotePort ?? 0}` : 'unknown';
-    }
-    return this.remote;
+    const t = this.transport;
+    return t.remoteAddress ? `${t.remoteAddress}:${t.remotePort ?? 0}` : 'unknown';
+  }
+
+  private rareFields(): ConnectionRareFields {
+    return (this.rare ??= new ConnectionRareFields());
+  }
+
+  /** MQTT 5: the client sent an empty id and we assigned `clientId` (CONNACK returns it). */
+  get assignedClientId(): boolean {
+    return this.rare?.assignedClientId ?? false;
+  }
+  set assignedClientId(value: boolean) {
+    if (value || this.rare !== null) this.rareFields().assignedClientId = value;
+  }
+
+  /** Cluster: the fencing token of this connection's client id lease; null on a single node. */
+  get clusterToken(): string | null {
+    return this.rare?.clusterToken ?? null;
+  }
+  set clusterToken(value: string | null) {
+    if (value !== null || this.rare !== null) this.rareFields().clusterToken = value;
+  }
+
+  /** Subject CN of a verified TLS client certificate. */
+  get certificateCommonName(): string | null {
+    return this.rare?.certificateCommonName ?? null;
+  }
+  set certificateCommonName(value: string | null) {
+    if (value !== null || this.rare !== null) this.rareFields().certificateCommonName = value;
+  }
+
+  /** The listener takes the certificate's CN as the username (use-identity-as-username). */
+  get identityIsUsername(): boolean {
+    return this.rare?.identityIsUsername ?? false;
+  }
+  set identityIsUsername(value: boolean) {
+    if (value || this.rare !== null) this.rareFields().identityIsUsername = value;
+  }
+
+  /** Where this connection stands in the engine's AuthGate. */
+  get authSlot(): AuthSlot {
+    return this.rare?.authSlot ?? AuthSlot.NONE;
+  }
+  set authSlot(value: AuthSlot) {
+    if (value !== AuthSlot.NONE || this.rare !== null) this.rareFields().authSlot = value;
+  }
+
+  /** The CONNECT's password while its verification waits in the AuthGate queue. */
+  get authPassword(): Buffer | null {
+    return this.rare?.authPassword ?? null;
+  }
+  set authPassword(value: Buffer | null) {
+    if (value !== null || this.rare !== null) this.rareFields().authPassword = value;
+  }
+
+  /** MQTT 5: the CONNECT's properties until the authentication plugins have seen them. */
+  get authProperties(): Properties | null {
+    return this.rare?.authProperties ?? null;
+  }
+  set authProperties(value: Properties | null) {
+    if (value !== null || this.rare !== null) this.rareFields().authProperties = value;
+  }
+
+  /** MQTT 5 enhanced authentication (handlers/auth.ts EnhancedAuth), opaque here; null without an Authentication Method. */
+  get enhancedAuth(): object | null {
+    return this.rare?.enhancedAuth ?? null;
+  }
+  set enhancedAuth(value: object | null) {
+    if (value !== null || this.rare !== null) this.rareFields().enhancedAuth = value;
+  }
+
+  /**
+   * CONNECT is in and its authentication starts. Only now does the peer's end of stream matter
+   * (onTransportEnded): the listener is added here and removed at CONNACK rather than held by
+   * every connection for its whole life (a second 'end' listener costs an array per socket).
+   */
+  beginAuthentication(): void {
+    this.state = ConnectionState.AUTHENTICATING;
+    this.transport.on('end', onTransportEnd);
+  }
+
+  /** Authentication succeeded: the connection is live (see beginAuthentication). */
+  markConnected(): void {
+    this.state = ConnectionState.CONNECTED;
+    this.transport.off('end', onTransportEnd);
   }
 
   /** The AuthGate's turn for a CONNECT whose verification waited in its queue. */
@@ -193,8 +268,13 @@ export class Connection implements ClientLink {
    */
   send(data: Buffer): void {
     if (this.transport.destroyed) return;
-    if (this.out === null) this.out = [data];
-    else this.out.push(data);
+    const out = this.out;
+    if (out !== null) out.push(data);
+    else if (this.outOne === null) this.outOne = data;
+    else {
+      this.out = [this.outOne, data];
+      this.outOne = null;
+    }
     this.outBytes += data.length;
     if (!this.flushPending) {
       this.flushPending = true;
@@ -208,7 +288,7 @@ export class Connection implements ClientLink {
    * re-sends: at most a duplicate, which QoS 1 allows). Behind held output it waits in line.
    */
   sendEarly(data: Buffer): void {
-    if (!this.host.durable || (this.out !== null && this.out.length > 0)) return this.send(data);
+    if (!this.host.durable || this.holdsOutput) return this.send(data);
     if (this.transport.destroyed) return;
     if (this.early === null) this.early = [data];
     else this.early.push(data);
@@ -228,14 +308,18 @@ export class Connection implements ClientLink {
       this.earlyBytes = 0;
       this.write(early, bytes);
     }
-    return this.out !== null && this.out.length > 0;
+    return this.holdsOutput;
+  }
+
+  /** Output queued by send() (after the commit) is waiting. */
+  private get holdsOutput(): boolean {
+    return this.outOne !== null || (this.out !== null && this.out.length > 0);
   }
 
   /** Write the batch: one write (one syscall) for everything queued, after the commit. */
   flush(): void {
     this.flushPending = false;
-    const out = this.out;
-    if (out === null || out.length === 0 || this.transport.destroyed) {
+    if (!this.holdsOutput || this.transport.destroyed) {
       this.flushEarly();
       return;
     }
@@ -246,13 +330,22 @@ export class Connection implements ClientLink {
     const bytes = this.earlyBytes + this.outBytes;
     this.earlyBytes = 0;
     this.outBytes = 0;
+    const one = this.outOne;
+    if (one !== null) this.outOne = null;
     if (early !== null && early.length > 0) {
       // Early output was queued before anything held: it goes first, in one write.
-      for (let i = 0; i < out.length; i++) early.push(out[i]);
-      out.length = 0;
+      if (one !== null) early.push(one);
+      else {
+        const out = this.out!;
+        for (let i = 0; i < out.length; i++) early.push(out[i]);
+        out.length = 0;
+        this.out = null;
+      }
       this.write(early, bytes);
+    } else if (one !== null) {
+      this.writeData(one, bytes);
     } else {
-      this.write(out, bytes);
+      this.write(this.out!, bytes);
     }
   }
 
@@ -263,6 +356,11 @@ export class Connection implements ClientLink {
     // Arrays are made again on the next send: an idle connection keeps none.
     if (parts === this.out) this.out = null;
     else if (parts === this.early) this.early = null;
+    this.writeData(data, bytes);
+  }
+
+  /** One socket write of `data` (`bytes` long), with the backpressure bookkeeping. */
+  private writeData(data: Buffer, bytes: number): void {
     this.host.stats.bytesSent += bytes;
     if (!this.transport.write(data)) {
       // The client does not read what we send (its acks included): stop reading what it sends.
@@ -353,6 +451,7 @@ export class Connection implements ClientLink {
 
   /** Close without sending what is queued (it must not leave: e.g. acks whose state is not stored). */
   abort(reason: CloseReason): void {
+    this.outOne = null;
     this.out = null;
     this.outBytes = 0;
     this.early = null;
@@ -373,9 +472,22 @@ export class Connection implements ClientLink {
 
   onTransportClosed(): void {
     this.close(this.closeReason || CloseReason.Closed);
+    this.outOne = null;
     this.out = null;
     this.early = null;
   }
+}
+
+/** Connection fields rarely set (see Connection.rare); every field at the connection's default. */
+class ConnectionRareFields {
+  assignedClientId = false;
+  clusterToken: string | null = null;
+  certificateCommonName: string | null = null;
+  identityIsUsername = false;
+  authSlot = AuthSlot.NONE;
+  authPassword: Buffer | null = null;
+  authProperties: Properties | null = null;
+  enhancedAuth: object | null = null;
 }
 
 const kConnection = Symbol('nestmq.connection');

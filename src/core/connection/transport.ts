@@ -17,4 +17,5 @@ export interface Transport {
   on(event: 'data', listener: (chunk: Buffer) => void): this;
   on(event: 'drain' | 'close' | 'end', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
+  off(event: 'end', listener: () => void): this;
 }

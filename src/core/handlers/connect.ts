@@ -96,7 +96,7 @@ export function handleConnect(engine: Engine, conn: Connection, packet: ConnectP
   conn.keepalive = conn.v5 !== null ? keepaliveInForce(limits.maxKeepalive, packet.keepalive) : packet.keepalive;
   conn.username = packet.username;
   conn.will = packet.will;
-  conn.state = ConnectionState.AUTHENTICATING;
+  conn.beginAuthentication();
 
   // MQTT 5 enhanced authentication (handlers/auth.ts). Authentication Data without a method never
   // gets here: the codec refuses it [unnumbered §3.1.2.11.10].
@@ -287,7 +287,7 @@ function acceptConnect(engine: Engine, conn: Connection, username: string | null
     conn.will = null;
     return refuse(conn, CloseReason.SessionLimit);
   }
-  conn.state = ConnectionState.CONNECTED;
+  conn.markConnected();
   conn.connectedAt = Date.now();
   const { session, present } = engine.attachSession(conn);
   // [MQTT-3.2.0-1] CONNACK is the first packet we send, before any queued or retained message;

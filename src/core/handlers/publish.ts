@@ -3,7 +3,7 @@ import { type Connection, Pause } from '../connection/connection';
 import { clientInfo } from '../hooks/types';
 import { isThenable, type PublishVerdict } from '../hooks/registry';
 import { isFailure, isReasonCodeAllowed, ReasonCode } from '../protocol/reason-codes';
-import { encodeAck } from '../protocol/encoder';
+import { encodeAck, encodePuback } from '../protocol/encoder';
 import { PacketType, type PublishPacket } from '../protocol/packets';
 import { Message } from '../sessions/message';
 import { resolveInboundPublish } from '../engine/topic-aliases';
@@ -110,9 +110,9 @@ function route(engine: Engine, conn: Connection, packet: PublishPacket, verdict:
 function acknowledge(conn: Connection, packet: PublishPacket, code: number = ReasonCode.Success): void {
   const v5 = conn.v5;
   if (packet.qos === 1) {
-    if (v5 === null) return conn.send(encodeAck(PacketType.PUBACK, packet.packetId));
+    if (v5 === null) return conn.send(encodePuback(packet.packetId));
     releaseInboundQos1(v5);
-    conn.send(code === 0 ? encodeAck(PacketType.PUBACK, packet.packetId) : encodeAckFor(v5, PacketType.PUBACK, packet.packetId, code, REASON_STRINGS[code] ?? null));
+    conn.send(code === 0 ? encodePuback(packet.packetId) : encodeAckFor(v5, PacketType.PUBACK, packet.packetId, code, REASON_STRINGS[code] ?? null));
   } else if (packet.qos === 2) {
     if (v5 === null || code === 0) {
       conn.session!.addIncomingQos2(packet.packetId);

@@ -305,18 +305,40 @@ export class EncodedPublishV5 {
   withId(qos: 1 | 2, packetId: number, dup: boolean, retain: boolean): Buffer {
     if (qos !== 1 && qos !== 2) throw new RangeError(`withId QoS must be 1 or 2, got ${qos}`);
     checkId(packetId);
-    let template = this.template;
-    if (template === null) {
-      template = this.template = this.build(1, 1, false, false, 0, true, NO_IDS, true);
-      // The id follows the fixed header and the topic.
-      this.idOffset = 1 + variableByteIntegerSize(this.remaining(1, 0, true, NO_IDS)) + 2 + this.topicLength;
-    }
+    const template = this.template ?? this.buildTemplate();
     const out = Buffer.allocUnsafe(template.length);
     template.copy(out, 0);
     out[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
     out[this.idOffset] = packetId >>> 8;
     out[this.idOffset + 1] = packetId & 0xff;
     return out;
+  }
+
+  /**
+   * The QoS>0 template withId() copies (flags and id patched per receiver): straight-line like
+   * buildQos0, since every QoS 1/2 message to a v5 receiver builds one (issue 11: the general
+   * build() with its argument checks and two remaining() walks cost the v5 QoS 1 path).
+   */
+  private buildTemplate(): Buffer {
+    const props = this.sharedProperties;
+    const payload = this.payload;
+    const remaining = 2 + this.topicLength + 2 + variableByteIntegerSize(props.length) + props.length + payload.length;
+    const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
+    buf[0] = 0x32;
+    let p = writeVariableByteInteger(buf, 1, remaining);
+    p = writeString(buf, p, this.topic, this.topicLength);
+    this.idOffset = p;
+    buf[p++] = 0;
+    buf[p++] = 0;
+    if (props.length === 0) {
+      buf[p++] = 0; // Property Length 0
+    } else {
+      p = writeVariableByteInteger(buf, p, props.length);
+      props.copy(buf, p);
+      p += props.length;
+    }
+    payload.copy(buf, p);
+    return (this.template = buf);
   }
 
   /**

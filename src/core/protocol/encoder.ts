@@ -117,6 +117,30 @@ export function encodeAck(type: AckType, packetId: number): Buffer {
   return buf;
 }
 
+/**
+ * PUBACKs of packet ids 1..PUBACK_CACHED_IDS are cached: every QoS 1 PUBLISH we receive is
+ * answered by one, and most clients recycle low ids (their in-flight window), so the ack costs no
+ * allocation (issue 11/14: a 4-byte buffer per ack). Views into one slab, made on first use of an
+ * id: at most 16 KiB of bytes and one view per id ever used. Higher ids are encoded per ack.
+ */
+const PUBACK_CACHED_IDS = 4096;
+let pubackSlab: Buffer | null = null;
+const pubacks: (Buffer | undefined)[] = [];
+
+/** PUBACK (3.1.1, or MQTT 5 with Reason Code 0 left out) for `packetId`; a shared buffer for low ids. */
+export function encodePuback(packetId: number): Buffer {
+  if (packetId < 1 || packetId > PUBACK_CACHED_IDS) return encodeAck(PacketType.PUBACK, packetId);
+  const cached = pubacks[packetId];
+  if (cached !== undefined) return cached;
+  const slab = (pubackSlab ??= Buffer.alloc(4 * PUBACK_CACHED_IDS));
+  const at = 4 * (packetId - 1);
+  slab[at] = 0x40;
+  slab[at + 1] = 2;
+  slab[at + 2] = packetId >>> 8;
+  slab[at + 3] = packetId & 0xff;
+  return (pubacks[packetId] = slab.subarray(at, at + 4));
+}
+
 /** SUBACK; one code per filter, in request order [MQTT-3.9.3-1]; only 0, 1, 2, 0x80 [MQTT-3.9.3-2]. */
 export function encodeSuback(packetId: number, granted: number[]): Buffer {
   checkId(packetId);

@@ -32,8 +32,11 @@
  * Filters must be valid (isValidTopicFilter); add() throws on an invalid one. Topics passed to
  * match() are expected to be valid Topic Names (no wildcards; see isValidTopicName).
  *
- * Hot path: match() splits the topic into a level buffer owned by the trie and walks the tree,
- * appending each matching node's subscribers straight into the caller's reusable MatchResult.
+ * Hot path: match() records where each level of the topic starts and ends (a number buffer owned
+ * by the trie, no substring) and walks the tree; a node with few literal children finds the next
+ * one by comparing its key in place (char codes at the level's offset), and only a wide node (more
+ * than LINEAR_CHILDREN children: a level of device ids, say) takes the level's substring for its
+ * Map. The walk appends each matching node's subscribers straight into the caller's reusable MatchResult.
  * De-duplication costs no Map operation: the trie interns every subscriber once in a record
  * (Subscriber) that carries a match stamp and its position in the current result; a record
  * already stamped by this match only has its QoS raised. Nodes keep their subscribers in
@@ -47,6 +50,12 @@ import { isValidTopicFilter } from './topic-validation';
 type QoS = 0 | 1 | 2;
 
 const DOLLAR = 0x24; // '$'
+
+/**
+ * Up to this many literal children a node is searched by comparing keys in place (no substring
+ * per topic level); above it, by its Map with the level's substring.
+ */
+const LINEAR_CHILDREN = 4;
 
 /** A node builds its position map above this many subscribers, and drops it below half. */
 const POSITION_MAP_MIN = 16;
@@ -73,6 +82,8 @@ class SubNode<S> {
   /** Level string this node is reached by; '+' and '#' for the wildcard slots. */
   readonly key: string;
   children: Map<string, SubNode<S>> | null;
+  /** The same children as `children`, as an array for match()'s in-place key comparison. */
+  childList: SubNode<S>[] | null;
   plus: SubNode<S> | null;
   hash: SubNode<S> | null;
   /** Subscribers whose filter ends here and their granted QoS (same index); null when none. */
@@ -85,6 +96,7 @@ class SubNode<S> {
     this.parent = parent;
     this.key = key;
     this.children = null;
+    this.childList = null;
     this.plus = null;
     this.hash = null;
     this.subs = null;
@@ -141,8 +153,8 @@ export class SubscriptionTrie<S> {
   private nodes: number;
   /** Incremented by every match(); a record stamped with the current value is already in the result. */
   private stamp: number;
-  /** Topic levels of the match in progress; reused across calls. */
-  private readonly levels: string[];
+  /** Offsets of the levels of the match in progress: level i is topic[bounds[2i], bounds[2i+1]); reused. */
+  private readonly bounds: number[];
 
   constructor() {
     this.root = new SubNode<S>(null, '');
@@ -151,7 +163,7 @@ export class SubscriptionTrie<S> {
     this.filters = 0;
     this.nodes = 0;
     this.stamp = 0;
-    this.levels = [];
+    this.bounds = [];
   }
 
   /** Number of (filter, subscriber) pairs. */
@@ -283,16 +295,15 @@ export class SubscriptionTrie<S> {
     // end, so a steady fan-out does not pay for nulling every slot of a reset().
     const previousLength = result.length;
     result.length = 0;
-    const levels = this.levels;
+    const bounds = this.bounds;
     let n = 0;
     let start = 0;
     for (;;) {
       const end = topic.indexOf('/', start);
-      if (end < 0) {
-        levels[n++] = topic.substring(start);
-        break;
-      }
-      levels[n++] = topic.substring(start, end);
+      bounds[2 * n] = start;
+      bounds[2 * n + 1] = end < 0 ? topic.length : end;
+      n++;
+      if (end < 0) break;
       start = end + 1;
     }
     // a fresh stamp marks which records are already in `result` (2^53 matches before reuse)
@@ -302,14 +313,12 @@ export class SubscriptionTrie<S> {
     // [MQTT-4.7.2-1] '#' and '+' in the first level of a filter never match a '$' topic
     if (topic.charCodeAt(0) !== DOLLAR) {
       if (root.hash !== null) collect(root.hash, result, stamp);
-      if (root.plus !== null) walk(root.plus, levels, n, 1, result, stamp);
+      if (root.plus !== null) walk(root.plus, topic, bounds, n, 1, result, stamp);
     }
     if (root.children !== null) {
-      const child = root.children.get(levels[0]);
-      if (child !== undefined) walk(child, levels, n, 1, result, stamp);
+      const child = literalChild(root, topic, bounds[0], bounds[1]);
+      if (child !== undefined) walk(child, topic, bounds, n, 1, result, stamp);
     }
-
-    for (let i = 0; i < n; i++) levels[i] = '';
     const subscribers = result.subscribers;
     for (let i = result.length; i < previousLength; i++) subscribers[i] = undefined as unknown as S;
   }
@@ -336,6 +345,7 @@ export class SubscriptionTrie<S> {
     if (child === undefined) {
       child = new SubNode(node, level);
       children.set(level, child);
+      (node.childList ??= []).push(child);
       this.nodes++;
     }
     return child;
@@ -365,7 +375,12 @@ export class SubscriptionTrie<S> {
       else if (current.key === '#') parent.hash = null;
       else if (parent.children !== null) {
         parent.children.delete(current.key);
-        if (parent.children.size === 0) parent.children = null;
+        const list = parent.childList!;
+        list.splice(list.indexOf(current), 1);
+        if (parent.children.size === 0) {
+          parent.children = null;
+          parent.childList = null;
+        }
       }
       this.nodes--;
       current = parent;
@@ -397,8 +412,27 @@ function collect<S>(node: SubNode<S>, result: MatchResult<S>, stamp: number): vo
   result.length = length;
 }
 
-/** `node` has matched levels[0..i-1]; gather everything below it that matches the rest. */
-function walk<S>(node: SubNode<S>, levels: string[], n: number, i: number, result: MatchResult<S>, stamp: number): void {
+/**
+ * The literal child of `node` (which has some) for the level topic[start, end), or undefined.
+ * Compared in place [MQTT-4.7.3-4] byte for byte (UTF-16 unit for unit: same thing for valid
+ * strings); a wide node's Map needs the level as a string.
+ */
+function literalChild<S>(node: SubNode<S>, topic: string, start: number, end: number): SubNode<S> | undefined {
+  const list = node.childList!;
+  if (list.length > LINEAR_CHILDREN) return node.children!.get(topic.substring(start, end));
+  const length = end - start;
+  for (let i = 0; i < list.length; i++) {
+    const key = list[i].key;
+    if (key.length !== length) continue;
+    let j = 0;
+    while (j < length && key.charCodeAt(j) === topic.charCodeAt(start + j)) j++;
+    if (j === length) return list[i];
+  }
+  return undefined;
+}
+
+/** `node` has matched levels 0..i-1 of `topic` (offsets in `bounds`); gather everything below it that matches the rest. */
+function walk<S>(node: SubNode<S>, topic: string, bounds: number[], n: number, i: number, result: MatchResult<S>, stamp: number): void {
   // '#' matches the remaining levels, including none: 'sport/#' matches 'sport' [MQTT-4.7.1-2]
   if (node.hash !== null) collect(node.hash, result, stamp);
   if (i === n) {
@@ -406,9 +440,9 @@ function walk<S>(node: SubNode<S>, levels: string[], n: number, i: number, resul
     return;
   }
   if (node.children !== null) {
-    const child = node.children.get(levels[i]);
-    if (child !== undefined) walk(child, levels, n, i + 1, result, stamp);
+    const child = literalChild(node, topic, bounds[2 * i], bounds[2 * i + 1]);
+    if (child !== undefined) walk(child, topic, bounds, n, i + 1, result, stamp);
   }
   // '+' matches exactly one level, even an empty one: 'a/+/b' matches 'a//b' [MQTT-4.7.1-3]
-  if (node.plus !== null) walk(node.plus, levels, n, i + 1, result, stamp);
+  if (node.plus !== null) walk(node.plus, topic, bounds, n, i + 1, result, stamp);
 }
