@@ -2,6 +2,10 @@
 // WebSocket (path /mqtt) with --ws. Usage: node nestmq.cjs PORT [--ws] [SQLITE_FILE]
 // (a file turns persistence on), or node nestmq.cjs PORT --cluster REDIS_URL NODE_ID for one node
 // of a cluster (`cluster: { redis, node-id }`, everything else at its defaults).
+// NESTMQ_BENCH_LIMITS='{"max-packet-size":2097152}' overrides `limits` keys (bench/scale.mjs: the
+// curves go past some defaults on purpose, e.g. 1M retained messages from one anonymous client).
+// SIGTERM stops the broker cleanly (stores flushed and closed) before exiting: the scale curves
+// restart a broker on its SQLite file; SIGKILL, as bench/run.mjs uses, stays a crash.
 const { Broker } = require('../../dist/index.js');
 
 const port = Number(process.argv[2]);
@@ -24,6 +28,7 @@ const EXIT_NO_CLUSTER = 3;
       listeners: { default: { type: ws ? 'ws' : 'tcp', bind: '127.0.0.1:' + port } },
       ...(db ? { persistence: { backend: 'sqlite', path: db } } : {}),
       ...(cluster ? { cluster } : {}),
+      ...(process.env.NESTMQ_BENCH_LIMITS ? { limits: JSON.parse(process.env.NESTMQ_BENCH_LIMITS) } : {}),
     });
   } catch (err) {
     if (cluster && /cluster/.test(String(err && err.message))) {
@@ -33,6 +38,15 @@ const EXIT_NO_CLUSTER = 3;
     throw err;
   }
   await b.start();
+  process.once('SIGTERM', () => {
+    b.stop().then(
+      () => process.exit(0),
+      (err) => {
+        console.error('nestmq stop failed:', err);
+        process.exit(1);
+      },
+    );
+  });
   console.log(`ready nestmq ${ws ? 'ws' : 'tcp'} 127.0.0.1:${port}${cluster ? ` cluster ${cluster['node-id']} redis ${cluster.redis}` : ''} pid ${process.pid}`);
   // For diagnosis: NESTMQ_BENCH_STATS=1 prints the broker's counters every second on stderr.
   if (process.env.NESTMQ_BENCH_STATS) setInterval(() => console.error(JSON.stringify(b.stats)), 1000).unref();
