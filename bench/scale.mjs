@@ -73,40 +73,6 @@ const CURVES = [
     ],
   },
   {
-    id: 'subs',
-    title: 'Subscriptions on one broker',
-    xLabel: 'distinct filters',
-    points: [10000, 100000, 1000000],
-    scenario: 'scale-subs',
-    timeoutMs: 330000,
-    setup:
-      '1,000 filters per client (nestmq\'s default max-subscriptions), 100 per SUBSCRIBE; 10% `scale/c<k>/+/w<j>`, 1% `scale/c<k>/w<j>/#`, the rest `scale/c<k>/t<j>`; then 300 QoS 0 publishes to `scale/c0/t0`, one at a time, each timed to its delivery',
-    metrics: [
-      { key: 'bytesPerSub', label: 'RSS per filter (clients included)', unit: 'B', fmt: 0 },
-      { key: 'subRate', label: 'Subscribe rate', unit: 'filters/s', fmt: 0 },
-      { key: 'latMs', label: 'Publish-to-delivery, median', unit: 'ms', fmt: 3 },
-      { key: 'p99Ms', label: 'Publish-to-delivery, p99', unit: 'ms', fmt: 3, noPlot: true },
-      { key: 'rssMB', label: 'Broker RSS', unit: 'MB', fmt: 1, noPlot: true },
-    ],
-  },
-  {
-    id: 'retained',
-    title: 'Retained messages',
-    xLabel: 'retained messages',
-    points: [10000, 100000, 1000000],
-    timeoutMs: 330000,
-    restart: true,
-    setup:
-      'one client publishes N retained QoS 0 messages (16 B) on `scale/r/<i div 1000>/<i mod 1000>`, 1,000 per write, then PINGREQ; a fresh client subscribes to `#`, timed to the N-th message; then the broker is stopped with SIGTERM and started again on its persistence file (nestmq: SQLite, `persistence.backend sqlite`; Mosquitto: `persistence true`, its file written at SIGTERM), timed from the spawn to the N-th message on `#` for a client that connects as soon as the port accepts. Aedes runs with its default in-memory persistence: no restart figure. nestmq runs with `max-retained-messages-per-user` and `max-retained-bytes-per-user` raised (anonymous clients share one account, default 10,000 messages)',
-    metrics: [
-      { key: 'bytesPerMsg', label: 'RSS per retained message', unit: 'B', fmt: 0 },
-      { key: 'deliverMs', label: 'All delivered on #', unit: 'ms', fmt: 0, logY: true },
-      { key: 'restartMs', label: 'Restart to all delivered on #', unit: 'ms', fmt: 0, logY: true },
-      { key: 'storeRate', label: 'Store rate', unit: 'messages/s', fmt: 0, noPlot: true },
-      { key: 'rssMB', label: 'Broker RSS', unit: 'MB', fmt: 1, noPlot: true },
-    ],
-  },
-  {
     id: 'fanout',
     title: 'Fan-out to one topic',
     xLabel: 'subscribers',
@@ -132,6 +98,40 @@ const CURVES = [
     metrics: [
       { key: 'mbps', label: 'Payload throughput', unit: 'MB/s', fmt: 1, logY: true },
       { key: 'msgRate', label: 'Messages per second', unit: 'messages/s', fmt: 0, logY: true },
+    ],
+  },
+  {
+    id: 'subs',
+    title: 'Subscriptions on one broker',
+    xLabel: 'distinct filters',
+    points: [10000, 100000, 1000000],
+    scenario: 'scale-subs',
+    timeoutMs: 240000,
+    setup:
+      '1,000 filters per client (nestmq\'s default max-subscriptions), 100 per SUBSCRIBE; 10% `scale/c<k>/+/w<j>`, 1% `scale/c<k>/w<j>/#`, the rest `scale/c<k>/t<j>`; then 300 QoS 0 publishes to `scale/c0/t0`, one at a time, each timed to its delivery',
+    metrics: [
+      { key: 'bytesPerSub', label: 'RSS per filter (clients included)', unit: 'B', fmt: 0 },
+      { key: 'subRate', label: 'Subscribe rate', unit: 'filters/s', fmt: 0 },
+      { key: 'latMs', label: 'Publish-to-delivery, median', unit: 'ms', fmt: 3 },
+      { key: 'p99Ms', label: 'Publish-to-delivery, p99', unit: 'ms', fmt: 3, noPlot: true },
+      { key: 'rssMB', label: 'Broker RSS', unit: 'MB', fmt: 1, noPlot: true },
+    ],
+  },
+  {
+    id: 'retained',
+    title: 'Retained messages',
+    xLabel: 'retained messages',
+    points: [10000, 100000, 1000000],
+    timeoutMs: 240000,
+    restart: true,
+    setup:
+      'one client publishes N retained QoS 0 messages (16 B) on `scale/r/<i div 1000>/<i mod 1000>`, 1,000 per write, then PINGREQ; a fresh client subscribes to `#`, timed to the N-th message; then the broker is stopped with SIGTERM and started again on its persistence file (nestmq: SQLite, `persistence.backend sqlite`; Mosquitto: `persistence true`, its file written at SIGTERM), timed as spawn → listening plus a fresh client\'s connect → N-th message on `#` (the generator process\'s own start-up in between not counted). Aedes runs with its default in-memory persistence: no restart figure. nestmq runs with `max-retained-messages-per-user` and `max-retained-bytes-per-user` raised (anonymous clients share one account, default 10,000 messages)',
+    metrics: [
+      { key: 'bytesPerMsg', label: 'RSS per retained message', unit: 'B', fmt: 0 },
+      { key: 'deliverMs', label: 'All delivered on #', unit: 'ms', fmt: 0, logY: true },
+      { key: 'restartMs', label: 'Restart to all delivered on #', unit: 'ms', fmt: 0, logY: true },
+      { key: 'storeRate', label: 'Store rate', unit: 'messages/s', fmt: 0, noPlot: true },
+      { key: 'rssMB', label: 'Broker RSS', unit: 'MB', fmt: 1, noPlot: true },
     ],
   },
 ];
@@ -265,10 +265,11 @@ async function runPoint(curve, b, n) {
       try {
         broker = await startBroker(b, { persistent, dataFile, env: brokerEnv(curve, b), readyTimeoutMs: 120000 });
         const listenMs = Date.now() - tSpawn;
-        const r2 = await runWorker(curve.scenario ?? `scale-${curve.id}`, broker, { n, phase: 'load', t0: tSpawn }, curve.timeoutMs);
+        const r2 = await runWorker(curve.scenario ?? `scale-${curve.id}`, broker, { n, phase: 'load' }, curve.timeoutMs);
         if (r2.ok) {
-          res.values.restartMs = r2.values.restartMs;
-          res.notes.push(`restart: listening after ${listenMs} ms, all ${n.toLocaleString('en')} on # after ${Math.round(r2.values.restartMs)} ms`);
+          // spawn → listening, then the generator's connect → n-th message (its own start-up not counted)
+          res.values.restartMs = listenMs + r2.values.afterListenMs;
+          res.notes.push(`restart: listening after ${listenMs} ms, then all ${n.toLocaleString('en')} on # ${Math.round(r2.values.afterListenMs)} ms after connecting`);
         } else res.notes.push(`restart: ${r2.error}`);
       } catch (err) {
         res.notes.push(`restart: ${err.message}`);
@@ -331,7 +332,8 @@ async function runCores(b, nodes, clustered) {
     if (bad) return { ok: false, error: bad.error };
     const rate = results.reduce((a, r) => a + r.values.rate, 0);
     const wall = CORES_RUN_MS + 3000;
-    return { ok: true, values: { rate, cores, perCore: rate / cores }, notes: [], otherCores: Math.max(0, (machineBusyMs() - busy0) / wall - cores) };
+    const genMs = results.reduce((a, r) => a + (r.generatorCpuMs ?? 0), 0);
+    return { ok: true, values: { rate, cores, perCore: rate / cores, generatorCores: genMs / wall }, notes: [], otherCores: Math.max(0, (machineBusyMs() - busy0 - genMs) / wall - cores) };
   } catch (err) {
     return { ok: false, error: err.message };
   } finally {
@@ -355,8 +357,19 @@ for (const b of brokerNames) {
 const brokers = brokerNames.filter((b) => !skipped[b]);
 console.log(`nestmq scale curves: ${curveIds.join(',')}; brokers ${brokers.join(',')}; open-file limit ${FD_LIMIT}${Number.isFinite(MAX_X) ? `; points up to ${MAX_X}` : ''}`);
 const tStart = Date.now();
-const results = { curves: {}, cores: [], skipped, maxX: Number.isFinite(MAX_X) ? MAX_X : null };
+const results = { curves: {}, cores: [], skipped, maxX: Number.isFinite(MAX_X) ? MAX_X : null, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), machine: machine(), versions: versions(), fdLimit: FD_LIMIT, mosquittoSettings: MOSQUITTO_SETTINGS, elapsedS: 0, otherCoresMedian: null };
 const loadSamples = [];
+const full = curveIds.length === ALL_CURVES.length && !Number.isFinite(MAX_X);
+const writing = process.env.BENCH_DOCS === '1' || (process.env.BENCH_DOCS !== '0' && full);
+/** After every point when the docs will be written: an interrupted run can still be rendered (BENCH_SCALE_RENDER=1). */
+function saveResults() {
+  results.elapsedS = (Date.now() - tStart) / 1000;
+  results.otherCoresMedian = loadSamples.length ? [...loadSamples].sort((a, b) => a - b)[loadSamples.length >> 1] : null;
+  if (!writing) return;
+  fs.mkdirSync(DOCS, { recursive: true });
+  fs.writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 1) + '\n');
+}
+if (curveIds.includes('cores')) await runAllCores();
 for (const curve of CURVES) {
   if (!curveIds.includes(curve.id)) continue;
   const rc = (results.curves[curve.id] = {});
@@ -376,10 +389,11 @@ for (const curve of CURVES) {
       const notes = res.ok && res.notes?.length ? `  [${res.notes.join('; ')}]` : '';
       const cpu = Number.isFinite(res.brokerCores) ? ` (${res.secs.toFixed(1)} s, broker ${res.brokerCores.toFixed(2)} cores, other ${res.otherCores.toFixed(2)})` : '';
       console.log(`${curve.id.padEnd(8)} ${String(n).padStart(8)} ${b.padEnd(9)} ${vals}${notes}${cpu}`);
+      saveResults();
     }
   }
 }
-if (curveIds.includes('cores')) {
+async function runAllCores() {
   const configs = [];
   for (const b of brokers) {
     if (b === 'nestmq') configs.push(['nestmq', 'nestmq, one process, no cluster', 1, false]);
@@ -389,22 +403,13 @@ if (curveIds.includes('cores')) {
   for (const [b, label, nodes, clustered] of configs) {
     const res = await runCores(b, nodes, clustered);
     results.cores.push({ broker: b, label, nodes, clustered, res });
-    console.log(`cores    ${label.padEnd(36)} ${res.ok ? `rate=${fmt(res.values.rate, 0)} msgs/s, broker cores=${res.values.cores.toFixed(2)}, per core=${fmt(res.values.perCore, 0)} (other ${res.otherCores.toFixed(2)})` : `FAILED: ${res.error}`}`);
+    saveResults();
+    console.log(`cores    ${label.padEnd(36)} ${res.ok ? `rate=${fmt(res.values.rate, 0)} msgs/s, broker cores=${res.values.cores.toFixed(2)}, generators=${res.values.generatorCores.toFixed(2)} cores (other ${res.otherCores.toFixed(2)})` : `FAILED: ${res.error}`}`);
   }
 }
-results.elapsedS = (Date.now() - tStart) / 1000;
-results.date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-results.machine = machine();
-results.versions = versions();
-results.fdLimit = FD_LIMIT;
-results.otherCoresMedian = loadSamples.length ? loadSamples.sort((a, b) => a - b)[loadSamples.length >> 1] : null;
-results.mosquittoSettings = MOSQUITTO_SETTINGS;
+saveResults();
 cleanup();
-
-const full = curveIds.length === ALL_CURVES.length && !Number.isFinite(MAX_X);
-if (process.env.BENCH_DOCS === '1' || (process.env.BENCH_DOCS !== '0' && full)) {
-  fs.mkdirSync(DOCS, { recursive: true });
-  fs.writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 1) + '\n');
+if (writing) {
   writeDocs(results);
   console.log(`wrote docs/scale.md, docs/scale-results.json and docs/plots/ (${results.elapsedS.toFixed(0)} s)`);
 } else {
@@ -495,9 +500,9 @@ function writeDocs(r) {
     out.push(
       `Each node gets its own load: 4 publishers and 1 subscriber per node, 64 B QoS 0 on that node's own topics (\`cores/<node>/<p>\`, the subscriber on \`cores/<node>/#\`), one generator process per node, all generators pumping over the same ${CORES_RUN_MS / 1000} s window (the first 2 s not counted). "Broker cores" is the CPU time of the nodes and Redis over the window divided by its length. This machine has ${r.machine.nproc} cores for the brokers, Redis and the generators together, so two nodes compete with their own load generators: read the per-core figure, not the total.`,
     );
-    out.push('', '| set-up | messages/s | broker cores | messages/s per broker core |', '|:---|---:|---:|---:|');
+    out.push('', '| set-up | messages/s | broker cores (nodes + Redis) | messages/s per broker core | generator cores |', '|:---|---:|---:|---:|---:|');
     for (const c of r.cores) {
-      out.push(c.res.ok ? `| ${c.label} | ${fmt(c.res.values.rate, 0)} | ${c.res.values.cores.toFixed(2)} | ${fmt(c.res.values.perCore, 0)} |` : `| ${c.label} | did not run | | |`);
+      out.push(c.res.ok ? `| ${c.label} | ${fmt(c.res.values.rate, 0)} | ${c.res.values.cores.toFixed(2)} | ${fmt(c.res.values.perCore, 0)} | ${c.res.values.generatorCores.toFixed(2)} |` : `| ${c.label} | did not run | | | |`);
       if (!c.res.ok) problems.push(`- ${CORES.title}, ${c.label}: ${c.res.error}`);
     }
     const series = [...new Set(r.cores.filter((c) => c.clustered).map((c) => c.broker))].map((b) => ({

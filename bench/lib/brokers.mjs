@@ -180,9 +180,23 @@ function benchDir() {
   return tmpDir;
 }
 
+/**
+ * Started as root, Mosquitto drops to the `mosquitto` user and then cannot write its persistence
+ * file into our root-owned 0700 folder ("Error saving in-memory database ... Permission denied",
+ * at SIGTERM): hand the folder to that user.
+ */
+function giveToMosquittoUser(dir) {
+  if (process.getuid?.() !== 0) return;
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('mosquitto:'));
+  if (!line) return;
+  const [, , uid, gid] = line.split(':');
+  fs.chownSync(dir, Number(uid), Number(gid));
+}
+
 async function mosquittoConfig(port, persistent, ws, dataFile) {
   const file = path.join(benchDir(), `mosquitto-${port}.conf`);
   const [dir, dbName] = dataFile ? [path.dirname(dataFile), path.basename(dataFile)] : [benchDir(), `mosquitto-${port}.db`];
+  if (persistent) giveToMosquittoUser(dir);
   const settings = persistent
     ? [...MOSQUITTO_SETTINGS.filter((l) => !l.startsWith('persistence')), 'persistence true', `persistence_location ${dir}/`, `persistence_file ${dbName}`]
     : MOSQUITTO_SETTINGS;
