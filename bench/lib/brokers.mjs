@@ -218,9 +218,10 @@ export const benchFile = (name) => path.join(benchDir(), name);
  * once the broker accepts TCP connections. `ws`: the listener speaks MQTT over WebSocket
  * (path /mqtt, sub-protocol `mqtt`) instead of plain MQTT. `dataFile` (with `persistent`): the
  * SQLite / Mosquitto persistence file to use, so that a restart finds the same data; `env`: extra
- * environment for the child (e.g. NESTMQ_BENCH_LIMITS).
+ * environment for the child (e.g. NESTMQ_BENCH_LIMITS); `tls` ({ cert, key } files, nestmq only): a
+ * TLS listener instead of plain TCP.
  */
-export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false, redisUrl = null, nodeId = null, dataFile = null, env = null } = {}) {
+export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false, redisUrl = null, nodeId = null, dataFile = null, env = null, tls = null } = {}) {
   const port = await freePort();
   const spawnOpts = { cwd: ROOT, ...(env ? { env: { ...process.env, ...env } } : {}) };
   let child;
@@ -240,6 +241,7 @@ export async function startBroker(name, { readyTimeoutMs = 15000, persistent = f
   } else if (name === 'nestmq') {
     const args = [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)];
     if (ws) args.push('--ws');
+    if (tls) args.push('--tls', tls.cert, tls.key);
     if (persistent) args.push(dataFile ?? path.join(benchDir(), `nestmq-${port}.db`));
     child = spawnTracked(process.execPath, args, spawnOpts);
   } else {
