@@ -29,7 +29,7 @@ const EXIT_NO_CLUSTER = 3;
   let b;
   try {
     b = new Broker({
-      listeners: { default: tls ? { type: 'tls', bind: '127.0.0.1:' + port, ...tls } : { type: ws ? 'ws' : 'tcp', bind: '127.0.0.1:' + port } },
+      listeners: { default: tls ? { type: 'tcp', ssl: true, bind: '127.0.0.1:' + port, ...tls } : { type: ws ? 'ws' : 'tcp', bind: '127.0.0.1:' + port } },
       ...(db ? { persistence: { backend: 'sqlite', path: db } } : {}),
       ...(cluster ? { cluster } : {}),
       ...(process.env.NESTMQ_BENCH_LIMITS ? { limits: JSON.parse(process.env.NESTMQ_BENCH_LIMITS) } : {}),
