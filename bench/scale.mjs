@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import { ROOT, availability, clusterAvailability, versions, startBroker, spawnNode, killAll, rssKB, benchFile, MOSQUITTO_SETTINGS } from './lib/brokers.mjs';
 import { machineBusyMs, processCpuMs, machineLoad } from './lib/cpu.mjs';
 import { RUN_MS as CORES_RUN_MS } from './scenarios/scale-cores.mjs';
@@ -35,7 +36,27 @@ const PLOTS = path.join(DOCS, 'plots');
 const MAX_X = Number(process.env.BENCH_SCALE_MAX || Infinity) || Infinity;
 const RSS_CAP_KB = Math.max(256, Number(process.env.BENCH_SCALE_RSS_CAP_MB || 6144)) * 1024;
 const MIN_AVAILABLE_KB = 4 * 2 ** 20; // stop a point when the machine has less than 4 GiB available
-const FD_LIMIT = openFileLimit();
+const FD_LIMIT = raiseOpenFileLimit(250_000);
+
+/**
+ * `ulimit -n` for this process and so for every broker and generator it starts: raised with
+ * prlimit(1) on our own pid where the host allows it (root with CAP_SYS_RESOURCE, or a hard limit
+ * already that high); returns the soft limit in force afterwards, which decides the points reached.
+ */
+function raiseOpenFileLimit(want) {
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${want}`], { stdio: 'ignore' });
+  } catch {
+    // refused (no CAP_SYS_RESOURCE above the hard limit): try the soft limit up to the hard one
+    const hard = fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\d+\s+(\d+)/m);
+    if (hard) {
+      try {
+        execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${hard[1]}:${hard[1]}`], { stdio: 'ignore' });
+      } catch {}
+    }
+  }
+  return openFileLimit();
+}
 
 /** The soft RLIMIT_NOFILE this process (and so every broker and generator it starts) runs with. */
 function openFileLimit() {
@@ -437,6 +458,13 @@ function machine() {
   return { nproc: os.cpus().length, cpu, mem: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`, kernel: `${os.type()} ${os.release()}` };
 }
 
+/** What the open-file limit allowed, for the docs. */
+function fdSentence(limit) {
+  const raised = `the script raises its own limit (prlimit on its pid, inherited by every broker and generator) to ${limit.toLocaleString('en')}`;
+  if (limit >= 100200) return raised + '.';
+  return `${raised} per process, the hard limit here: this container may not raise it (prlimit is refused: no CAP_SYS_RESOURCE), so no broker can hold 50,000 or 100,000 sockets here; the idle curve adds the largest point below the limit instead.`;
+}
+
 function writeDocs(r) {
   fs.mkdirSync(PLOTS, { recursive: true });
   // A run that ended "ok" without its main figure (e.g. no delivery at all, from a build of the
@@ -463,7 +491,7 @@ function writeDocs(r) {
   );
   out.push('');
   out.push(
-    `Every point runs on a fresh broker process (defaults, as in [benchmarks.md](benchmarks.md), except where a curve says) and a fresh load-generator process (\`bench/lib/worker.mjs\`, raw sockets, pre-encoded packets). A broker that fails a point is not tried at the larger ones. A broker whose RSS passes ${(RSS_CAP_KB / 2 ** 20).toFixed(0)} GiB, or a point running past its time limit, "did not reach" it. Open files: this container's hard limit is ${r.fdLimit.toLocaleString('en')} per process and may not be raised (\`prlimit\` is refused: no CAP_SYS_RESOURCE), so no broker can hold 50,000 or 100,000 sockets here; the idle curve adds the largest point below the limit instead. (Loopback ephemeral ports, ~28,000 per source address, would be the next limit: the generator would then spread its sockets over several 127.0.0.x source addresses; below ${r.fdLimit.toLocaleString('en')} sockets it does not need to.)`,
+    `Every point runs on a fresh broker process (defaults, as in [benchmarks.md](benchmarks.md), except where a curve says) and a fresh load-generator process (\`bench/lib/worker.mjs\`, raw sockets, pre-encoded packets). A broker that fails a point is not tried at the larger ones. A broker whose RSS passes ${(RSS_CAP_KB / 2 ** 20).toFixed(0)} GiB, or a point running past its time limit, "did not reach" it. Open files: ${fdSentence(r.fdLimit)} (Loopback ephemeral ports, ~28,000 per source address, would be the next limit: the generator would then spread its sockets over several 127.0.0.x source addresses; below ${r.fdLimit.toLocaleString('en')} sockets it does not need to.)`,
   );
   if (r.maxX) out.push('', `**Smoke run**: points up to ${r.maxX.toLocaleString('en')} only (BENCH_SCALE_MAX).`);
   for (const curve of CURVES) {
