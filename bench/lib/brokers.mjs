@@ -180,10 +180,25 @@ function benchDir() {
   return tmpDir;
 }
 
-async function mosquittoConfig(port, persistent, ws) {
+/**
+ * Started as root, Mosquitto drops to the `mosquitto` user and then cannot write its persistence
+ * file into our root-owned 0700 folder ("Error saving in-memory database ... Permission denied",
+ * at SIGTERM): hand the folder to that user.
+ */
+function giveToMosquittoUser(dir) {
+  if (process.getuid?.() !== 0) return;
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('mosquitto:'));
+  if (!line) return;
+  const [, , uid, gid] = line.split(':');
+  fs.chownSync(dir, Number(uid), Number(gid));
+}
+
+async function mosquittoConfig(port, persistent, ws, dataFile) {
   const file = path.join(benchDir(), `mosquitto-${port}.conf`);
+  const [dir, dbName] = dataFile ? [path.dirname(dataFile), path.basename(dataFile)] : [benchDir(), `mosquitto-${port}.db`];
+  if (persistent) giveToMosquittoUser(dir);
   const settings = persistent
-    ? [...MOSQUITTO_SETTINGS.filter((l) => !l.startsWith('persistence')), 'persistence true', `persistence_location ${benchDir()}/`, `persistence_file mosquitto-${port}.db`]
+    ? [...MOSQUITTO_SETTINGS.filter((l) => !l.startsWith('persistence')), 'persistence true', `persistence_location ${dir}/`, `persistence_file ${dbName}`]
     : MOSQUITTO_SETTINGS;
   let listeners = [`listener ${port} 127.0.0.1`];
   if (ws) {
@@ -195,32 +210,40 @@ async function mosquittoConfig(port, persistent, ws) {
   return file;
 }
 
+/** A file in this run's temporary folder (removed by killAll), e.g. a database kept across restarts. */
+export const benchFile = (name) => path.join(benchDir(), name);
+
 /**
- * Start `name` on a fresh free port. Resolves {name, port, pid, child, exited, stop(), log()}
+ * Start `name` on a fresh free port. Resolves {name, port, pid, child, exited, stop(), term(), log()}
  * once the broker accepts TCP connections. `ws`: the listener speaks MQTT over WebSocket
- * (path /mqtt, sub-protocol `mqtt`) instead of plain MQTT.
+ * (path /mqtt, sub-protocol `mqtt`) instead of plain MQTT. `dataFile` (with `persistent`): the
+ * SQLite / Mosquitto persistence file to use, so that a restart finds the same data; `env`: extra
+ * environment for the child (e.g. NESTMQ_BENCH_LIMITS); `tls` ({ cert, key } files, nestmq only): a
+ * TLS listener instead of plain TCP.
  */
-export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false, redisUrl = null, nodeId = null } = {}) {
+export async function startBroker(name, { readyTimeoutMs = 15000, persistent = false, ws = false, redisUrl = null, nodeId = null, dataFile = null, env = null, tls = null } = {}) {
   const port = await freePort();
+  const spawnOpts = { cwd: ROOT, ...(env ? { env: { ...process.env, ...env } } : {}) };
   let child;
   if (name === 'redis') {
     // No persistence at all: the cluster rows measure routing, not Redis' disk.
-    child = spawnTracked(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', benchDir(), '--logfile', ''], { cwd: ROOT });
+    child = spawnTracked(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', benchDir(), '--logfile', ''], spawnOpts);
   } else if (name === 'aedes-cluster') {
-    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'aedes-cluster.mjs'), String(port), redisUrl, nodeId], { cwd: ROOT });
+    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'aedes-cluster.mjs'), String(port), redisUrl, nodeId], spawnOpts);
   } else if (name === 'nestmq-cluster') {
-    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port), '--cluster', redisUrl, nodeId], { cwd: ROOT });
+    child = spawnTracked(process.execPath, [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port), '--cluster', redisUrl, nodeId], spawnOpts);
   } else if (name === 'mosquitto') {
-    child = spawnTracked(MOSQUITTO, ['-c', await mosquittoConfig(port, persistent, ws)], { cwd: ROOT });
+    child = spawnTracked(MOSQUITTO, ['-c', await mosquittoConfig(port, persistent, ws, dataFile)], spawnOpts);
   } else if (name === 'aedes') {
     const args = [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)];
     if (ws) args.push('--ws');
-    child = spawnTracked(process.execPath, args, { cwd: ROOT });
+    child = spawnTracked(process.execPath, args, spawnOpts);
   } else if (name === 'nestmq') {
     const args = [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)];
     if (ws) args.push('--ws');
-    if (persistent) args.push(path.join(benchDir(), `nestmq-${port}.db`));
-    child = spawnTracked(process.execPath, args, { cwd: ROOT });
+    if (tls) args.push('--tls', tls.cert, tls.key);
+    if (persistent) args.push(dataFile ?? path.join(benchDir(), `nestmq-${port}.db`));
+    child = spawnTracked(process.execPath, args, spawnOpts);
   } else {
     throw new Error(`unknown broker ${name}`);
   }
@@ -252,6 +275,14 @@ export async function startBroker(name, { readyTimeoutMs = 15000, persistent = f
       if (exitInfo) return;
       child.kill('SIGKILL');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    },
+    /** SIGTERM (a clean shutdown: Mosquitto writes its persistence file), SIGKILL after `ms`; resolves true if it exited by itself. */
+    async term(ms = 60000) {
+      if (exitInfo) return true;
+      child.kill('SIGTERM');
+      const clean = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+      if (!clean) await this.stop();
+      return clean;
     },
   };
   const deadline = Date.now() + readyTimeoutMs;
