@@ -5,7 +5,7 @@
  *
  *   Receiving node  every sending node has a stand-in publisher (RemotePublisher) that the engine
  *                   pauses like a client's socket when a subscriber it feeds is over
- *                   max-queued-messages (or its socket is behind). Paused: this node stops reading
+ *                   max-queued-messages (not when only its socket is behind). Paused: this node stops reading
  *                   its inbox (the stream keeps the rest) and tells that node "busy"; resumed (the
  *                   subscriber drained to half, or the budget ran out): reads on, tells it "clear".
  *   Sending node    a node that said busy has a stand-in subscriber (RemoteSubscriber): a client
@@ -36,14 +36,14 @@ export interface ClusterFlowStats {
 }
 
 /**
- * Another node as the engine's Backpressure sees a publisher: only `flow`, pause/resume/isPaused
- * of Pause.THROTTLE are used on a publisher (engine/backpressure.ts).
+ * Another node as the engine's Backpressure sees a publisher: only `flow`, `remoteNode` and
+ * pause/resume/isPaused of Pause.THROTTLE are used on a publisher (engine/backpressure.ts).
  */
 class RemotePublisher {
   flow: object | null = null;
   private paused = false;
   constructor(
-    readonly node: string,
+    readonly remoteNode: string,
     private readonly owner: ClusterFlow,
   ) {}
 
@@ -54,13 +54,13 @@ class RemotePublisher {
   pause(reason: Pause): void {
     if (reason !== Pause.THROTTLE || this.paused) return;
     this.paused = true;
-    this.owner.remotePaused(this.node);
+    this.owner.remotePaused(this.remoteNode);
   }
 
   resume(reason: Pause): void {
     if (reason !== Pause.THROTTLE || !this.paused) return;
     this.paused = false;
-    this.owner.remoteResumed(this.node);
+    this.owner.remoteResumed(this.remoteNode);
   }
 }
 
@@ -101,7 +101,7 @@ export class ClusterFlow {
   /** The stand-in publisher for messages from `node` (kept per node; the last one cached). */
   publisherFor(node: string): ClientLink {
     let p = this.lastPublisher;
-    if (p === null || p.node !== node) {
+    if (p === null || p.remoteNode !== node) {
       p = this.publishers.get(node) ?? null;
       if (p === null) {
         p = new RemotePublisher(node, this);
