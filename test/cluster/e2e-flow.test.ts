@@ -94,7 +94,6 @@ describe('cluster flow control (2 nodes, real redis-server)', () => {
       list.push(Number(i));
       received++;
     });
-    const started = Date.now();
     const acked = await Promise.all(publishers.map((p, k) => publishWindowed(p, `flow/${k}`, `p${k}`, 500, 20)));
     const ackedCount = acked.reduce((n, a) => n + a.length, 0);
     await waitFor(() => received >= ackedCount || closed > 0, 60000, 'every acknowledged message at the subscriber');
@@ -106,8 +105,9 @@ describe('cluster flow control (2 nodes, real redis-server)', () => {
       expect(list).toEqual([...list].sort((a, b) => a - b));
     }
     // Node 1's publishers were paused for node 0 (cluster-flow.ts), node 0 closed nobody.
-    const publishing = await statsAfter(redis, 'node-1', started);
-    const receiving = await statsAfter(redis, 'node-0', started);
+    const ended = Date.now(); // the snapshots must be taken after everything counted happened
+    const publishing = await statsAfter(redis, 'node-1', ended);
+    const receiving = await statsAfter(redis, 'node-0', ended);
     expect(publishing.clusterFlowPauses).toBeGreaterThan(0);
     expect(receiving.clusterFlowBusySent).toBeGreaterThan(0);
     expect(receiving.closedQueueOverflow).toBe(0);
@@ -132,7 +132,6 @@ describe('cluster flow control (2 nodes, real redis-server)', () => {
     healthy.on('message', (_t, payload) => {
       if (payload.toString() !== '__probe__') healthyGot.push(payload.toString());
     });
-    const started = Date.now();
     // The stuck subscriber's publisher goes on publishing while the healthy one's publishes one
     // message at a time; its longest wait for a PUBACK is how long the stuck one held it.
     let stop = false;
@@ -156,9 +155,10 @@ describe('cluster flow control (2 nodes, real redis-server)', () => {
     expect(longestWait).toBeLessThan(2500);
     expect(stuck.closed).toBe(true);
     expect(lastDisconnect(stuck)).toBe(0x97); // Quota exceeded: QueueOverflow, as on one node
-    const publishing = await statsAfter(redis, 'node-1', started);
+    const ended = Date.now(); // the snapshots must be taken after everything counted happened
+    const publishing = await statsAfter(redis, 'node-1', ended);
     expect(publishing.clusterFlowPauses).toBeGreaterThan(0);
-    const receiving = await statsAfter(redis, 'node-0', started);
+    const receiving = await statsAfter(redis, 'node-0', ended);
     expect(receiving.clusterFlowBusySent).toBeGreaterThan(0);
     expect(receiving.closedQueueOverflow).toBe(1);
   }, 90000);
