@@ -113,7 +113,7 @@ describe('cluster flow control (2 nodes, real redis-server)', () => {
     expect(receiving.closedQueueOverflow).toBe(0);
   }, 90000);
 
-  it('a stuck subscriber on node 0 holds another subscriber of node 0 back no longer than max-publisher-pause, then is closed as on one node (v5: 0x97)', async () => {
+  it('v5 [MQTT-3.3.4-9] a stuck subscriber on node 0 (never more than its Receive Maximum unacknowledged) holds another subscriber of node 0 back no longer than max-publisher-pause, then is closed as on one node (v5: 0x97)', async () => {
     cluster = await startCluster({ nodes: 2, config: { limits: { 'max-queued-messages': QUEUE, 'max-publisher-pause': 1 } } });
     const redis = cluster.redis.inspector();
     // Stuck: reads everything, acknowledges nothing (raw bytes), Receive Maximum 10.
@@ -151,9 +151,12 @@ describe('cluster flow control (2 nodes, real redis-server)', () => {
     await flood;
     await waitFor(() => healthyGot.length >= sent.length, 10000, 'every healthy message');
     expect(healthyGot).toEqual(sent);
-    // Held at most about one max-publisher-pause (1 s), plus the signal's way through Redis.
-    expect(longestWait).toBeLessThan(2500);
+    // Held about one max-publisher-pause (1 s) plus the signals' way through Redis, not for as
+    // long as the stuck one stays (for ever); slack for a loaded machine.
+    expect(longestWait).toBeLessThan(4000);
     expect(stuck.closed).toBe(true);
+    // v5 [MQTT-3.3.4-9] what crossed nodes still went to it 10 at a time: it acknowledged none.
+    expect(stuck.history.filter((p) => p.type === 3).length).toBe(10);
     expect(lastDisconnect(stuck)).toBe(0x97); // Quota exceeded: QueueOverflow, as on one node
     const ended = Date.now(); // the snapshots must be taken after everything counted happened
     const publishing = await statsAfter(redis, 'node-1', ended);
