@@ -397,6 +397,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** This node's figures for the cluster stats snapshot (admin /api/v1/stats `nodes`). */
   nodeStatsSnapshot(): Record<string, number> {
     const s = this.engine.stats;
+    const flow = this.cluster?.flow?.stats;
     return {
       connections: this.connectionCount,
       clientsConnected: this.clientCount,
@@ -410,6 +411,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
       bytesReceived: s.bytesReceived,
       bytesSent: s.bytesSent,
       uptimeSeconds: Math.floor(this.uptimeSeconds),
+      closedQueueOverflow: s.closedQueueOverflow,
+      // Cross-node flow control (cluster/cluster-flow.ts).
+      clusterFlowPauses: flow?.clusterFlowPauses ?? 0,
+      clusterFlowBusySent: flow?.clusterFlowBusySent ?? 0,
+      clusterFlowStale: flow?.clusterFlowStale ?? 0,
       at: Date.now(),
     };
   }

@@ -67,6 +67,38 @@ describe('RedisMessageBus', () => {
     expect(await redis.inspector().xlen(new ClusterKeys().inbox('b'))).toBe(1);
   });
 
+  test('flow control: pauseReading stops after the current frame, mid-entry; resumeReading goes on from the next one in order; flow signals reach onFlow', async () => {
+    const got: ClusterMessage[] = [];
+    const a = await bus('a', []);
+    const flows: [string, boolean][] = [];
+    a.onFlow((node, busy) => flows.push([node, busy]));
+    const b = new RedisMessageBus({ nodeId: 'b', connect: factory(), blockMs: 500 });
+    buses.push(b);
+    await b.start((m) => {
+      got.push({ ...m, payload: Buffer.from(m.payload) });
+      if (got.length === 10) b.pauseReading(); // as a subscriber over its queue would
+    });
+    for (let i = 0; i < 100; i++) a.send(message('t', String(i)), ['b'], 1); // one turn: one entry
+    await waitFor(() => got.length === 10, 5000, 'the first ten');
+    b.sendFlow('a', true);
+    await waitFor(() => flows.length === 1, 5000, 'the busy signal at a');
+    // Another turn queued behind: stored in the inbox, not delivered while paused (a reader that
+    // read on would have had it by the PING round trip after the XLEN).
+    for (let i = 100; i < 150; i++) a.send(message('t', String(i)), ['b'], 1);
+    await waitFor(async () => (await redis.inspector().xlen(new ClusterKeys().inbox('b'))) === 2, 5000, 'the second entry in the inbox');
+    await redis.inspector().ping();
+    expect(got).toHaveLength(10);
+    expect(b.stats.readPauses).toBe(1);
+    b.resumeReading();
+    b.sendFlow('a', false);
+    await waitFor(() => got.length === 150 && flows.length === 2, 5000, 'the rest, and the clear signal');
+    expect(got.map((m) => m.payload.toString())).toEqual(Array.from({ length: 150 }, (_, i) => String(i)));
+    expect(flows).toEqual([['b', true], ['b', false]]);
+    expect(b.stats.flowSignalsSent).toBe(2);
+    expect(a.stats.flowSignalsReceived).toBe(2);
+    expect(a.stats.malformedEntries).toBe(0);
+  });
+
   test('bytes per routed message in Redis (reported in docs/cluster.md)', async () => {
     const inspect = redis.inspector();
     const a = await bus('node-a', []);

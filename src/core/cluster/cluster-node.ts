@@ -8,6 +8,8 @@
  *   CommitGate (RemoteAckGate)    PUBACK/PUBREC of a QoS 1/2 message that left for another node
  *                                 wait until Redis accepted the bus batch carrying it.
  *   ClusterClientRegistry         client ids unique cluster-wide: a lease with a fencing token.
+ *   ClusterFlow (cluster-flow.ts) a slow subscriber here pauses this node's inbox reader and the
+ *                                 publishers on the sending nodes, through the engine's Backpressure.
  *   membership.onNodeDying        a dead node's persistent sessions adopted by the survivor that
  *                                 claimed it, their routes and its unread inbox with them
  *                                 (session-adoption.ts); then onNodeDied: its clients' Wills.
@@ -32,6 +34,7 @@ import { type RedisFactory, whenReady } from './redis-connection';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
 import { SessionAdoption, type AdoptionStats } from './session-adoption';
+import { ClusterFlow } from './cluster-flow';
 
 /** setTimeout's limit (~24.8 days): a longer Will Delay is published then (documented). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -117,6 +120,8 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   private readonly outgoing: ClusterMessage = { topic: '', payload: Buffer.alloc(0), qos: 0, retain: false, origin: '', publisherId: '', properties: null, groups: null, plain: true };
   private router: Router | null = null;
   private brokerEngine: Engine | null = null;
+  /** Cross-node flow control; made by bind() (it needs the engine's Backpressure). */
+  flow: ClusterFlow | null = null;
   /** Latest bus batch carrying a QoS 1/2 client message for another node; settledBatch: the latest settled. */
   private ackBatch = 0;
   private settledBatch = 0;
@@ -192,6 +197,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     engine.commitGate.setRemoteGate(this);
     const sessions = engine.sessions as { fencedHandler?: ((clientId: string, token: string) => void) | null };
     if ('fencedHandler' in sessions) sessions.fencedHandler = this.onSessionFenced;
+    this.flow = new ClusterFlow(this.engine.bus, engine.backpressure, engine.limits.maxPublisherPause);
   }
 
   /**
@@ -211,6 +217,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
 
   async start(): Promise<void> {
     this.engine.bus.onBatch(this.onBatch);
+    if (this.flow !== null) this.engine.bus.onFlow(this.flow.onFlow);
     this.engine.membership.onNodeDied(this.onNodeDied);
     const command = (this.command = this.connect('command'));
     await whenReady(command);
@@ -506,8 +513,12 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     out.groups = null;
     out.plain = true;
     const batch = match.pickCount === 0 ? this.sendPlain(out, match) : this.sendWithGroups(out, match);
+    if (publisher === null || batch === 0) return;
     // Only a client's QoS 1/2 PUBLISH has an acknowledgement to hold.
-    if (batch !== 0 && msg.qos > 0 && publisher !== null) this.ackBatch = batch;
+    if (msg.qos > 0) this.ackBatch = batch;
+    // A destination said busy (a subscriber there is over its queue): pause this publisher.
+    const flow = this.flow!;
+    if (flow.busyNodes > 0) flow.hold(publisher, match.nodes, n);
   }
 
   /** To every matching node but this one; the batch number, 0 when nothing left. */
@@ -592,7 +603,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
         return; // not ours (the codec wrote it): skipped, like a malformed bus entry
       }
     }
-    router.publishFromCluster(msg, m.plain !== false, m.groups ?? null);
+    router.publishFromCluster(msg, m.plain !== false, m.groups ?? null, this.flow!.publisherFor(m.origin));
   };
 
   // ---- Wills of this node's clients, for the survivors --------------------------------------

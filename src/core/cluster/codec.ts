@@ -78,8 +78,23 @@ export function encodeFrame(m: ClusterMessage): Buffer {
  * `batch` (no copy): the receiver copies them if it keeps them past the call.
  */
 export function decodeBatch(batch: Buffer, origin: string, each: (m: ClusterMessage) => void): number {
-  let at = 0;
   let count = 0;
+  decodeFrames(batch, origin, 0, (m) => {
+    each(m);
+    count++;
+    return true;
+  });
+  return count;
+}
+
+/**
+ * Calls `each` for the frames of `batch` from byte offset `from`, in order, until it returns false
+ * (after the frame it was given) or the batch ends. Returns the offset of the next frame (the
+ * batch's length when every frame was delivered): a reader that stops (cross-node flow control)
+ * resumes there. Payload and properties are views into `batch`.
+ */
+export function decodeFrames(batch: Buffer, origin: string, from: number, each: (m: ClusterMessage) => boolean): number {
+  let at = from;
   const end = batch.length;
   while (at < end) {
     if (end - at < 5) throw new ClusterCodecError('truncated frame header');
@@ -113,8 +128,8 @@ export function decodeBatch(batch: Buffer, origin: string, each: (m: ClusterMess
         groups.push(batch.toString('utf8', at, at + length)); at += length;
       }
     }
-    each({ topic, payload, qos: (flags & 3) as QoS, retain: (flags & FLAG_RETAIN) !== 0, origin, publisherId, properties, groups: groups ?? undefined, plain: (flags & FLAG_NO_PLAIN) !== 0 ? false : undefined });
-    count++;
+    const more = each({ topic, payload, qos: (flags & 3) as QoS, retain: (flags & FLAG_RETAIN) !== 0, origin, publisherId, properties, groups: groups ?? undefined, plain: (flags & FLAG_NO_PLAIN) !== 0 ? false : undefined });
+    if (!more) return at;
   }
-  return count;
+  return at;
 }

@@ -12,9 +12,15 @@
  * maxEntryBytes), so the Redis cost is per turn and per destination, not per message.
  * Order: frames from one sender to one node keep their order (one connection, one pipeline, frames
  * concatenated in send order).
+ *
+ * Cross-node flow control (cluster-flow.ts): the reader can be paused (pauseReading) between two
+ * frames, as a paused socket stops reading a publisher: it keeps the rest of the XREAD reply it
+ * holds (at most readCount entries) and reads the stream on once resumed; the entries not read yet
+ * stay in Redis. Flow signals ('busy' / 'clear' for the sending node) are entries of their own,
+ * `o` = sender, `f` = '1' or '0', written at once (a transition, never per message).
  */
 import type Redis from 'ioredis';
-import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
+import { ClusterCodecError, decodeFrames, encodeFrame } from './codec';
 import { ClusterKeys } from './keys';
 import { closeConnection, type RedisFactory, whenReady, settleWithin } from './redis-connection';
 import type { BatchHandler, ClusterMessage, MessageBus, MessageHandler } from './types';
@@ -60,7 +66,18 @@ export interface MessageBusStats {
   failedBatches: number;
   /** Batches failed because WAIT found fewer replicas than persistence.redis-wait-replicas in time. */
   waitShort: number;
+  /** Times the reader was paused by cross-node flow control (a local subscriber over its queue). */
+  readPauses: number;
+  /** Flow signals (busy / clear) written to other nodes' inboxes, and read from ours. */
+  flowSignalsSent: number;
+  flowSignalsReceived: number;
 }
+
+/** Called when a node tells this one to hold (busy) or go on (clear) with what it sends there. */
+export type FlowHandler = (node: string, busy: boolean) => void;
+
+/** One entry of an XREAD reply: id, flat fields. */
+type StreamEntry = [Buffer, Buffer[]];
 
 /** Per-destination frames of the open batch; kept across turns, emptied by flush(). */
 class Outbox {
@@ -76,6 +93,7 @@ export class RedisMessageBus implements MessageBus {
   readonly nodeId: string;
   readonly stats: MessageBusStats = {
     sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0, sentBytes: 0, failedBatches: 0, waitShort: 0,
+    readPauses: 0, flowSignalsSent: 0, flowSignalsReceived: 0,
   };
   private readonly keys: ClusterKeys;
   private readonly maxLen: number;
@@ -100,7 +118,7 @@ export class RedisMessageBus implements MessageBus {
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
   /** Adoption (session-adoption.ts): delivery of the inbox waits for this promise. */
-  private held: Promise<void> | null = null;
+  private adoptionHold: Promise<void> | null = null;
   private releaseHold: (() => void) | null = null;
   /** Adoption: frames for this node are kept in `diverted` instead of being sent. */
   private divertNode: string | null = null;
@@ -112,10 +130,23 @@ export class RedisMessageBus implements MessageBus {
   private lastSettle: Promise<void> = Promise.resolve();
   /** Called after the entries of one read were delivered, with the last id (the node records it). */
   private readHandler: ((lastId: string) => void) | null = null;
-  private readonly deliverBound = (m: ClusterMessage): void => {
+  /** Delivers one frame; false once the delivery paused the reader (it stops after this frame). */
+  private readonly deliverBound = (m: ClusterMessage): boolean => {
     this.stats.receivedMessages++;
     this.onMessage!(m);
+    return !this.readPaused;
   };
+  private flowHandler: FlowHandler | null = null;
+  /** Paused by flow control: no frame is delivered, no XREAD sent, until resumeReading(). */
+  private readPaused = false;
+  private wakeReader: (() => void) | null = null;
+  /**
+   * The XREAD reply being delivered: entries [heldIndex..) are left, and of entry heldIndex the
+   * frames from byte heldAt of its body. Null when all of it was delivered.
+   */
+  private held: StreamEntry[] | null = null;
+  private heldIndex = 0;
+  private heldAt = 0;
 
   constructor(options: RedisMessageBusOptions) {
     this.nodeId = options.nodeId;
@@ -149,6 +180,7 @@ export class RedisMessageBus implements MessageBus {
     }
     this.closed = true;
     this.release();
+    this.wakeReader?.();
     if (this.blocking !== null) closeConnection(this.blocking);
     await settleWithin(this.reading, CLOSE_WAIT_MS);
     if (this.command !== null) closeConnection(this.command);
@@ -156,6 +188,38 @@ export class RedisMessageBus implements MessageBus {
 
   onBatch(handler: BatchHandler | null): void {
     this.batchHandler = handler;
+  }
+
+  /** Registers the handler of flow signals from other nodes. */
+  onFlow(handler: FlowHandler | null): void {
+    this.flowHandler = handler;
+  }
+
+  /** Stops delivering after the current frame; the stream keeps what is not read. */
+  pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.stats.readPauses++;
+  }
+
+  resumeReading(): void {
+    if (!this.readPaused) return;
+    this.readPaused = false;
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
+  }
+
+  /**
+   * Tells `node` to hold (busy) or go on (clear) with the messages it sends here: one entry in its
+   * inbox, written at once. Not retried: a lost signal costs the sender at most its pause budget
+   * (cluster-flow.ts treats a busy older than max-publisher-pause as cleared).
+   */
+  sendFlow(node: string, busy: boolean): void {
+    const command = this.command;
+    if (command === null || command.status !== 'ready' || this.closed) return;
+    this.stats.flowSignalsSent++;
+    command.xadd(this.keys.inbox(node), 'MAXLEN', '~', this.maxLen, '*', 'o', this.nodeId, 'f', busy ? '1' : '0').catch(() => undefined);
   }
 
   send(message: ClusterMessage, nodes: readonly string[], count: number): number {
@@ -284,13 +348,13 @@ export class RedisMessageBus implements MessageBus {
 
   /** Stops delivering this node's inbox (entries read meanwhile wait in memory) until release(). */
   hold(): void {
-    if (this.held !== null) return;
-    this.held = new Promise((resolve) => (this.releaseHold = resolve));
+    if (this.adoptionHold !== null) return;
+    this.adoptionHold = new Promise((resolve) => (this.releaseHold = resolve));
   }
 
   release(): void {
     const release = this.releaseHold;
-    this.held = null;
+    this.adoptionHold = null;
     this.releaseHold = null;
     release?.();
   }
@@ -349,6 +413,15 @@ export class RedisMessageBus implements MessageBus {
     let resync = false;
     while (!this.closed) {
       try {
+        if (this.readPaused) {
+          await new Promise<void>((resolve) => (this.wakeReader = resolve));
+          continue;
+        }
+        if (this.held !== null) {
+          if (this.adoptionHold !== null) await this.adoptionHold;
+          this.deliverHeld();
+          continue;
+        }
         if (resync) {
           await whenReady(blocking);
           await this.resyncPosition();
@@ -358,16 +431,16 @@ export class RedisMessageBus implements MessageBus {
           | [Buffer, [Buffer, Buffer[]][]][]
           | null;
         if (reply === null) continue;
-        if (this.held !== null) await this.held; // adoption: this node's inbox waits for the dead one's tail
+        if (this.adoptionHold !== null) await this.adoptionHold; // adoption: this node's inbox waits for the dead one's tail
         const entries = reply[0][1];
-        for (const [id, fields] of entries) {
-          this.lastId = id.toString();
-          this.deliverEntry(fields);
-        }
-        if (entries.length > 0) this.readHandler?.(this.lastId);
+        this.held = entries;
+        this.heldIndex = 0;
+        this.heldAt = 0;
+        this.deliverHeld();
         if (entries.length === this.readCount) await this.resyncPosition(); // behind: was anything trimmed?
       } catch {
         if (this.closed) break;
+        this.held = null; // the rest of the reply is read again from lastId (after the failed entry)
         resync = true;
         try {
           if (blocking.status === 'ready') await delay(50); // a command error, not a disconnect
@@ -379,24 +452,53 @@ export class RedisMessageBus implements MessageBus {
     }
   }
 
-  private deliverEntry(fields: Buffer[]): void {
+  /** Delivers the held reply until it is done or the reader is paused (then it resumes there). */
+  private deliverHeld(): void {
+    const entries = this.held!;
+    const from = this.heldIndex;
+    while (this.heldIndex < entries.length) {
+      const [id, fields] = entries[this.heldIndex];
+      this.lastId = id.toString();
+      if (!this.deliverEntry(fields)) break;
+      this.heldIndex++;
+      this.heldAt = 0;
+      if (this.readPaused) break;
+    }
+    // The read position a node records for an adopter: the last entry delivered whole (a paused
+    // entry's rest is not delivered yet, so it is not past the position).
+    if (this.heldIndex > from) this.readHandler?.(entries[this.heldIndex - 1][0].toString());
+    if (this.heldIndex >= entries.length) this.held = null;
+  }
+
+  /** Delivers the entry's frames from heldAt; false when the reader paused before its end. */
+  private deliverEntry(fields: Buffer[]): boolean {
     let origin = '';
     let body: Buffer | null = null;
+    let flow: string | null = null;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i].toString();
       if (name === 'o') origin = fields[i + 1].toString();
       else if (name === 'm') body = fields[i + 1];
+      else if (name === 'f') flow = fields[i + 1].toString();
     }
     if (body === null) {
-      this.stats.malformedEntries++;
-      return;
+      if (flow !== null) {
+        this.stats.flowSignalsReceived++;
+        this.flowHandler?.(origin, flow === '1');
+      } else this.stats.malformedEntries++;
+      return true;
     }
     try {
-      decodeBatch(body, origin, this.deliverBound);
+      const at = decodeFrames(body, origin, this.heldAt, this.deliverBound);
+      if (at < body.length) {
+        this.heldAt = at;
+        return false;
+      }
     } catch (err) {
       if (!(err instanceof ClusterCodecError)) throw err;
       this.stats.malformedEntries++; // frames before the bad one were delivered; the rest skipped
     }
+    return true;
   }
 }
 

@@ -117,6 +117,11 @@ export interface ClientLink {
    */
   flow: object | null;
   retainedJobs: object | null;
+  /**
+   * Set on a cluster's stand-in for another node's publishers (cluster/cluster-flow.ts): paused
+   * only for a subscriber's full queue, never for its socket behind. Absent on a connection.
+   */
+  readonly remoteNode?: string;
 
   readonly isOpen: boolean;
   /** Bytes queued for this client and not yet taken by the kernel. */

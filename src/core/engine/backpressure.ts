@@ -113,6 +113,9 @@ export class Backpressure {
    */
   throttle(publisher: ClientLink, subscriber: ClientLink, writeBound = false): boolean {
     if (publisher === subscriber) return false;
+    // Another node's stand-in: pausing it stops this node's whole inbox, worth it for a full
+    // QoS 1/2 queue (no acknowledged message dropped), not for a socket briefly behind.
+    if (writeBound && publisher.remoteNode !== undefined) return false;
     if (publisher.isPaused(Pause.THROTTLE)) return true;
     const sub = flowOf(subscriber);
     if (sub.heldTooLong) return false;

@@ -116,10 +116,11 @@ export class Router {
   /**
    * A message another node routed here (docs/cluster.md): its retained state and its other nodes
    * were that node's business; delivered to this node's plain subscriptions when `plain`, and to
-   * the share groups listed in `groups` (the sender picked this node for them).
+   * the share groups listed in `groups` (the sender picked this node for them). `publisher`: the
+   * stand-in of the sending node (cluster/cluster-flow.ts), throttled as a client would be.
    */
-  publishFromCluster(msg: Message, plain: boolean, groups: readonly string[] | null): void {
-    this.deliverLocal(msg, null, true, groups, groups === null ? 0 : groups.length, !plain);
+  publishFromCluster(msg: Message, plain: boolean, groups: readonly string[] | null, publisher: ClientLink | null = null): void {
+    this.deliverLocal(msg, publisher, true, groups, groups === null ? 0 : groups.length, !plain);
   }
 
   /**

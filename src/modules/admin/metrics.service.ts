@@ -218,6 +218,9 @@ export class MetricsService {
       gauge('nestmq_cluster_leases', 'Client id leases held by this node', () => engine.leases.size);
       plain('nestmq_cluster_leases_lost_total', 'Leases lost (taken over by another node, or not renewed in time)', () => engine.leases.stats.lost);
       plain('nestmq_cluster_kicks_sent_total', 'Kicks sent to other nodes (takeovers, admin disconnects)', () => engine.leases.stats.kicksSent);
+      plain('nestmq_cluster_flow_pauses_total', 'Publishers here paused because a destination node said busy (a subscriber there over its queue)', () => cluster.flow?.stats.clusterFlowPauses ?? 0);
+      plain('nestmq_cluster_flow_busy_sent_total', 'Busy signals sent: a subscriber here held another node\'s messages back', () => cluster.flow?.stats.clusterFlowBusySent ?? 0);
+      plain('nestmq_cluster_bus_read_pauses_total', 'Times this node paused reading its inbox (cross-node flow control)', () => engine.bus.stats.readPauses);
       plain('nestmq_cluster_orphan_wills_published_total', 'Wills of dead or drained nodes\' clients published here', () => cluster.stats.orphanWillsPublished);
       plain('nestmq_cluster_orphan_wills_skipped_total', 'Of those, not published: the client had taken its id again elsewhere', () => cluster.stats.orphanWillsSkipped);
       plain('nestmq_cluster_leftover_wills_handed_over_total', 'Starts that found Will records of an earlier run of this node id and handed them to the survivors', () => cluster.stats.leftoverWillsHandedOver);
