@@ -20,7 +20,8 @@ export const IDLE_GAP_MS = 0.2;
  *
  * When a batch leaves adapts to the load, judged by how long the loop sat idle before the turn.
  * A turn that starts after the loop waited at least IDLE_GAP_MS for I/O (a lone message at a low
- * rate) flushes its first batch at the end of the I/O callback that made it (process.nextTick):
+ * rate) flushes its first batch at the end of the I/O callback that made it (process.nextTick),
+ * unless that batch waits for stored state (a durable store's or a cluster bus's pending batch):
  * it does not wait for the rest of the poll phase and the check phase. Everything else (later
  * batches of that turn, and every batch of a turn that follows the previous one back to back,
  * which is what load looks like) leaves together on setImmediate: one write per connection per
@@ -79,6 +80,11 @@ export class CommitGate {
   /** End of the I/O callback that started a quiet turn: its batch leaves now. */
   private readonly flushAtCallbackEnd = (): void => {
     if (!this.flushScheduled) return;
+    // Output whose state is still being stored (a durable store's batch, a cluster bus batch)
+    // waits for the end of the turn as before: the store sends its batch first (setImmediate,
+    // scheduled before ours), and a batch that failed at once is reported to this turn's flush
+    // (tryCommit), not to a later, innocent one.
+    if ((this.durable && this.commitPending()) || (this.remote !== null && this.remote.pendingBatch() !== 0)) return;
     this.stats.flushesAtCallbackEnd++;
     this.flushAll();
   };
