@@ -2,43 +2,19 @@ import { CloseReason } from '../protocol/reason-codes';
 import type { ClientLink } from '../connection/link';
 import type { RetainedStore, SessionStore } from '../stores/store';
 import type { BrokerEmitter, RemoteAckGate } from './ports';
-import type { BrokerStats } from './stats';
 
 /**
- * A turn whose first output comes at least this long (ms) after the previous turn with output
- * ended counts as quiet: its first batch is flushed at the end of the I/O callback. Under load
- * turns follow each other within microseconds; at 2,000 msgs/s they are 0.5 ms apart.
- */
-export const IDLE_GAP_MS = 0.2;
-
-/**
- * Output batching and the group commit gate. A connection's first send() of a batch registers it
- * here; the batch is flushed, one write per connection, after the durable stores committed its
- * changes in one transaction: no acknowledgement leaves before the state that justifies it is
- * stored [MQTT-4.8.0-2]. QoS 0/1 deliveries, which depend on no uncommitted state, may leave
- * before a commit that runs on the store's schedule.
- *
- * When a batch leaves adapts to the load, judged by how long the loop sat idle before the turn.
- * A turn that starts after the loop waited at least IDLE_GAP_MS for I/O (a lone message at a low
- * rate) flushes its first batch at the end of the I/O callback that made it (process.nextTick),
- * unless that batch waits for stored state (a durable store's or a cluster bus's pending batch):
- * it does not wait for the rest of the poll phase and the check phase. Everything else (later
- * batches of that turn, and every batch of a turn that follows the previous one back to back,
- * which is what load looks like) leaves together on setImmediate: one write per connection per
- * turn, whatever the number of publishers. So under load the write pattern is the plain
- * per-turn batching, and the early flush costs at most one extra write per connection in a turn
- * that came after an idle loop (docs/performance.md "Latency and output batching").
+ * Output batching and the group commit gate. A connection's first send() of an event-loop turn
+ * registers it here; on setImmediate every registered connection is flushed, one write each,
+ * after the durable stores committed the turn's changes in one transaction: no acknowledgement
+ * leaves before the state that justifies it is stored [MQTT-4.8.0-2]. QoS 0/1 deliveries, which
+ * depend on no uncommitted state, may leave before a commit that runs on the store's schedule.
  */
 export class CommitGate {
   /** True with a durable store: acknowledgements wait for the group commit. */
   readonly durable: boolean;
   private dirty: ClientLink[] = [];
-  /** A flush of `dirty` is due (at the end of the callback or of the turn). */
   private flushScheduled = false;
-  /** endTurn is scheduled on setImmediate for the current turn. */
-  private turnScheduled = false;
-  /** When the last turn with output ended (performance.now()); -Infinity: none yet. */
-  private lastTurnEnd = -Infinity;
   /** Connections with output held until the running group commit completes. */
   private awaitingCommit: ClientLink[] = [];
   /** Cluster: output held for a bus batch; null on a single node (one null check per turn). */
@@ -58,46 +34,20 @@ export class CommitGate {
     private readonly sessions: SessionStore,
     private readonly retained: RetainedStore,
     private readonly events: BrokerEmitter,
-    private readonly stats: BrokerStats,
   ) {
     this.durable = sessions.durable || retained.durable;
     sessions.onCommit?.(this.onStoresCommitted);
     if (retained !== (sessions as unknown)) retained.onCommit?.(this.onStoresCommitted);
   }
 
-  /** Called by a connection on the first write of a batch (see the class comment for when it leaves). */
+  /** Called by a connection on the first write of a turn: flushed together on setImmediate. */
   scheduleFlush(conn: ClientLink): void {
     this.dirty.push(conn);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    if (this.turnScheduled) return; // a later batch of this turn: endTurn flushes it
-    this.turnScheduled = true;
-    setImmediate(this.endTurn);
-    // One clock read per turn with output, not per message.
-    if (performance.now() - this.lastTurnEnd >= IDLE_GAP_MS) process.nextTick(this.flushAtCallbackEnd);
-  }
-
-  /** End of the I/O callback that started a quiet turn: its batch leaves now. */
-  private readonly flushAtCallbackEnd = (): void => {
-    if (!this.flushScheduled) return;
-    // Output whose state is still being stored (a durable store's batch, a cluster bus batch)
-    // waits for the end of the turn as before: the store sends its batch first (setImmediate,
-    // scheduled before ours), and a batch that failed at once is reported to this turn's flush
-    // (tryCommit), not to a later, innocent one.
-    if ((this.durable && this.commitPending()) || (this.remote !== null && this.remote.pendingBatch() !== 0)) return;
-    this.stats.flushesAtCallbackEnd++;
-    this.flushAll();
-  };
-
-  /** End of the turn (check phase): what is left leaves, one write per connection. */
-  private readonly endTurn = (): void => {
-    this.turnScheduled = false;
-    if (this.flushScheduled) {
-      this.stats.flushesAtTurnEnd++;
-      this.flushAll();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushAll);
     }
-    this.lastTurnEnd = performance.now();
-  };
+  }
 
   /** Cluster: acknowledgements also wait for the bus batch carrying their messages to other nodes. */
   setRemoteGate(remote: RemoteAckGate): void {
@@ -105,7 +55,7 @@ export class CommitGate {
     remote.onSettled(this.onRemoteSettled);
   }
 
-  private flushAll(): void {
+  private readonly flushAll = (): void => {
     this.flushScheduled = false;
     const list = this.dirty;
     this.dirty = [];
@@ -128,7 +78,7 @@ export class CommitGate {
       }
     }
     this.release(list);
-  }
+  };
 
   /** Batches up to `batch` settled: their held output leaves (through the store's gate), or on failure never does. */
   private readonly onRemoteSettled = (batch: number, ok: boolean): void => {

@@ -67,7 +67,7 @@ export class Engine implements ConnectionHost<ClientLink> {
     this.subscriptions = options.subscriptions ?? new SubscriptionTrie<Session>();
     this.clients = options.clients ?? new LocalClientRegistry();
     this.authGate = new AuthGate<ClientLink>(limits);
-    this.commitGate = new CommitGate(sessions, retained, events, this.stats);
+    this.commitGate = new CommitGate(sessions, retained, events);
     this.durable = this.commitGate.durable;
     this.backpressure = new Backpressure(limits, this.stats);
     this.delivery = new Delivery(limits, this.stats, sessions, retained, this.backpressure, hooks.deliveryCheck);

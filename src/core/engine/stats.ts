@@ -81,10 +81,6 @@ export class BrokerStats {
   droppedPayloadFormat = 0;
   /** Retained messages removed because their Message Expiry Interval passed. */
   retainedExpired = 0;
-  /** Output batches flushed at the end of the I/O callback that made them (a turn after an idle loop). */
-  flushesAtCallbackEnd = 0;
-  /** Output batches flushed at the end of an event-loop turn (setImmediate: batching under load). */
-  flushesAtTurnEnd = 0;
   /**
    * Reason Codes sent, by packet, indexed by the MQTT 5 Reason Code: a 3.1.1 CONNACK counts
    * under the code its return code was folded from (e.g. a 0x03 for max-sessions under 0x97).

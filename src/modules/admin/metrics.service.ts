@@ -127,10 +127,6 @@ export class MetricsService {
     );
     counter('nestmq_shared_redispatched_total', 'Messages of a share-group member that went away, handed to another member', (s) => s.sharedRedispatched);
     counter('nestmq_retained_expired_total', 'Retained messages removed at their MQTT 5 Message Expiry Interval', (s) => s.retainedExpired);
-    labelled('nestmq_output_flushes_total', 'Output batches flushed, by when: end of the I/O callback (turn after an idle loop) or end of the turn (batched)', 'at', (s) => ({
-      callback_end: s.flushesAtCallbackEnd,
-      turn_end: s.flushesAtTurnEnd,
-    }));
     counter('nestmq_protocol_errors_total', 'Connections closed for a protocol violation', (s) => s.protocolErrors);
     labelled('nestmq_messages_dropped_total', 'Messages not delivered, by reason', 'reason', (s) => ({
       slow_consumer: s.droppedSlowConsumer,
