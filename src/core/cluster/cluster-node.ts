@@ -31,6 +31,7 @@ import { Message } from '../sessions/message';
 import type { Router } from '../engine/router';
 import { RedisClusterEngine } from './redis-engine';
 import { type RedisFactory, whenReady } from './redis-connection';
+import { messageFromCluster } from './cluster-message';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
 import { SessionAdoption, type AdoptionStats } from './session-adoption';
@@ -593,16 +594,8 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const router = this.router;
     if (router === null) return;
     this.stats.received++;
-    // The payload is a view into the bus entry: Message.compact() copies it if it is kept.
-    const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.publisherId);
-    if (m.properties !== null) {
-      try {
-        const props = readProperties({ buf: m.properties, p: 0, e: m.properties.length }, PacketType.PUBLISH);
-        if (props !== undefined) msg.setV5Properties(props);
-      } catch {
-        return; // not ours (the codec wrote it): skipped, like a malformed bus entry
-      }
-    }
+    const msg = messageFromCluster(m);
+    if (msg === null) return;
     router.publishFromCluster(msg, m.plain !== false, m.groups ?? null, this.flow!.publisherFor(m.origin));
   };
 

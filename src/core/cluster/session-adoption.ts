@@ -36,11 +36,11 @@
  * the inbox's MAXLEN); S's inbox waits about HANDOVER_GRACE_MS plus the tail read.
  */
 import type Redis from 'ioredis';
-import { PacketType, type QoS } from '../protocol/packets';
-import { readProperties } from '../protocol/properties';
+import type { QoS } from '../protocol/packets';
 import { Message } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import { MatchResult, SubscriptionTrie } from '../topics/subscription-trie';
+import { messageFromCluster } from './cluster-message';
 import { ClusterCodecError, decodeBatch } from './codec';
 import type { ClusterKeys } from './keys';
 import type { RedisMessageBus } from './redis-message-bus';
@@ -348,15 +348,8 @@ export class SessionAdoption {
 
 /** A bus message as a Message of this node (as ClusterNode.onMessage builds it); null when its properties do not decode. */
 function pendingFrom(m: ClusterMessage): Pending | null {
-  const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.publisherId);
-  if (m.properties !== null) {
-    try {
-      const props = readProperties({ buf: m.properties, p: 0, e: m.properties.length }, PacketType.PUBLISH);
-      if (props !== undefined) msg.setV5Properties(props);
-    } catch {
-      return null;
-    }
-  }
+  const msg = messageFromCluster(m);
+  if (msg === null) return null;
   return { msg, plain: m.plain !== false, groups: m.groups === undefined || m.groups === null ? null : [...m.groups] };
 }
 
