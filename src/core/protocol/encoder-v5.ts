@@ -283,13 +283,27 @@ export class EncodedPublishV5 {
    * fan-in, so none of build()'s argument checks and extras, like 3.1.1's EncodedPublish.build.
    */
   private buildQos0(retain: boolean): Buffer {
+    return this.buildPlain(retain ? 0x31 : 0x30, false);
+  }
+
+  /**
+   * The plain packet (no alias, no identifiers), straight-line: the shared QoS 0 bytes, or with
+   * `withId` the QoS>0 template that withId() copies, its zero packet id at `idOffset`.
+   */
+  private buildPlain(firstByte: number, withId: boolean): Buffer {
     const props = this.sharedProperties;
     const payload = this.payload;
-    const remaining = 2 + this.topicLength + variableByteIntegerSize(props.length) + props.length + payload.length;
+    const idBytes = withId ? 2 : 0;
+    const remaining = 2 + this.topicLength + idBytes + variableByteIntegerSize(props.length) + props.length + payload.length;
     const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
-    buf[0] = retain ? 0x31 : 0x30;
+    buf[0] = firstByte;
     let p = writeVariableByteInteger(buf, 1, remaining);
     p = writeString(buf, p, this.topic, this.topicLength);
+    if (withId) {
+      this.idOffset = p;
+      buf[p++] = 0;
+      buf[p++] = 0;
+    }
     if (props.length === 0) {
       buf[p++] = 0; // Property Length 0
     } else {
@@ -316,29 +330,11 @@ export class EncodedPublishV5 {
 
   /**
    * The QoS>0 template withId() copies (flags and id patched per receiver): straight-line like
-   * buildQos0, since every QoS 1/2 message to a v5 receiver builds one (issue 11: the general
-   * build() with its argument checks and two remaining() walks cost the v5 QoS 1 path).
+   * the QoS 0 bytes, since every QoS 1/2 message to a v5 receiver builds one (issue 11: the
+   * general build() with its argument checks and two remaining() walks cost the v5 QoS 1 path).
    */
   private buildTemplate(): Buffer {
-    const props = this.sharedProperties;
-    const payload = this.payload;
-    const remaining = 2 + this.topicLength + 2 + variableByteIntegerSize(props.length) + props.length + payload.length;
-    const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
-    buf[0] = 0x32;
-    let p = writeVariableByteInteger(buf, 1, remaining);
-    p = writeString(buf, p, this.topic, this.topicLength);
-    this.idOffset = p;
-    buf[p++] = 0;
-    buf[p++] = 0;
-    if (props.length === 0) {
-      buf[p++] = 0; // Property Length 0
-    } else {
-      p = writeVariableByteInteger(buf, p, props.length);
-      props.copy(buf, p);
-      p += props.length;
-    }
-    payload.copy(buf, p);
-    return (this.template = buf);
+    return (this.template = this.buildPlain(0x32, true));
   }
 
   /**
