@@ -180,6 +180,12 @@ export class RedisStore implements SessionJournal {
   private pendingIndex = new Map<string, string>();
   /** topic -> encoded value, '' for delete. */
   private pendingRetained = new Map<string, Buffer | string>();
+  /**
+   * Topics of retained writes sent and not answered yet, with how many batches carry each. A
+   * notice's read-back (HMGET) sent before such a batch is answered before it, on the same
+   * connection, and so holds the value this node's own write replaces: it must not be applied.
+   */
+  private retainedInFlight = new Map<string, number>();
   /** Sessions (by id) and retained topics whose Redis copy is not known: rewritten whole when Redis answers. */
   private readonly dirtySessions = new Set<string>();
   private readonly dirtyTopics = new Set<string>();
@@ -370,8 +376,9 @@ export class RedisStore implements SessionJournal {
     this.command.hmgetBuffer(this.keys.retained, ...topics).then(
       (values) => {
         for (let i = 0; i < topics.length; i++) {
-          // A local change not yet written wins over what the hash holds now (it is later).
-          if (this.pendingRetained.has(topics[i])) continue;
+          // A local change not yet written, or written and not answered, wins over what the hash
+          // held when it was read (it is later).
+          if (this.pendingRetained.has(topics[i]) || this.retainedInFlight.has(topics[i])) continue;
           const v = values[i];
           if (v === null) this.retained.unloaded(topics[i]);
           else this.retained.loaded(decodeRetained(topics[i], v));
@@ -478,6 +485,7 @@ export class RedisStore implements SessionJournal {
     const index = this.pendingIndex;
     this.pendingClients = new Map();
     this.pendingRetained = new Map();
+    for (const topic of retained.keys()) this.retainedInFlight.set(topic, (this.retainedInFlight.get(topic) ?? 0) + 1);
     if (index.size > 0) this.pendingIndex = new Map();
     this.dirtyTouched = false;
     this.lastEncoded = null;
@@ -487,6 +495,7 @@ export class RedisStore implements SessionJournal {
       // whole when it is back, and nothing waits on a command that cannot be sent).
       this.inFlight = true;
       this.indexFailed(index);
+      this.retainedAnswered(retained);
       void Promise.resolve().then(() => this.batchDone(ticket, new Error(`redis: ${redis.status}`), clients, retained, 0, [], []));
       return;
     }
@@ -539,6 +548,7 @@ export class RedisStore implements SessionJournal {
     this.inFlight = true;
     pipeline.exec().then(
       (replies) => {
+        this.retainedAnswered(retained);
         let error: Error | undefined;
         if (replies === null) error = new Error('redis: no reply');
         else {
@@ -561,11 +571,21 @@ export class RedisStore implements SessionJournal {
         this.batchDone(ticket, error, clients, retained, bytes, dirtySessions, dirtyTopics);
       },
       (err: Error) => {
+        this.retainedAnswered(retained);
         this.indexFailed(index);
         this.batchDone(ticket, err, clients, retained, bytes, dirtySessions, dirtyTopics);
       },
     );
   };
+
+  /** A batch carrying these retained writes was answered (or failed): they are no longer in flight. */
+  private retainedAnswered(retained: Map<string, Buffer | string>): void {
+    for (const topic of retained.keys()) {
+      const n = this.retainedInFlight.get(topic) ?? 0;
+      if (n <= 1) this.retainedInFlight.delete(topic);
+      else this.retainedInFlight.set(topic, n - 1);
+    }
+  }
 
   /** Index changes of a batch that did not reach Redis: again with the next batch, unless superseded. */
   private indexFailed(index: Map<string, string>): void {
