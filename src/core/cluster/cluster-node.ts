@@ -32,10 +32,24 @@ import type { Router } from '../engine/router';
 import { RedisClusterEngine } from './redis-engine';
 import { type RedisFactory, whenReady } from './redis-connection';
 import { messageFromCluster } from './cluster-message';
+import { streamInfoField } from './redis-message-bus';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
 import { SessionAdoption, type AdoptionStats } from './session-adoption';
 import { ClusterFlow } from './cluster-flow';
+
+/**
+ * KEYS: dying, the reap claim of this node id, members, its heartbeat key. ARGV: id, ttl ms, info.
+ * -1: a survivor is cleaning up an earlier run of this id (wait); otherwise this id leaves the
+ * dying SET (nobody claimed it: this start adopts it), and 1 with its heartbeat renewed when the
+ * earlier run is still a member (crashed within the TTL), else 0.
+ */
+const CLAIM_EARLIER_RUN = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[2])
+return 1`;
 
 /** setTimeout's limit (~24.8 days): a longer Will Delay is published then (documented). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -107,12 +121,16 @@ export interface ClusterNodeStats {
   inboxPositions: number;
   /** Detached sessions dropped from memory here because their writes were fenced (the client went on elsewhere). */
   staleSessionsDropped: number;
+  /** Drains that left persistent sessions (or Wills) to adoption: the node put itself in the dying SET. */
+  drainHandOvers: number;
+  /** Starts that took back an earlier run of this node id (its sessions, inbox tail and routes). */
+  earlierRunsAdopted: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -135,6 +153,9 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   /** Last inbox id read and not yet recorded; a recording in progress. */
   private positionPending: string | null = null;
   private positionWriting = false;
+  private positionWrite: Promise<void> = Promise.resolve();
+  /** Last inbox entry delivered whole (or where the bus started): the position a drain records. */
+  private readUpTo: string | null = null;
   private closed = false;
   /** Directory changes of this turn: client id -> record JSON, or null for gone; flushed once per turn. */
   private readonly directoryChanges = new Map<string, string | null>();
@@ -222,18 +243,79 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     this.engine.membership.onNodeDied(this.onNodeDied);
     const command = (this.command = this.connect('command'));
     await whenReady(command);
-    // The directory, session index and inbox position of an earlier run of this node id start
-    // afresh (none of those clients is connected here now); its Will records go to the survivors.
-    await command.del(this.keys.clients(this.nodeId), this.keys.sessionIndex(this.nodeId), this.keys.inboxPosition(this.nodeId));
-    await this.handOverLeftoverWills(command);
+    // The directory of an earlier run of this node id starts afresh (none of its clients is here).
+    await command.del(this.keys.clients(this.nodeId));
     this.adoption = this.createAdoption(command);
-    if (this.adoption !== null) this.engine.membership.onNodeDying(this.onNodeDying);
-    this.engine.bus.onRead(this.onInboxRead);
-    await this.engine.start(this.onMessage);
+    // An earlier run of this node id (crashed, or drained and not adopted yet): no survivor may
+    // clean it up while this start takes its sessions back (its heartbeat kept meanwhile).
+    const keepAlive = await this.claimEarlierRun(command);
+    try {
+      const adopted = await this.adoptEarlierRun(command);
+      await this.handOverLeftoverWills(command, adopted);
+      if (this.adoption !== null) this.engine.membership.onNodeDying(this.onNodeDying);
+      this.engine.bus.onRead(this.onInboxRead);
+      await this.engine.start(this.onMessage);
+    } finally {
+      if (keepAlive !== null) clearInterval(keepAlive);
+    }
     this.engine.membership.onRejoined(this.onRejoined);
     this.statsTimer = setInterval(this.snapshot, CLUSTER_STATS_INTERVAL_MS);
     this.statsTimer.unref();
     this.snapshot();
+  }
+
+  /**
+   * Before anything of an earlier run of this node id is touched: if a survivor is cleaning it up
+   * (its reap claim exists: it was declared dead, or it drained into the dying SET and was
+   * claimed), wait until that is done (its adopter deletes the index and inbox: nothing left
+   * here); otherwise take this id out of the dying SET (a drained run nobody claimed: this start
+   * adopts it instead) and, if the earlier run is still a member (crashed within the node TTL),
+   * renew its heartbeat and keep it alive until the membership starts, so that no survivor
+   * declares it dead while its sessions come back here. Returns that keep-alive timer.
+   */
+  private async claimEarlierRun(command: Redis): Promise<NodeJS.Timeout | null> {
+    const k = this.keys;
+    const ttl = this.config.nodeTtlMs;
+    const nodeKey = k.node(this.nodeId);
+    for (let waited = 0; ; waited += 100) {
+      const member = (await command.eval(CLAIM_EARLIER_RUN, 4, k.dying, k.reap(this.nodeId), k.members, nodeKey, this.nodeId, ttl, String(Date.now()))) as number;
+      if (member >= 0) {
+        if (member === 0) return null;
+        const timer = setInterval(() => void command.set(nodeKey, String(Date.now()), 'PX', ttl, 'XX').catch(() => undefined), Math.max(50, Math.floor(ttl / 3)));
+        timer.unref();
+        return timer;
+      }
+      if (waited > 0 && waited % 5000 === 0) this.events.emit('warning', new Error(`cluster: waiting for another node to finish the cleanup of an earlier run of ${this.nodeId}`));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /**
+   * A restart under the same node id (a Kubernetes container restarted in place keeps its pod
+   * name; or a drain followed by a start before a survivor adopted): the earlier run's persistent
+   * sessions are adopted by this node itself (SessionAdoption.adoptOwn), its inbox entries after
+   * its recorded position up to the stream's end now are queued into them, and this run's bus
+   * reads on after that entry: every entry is either in the tail or read by the bus. Their routes
+   * never go away (the earlier run's route set is this node's; the resync at start keeps the
+   * filters the adopted sessions hold). Then the store's batch is flushed and the position
+   * recorded. Without adoption (no Redis session store) the index and position are dropped and
+   * the bus starts at the end, as before. Returns client id -> the new lease token.
+   */
+  private async adoptEarlierRun(command: Redis): Promise<Map<string, string>> {
+    const k = this.keys;
+    const info = await command.call('XINFO', 'STREAM', k.inbox(this.nodeId)).catch(() => null);
+    const upTo = streamInfoField(info, 'last-generated-id') ?? '0-0';
+    this.engine.bus.startAfter = upTo;
+    this.readUpTo = upTo;
+    if (this.adoption === null) {
+      await command.del(k.sessionIndex(this.nodeId), k.inboxPosition(this.nodeId));
+      return new Map();
+    }
+    const adopted = await this.adoption.adoptOwn(upTo);
+    if (adopted.size > 0) this.stats.earlierRunsAdopted++;
+    await this.brokerEngine?.sessions.flush();
+    await command.set(k.inboxPosition(this.nodeId), upTo);
+    return adopted;
   }
 
   /**
@@ -243,11 +325,30 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
    * survivors as a dead node's, under a one-off id put in the dying SET, and decided there as any
    * dead node's Wills (published after the Will Delay or grace unless the client came back); this
    * node's own reaper may be the one that claims them. Deleting them, as an earlier version did,
-   * lost the Wills of a crashed run and of a drained one restarted at once.
+   * lost the Wills of a crashed run and of a drained one restarted at once. A session this start
+   * adopted (`adopted`: client id -> its new lease token) has its record's token rewritten: its
+   * Will is still published unless the client comes back (a newer token).
    */
-  private async handOverLeftoverWills(command: Redis): Promise<void> {
+  private async handOverLeftoverWills(command: Redis, adopted: Map<string, string>): Promise<void> {
     const key = this.keys.wills(this.nodeId);
     if ((await command.exists(key)) === 0) return;
+    const ids = [...adopted.keys()];
+    for (let i = 0; i < ids.length; i += 500) {
+      const page = ids.slice(i, i + 500);
+      const raws = await command.hmget(key, ...page);
+      const back: string[] = [];
+      raws.forEach((raw, j) => {
+        if (raw === null) return;
+        try {
+          const will = JSON.parse(raw) as StoredWill;
+          will.t = adopted.get(page[j])!;
+          back.push(page[j], JSON.stringify(will));
+        } catch {
+          // not ours: left as it is
+        }
+      });
+      if (back.length > 0) await command.hset(key, ...back);
+    }
     const leftover = `${this.nodeId}~${Date.now().toString(36)}`;
     await command.rename(key, this.keys.wills(leftover));
     await command.sadd(this.keys.dying, leftover);
@@ -281,8 +382,9 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
    * sessions reads the inbox after it). Coalesced: one recording at a time, the latest id.
    */
   private readonly onInboxRead = (lastId: string): void => {
+    this.readUpTo = lastId;
     this.positionPending = lastId;
-    if (!this.positionWriting) void this.writePosition();
+    if (!this.positionWriting) this.positionWrite = this.writePosition();
   };
 
   private async writePosition(): Promise<void> {
@@ -316,26 +418,63 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     this.engine.routes.requestResync();
   };
 
+  /**
+   * A clean stop (drain). After the broker closed its clients (clean sessions ended: their routes
+   * went with them, flushed here), this node hands what goes on to adoption instead of dropping
+   * it: it leaves the membership (its bus stops reading), records its inbox position once the
+   * session store holds everything it read, and KEEPS its session index, its inbox and the routes
+   * of its persistent sessions; then it puts itself in the dying SET, where a survivor's reaper
+   * claims it at once (not after the node TTL) and adopts its persistent sessions as a dead
+   * node's: routes moved in one HANDOVER, the inbox read after the position, then the Wills
+   * handed over at the drain decided (session-adoption.ts, docs/cluster.md "Draining").
+   * With no survivor (the last node) the entry waits for the next node to start: its reaper
+   * claims it; the same node id restarted takes it back itself (adoptEarlierRun).
+   * Nothing to hand over (no persistent session, no Will): the index and position go, as before.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.willTimers) clearTimeout(t);
     this.willTimers.clear();
     if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    // The clean sessions' route removals (their connections closed): persistent sessions' routes
+    // are never removed at a stop (the router keeps detached sessions): HANDOVER moves them.
     await this.engine.routes.flushed().catch(() => undefined);
     const command = this.command;
     const ready = command?.status === 'ready';
     if (ready) await command!.del(this.keys.clients(this.nodeId), this.keys.stats(this.nodeId)).catch(() => undefined);
-    // A clean stop: this node's clients are gone, their Will records with them; except those
-    // handed over at the drain (sessions that go on elsewhere): this node leaves, then marks
-    // itself dying so that one survivor claims the records and publishes the Wills of clients
-    // that did not come back (onNodeDied, after the grace each record names).
-    if (ready && this.stats.willsHandedOver === 0) await command!.del(this.keys.wills(this.nodeId)).catch(() => undefined);
-    // Not adopted after a clean stop: the sessions' clients reconnect elsewhere at once.
-    if (ready) await command!.del(this.keys.sessionIndex(this.nodeId), this.keys.inboxPosition(this.nodeId)).catch(() => undefined);
-    await this.engine.close();
-    if (ready && this.stats.willsHandedOver > 0) await command!.sadd(this.keys.dying, this.nodeId).catch(() => undefined);
+    await this.engine.close(); // membership left first; then the bus stops reading (readUpTo is final)
+    let handOver = this.stats.willsHandedOver > 0;
+    if (ready) {
+      try {
+        handOver = (await this.recordFinalPosition(command!)) || handOver;
+      } catch {
+        // Redis or the store failed: the index and an older position stay; the TTL-less dying
+        // entry below (if Redis answers it) or a restart of this id adopts them (at least once).
+        handOver = true;
+      }
+      if (!handOver) {
+        // A clean stop with nothing that goes on: no Will record (none handed over), no index.
+        await command!.del(this.keys.wills(this.nodeId), this.keys.sessionIndex(this.nodeId), this.keys.inboxPosition(this.nodeId)).catch(() => undefined);
+      } else {
+        await command!.sadd(this.keys.dying, this.nodeId).catch(() => undefined);
+        this.stats.drainHandOvers++;
+      }
+    }
     command?.disconnect(false);
+  }
+
+  /**
+   * The drain's last step before adoption: the position writer stopped, the session store's batch
+   * holding everything the bus delivered answered, then `{n:<id>}:pos` = the last entry
+   * delivered. True when this node's index holds persistent sessions (to be adopted).
+   */
+  private async recordFinalPosition(command: Redis): Promise<boolean> {
+    await this.positionWrite;
+    const engine = this.brokerEngine;
+    if (engine !== null) await engine.sessions.flush();
+    if (this.readUpTo !== null) await command.set(this.keys.inboxPosition(this.nodeId), this.readUpTo);
+    return (await command.hlen(this.keys.sessionIndex(this.nodeId))) > 0;
   }
 
   // ---- admin: directory of connected clients, stats snapshots --------------------------------

@@ -161,14 +161,17 @@ export class RedisMessageBus implements MessageBus {
     this.inboxKey = this.keys.inbox(this.nodeId);
   }
 
+  /** Set before start(): the inbox is read after this entry id instead of from its end. */
+  startAfter: string | null = null;
+
   async start(onMessage: MessageHandler): Promise<void> {
     this.onMessage = onMessage;
     this.command = this.connect('command');
     this.blocking = this.connect('blocking');
     await Promise.all([whenReady(this.command), whenReady(this.blocking)]);
-    // A restarted node with the same id skips what was sent to its previous incarnation: the
-    // clients those messages were for are gone from this node.
-    this.lastId = await this.lastGeneratedId();
+    // A restarted node with the same id reads from where its start took the earlier run's tail
+    // up to (startAfter, ClusterNode.adoptEarlierRun); without one, from the stream's end.
+    this.lastId = this.startAfter ?? (await this.lastGeneratedId());
     this.reading = this.readLoop();
   }
 

@@ -224,6 +224,50 @@ export class SessionAdoption {
     this.stats.lastAdoptionMs = Date.now() - started;
   }
 
+  /**
+   * A restart under this node's own id (ClusterNode.start, before its bus reads and its routes
+   * resync; docs/cluster.md "Restarted under the same node id"): the earlier run's persistent
+   * sessions (`{n:<self>}:sessions`) are adopted here as a dead node's are (ADOPT tokens, written
+   * back to the index, the sessions read), and its inbox after its recorded position up to
+   * `upTo` (where this run's bus starts) is queued into them. No HANDOVER: the routes of the
+   * earlier run are this node's and stay (the route table's resync at start keeps the adopted
+   * sessions' filters, which they hold now, and removes the rest). Index entries not adopted (the
+   * client went on elsewhere, or the session expired) leave the index. Returns client id -> the
+   * token taken (the earlier run's Will records are rewritten with it).
+   */
+  async adoptOwn(upTo: string): Promise<Map<string, string>> {
+    const started = Date.now();
+    const me = this.nodeId;
+    const k = this.keys;
+    const position = await this.redis.get(k.inboxPosition(me));
+    const sessions: Session[] = [];
+    const listed: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(k.sessionIndex(me), cursor, 'COUNT', ADOPT_BATCH);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) listed.push(flat[i]);
+      await this.adoptPage(me, flat, started, sessions);
+    } while (cursor !== '0');
+    const tokens = this.takeTokens(me) ?? new Map<string, string>();
+    const gone = listed.filter((id) => !tokens.has(id)); // adoptPage keeps a token only with its session read
+    for (let i = 0; i < gone.length; i += ADOPT_BATCH) await this.redis.hdel(k.sessionIndex(me), ...gone.slice(i, i + ADOPT_BATCH));
+    if (sessions.length === 0) return tokens;
+    const matcher = new AdoptedMatcher();
+    for (const s of sessions) matcher.add(s);
+    const pending = position !== null && position === upTo ? [] : await this.readTail(me, position, upTo);
+    let recovered = 0;
+    for (const s of sessions) {
+      if (this.host.adopt(s)) this.stats.sessionsAdopted++;
+      else this.stats.sessionsSkipped++;
+    }
+    for (const p of pending) recovered += matcher.deliver(p, this.host);
+    this.stats.messagesRecovered += recovered;
+    this.stats.adoptions++;
+    this.stats.lastAdoptionMs = Date.now() - started;
+    return tokens;
+  }
+
   /** One index page (client id, token pairs): new tokens, written back to the index, then the sessions read. */
   private async adoptPage(dead: string, flat: string[], started: number, out: Session[]): Promise<void> {
     if (flat.length === 0) return;
@@ -315,13 +359,13 @@ export class SessionAdoption {
     this.stats.messagesRecovered += recovered;
   }
 
-  /** The dead node's inbox after `position` (its whole stream when it recorded none), decoded. */
-  private async readTail(dead: string, position: string | null): Promise<Pending[]> {
+  /** The dead node's inbox after `position` (its whole stream when it recorded none) up to `end`, decoded. */
+  private async readTail(dead: string, position: string | null, end = '+'): Promise<Pending[]> {
     const out: Pending[] = [];
     const key = this.keys.inbox(dead);
     let from = position === null ? '-' : `(${position}`;
     for (;;) {
-      const entries = (await this.redis.xrangeBuffer(key, from, '+', 'COUNT', DRAIN_PAGE)) as unknown as [Buffer, Buffer[]][];
+      const entries = (await this.redis.xrangeBuffer(key, from, end, 'COUNT', DRAIN_PAGE)) as unknown as [Buffer, Buffer[]][];
       for (const [id, fields] of entries) {
         from = `(${id.toString()}`;
         let origin = '';
