@@ -416,6 +416,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       clusterFlowPauses: flow?.clusterFlowPauses ?? 0,
       clusterFlowBusySent: flow?.clusterFlowBusySent ?? 0,
       clusterFlowStale: flow?.clusterFlowStale ?? 0,
+      // Adoption of dead, drained and earlier-run sessions, and the Wills decided here.
+      clusterSessionsAdopted: this.cluster?.adoptionStats.sessionsAdopted ?? 0,
+      clusterAdoptedMessages: this.cluster?.adoptionStats.messagesRecovered ?? 0,
+      clusterEarlierRunsAdopted: this.cluster?.stats.earlierRunsAdopted ?? 0,
+      clusterOrphanWillsPublished: this.cluster?.stats.orphanWillsPublished ?? 0,
+      clusterOrphanWillsSkipped: this.cluster?.stats.orphanWillsSkipped ?? 0,
       at: Date.now(),
     };
   }

@@ -224,6 +224,8 @@ export class MetricsService {
       plain('nestmq_cluster_orphan_wills_published_total', 'Wills of dead or drained nodes\' clients published here', () => cluster.stats.orphanWillsPublished);
       plain('nestmq_cluster_orphan_wills_skipped_total', 'Of those, not published: the client had taken its id again elsewhere', () => cluster.stats.orphanWillsSkipped);
       plain('nestmq_cluster_leftover_wills_handed_over_total', 'Starts that found Will records of an earlier run of this node id and handed them to the survivors', () => cluster.stats.leftoverWillsHandedOver);
+      plain('nestmq_cluster_drain_handovers_total', 'Drains that left this node\'s persistent sessions (or Wills) to adoption by a survivor', () => cluster.stats.drainHandOvers);
+      plain('nestmq_cluster_earlier_runs_adopted_total', 'Starts that adopted the persistent sessions of an earlier run of this node id', () => cluster.stats.earlierRunsAdopted);
       plain('nestmq_cluster_wills_handed_over_total', 'Wills handed over to the survivors at a drain (sessions that go on)', () => cluster.stats.willsHandedOver);
       plain('nestmq_cluster_sessions_adopted_total', 'Persistent sessions of dead nodes adopted here (docs/cluster.md "Losing a node")', () => cluster.adoptionStats.sessionsAdopted);
       plain('nestmq_cluster_adopted_messages_total', 'Messages of dead nodes\' unread inboxes queued into the sessions adopted here', () => cluster.adoptionStats.messagesRecovered);
