@@ -249,3 +249,49 @@ describe('cluster: a node restarted under the same node id before it was declare
     expect(received).toEqual([]); // none reached the subscriber before the kill
   }, 40000);
 });
+
+describe('cluster: the only node drained and started again under its own node id (real redis-server)', () => {
+  beforeEach(async () => {
+    cluster = await startCluster({ nodes: 1 });
+    redis = cluster.redis.inspector();
+  }, 30000);
+
+  it('v5 [MQTT-3.1.2-5] [MQTT-3.1.3-9] SIGTERM of the only node, then a start with the same node id: it takes its drained sessions back before any client returns (messages published meanwhile are queued for them), the Will of the client that returns is not published, that of the client that never does is, once', async () => {
+    const willOf = (t: string) => ({ topic: `srwill/${t}`, payload: Buffer.from(t), qos: 1 as const, retain: true });
+    const sub = await connectTo(cluster.url(0), { clientId: 'sr-sub', clean: false, properties: { sessionExpiryInterval: 300 }, will: willOf('sub') });
+    await sub.subscribeAsync('sr/#', { qos: 1 });
+    const gone = await connectTo(cluster.url(0), { clientId: 'sr-gone', clean: false, properties: { sessionExpiryInterval: 300 }, will: willOf('gone') });
+    await gone.subscribeAsync('sr/unused', { qos: 1 });
+    await waitFor(async () => (await redis.hlen('nestmq:{n:node-0}:sessions')) === 2, 5000, 'node 0 indexes both sessions');
+    await cluster.kill(0, 'SIGTERM');
+    expect(await redis.sismember('nestmq:{meta}:dying', 'node-0')).toBe(1);
+    expect(await redis.hlen('nestmq:{n:node-0}:wills')).toBe(2); // handed over, not published
+
+    await cluster.restart(0); // the same node id: it takes the dying entry back itself
+    expect(await redis.sismember('nestmq:{meta}:dying', 'node-0')).toBe(0);
+    expect(await redis.hget('nestmq:{n:node-0}:sessions', 'sr-sub')).toBe(await redis.hget('nestmq:{c:sr-sub}:lease', 'token'));
+    const pub = await connectTo(cluster.url(0), { clientId: 'sr-pub' });
+    const acked: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await pub.publishAsync('sr/x', String(i), { qos: 1 });
+      acked.push(i);
+    }
+    const { got, present } = await resume(0, 'sr-sub');
+    expect(present).toBe(true);
+    await allArrived(got, acked, 'every message published before the return').catch(() => undefined);
+    expectAllInOrder(got, acked);
+    // Both Wills decided by node 0's own reaper (the `node-0~<time>` entry) after the grace.
+    await waitFor(async () => {
+      const s = await snapshot('node-0');
+      return (s.clusterOrphanWillsPublished ?? 0) + (s.clusterOrphanWillsSkipped ?? 0) >= 2;
+    }, 10000, 'both Wills decided');
+    const s = await snapshot('node-0');
+    expect([s.clusterOrphanWillsPublished, s.clusterOrphanWillsSkipped, s.clusterEarlierRunsAdopted]).toEqual([1, 1, 1]);
+    const watch = await connectTo(cluster.url(0), { clientId: 'sr-watch' });
+    const wills: string[] = [];
+    watch.on('message', (t, p) => wills.push(`${t}=${p.toString()}`));
+    await watch.subscribeAsync('srwill/#', { qos: 1 });
+    await waitFor(() => wills.length >= 1, 5000, 'the retained Will');
+    expect(wills).toEqual(['srwill/gone=gone']);
+  }, 40000);
+});

@@ -306,15 +306,18 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const info = await command.call('XINFO', 'STREAM', k.inbox(this.nodeId)).catch(() => null);
     const upTo = streamInfoField(info, 'last-generated-id') ?? '0-0';
     this.engine.bus.startAfter = upTo;
-    this.readUpTo = upTo;
     if (this.adoption === null) {
       await command.del(k.sessionIndex(this.nodeId), k.inboxPosition(this.nodeId));
+      this.readUpTo = upTo;
       return new Map();
     }
     const adopted = await this.adoption.adoptOwn(upTo);
     if (adopted.size > 0) this.stats.earlierRunsAdopted++;
     await this.brokerEngine?.sessions.flush();
     await command.set(k.inboxPosition(this.nodeId), upTo);
+    // Only now: a start failing before this point must not record `upTo` at its close (the
+    // tail before it would be skipped by whoever adopts the index then).
+    this.readUpTo = upTo;
     return adopted;
   }
 
@@ -449,8 +452,9 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       try {
         handOver = (await this.recordFinalPosition(command!)) || handOver;
       } catch {
-        // Redis or the store failed: the index and an older position stay; the TTL-less dying
-        // entry below (if Redis answers it) or a restart of this id adopts them (at least once).
+        // The store's flush or Redis failed: the index and an older position stay, adopted from
+        // there (at least once) through the dying entry if Redis takes it; else by the next start
+        // of this node id, or after the node TTL if the leave did not reach Redis either.
         handOver = true;
       }
       if (!handOver) {
