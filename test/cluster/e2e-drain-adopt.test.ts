@@ -56,10 +56,10 @@ function expectAllInOrder(received: string[], acked: number[]): void {
   for (let i = 1; i < first.length; i++) expect(first[i]).toBeGreaterThan(first[i - 1]);
 }
 
-/** Waits until `client` has every one of `acked` (first arrivals). */
-function allArrived(got: string[], acked: number[], what: string): Promise<void> {
+/** Waits until `arrivals()` holds every one of `acked` (then the caller checks order and names what is missing). */
+function allArrived(arrivals: () => string[], acked: number[], what: string): Promise<void> {
   return waitFor(() => {
-    const have = new Set(got);
+    const have = new Set(arrivals());
     return acked.every((i) => have.has(String(i)));
   }, 10000, what);
 }
@@ -140,7 +140,7 @@ describe('cluster: a drained node\'s persistent sessions are adopted, not droppe
     // Back on node 2 (not necessarily the adopter), within the Will's grace (lease-ms, 3 s).
     const { got, present } = await resume(2, 'dr-sub');
     expect(present).toBe(true);
-    await allArrived([...received, ...got], loop.acked, 'every acknowledged message').catch(() => undefined);
+    await allArrived(() => [...received, ...got], loop.acked, 'every acknowledged message').catch(() => undefined);
     expectAllInOrder([...received, ...got], loop.acked);
     expect(received.length).toBeGreaterThan(0); // some arrived before the drain: the session went on
     // The Will: the adopter decides after the grace; the client came back (a newer token): skipped.
@@ -163,6 +163,9 @@ describe('cluster: a drained node\'s persistent sessions are adopted, not droppe
       will: { topic: 'lnwill/gone', payload: Buffer.from('gone'), qos: 1, retain: true },
     });
     await gone.subscribeAsync('ln/unused', { qos: 1 });
+    const clean = await connectTo(cluster.url(0), { clientId: 'ln-clean', clean: true });
+    await clean.subscribeAsync('lnclean/#', { qos: 1 });
+    await waitFor(async () => (await redis.sismember('nestmq:{meta}:routes:node-0', 'lnclean/#')) === 1, 5000, 'the clean session\'s route');
     await sub.endAsync(); // away: the session is detached on node 0
     const pub0 = await connectTo(cluster.url(0), { clientId: 'ln-pub0' });
     const acked: number[] = [];
@@ -173,7 +176,9 @@ describe('cluster: a drained node\'s persistent sessions are adopted, not droppe
     await cluster.kill(0, 'SIGTERM'); // the last node: nobody to adopt yet
     expect(await redis.sismember('nestmq:{meta}:dying', 'node-0')).toBe(1);
     expect(await redis.hexists('nestmq:{n:node-0}:sessions', 'ln-sub')).toBe(1);
+    // The persistent session's route stays for its adopter's HANDOVER; the clean session's went.
     expect(await redis.sismember('nestmq:{meta}:routes:node-0', 'ln/#')).toBe(1);
+    expect(await redis.sismember('nestmq:{meta}:routes:node-0', 'lnclean/#')).toBe(0);
 
     await cluster.restart(1); // another node id starts: its reaper claims node 0 and adopts
     await waitFor(async () => (await redis.sismember('nestmq:{meta}:dying', 'node-0')) === 0, 5000, 'node 1 adopts node 0');
@@ -186,7 +191,7 @@ describe('cluster: a drained node\'s persistent sessions are adopted, not droppe
     }
     const { got, present } = await resume(1, 'ln-sub');
     expect(present).toBe(true);
-    await allArrived(got, acked, 'every acknowledged message').catch(() => undefined);
+    await allArrived(() => got, acked, 'every acknowledged message').catch(() => undefined);
     expectAllInOrder(got, acked);
     // ln-gone never comes back: node 1 publishes its Will after the grace (retained: read it).
     await waitFor(async () => ((await snapshot('node-1')).clusterOrphanWillsPublished ?? 0) >= 1, 10000, 'the Will of the client that did not come back');
@@ -244,7 +249,7 @@ describe('cluster: a node restarted under the same node id before it was declare
     const { got, present } = await resume(2, 'rr-sub');
     expect(present).toBe(true);
     const wanted = [...acked, ...loop.acked];
-    await allArrived(got, wanted, 'every acknowledged message').catch(() => undefined);
+    await allArrived(() => got, wanted, 'every acknowledged message').catch(() => undefined);
     expectAllInOrder(got, wanted); // the unread tail (0..19) first, then 1000.. in order
     expect(received).toEqual([]); // none reached the subscriber before the kill
   }, 40000);
@@ -278,7 +283,7 @@ describe('cluster: the only node drained and started again under its own node id
     }
     const { got, present } = await resume(0, 'sr-sub');
     expect(present).toBe(true);
-    await allArrived(got, acked, 'every message published before the return').catch(() => undefined);
+    await allArrived(() => got, acked, 'every message published before the return').catch(() => undefined);
     expectAllInOrder(got, acked);
     // Both Wills decided by node 0's own reaper (the `node-0~<time>` entry) after the grace.
     await waitFor(async () => {
