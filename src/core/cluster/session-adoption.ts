@@ -43,7 +43,7 @@ import { MatchResult, SubscriptionTrie } from '../topics/subscription-trie';
 import { messageFromCluster } from './cluster-message';
 import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
 import type { ClusterKeys } from './keys';
-import { compareIds, type RedisMessageBus } from './redis-message-bus';
+import { compareIds, streamInfoField, type RedisMessageBus } from './redis-message-bus';
 import type { RedisRouteTable } from './redis-route-table';
 import type { ClusterMessage } from './types';
 
@@ -121,6 +121,11 @@ export interface AdoptionStats {
   sessionsForwarded: number;
   messagesForwarded: number;
   cutsMissing: number;
+  /**
+   * Dead inboxes whose unread tail had lost entries to their MAXLEN ~ trim before the adoption
+   * read it (the dead node was more than `inboxMaxLen` entries behind): those messages are lost.
+   */
+  tailsTrimmed: number;
 }
 
 /** A message of the dead inbox, decoded, waiting for the synchronous step. */
@@ -192,7 +197,7 @@ class AdoptedMatcher {
 
 export class SessionAdoption {
   readonly stats: AdoptionStats = {
-    adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0,
+    adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, tailsTrimmed: 0,
   };
   /** Dead node -> (client id -> the token this node adopted it with), until its Wills are decided. */
   private readonly adoptedTokens = new Map<string, Map<string, string>>();
@@ -409,6 +414,9 @@ export class SessionAdoption {
   private async readTail(dead: string, position: string | null): Promise<Pending[]> {
     const out: Pending[] = [];
     const key = this.keys.inbox(dead);
+    // Entries trimmed (MAXLEN ~) after the recorded position were never read by anyone: counted.
+    const deleted = streamInfoField(await this.redis.call('XINFO', 'STREAM', key).catch(() => null), 'max-deleted-entry-id');
+    if (deleted !== null && position !== null && compareIds(deleted, position) > 0) this.stats.tailsTrimmed++;
     let from = position === null ? '-' : `(${position}`;
     for (;;) {
       const entries = (await this.redis.xrangeBuffer(key, from, '+', 'COUNT', DRAIN_PAGE)) as unknown as [Buffer, Buffer[]][];
