@@ -183,6 +183,8 @@ export class RedisRouteTable implements RouteTable {
   private readonly sharedResult = new MatchResult<SharedGroup>();
 
   private lastId = '0-0';
+  /** The marker of this turn's mark() callers, until it is written. */
+  private markTurn: Promise<string> | null = null;
   private closed = false;
   private needResync = false;
   private wake: (() => void) | null = null;
@@ -260,7 +262,20 @@ export class RedisRouteTable implements RouteTable {
    * routed after the marker was written, so after everything this node had installed before
    * calling mark(), with this node's routes of that moment. Readers ignore the entry (op 'c').
    */
-  async mark(): Promise<string> {
+  mark(): Promise<string> {
+    // One marker per turn however many clients moved in it (a rolling restart moves thousands):
+    // every caller of this turn queued its route changes before calling, so the flush below
+    // covers them all.
+    if (this.markTurn === null) {
+      this.markTurn = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.markTurn = null;
+        return this.writeMark();
+      });
+    }
+    return this.markTurn;
+  }
+
+  private async writeMark(): Promise<string> {
     const failed = this.stats.failedWrites;
     await this.flushed();
     const command = this.command;
