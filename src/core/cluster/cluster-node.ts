@@ -264,7 +264,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
 
   /** Adoption figures (zeros before start or without a Redis session store). */
   get adoptionStats(): AdoptionStats {
-    return this.adoption?.stats ?? { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, tailsTrimmed: 0 };
+    return this.adoption?.stats ?? { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, forwardsOverLimit: 0, tailsTrimmed: 0 };
   }
 
   /** The adopter of dead nodes' sessions, over the engine's Redis session store (none with another store). */
@@ -277,6 +277,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       adopt: (session) => engine.lifecycle.adopt(session),
       detached: (session) => sessions.detached(session),
       deliver: (session, msg, qos) => engine.delivery.deliver(session, msg, qos, false, null),
+      maxForwardPerSession: engine.limits.maxQueuedMessages,
     });
   }
 

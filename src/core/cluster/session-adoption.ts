@@ -53,6 +53,8 @@ export const ADOPT_BATCH = 500;
 const DRAIN_PAGE = 200;
 /** Frames per directed entry of a forward to a returned client. */
 const FORWARD_FRAMES = 500;
+/** Returned clients matched against the dead inbox's tail at once. */
+const FORWARD_GROUP = 500;
 /** How long other nodes get to apply the HANDOVER entry before the dead inbox is read. */
 export const HANDOVER_GRACE_MS = 300;
 
@@ -100,6 +102,8 @@ export interface AdoptionHost {
   detached(session: Session): void;
   /** Queues `msg` for `session` at `qos` (the engine's delivery, as for any offline session). */
   deliver(session: Session, msg: Message, qos: QoS): void;
+  /** Most messages forwarded to one returned client (limits.max-queued-messages: its node would drop the rest). */
+  readonly maxForwardPerSession: number;
 }
 
 export interface AdoptionStats {
@@ -121,11 +125,21 @@ export interface AdoptionStats {
   sessionsForwarded: number;
   messagesForwarded: number;
   cutsMissing: number;
+  /** Messages not forwarded to a returned client beyond maxForwardPerSession. */
+  forwardsOverLimit: number;
   /**
    * Dead inboxes whose unread tail had lost entries to their MAXLEN ~ trim before the adoption
    * read it (the dead node was more than `inboxMaxLen` entries behind): those messages are lost.
    */
   tailsTrimmed: number;
+}
+
+/** A client of the dead node back on another node: its lease token, the node holding its session, its cut. */
+interface ReturnedClient {
+  id: string;
+  token: string;
+  holder: string;
+  cut: string;
 }
 
 /** A message of the dead inbox, decoded, waiting for the synchronous step. */
@@ -197,7 +211,7 @@ class AdoptedMatcher {
 
 export class SessionAdoption {
   readonly stats: AdoptionStats = {
-    adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, tailsTrimmed: 0,
+    adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, forwardsOverLimit: 0, tailsTrimmed: 0,
   };
   /** Dead node -> (client id -> the token this node adopted it with), until its Wills are decided. */
   private readonly adoptedTokens = new Map<string, Map<string, string>>();
@@ -335,11 +349,17 @@ export class SessionAdoption {
    * No cut (the client moved on twice, or its node could not write it): nothing forwarded, counted.
    */
   private async forwardToReturned(dead: string, ids: string[], tail: Pending[]): Promise<void> {
+    // In groups of FORWARD_GROUP clients: one pipeline of lease reads, one matcher, and memory for
+    // one group's frames (each session's capped), whatever the number of returned clients.
+    for (let g = 0; g < ids.length; g += FORWARD_GROUP) await this.forwardGroup(dead, ids.slice(g, g + FORWARD_GROUP), tail);
+  }
+
+  private async forwardGroup(dead: string, ids: string[], tail: Pending[]): Promise<void> {
     const k = this.keys;
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hmget(k.lease(id), 'token', 'holder', `cut:${dead}`);
     const replies = (await pipeline.exec()) ?? [];
-    const targets: { id: string; token: string; holder: string; cut: string }[] = [];
+    const targets: ReturnedClient[] = [];
     for (let i = 0; i < ids.length; i++) {
       const [err, fields] = replies[i] ?? [new Error('no reply'), null];
       if (err !== null) throw err;
@@ -351,13 +371,14 @@ export class SessionAdoption {
     if (targets.length === 0) return;
     const read = await Promise.all(targets.map((t) => this.host.read(t.id)));
     const matcher = new AdoptedMatcher();
-    const cutOf = new Map<Session, (typeof targets)[number]>();
+    const cutOf = new Map<Session, ReturnedClient>();
     for (let i = 0; i < targets.length; i++) {
       const session = read[i];
       if (session === undefined) continue;
       matcher.add(session);
       cutOf.set(session, targets[i]);
     }
+    const max = this.host.maxForwardPerSession;
     const frames = new Map<Session, Buffer[]>();
     let current: Pending | null = null;
     const collect: Pick<AdoptionHost, 'deliver'> = {
@@ -367,6 +388,10 @@ export class SessionAdoption {
         if (p.route !== null && compareIds(p.route, target.cut) >= 0) return; // reached the new node as well
         let list = frames.get(session);
         if (list === undefined) frames.set(session, (list = []));
+        if (list.length >= max) {
+          this.stats.forwardsOverLimit++;
+          return;
+        }
         list.push(encodeFrame({ ...p.m, qos, plain: true, groups: null }));
       },
     };
