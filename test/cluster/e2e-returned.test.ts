@@ -9,41 +9,24 @@
  * published after it all happen before the death is declared.
  */
 import type Redis from 'ioredis';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { killClusterNodes, startCluster, type TestCluster } from '../helpers/cluster-nodes';
 import { waitFor } from '../helpers/wait';
-import { connectTo, endClients, routed } from './cluster-clients';
+import { connectTo, endClients, resumeSession, routed } from './cluster-clients';
 
 describe('cluster: a client back on another node before its dead node is declared dead gets the dead inbox\'s unread messages once (3 nodes, real redis-server)', () => {
   let cluster: TestCluster;
   let redis: Redis;
-  const extra: MqttClient[] = [];
   beforeEach(async () => {
     cluster = await startCluster({ nodes: 3, config: { cluster: { 'node-ttl-ms': 4000 } } });
     redis = cluster.redis.inspector();
   }, 30000);
   afterEach(async () => {
-    for (const c of extra.splice(0)) c.end(true);
     await endClients();
     cluster?.nodes.forEach((n) => n.child?.kill('SIGCONT'));
     await cluster?.stop();
   });
   afterAll(() => killClusterNodes());
-
-  /** Connects `clientId` to `node` (MQTT 5, session expiry 300), listening before the CONNACK. */
-  async function reconnect(node: number, clientId: string, clean: boolean): Promise<{ got: string[]; present: boolean }> {
-    const got: string[] = [];
-    const client = mqtt.connect(cluster.url(node), { protocolVersion: 5, reconnectPeriod: 0, clean, clientId, properties: { sessionExpiryInterval: 300 } });
-    extra.push(client);
-    client.on('message', (_t, p) => {
-      if (p.toString() !== '__probe__') got.push(p.toString());
-    });
-    const present = await new Promise<boolean>((resolve, reject) => {
-      client.once('connect', (connack) => resolve(connack.sessionPresent));
-      client.once('error', reject);
-    });
-    return { got, present };
-  }
 
   /**
    * A persistent QoS 1 subscriber on node 1 and a publisher on node 2; node 1 stopped (SIGSTOP),
@@ -69,7 +52,7 @@ describe('cluster: a client back on another node before its dead node is declare
     const pub = await unreadTailOnDeadNode('rt-sub', 'rt/#', 'rt', N);
     expect(await adopted()).toBe(false); // not declared dead yet
 
-    const { got, present } = await reconnect(0, 'rt-sub', false);
+    const { got, present } = await resumeSession(cluster.url(0), 'rt-sub');
     expect(present).toBe(true);
     // Node 0 records its cut once its routes for the session are written: the lease's cut:node-1.
     await waitFor(async () => (await redis.hget('nestmq:{c:rt-sub}:lease', 'cut:node-1')) !== null, 5000, 'the cut of node 0');
@@ -97,11 +80,10 @@ describe('cluster: a client back on another node before its dead node is declare
   it('v5 [MQTT-3.1.2-4] the client back at once with Clean Start 1 started a new session: nothing of the dead inbox is forwarded to it', async () => {
     const N = 10;
     const pub = await unreadTailOnDeadNode('rc-sub', 'rc/#', 'rc', N);
-    const { got, present } = await reconnect(0, 'rc-sub', true);
+    const { client, got, present } = await resumeSession(cluster.url(0), 'rc-sub', true);
     expect(present).toBe(false);
     await waitFor(async () => (await redis.hget('nestmq:{c:rc-sub}:lease', 'cut:node-1')) !== null, 5000, 'the cut of node 0');
     expect(await redis.hget('nestmq:{c:rc-sub}:lease', 'cut:node-1')).toBe('-');
-    const client = extra[extra.length - 1];
     await client.subscribeAsync('rc/#', { qos: 1 });
     await waitFor(adopted, 15000, 'the adoption of node 1');
     // The new session's own subscription works; the old session's messages never come.
