@@ -138,6 +138,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       clients = new ClusterClientRegistry(this.cluster.engine.leases, this.config.limits.sessionExpiry, (err) => this.emit('warning', new Error(`cluster: ${err.message}`)));
       clients.wills = this.cluster;
       clients.directory = this.cluster;
+      clients.moved = this.cluster.clientMoved;
       this.clusterClients = clients;
       this.cluster.statsSource = () => this.nodeStatsSnapshot();
       this.cluster.clientsSource = () => this.engine.clients.values();

@@ -65,3 +65,22 @@ export function collect(client: MqttClient): { topic: string; payload: string; q
   });
   return got;
 }
+
+/**
+ * Connects `clientId` to `url` (MQTT 5, session expiry 300 s, Clean Start per `clean`) listening
+ * BEFORE the CONNACK, so that queued messages sent right after it are seen; the non-probe payloads
+ * in `got`, Session Present in `present`. Closed by endClients().
+ */
+export async function resumeSession(url: string, clientId: string, clean = false): Promise<{ client: MqttClient; got: string[]; present: boolean }> {
+  const got: string[] = [];
+  const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, clean, clientId, properties: { sessionExpiryInterval: 300 } });
+  clients.add(client);
+  client.on('message', (_t, p) => {
+    if (p.toString() !== '__probe__') got.push(p.toString());
+  });
+  const present = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (connack) => resolve(connack.sessionPresent));
+    client.once('error', reject);
+  });
+  return { client, got, present };
+}

@@ -31,6 +31,8 @@ describe('cluster config', () => {
     };
     expect(bad({ 'node-id': 'a' })).toMatch(/config\/broker\.yaml[\s\S]*cluster\.redis: expected a Redis URL/);
     expect(bad({ redis: 'http://x' })).toMatch(/cluster\.redis/);
+    // A mistyped URL may carry its password: the message names the key, never the value.
+    expect(bad({ redis: 'redis:/:s3cret-pw@redis:6379' })).not.toMatch(/s3cret-pw/);
     expect(bad({ redis: 'redis://x', 'node-id': 'a{b}' })).toMatch(/cluster\.node-id/);
     expect(bad({ redis: 'redis://x', 'lease-ms': 10 })).toMatch(/cluster\.lease-ms: expected an integer from 300/);
     expect(bad({ redis: 'redis://x', nodes: 3 })).toMatch(/cluster\.nodes: unknown key/);

@@ -9,21 +9,19 @@
  * right after the adoption (membership: onNodeDying, then onNodeDied).
  */
 import type Redis from 'ioredis';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { killClusterNodes, startCluster, type TestCluster } from '../helpers/cluster-nodes';
 import { sleep, waitFor } from '../helpers/wait';
-import { connectTo, endClients, routed } from './cluster-clients';
+import { connectTo, endClients, resumeSession, routed } from './cluster-clients';
 
 describe('cluster: a dead node\'s persistent sessions are adopted by a survivor (3 nodes, real redis-server)', () => {
   let cluster: TestCluster;
   let redis: Redis;
-  const extra: MqttClient[] = [];
   beforeEach(async () => {
     cluster = await startCluster({ nodes: 3 });
     redis = cluster.redis.inspector();
   }, 30000);
   afterEach(async () => {
-    for (const c of extra.splice(0)) c.end(true);
     await endClients();
     // A node left stopped by a failing test: killed by stop() all the same.
     cluster?.nodes.forEach((n) => n.child?.kill('SIGCONT'));
@@ -31,20 +29,7 @@ describe('cluster: a dead node\'s persistent sessions are adopted by a survivor 
   });
   afterAll(() => killClusterNodes());
 
-  /** Resumes `clientId` (clean start 0) on `node`, listening before the CONNACK. */
-  async function resume(node: number, clientId: string): Promise<{ got: string[]; present: boolean }> {
-    const got: string[] = [];
-    const client = mqtt.connect(cluster.url(node), { protocolVersion: 5, reconnectPeriod: 0, clean: false, clientId, properties: { sessionExpiryInterval: 300 } });
-    extra.push(client);
-    client.on('message', (_t, p) => {
-      if (p.toString() !== '__probe__') got.push(p.toString());
-    });
-    const present = await new Promise<boolean>((resolve, reject) => {
-      client.once('connect', (connack) => resolve(connack.sessionPresent));
-      client.once('error', reject);
-    });
-    return { got, present };
-  }
+  const resume = (node: number, clientId: string): ReturnType<typeof resumeSession> => resumeSession(cluster.url(node), clientId);
 
   /** A persistent QoS 1 subscriber on `node` with a Will on `willTopic` (its publication = "adopted"), and a watcher of that Will on `watchNode`. */
   async function subscriberWithWill(node: number, clientId: string, filter: string, willTopic: string, watchNode: number): Promise<{ sub: MqttClient; received: string[]; will: Promise<void> }> {

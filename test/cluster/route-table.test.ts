@@ -5,6 +5,7 @@
 import type Redis from 'ioredis';
 import { ClusterKeys } from '../../src/core/cluster/keys';
 import type { RedisFactory } from '../../src/core/cluster/redis-connection';
+import { compareIds } from '../../src/core/cluster/redis-message-bus';
 import { RedisRouteTable } from '../../src/core/cluster/redis-route-table';
 import { RouteMatch } from '../../src/core/cluster/types';
 import { type RedisServer, startRedis } from '../helpers/redis';
@@ -46,6 +47,30 @@ describe('RedisRouteTable', () => {
       expect(t.nodesFor('other/x')).toEqual(['c']);
       expect(t.nodesFor('nothing/here')).toEqual([]);
     }
+  });
+
+  test('mark: a cut marker after the route changes made before it, one per turn; a node that applied it routes to those filters', async () => {
+    const [a, b] = await nodes('a', 'b');
+    const inspect: Redis = redis.inspector();
+    const keys = new ClusterKeys();
+    a.addFilter('moved/1/#');
+    const first = a.mark();
+    a.addFilter('moved/2/#'); // same turn: shares the marker, and is written before it too
+    const second = a.mark();
+    const [m1, m2] = await Promise.all([first, second]);
+    expect(m2).toBe(m1);
+    const log = await inspect.xrange(keys.routeLog, '-', '+');
+    const at = (f: string): number => log.findIndex(([, fields]) => fields.includes(f));
+    const marker = log.findIndex(([id]) => id === m1);
+    expect(marker).toBeGreaterThan(at('moved/1/#'));
+    expect(marker).toBeGreaterThan(at('moved/2/#'));
+    expect(log[marker][1]).toEqual(['op', 'c', 'n', 'a']);
+    // A later turn gets a later marker.
+    const m3 = await a.mark();
+    expect(compareIds(m3, m1)).toBe(1);
+    // b, once its applied position is at the marker, routes the filters to a.
+    await waitFor(() => b.appliedPosition === m3, 3000, 'b applied the marker');
+    expect(b.nodesFor('moved/2/x')).toEqual(['a']);
   });
 
   test('handOver: a dead node\'s routes go and its adopter holds the adopted filters in ONE log entry; the adopter still routes to the dead node until forgetNode', async () => {

@@ -25,13 +25,14 @@ import type { ClusterConfig } from '../config/types';
 import type { ClientLink } from '../connection/link';
 import type { Engine } from '../engine';
 import type { BrokerEmitter, RemoteAckGate, RemoteRoute, RouteSink } from '../engine/ports';
-import { PacketType, type Properties, type WillMessage } from '../protocol/packets';
+import { PacketType, type Properties, type QoS, type WillMessage } from '../protocol/packets';
 import { encodeProperties, readProperties, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/properties';
 import { Message } from '../sessions/message';
 import type { Router } from '../engine/router';
 import { RedisClusterEngine } from './redis-engine';
 import { type RedisFactory, whenReady } from './redis-connection';
 import { messageFromCluster } from './cluster-message';
+import { ClusterCodecError, decodeBatch } from './codec';
 import { streamInfoField } from './redis-message-bus';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
@@ -125,12 +126,18 @@ export interface ClusterNodeStats {
   drainHandOvers: number;
   /** Starts that took back an earlier run of this node id (its sessions, inbox tail and routes). */
   earlierRunsAdopted: number;
+  /** Cuts recorded for clients whose session came here from another node (and recordings that failed). */
+  cutsRecorded: number;
+  cutFailures: number;
+  /** Messages of a dead node's inbox an adopter forwarded to a session here, queued; and dropped (session gone or taken again). */
+  forwardedQueued: number;
+  forwardedDropped: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0, cutsRecorded: 0, cutFailures: 0, forwardedQueued: 0, forwardedDropped: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -254,10 +261,14 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       await this.handOverLeftoverWills(command, adopted);
       if (this.adoption !== null) this.engine.membership.onNodeDying(this.onNodeDying);
       this.engine.bus.onRead(this.onInboxRead);
+      this.engine.bus.onDirected(this.onDirected);
       await this.engine.start(this.onMessage);
     } finally {
       if (keepAlive !== null) clearInterval(keepAlive);
     }
+    // The earlier run's clients that went on elsewhere before this start: its tail, forwarded now
+    // that the bus runs (in the background: nothing of this node waits for it).
+    this.adoption?.forwardOwnTail().catch((err: Error) => this.events.emit('warning', new Error(`cluster: forwarding the earlier run's inbox tail: ${err.message}`)));
     this.engine.membership.onRejoined(this.onRejoined);
     this.statsTimer = setInterval(this.snapshot, CLUSTER_STATS_INTERVAL_MS);
     this.statsTimer.unref();
@@ -360,7 +371,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
 
   /** Adoption figures (zeros before start or without a Redis session store). */
   get adoptionStats(): AdoptionStats {
-    return this.adoption?.stats ?? { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0 };
+    return this.adoption?.stats ?? { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, forwardsOverLimit: 0, tailsTrimmed: 0 };
   }
 
   /** The adopter of dead nodes' sessions, over the engine's Redis session store (none with another store). */
@@ -373,6 +384,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       adopt: (session) => engine.lifecycle.adopt(session),
       detached: (session) => sessions.detached(session),
       deliver: (session, msg, qos) => engine.delivery.deliver(session, msg, qos, false, null),
+      maxForwardPerSession: engine.limits.maxQueuedMessages,
     });
   }
 
@@ -740,6 +752,53 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const msg = messageFromCluster(m);
     if (msg === null) return;
     router.publishFromCluster(msg, m.plain !== false, m.groups ?? null, this.flow!.publisherFor(m.origin));
+  };
+
+  // ---- clients whose session came from another node (docs/cluster.md "A client back before its node is declared dead")
+
+  /**
+   * `conn` resumed (or restarted) a session that node `from` held last. Its cut goes on the lease
+   * record: a route-log marker written after this node's routes for the session's filters
+   * (RedisRouteTable.mark), so an adopter of `from` can tell which entries of `from`'s inbox also
+   * reached this node (sender's applied position at or past the cut) and forwards the others.
+   * A session started afresh (clean start) gets '-': nothing is forwarded to it. Once per such
+   * CONNECT: one log entry and one script.
+   */
+  readonly clientMoved = (conn: ClientLink, from: string): void => {
+    const clientId = conn.clientId;
+    const fresh = conn.cleanSession;
+    const leases = this.engine.leases;
+    const cut = fresh ? Promise.resolve('-') : this.engine.routes.mark();
+    cut.then((id) => leases.recordCut(clientId, from, id)).then(
+      () => void this.stats.cutsRecorded++,
+      () => void this.stats.cutFailures++,
+    );
+  };
+
+  /**
+   * An adopter forwards messages of a dead node's inbox to the session of `clientId` here, the one
+   * holding lease `token` (it came back to this node before the dead one was declared dead). They
+   * are queued for that session only, at the QoS the adopter matched (frame QoS). Dropped and
+   * counted when the session is gone from here or holds another token (taken again meanwhile).
+   */
+  private readonly onDirected = (origin: string, clientId: string, token: string, body: Buffer): void => {
+    const engine = this.brokerEngine;
+    const session = engine?.sessions.get(clientId);
+    const messages: { msg: Message; qos: QoS }[] = [];
+    try {
+      decodeBatch(body, origin, (m) => {
+        const msg = messageFromCluster(m);
+        if (msg !== null) messages.push({ msg, qos: m.qos });
+      });
+    } catch (err) {
+      if (!(err instanceof ClusterCodecError)) throw err; // frames before the bad one are kept
+    }
+    if (engine === null || engine === undefined || session === undefined || session.clusterToken !== token) {
+      this.stats.forwardedDropped += messages.length;
+      return;
+    }
+    for (const { msg, qos } of messages) engine.delivery.deliver(session, msg, qos, false, null);
+    this.stats.forwardedQueued += messages.length;
   };
 
   // ---- Wills of this node's clients, for the survivors --------------------------------------

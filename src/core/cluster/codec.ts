@@ -1,8 +1,9 @@
 /**
  * Wire format of a message routed between nodes (one Redis Stream entry carries a batch).
  *
- * An entry has two fields: `o` = origin node id (once per batch, not per message) and `m` = the
- * frames of the batch, concatenated. One frame:
+ * An entry has the fields `o` = origin node id (once per batch, not per message), `r` = the
+ * route-log position the sender routed with (redis-message-bus.ts) and `m` = the frames of the
+ * batch, concatenated. One frame:
  *
  *   u8   flags        bits 0-1 QoS, bit 2 retain, bit 3 properties present
  *   u16  topic length, topic (UTF-8)

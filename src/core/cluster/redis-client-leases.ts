@@ -36,19 +36,35 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `;
 
-/** KEYS: lease. ARGV: node, user, leaseMs, keepMs. Returns {token, previous owner or ''} or {'', 'refused'}. */
+/**
+ * KEYS: lease. ARGV: node, user, leaseMs, keepMs. Returns {token, previous owner or '', holder or ''}
+ * or {'', 'refused'}. `holder` is the node that held the session last (connected or detached:
+ * kept when the lease is released, set by an adoption): a node other than this one means the
+ * session comes from there (the caller records its cut, session-adoption.ts).
+ */
 const ACQUIRE = `${NOW}
-local h = redis.call('HMGET', KEYS[1], 'node', 'token', 'user', 'exp')
+local h = redis.call('HMGET', KEYS[1], 'node', 'token', 'user', 'exp', 'holder')
 if h[3] and h[3] ~= ARGV[2] then return {'', 'refused'} end
 local previous = ''
 if h[1] and h[1] ~= '' and tonumber(h[4]) > nowMs then previous = h[1] end
+local holder = h[5] or h[1] or ''
 local token = nowUs
 local old = tonumber(h[2] or '0')
 if old >= token then token = old + 1 end
 local ts = string.format('%.0f', token)
-redis.call('HSET', KEYS[1], 'node', ARGV[1], 'token', ts, 'user', ARGV[2], 'exp', string.format('%.0f', nowMs + tonumber(ARGV[3])))
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'token', ts, 'user', ARGV[2], 'exp', string.format('%.0f', nowMs + tonumber(ARGV[3])), 'holder', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
-return {ts, previous}`;
+return {ts, previous, holder}`;
+
+/**
+ * KEYS: lease. ARGV: node the session came from, cut (a route-log id, or '-' for a session that
+ * started afresh). Only on an existing record (never recreates one without its expiry). One field
+ * per node the client left (bounded by the number of nodes).
+ */
+const CUT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cut:' .. ARGV[1], ARGV[2])
+return 1`;
 
 /** KEYS: leases. ARGV: node, leaseMs, then token, keepMs per key. Returns the 1-based indexes lost. */
 const RENEW = `${NOW}
@@ -78,7 +94,8 @@ if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`;
 
 type ScriptedRedis = Redis & {
-  leaseAcquire(lease: string, node: string, user: string, leaseMs: number, keepMs: number): Promise<[string, string]>;
+  leaseAcquire(lease: string, node: string, user: string, leaseMs: number, keepMs: number): Promise<[string, string, string?]>;
+  leaseCut(lease: string, from: string, cut: string): Promise<number>;
   leaseRenew(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   leaseRelease(lease: string, token: string, keepMs: number): Promise<number>;
   leaseForget(lease: string, token: string): Promise<number>;
@@ -143,6 +160,7 @@ export class RedisClientLeases implements ClientLeases {
     command.defineCommand('leaseRenew', { lua: RENEW });
     command.defineCommand('leaseRelease', { numberOfKeys: 1, lua: RELEASE });
     command.defineCommand('leaseForget', { numberOfKeys: 1, lua: FORGET });
+    command.defineCommand('leaseCut', { numberOfKeys: 1, lua: CUT });
     this.command = command;
     const subscriber = this.connect('subscriber');
     this.subscriber = subscriber;
@@ -171,10 +189,18 @@ export class RedisClientLeases implements ClientLeases {
   }
 
   async acquire(clientId: string, username: Username, keepMs = 0): Promise<AcquireResult> {
-    const [token, previous] = await this.command!.leaseAcquire(this.keys.lease(clientId), this.nodeId, encodeUsername(username), this.leaseMs, keepMs);
+    const [token, previous, holder] = await this.command!.leaseAcquire(this.keys.lease(clientId), this.nodeId, encodeUsername(username), this.leaseMs, keepMs);
     if (token === '') return { refused: 'owner' };
     this.local.set(clientId, new LocalLease(token, keepMs));
-    return { token, previousOwner: previous === '' ? null : previous };
+    return { token, previousOwner: previous === '' ? null : previous, holder: holder === undefined || holder === '' ? null : holder };
+  }
+
+  /**
+   * Records on `clientId`'s lease record the cut of its move from node `from` to this one
+   * (session-adoption.ts "returned clients"): a route-log id, or '-' when its session started afresh.
+   */
+  async recordCut(clientId: string, from: string, cut: string): Promise<void> {
+    await this.command!.leaseCut(this.keys.lease(clientId), from, cut);
   }
 
   async release(clientId: string, token: string): Promise<boolean> {

@@ -42,6 +42,8 @@ export class RedisClusterEngine implements ClusterEngine {
       nodeId, connect, keys, ttlMs: options.nodeTtlMs, reapMs: options.reapMs, cleanup: (id) => this.routes.dropNode(id),
     });
     this.leases = new RedisClientLeases({ nodeId, connect, keys, leaseMs: options.leaseMs });
+    // Each inbox entry carries the route-log position its messages were routed with (adoption's cut).
+    this.bus.routePosition = () => this.routes.appliedPosition;
     this.membership.onRejoined(() => this.routes.requestResync());
   }
 

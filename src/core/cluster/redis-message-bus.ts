@@ -71,7 +71,16 @@ export interface MessageBusStats {
   /** Flow signals (busy / clear) written to other nodes' inboxes, and read from ours. */
   flowSignalsSent: number;
   flowSignalsReceived: number;
+  /** Directed entries (an adopter's forward of a dead inbox's messages for one client) sent and read. */
+  directedSent: number;
+  directedReceived: number;
 }
+
+/**
+ * Called with a directed entry read from this node's inbox: frames an adopter forwards for ONE
+ * session (client id and the lease token it was forwarded to), not for the plain subscriptions.
+ */
+export type DirectedHandler = (origin: string, clientId: string, token: string, body: Buffer) => void;
 
 /** Called when a node tells this one to hold (busy) or go on (clear) with what it sends there. */
 export type FlowHandler = (node: string, busy: boolean) => void;
@@ -84,6 +93,8 @@ class Outbox {
   readonly key: string;
   frames: Buffer[] = [];
   bytes = 0;
+  /** The route-log position this node had applied when the batch's first frame was routed ('' = none known). */
+  route = '';
   constructor(key: string) {
     this.key = key;
   }
@@ -93,8 +104,16 @@ export class RedisMessageBus implements MessageBus {
   readonly nodeId: string;
   readonly stats: MessageBusStats = {
     sentMessages: 0, sentEntries: 0, sentBatches: 0, droppedMessages: 0, receivedMessages: 0, malformedEntries: 0, gaps: 0, sentBytes: 0, failedBatches: 0, waitShort: 0,
-    readPauses: 0, flowSignalsSent: 0, flowSignalsReceived: 0,
+    readPauses: 0, flowSignalsSent: 0, flowSignalsReceived: 0, directedSent: 0, directedReceived: 0,
   };
+  /**
+   * The route-log position this node has applied (RedisRouteTable.appliedPosition), written as
+   * field `r` of each entry: an adopter compares it with a returned client's cut
+   * (session-adoption.ts) to tell whether the entry's messages also reached that client's new
+   * node. Read once per batch and destination, when its first frame is routed.
+   */
+  routePosition: (() => string) | null = null;
+  private directedHandler: DirectedHandler | null = null;
   private readonly keys: ClusterKeys;
   private readonly maxLen: number;
   private readonly maxEntryBytes: number;
@@ -240,7 +259,11 @@ export class RedisMessageBus implements MessageBus {
         outbox = new Outbox(this.keys.inbox(node));
         this.outboxes.set(node, outbox);
       }
-      if (outbox.frames.length === 0) this.dirty.push(outbox);
+      if (outbox.frames.length === 0) {
+        this.dirty.push(outbox);
+        // Before any frame of this batch: each of them was routed with at least this position.
+        if (this.routePosition !== null) outbox.route = this.routePosition();
+      }
       outbox.frames.push(frame);
       outbox.bytes += frame.length;
       this.pendingMessages++;
@@ -281,7 +304,7 @@ export class RedisMessageBus implements MessageBus {
       let bytes = 0;
       for (let i = 0; i < frames.length; i++) {
         if (bytes > 0 && bytes + frames[i].length > this.maxEntryBytes) {
-          this.xadd(pipeline, outbox.key, frames, from, i, bytes);
+          this.xadd(pipeline, outbox, frames, from, i, bytes);
           entries++;
           from = i;
           bytes = 0;
@@ -289,7 +312,7 @@ export class RedisMessageBus implements MessageBus {
         bytes += frames[i].length;
         total += frames[i].length;
       }
-      this.xadd(pipeline, outbox.key, frames, from, frames.length, bytes);
+      this.xadd(pipeline, outbox, frames, from, frames.length, bytes);
       entries++;
       this.reset(outbox);
     }
@@ -381,9 +404,26 @@ export class RedisMessageBus implements MessageBus {
     this.readHandler = handler;
   }
 
-  private xadd(pipeline: ReturnType<Redis['pipeline']>, key: string, frames: Buffer[], from: number, to: number, bytes: number): void {
+  private xadd(pipeline: ReturnType<Redis['pipeline']>, outbox: Outbox, frames: Buffer[], from: number, to: number, bytes: number): void {
     const body = to - from === 1 ? frames[from] : Buffer.concat(frames.slice(from, to), bytes);
-    pipeline.xadd(key, 'MAXLEN', '~', this.maxLen, '*', 'o', this.nodeId, 'm', body);
+    if (outbox.route === '') pipeline.xadd(outbox.key, 'MAXLEN', '~', this.maxLen, '*', 'o', this.nodeId, 'm', body);
+    else pipeline.xadd(outbox.key, 'MAXLEN', '~', this.maxLen, '*', 'o', this.nodeId, 'r', outbox.route, 'm', body);
+  }
+
+  /** Registers the handler of directed entries (null: none; they are then counted as malformed). */
+  onDirected(handler: DirectedHandler | null): void {
+    this.directedHandler = handler;
+  }
+
+  /**
+   * Writes one directed entry to `node`'s inbox: `body` (frames) for the session of `clientId`
+   * holding lease `token` there only. Resolves once Redis has it.
+   */
+  async sendDirected(node: string, clientId: string, token: string, body: Buffer): Promise<void> {
+    const command = this.command;
+    if (command === null || this.closed) throw new Error('message bus closed');
+    await command.xadd(this.keys.inbox(node), 'MAXLEN', '~', this.maxLen, '*', 'o', this.nodeId, 'd', clientId, 't', token, 'm', body);
+    this.stats.directedSent++;
   }
 
   private reset(outbox: Outbox): void {
@@ -478,11 +518,22 @@ export class RedisMessageBus implements MessageBus {
     let origin = '';
     let body: Buffer | null = null;
     let flow: string | null = null;
+    let directed: string | null = null;
+    let token = '';
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i].toString();
       if (name === 'o') origin = fields[i + 1].toString();
       else if (name === 'm') body = fields[i + 1];
       else if (name === 'f') flow = fields[i + 1].toString();
+      else if (name === 'd') directed = fields[i + 1].toString();
+      else if (name === 't') token = fields[i + 1].toString();
+    }
+    if (directed !== null && body !== null) {
+      // For one session, delivered whole (bounded by the dead inbox's MAXLEN); never paused.
+      this.stats.directedReceived++;
+      if (this.directedHandler !== null) this.directedHandler(origin, directed, token, body);
+      else this.stats.malformedEntries++;
+      return true;
     }
     if (body === null) {
       if (flow !== null) {

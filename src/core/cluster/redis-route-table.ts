@@ -147,11 +147,13 @@ export interface RouteTableStats {
   invalidRoutes: number;
   /** Route writes that failed (Redis down); they are re-asserted by the next resync. */
   failedWrites: number;
+  /** Cut markers written (mark()). */
+  marks: number;
 }
 
 export class RedisRouteTable implements RouteTable {
   readonly nodeId: string;
-  readonly stats: RouteTableStats = { resyncs: 0, invalidRoutes: 0, failedWrites: 0 };
+  readonly stats: RouteTableStats = { resyncs: 0, invalidRoutes: 0, failedWrites: 0, marks: 0 };
   private readonly keys: ClusterKeys;
   private readonly connect: RedisFactory;
   private readonly logMaxLen: number;
@@ -181,6 +183,8 @@ export class RedisRouteTable implements RouteTable {
   private readonly sharedResult = new MatchResult<SharedGroup>();
 
   private lastId = '0-0';
+  /** The marker of this turn's mark() callers, until it is written. */
+  private markTurn: Promise<string> | null = null;
   private closed = false;
   private needResync = false;
   private wake: (() => void) | null = null;
@@ -241,6 +245,46 @@ export class RedisRouteTable implements RouteTable {
     this.refs.delete(filter);
     this.applyLocal('-', this.nodeId, filter);
     this.queue(filter, '-');
+  }
+
+  /**
+   * The last route-log id applied here (the bus writes it into each entry, field `r`): every log
+   * entry up to it is in this node's routing, so a message routed now reaches every node whose
+   * route was logged at or before it.
+   */
+  get appliedPosition(): string {
+    return this.lastId;
+  }
+
+  /**
+   * A marker in the route log, written after this node's pending route changes: its id is a cut
+   * (session-adoption.ts "returned clients"). A sender whose applied position is at or past it
+   * routed after the marker was written, so after everything this node had installed before
+   * calling mark(), with this node's routes of that moment. Readers ignore the entry (op 'c').
+   */
+  mark(): Promise<string> {
+    // One marker per turn however many clients moved in it (a rolling restart moves thousands):
+    // every caller of this turn queued its route changes before calling, so the flush below
+    // covers them all.
+    if (this.markTurn === null) {
+      this.markTurn = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.markTurn = null;
+        return this.writeMark();
+      });
+    }
+    return this.markTurn;
+  }
+
+  private async writeMark(): Promise<string> {
+    const failed = this.stats.failedWrites;
+    await this.flushed();
+    const command = this.command;
+    if (command === null || this.closed) throw new Error('route table closed');
+    // A change that did not reach Redis is not behind the marker: no cut (the resync re-asserts it later).
+    if (this.stats.failedWrites !== failed || this.needResync) throw new Error('route changes not written');
+    const id = await command.xadd(this.keys.routeLog, 'MAXLEN', '~', this.logMaxLen, '*', 'op', 'c', 'n', this.nodeId);
+    this.stats.marks++;
+    return String(id);
   }
 
   flushed(): Promise<void> {

@@ -41,9 +41,9 @@ import { Message } from '../sessions/message';
 import type { Session } from '../sessions/session';
 import { MatchResult, SubscriptionTrie } from '../topics/subscription-trie';
 import { messageFromCluster } from './cluster-message';
-import { ClusterCodecError, decodeBatch } from './codec';
+import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
 import type { ClusterKeys } from './keys';
-import type { RedisMessageBus } from './redis-message-bus';
+import { compareIds, streamInfoField, type RedisMessageBus } from './redis-message-bus';
 import type { RedisRouteTable } from './redis-route-table';
 import type { ClusterMessage } from './types';
 
@@ -51,6 +51,10 @@ import type { ClusterMessage } from './types';
 export const ADOPT_BATCH = 500;
 /** Inbox entries per XRANGE page of the dead node's tail. */
 const DRAIN_PAGE = 200;
+/** Frames per directed entry of a forward to a returned client. */
+const FORWARD_FRAMES = 500;
+/** Returned clients matched against the dead inbox's tail at once. */
+const FORWARD_GROUP = 500;
 /** How long other nodes get to apply the HANDOVER entry before the dead inbox is read. */
 export const HANDOVER_GRACE_MS = 300;
 
@@ -60,9 +64,10 @@ local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `;
 
 /**
- * KEYS: lease. ARGV: the dead node's token. A new token (as ClientLeases.acquire makes them) if the
- * lease still carries it, the lease left released (node '', as after a disconnect: the session is
- * detached, nobody renews it); '' when another connection has taken the client id since.
+ * KEYS: lease. ARGV: the dead node's token, the adopter. A new token (as ClientLeases.acquire
+ * makes them) if the lease still carries it, the lease left released (node '', as after a
+ * disconnect: the session is detached, nobody renews it) and held by the adopter; '' when another
+ * connection has taken the client id since.
  */
 const ADOPT = `${NOW}
 local t = redis.call('HGET', KEYS[1], 'token')
@@ -71,7 +76,7 @@ local token = nowUs
 local old = tonumber(t)
 if old >= token then token = old + 1 end
 local ts = string.format('%.0f', token)
-redis.call('HSET', KEYS[1], 'token', ts, 'node', '', 'exp', '0')
+redis.call('HSET', KEYS[1], 'token', ts, 'node', '', 'exp', '0', 'holder', ARGV[2])
 return ts`;
 
 /** KEYS: the reap claim. ARGV: claimer, ms. Extends the claim only while it is still ours. */
@@ -83,7 +88,7 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
 const CLAIM_EXTEND_MS = 30000;
 
 type ScriptedRedis = Redis & {
-  adoptLease(lease: string, token: string): Promise<string>;
+  adoptLease(lease: string, token: string, adopter: string): Promise<string>;
   extendClaim(reap: string, claimer: string, ms: number): Promise<number>;
 };
 
@@ -97,6 +102,8 @@ export interface AdoptionHost {
   detached(session: Session): void;
   /** Queues `msg` for `session` at `qos` (the engine's delivery, as for any offline session). */
   deliver(session: Session, msg: Message, qos: QoS): void;
+  /** Most messages forwarded to one returned client (limits.max-queued-messages: its node would drop the rest). */
+  readonly maxForwardPerSession: number;
 }
 
 export interface AdoptionStats {
@@ -110,6 +117,29 @@ export interface AdoptionStats {
   messagesRecovered: number;
   /** Milliseconds the last adoption took. */
   lastAdoptionMs: number;
+  /**
+   * Returned clients (back on another node before the death was declared): sessions that got
+   * dead-inbox messages forwarded, the messages forwarded, and sessions whose cut was not found
+   * (nothing forwarded: see docs/cluster.md).
+   */
+  sessionsForwarded: number;
+  messagesForwarded: number;
+  cutsMissing: number;
+  /** Messages not forwarded to a returned client beyond maxForwardPerSession. */
+  forwardsOverLimit: number;
+  /**
+   * Dead inboxes whose unread tail had lost entries to their MAXLEN ~ trim before the adoption
+   * read it (the dead node was more than `inboxMaxLen` entries behind): those messages are lost.
+   */
+  tailsTrimmed: number;
+}
+
+/** A client of the dead node back on another node: its lease token, the node holding its session, its cut. */
+interface ReturnedClient {
+  id: string;
+  token: string;
+  holder: string;
+  cut: string;
 }
 
 /** A message of the dead inbox, decoded, waiting for the synchronous step. */
@@ -117,6 +147,10 @@ interface Pending {
   msg: Message;
   plain: boolean;
   groups: readonly string[] | null;
+  /** As decoded, re-encoded for a forward to a returned client. */
+  m: ClusterMessage;
+  /** The route-log position its sender routed it with (entry field `r`); null: unknown (forwarded). */
+  route: string | null;
 }
 
 /** The adopted sessions' subscriptions, to deliver the dead node's messages to them only. */
@@ -147,7 +181,7 @@ class AdoptedMatcher {
     }
   }
 
-  deliver(p: Pending, host: AdoptionHost): number {
+  deliver(p: Pending, host: Pick<AdoptionHost, 'deliver'>): number {
     const msg = p.msg;
     let n = 0;
     if (p.plain) {
@@ -176,9 +210,13 @@ class AdoptedMatcher {
 }
 
 export class SessionAdoption {
-  readonly stats: AdoptionStats = { adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0 };
+  readonly stats: AdoptionStats = {
+    adoptions: 0, sessionsAdopted: 0, sessionsSkipped: 0, messagesRecovered: 0, lastAdoptionMs: 0, sessionsForwarded: 0, messagesForwarded: 0, cutsMissing: 0, forwardsOverLimit: 0, tailsTrimmed: 0,
+  };
   /** Dead node -> (client id -> the token this node adopted it with), until its Wills are decided. */
   private readonly adoptedTokens = new Map<string, Map<string, string>>();
+  /** adoptOwn: the earlier run's clients that went on elsewhere and its tail, until forwardOwnTail(). */
+  private ownReturned: { ids: string[]; tail: Pending[] } | null = null;
 
   constructor(
     private readonly nodeId: string,
@@ -210,15 +248,19 @@ export class SessionAdoption {
     const k = this.keys;
     const position = await redis.get(k.inboxPosition(dead));
     const sessions: Session[] = [];
+    const returned: string[] = [];
     let cursor = '0';
     do {
       const [next, flat] = await redis.hscan(k.sessionIndex(dead), cursor, 'COUNT', ADOPT_BATCH);
       cursor = next;
       // A large node takes longer than one claim: keep it ours while pages go on.
       await (redis as ScriptedRedis).extendClaim(k.reap(dead), this.nodeId, CLAIM_EXTEND_MS);
-      await this.adoptPage(dead, flat, started, sessions);
+      await this.adoptPage(dead, flat, started, sessions, returned);
     } while (cursor !== '0');
-    if (sessions.length > 0) await this.switchOver(dead, position, sessions);
+    if (sessions.length > 0 || returned.length > 0) {
+      const tail = await this.switchOver(dead, position, sessions);
+      if (returned.length > 0 && tail.length > 0) await this.forwardToReturned(dead, returned, tail);
+    }
     await redis.del(k.inbox(dead), k.sessionIndex(dead), k.inboxPosition(dead));
     this.stats.adoptions++;
     this.stats.lastAdoptionMs = Date.now() - started;
@@ -232,8 +274,11 @@ export class SessionAdoption {
    * `upTo` (where this run's bus starts) is queued into them. No HANDOVER: the routes of the
    * earlier run are this node's and stay (the route table's resync at start keeps the adopted
    * sessions' filters, which they hold now, and removes the rest). Index entries not adopted (the
-   * client went on elsewhere, or the session expired) leave the index. Returns client id -> the
-   * token taken (the earlier run's Will records are rewritten with it).
+   * client went on elsewhere, or the session expired) leave the index. The clients that went on
+   * elsewhere before this start (a newer token: "returned") get the tail entries their new node
+   * did not get as well, as for a dead node (forwardToReturned), once this node's bus runs:
+   * forwardOwnTail(). Returns client id -> the token taken (the earlier run's Will records are
+   * rewritten with it).
    */
   async adoptOwn(upTo: string): Promise<Map<string, string>> {
     const started = Date.now();
@@ -241,21 +286,23 @@ export class SessionAdoption {
     const k = this.keys;
     const position = await this.redis.get(k.inboxPosition(me));
     const sessions: Session[] = [];
+    const returned: string[] = [];
     const listed: string[] = [];
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(k.sessionIndex(me), cursor, 'COUNT', ADOPT_BATCH);
       cursor = next;
       for (let i = 0; i < flat.length; i += 2) listed.push(flat[i]);
-      await this.adoptPage(me, flat, started, sessions);
+      await this.adoptPage(me, flat, started, sessions, returned);
     } while (cursor !== '0');
     const tokens = this.takeTokens(me) ?? new Map<string, string>();
     const gone = listed.filter((id) => !tokens.has(id)); // adoptPage keeps a token only with its session read
     for (let i = 0; i < gone.length; i += ADOPT_BATCH) await this.redis.hdel(k.sessionIndex(me), ...gone.slice(i, i + ADOPT_BATCH));
-    if (sessions.length === 0) return tokens;
+    if (sessions.length === 0 && returned.length === 0) return tokens;
     const matcher = new AdoptedMatcher();
     for (const s of sessions) matcher.add(s);
     const pending = position !== null && position === upTo ? [] : await this.readTail(me, position, upTo);
+    if (returned.length > 0 && pending.length > 0) this.ownReturned = { ids: returned, tail: pending };
     let recovered = 0;
     for (const s of sessions) {
       if (this.host.adopt(s)) this.stats.sessionsAdopted++;
@@ -268,20 +315,32 @@ export class SessionAdoption {
     return tokens;
   }
 
-  /** One index page (client id, token pairs): new tokens, written back to the index, then the sessions read. */
-  private async adoptPage(dead: string, flat: string[], started: number, out: Session[]): Promise<void> {
+  /** After adoptOwn, once this node's bus runs: the earlier run's tail to its clients that went on elsewhere. */
+  async forwardOwnTail(): Promise<void> {
+    const own = this.ownReturned;
+    this.ownReturned = null;
+    if (own !== null) await this.forwardToReturned(this.nodeId, own.ids, own.tail);
+  }
+
+  /**
+   * One index page (client id, token pairs): new tokens, written back to the index, then the
+   * sessions read. Client ids taken since by a newer connection go to `returned`.
+   */
+  private async adoptPage(dead: string, flat: string[], started: number, out: Session[], returned: string[]): Promise<void> {
     if (flat.length === 0) return;
     const k = this.keys;
     const pipeline = this.redis.pipeline();
-    for (let i = 0; i + 1 < flat.length; i += 2) void (pipeline as unknown as ScriptedRedis).adoptLease(k.lease(flat[i]), flat[i + 1]);
+    for (let i = 0; i + 1 < flat.length; i += 2) void (pipeline as unknown as ScriptedRedis).adoptLease(k.lease(flat[i]), flat[i + 1], this.nodeId);
     const replies = (await pipeline.exec()) ?? [];
     const ids: string[] = [];
     const tokens: string[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const [err, token] = replies[i >> 1] ?? [new Error('no reply'), ''];
       if (err !== null) throw err;
-      if (token === '') this.stats.sessionsSkipped++;
-      else {
+      if (token === '') {
+        this.stats.sessionsSkipped++;
+        returned.push(flat[i]);
+      } else {
         ids.push(flat[i]);
         tokens.push(token as string);
       }
@@ -307,8 +366,11 @@ export class SessionAdoption {
     }
   }
 
-  /** Steps 2-4 of the header: routes handed over, the dead inbox's tail read, then one synchronous switch. */
-  private async switchOver(dead: string, position: string | null, sessions: Session[]): Promise<void> {
+  /**
+   * Steps 2-4 of the header: routes handed over, the dead inbox's tail read, then one synchronous
+   * switch. Returns the tail (for the returned clients).
+   */
+  private async switchOver(dead: string, position: string | null, sessions: Session[]): Promise<Pending[]> {
     const matcher = new AdoptedMatcher();
     for (const s of sessions) matcher.add(s);
     const bus = this.bus;
@@ -331,6 +393,78 @@ export class SessionAdoption {
       }
       bus.release();
     }
+    return pending;
+  }
+
+  /**
+   * Clients of the dead node that came back on another node before it was declared dead (their
+   * lease has a newer token): their new node never reads the dead inbox. Each such node recorded a
+   * cut on the lease (ClusterNode.clientMoved: a route-log marker written after its routes for the
+   * session). A tail entry whose sender had applied the route log up to the cut was routed with
+   * those routes, so its messages reached the new node too, after the session was there: not
+   * forwarded. Older entries (and entries without a position) are matched against the session's
+   * subscriptions and forwarded to the node holding it, as directed entries for that lease token.
+   * No cut (the client moved on twice, or its node could not write it): nothing forwarded, counted.
+   */
+  private async forwardToReturned(dead: string, ids: string[], tail: Pending[]): Promise<void> {
+    // In groups of FORWARD_GROUP clients: one pipeline of lease reads, one matcher, and memory for
+    // one group's frames (each session's capped), whatever the number of returned clients.
+    for (let g = 0; g < ids.length; g += FORWARD_GROUP) await this.forwardGroup(dead, ids.slice(g, g + FORWARD_GROUP), tail);
+  }
+
+  private async forwardGroup(dead: string, ids: string[], tail: Pending[]): Promise<void> {
+    const k = this.keys;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(k.lease(id), 'token', 'holder', `cut:${dead}`);
+    const replies = (await pipeline.exec()) ?? [];
+    const targets: ReturnedClient[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const [err, fields] = replies[i] ?? [new Error('no reply'), null];
+      if (err !== null) throw err;
+      const [token, holder, cut] = (fields ?? []) as (string | null)[];
+      if (token === null || token === undefined || holder === null || holder === undefined || holder === '' || holder === dead) continue; // session gone
+      if (cut === null || cut === undefined) this.stats.cutsMissing++;
+      else if (cut !== '-') targets.push({ id: ids[i], token, holder, cut });
+    }
+    if (targets.length === 0) return;
+    const read = await Promise.all(targets.map((t) => this.host.read(t.id)));
+    const matcher = new AdoptedMatcher();
+    const cutOf = new Map<Session, ReturnedClient>();
+    for (let i = 0; i < targets.length; i++) {
+      const session = read[i];
+      if (session === undefined) continue;
+      matcher.add(session);
+      cutOf.set(session, targets[i]);
+    }
+    const max = this.host.maxForwardPerSession;
+    const frames = new Map<Session, Buffer[]>();
+    let current: Pending | null = null;
+    const collect: Pick<AdoptionHost, 'deliver'> = {
+      deliver: (session, _msg, qos) => {
+        const p = current!;
+        const target = cutOf.get(session)!;
+        if (p.route !== null && compareIds(p.route, target.cut) >= 0) return; // reached the new node as well
+        let list = frames.get(session);
+        if (list === undefined) frames.set(session, (list = []));
+        if (list.length >= max) {
+          this.stats.forwardsOverLimit++;
+          return;
+        }
+        list.push(encodeFrame({ ...p.m, qos, plain: true, groups: null }));
+      },
+    };
+    for (const p of tail) {
+      current = p;
+      matcher.deliver(p, collect);
+    }
+    for (const [session, list] of frames) {
+      const target = cutOf.get(session)!;
+      for (let from = 0; from < list.length; from += FORWARD_FRAMES) {
+        await this.bus.sendDirected(target.holder, target.id, target.token, Buffer.concat(list.slice(from, from + FORWARD_FRAMES)));
+      }
+      this.stats.sessionsForwarded++;
+      this.stats.messagesForwarded += list.length;
+    }
   }
 
   /** The synchronous step: nothing this node publishes can come between its parts. */
@@ -347,7 +481,7 @@ export class SessionAdoption {
       const mine: Pending[] = [];
       try {
         decodeBatch(Buffer.concat(diverted), this.nodeId, (m) => {
-          const p = pendingFrom(m);
+          const p = pendingFrom(m, null);
           if (p !== null) mine.push(p);
         });
       } catch (err) {
@@ -363,6 +497,9 @@ export class SessionAdoption {
   private async readTail(dead: string, position: string | null, end = '+'): Promise<Pending[]> {
     const out: Pending[] = [];
     const key = this.keys.inbox(dead);
+    // Entries trimmed (MAXLEN ~) after the recorded position were never read by anyone: counted.
+    const deleted = streamInfoField(await this.redis.call('XINFO', 'STREAM', key).catch(() => null), 'max-deleted-entry-id');
+    if (deleted !== null && position !== null && compareIds(deleted, position) > 0) this.stats.tailsTrimmed++;
     let from = position === null ? '-' : `(${position}`;
     for (;;) {
       const entries = (await this.redis.xrangeBuffer(key, from, end, 'COUNT', DRAIN_PAGE)) as unknown as [Buffer, Buffer[]][];
@@ -370,15 +507,19 @@ export class SessionAdoption {
         from = `(${id.toString()}`;
         let origin = '';
         let body: Buffer | null = null;
+        let route: string | null = null;
+        let directed = false;
         for (let i = 0; i + 1 < fields.length; i += 2) {
           const name = fields[i].toString();
           if (name === 'o') origin = fields[i + 1].toString();
           else if (name === 'm') body = fields[i + 1];
+          else if (name === 'r') route = fields[i + 1].toString();
+          else if (name === 'd') directed = true;
         }
-        if (body === null) continue;
+        if (body === null || directed) continue; // a forward to a session of the dead node: it went with it
         try {
           decodeBatch(body, origin, (m) => {
-            const p = pendingFrom(m);
+            const p = pendingFrom(m, route);
             if (p !== null) out.push(p);
           });
         } catch (err) {
@@ -391,10 +532,10 @@ export class SessionAdoption {
 }
 
 /** A bus message as a Message of this node (as ClusterNode.onMessage builds it); null when its properties do not decode. */
-function pendingFrom(m: ClusterMessage): Pending | null {
+function pendingFrom(m: ClusterMessage, route: string | null): Pending | null {
   const msg = messageFromCluster(m);
   if (msg === null) return null;
-  return { msg, plain: m.plain !== false, groups: m.groups === undefined || m.groups === null ? null : [...m.groups] };
+  return { msg, plain: m.plain !== false, groups: m.groups === undefined || m.groups === null ? null : [...m.groups], m, route };
 }
 
 function delay(ms: number): Promise<void> {

@@ -126,7 +126,7 @@ export interface NodeMembership {
 export type Username = string | null;
 
 export type AcquireResult =
-  | { token: string; previousOwner: string | null }
+  | { token: string; previousOwner: string | null; holder: string | null }
   | { refused: 'owner' };
 
 /** Client-id ownership: a lease with a fencing token [MQTT-3.1.4-2 takeover, cluster-wide]. */
@@ -137,7 +137,8 @@ export interface ClientLeases {
   /**
    * Takes `clientId` for this node. The token is strictly greater than every earlier token of this
    * client id; `previousOwner` is the node that held a live lease (ask it to close the old
-   * connection: kick()). Refused when the session belongs to another username.
+   * connection: kick()); `holder` is the node that held the session last, connected or not
+   * (null: none recorded). Refused when the session belongs to another username.
    */
   acquire(clientId: string, username: Username, keepMs?: number): Promise<AcquireResult>;
   /** Gives the lease up, only if `token` is still the current one. */

@@ -614,7 +614,8 @@ function clusterConfig(
   for (const key of Object.keys(v)) if (!CLUSTER_KEYS.has(key)) problems.push(`cluster.${key}: unknown key`);
   const redis = v.redis;
   if (typeof redis !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(redis)) {
-    problems.push(`cluster.redis: expected a Redis URL such as redis://redis:6379, got ${JSON.stringify(redis)}`);
+    // The value may hold a password (redis://:secret@host): never echoed.
+    problems.push(`cluster.redis: expected a Redis URL such as redis://redis:6379, got ${typeof redis === 'string' ? 'a string that is not one' : JSON.stringify(redis)}`);
     return null;
   }
   const rawId = v['node-id'] ?? hostname();

@@ -78,6 +78,14 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   directory: { clientConnected(conn: ClientLink): void; clientGone(clientId: string): void } | null = null;
   /** Drops a session taken over by another node from this node (the Broker: discardSession). */
   onTakenOver: ((session: Session) => void) | null = null;
+  /**
+   * A client whose session was held last by another node `from` is registered here (ClusterNode
+   * records the cut of its move, for an adopter of `from`: docs/cluster.md "A client back before
+   * its node is declared dead"); null: not recorded.
+   */
+  moved: ((conn: ClientLink, from: string) => void) | null = null;
+  /** Client ids in CONNECT here whose session was held last by another node: token and that node. */
+  private readonly movedFrom = new Map<string, { token: string; from: string }>();
   /** Client ids connected here whose Will is recorded. */
   private readonly withWill = new Set<string>();
   /**
@@ -105,6 +113,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
       if ('refused' in result) return false;
       const token = result.token;
       conn.clusterToken = token;
+      if (result.holder !== null && result.holder !== leases.nodeId && this.moved !== null) this.movedFrom.set(clientId, { token, from: result.holder });
       if (result.previousOwner !== null && result.previousOwner !== leases.nodeId) {
         leases.kick(result.previousOwner, clientId, token).catch(this.reportError);
       }
@@ -128,6 +137,13 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   override register(conn: ClientLink): void {
     super.register(conn);
     if (this.lostWhileLoading.size > 0) this.lostMeanwhile(conn);
+    if (this.movedFrom.size > 0) {
+      const moved = this.movedFrom.get(conn.clientId);
+      if (moved !== undefined && moved.token === conn.clusterToken) {
+        this.movedFrom.delete(conn.clientId);
+        this.moved?.(conn, moved.from);
+      }
+    }
     this.directory?.clientConnected(conn);
     if (conn.will !== null && this.wills !== null) {
       this.withWill.add(conn.clientId);
@@ -181,6 +197,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   giveBack(conn: ClientLink): void {
     const token = conn.clusterToken;
     if (token !== null && this.lostWhileLoading.get(conn.clientId) === token) this.lostWhileLoading.delete(conn.clientId);
+    if (token !== null && this.movedFrom.get(conn.clientId)?.token === token) this.movedFrom.delete(conn.clientId);
     if (token === null) return;
     conn.clusterToken = null;
     this.leases.release(conn.clientId, token).catch(this.reportError);

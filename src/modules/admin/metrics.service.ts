@@ -229,6 +229,12 @@ export class MetricsService {
       plain('nestmq_cluster_wills_handed_over_total', 'Wills handed over to the survivors at a drain (sessions that go on)', () => cluster.stats.willsHandedOver);
       plain('nestmq_cluster_sessions_adopted_total', 'Persistent sessions of dead nodes adopted here (docs/cluster.md "Losing a node")', () => cluster.adoptionStats.sessionsAdopted);
       plain('nestmq_cluster_adopted_messages_total', 'Messages of dead nodes\' unread inboxes queued into the sessions adopted here', () => cluster.adoptionStats.messagesRecovered);
+      plain('nestmq_cluster_returned_forwarded_messages_total', 'Messages of dead nodes\' unread inboxes forwarded from here to clients that came back on another node first', () => cluster.adoptionStats.messagesForwarded);
+      plain('nestmq_cluster_adopted_tails_trimmed_total', 'Dead inboxes whose unread tail had lost entries to the inbox MAXLEN before the adoption read it', () => cluster.adoptionStats.tailsTrimmed);
+      plain('nestmq_cluster_returned_cuts_missing_total', 'Returned clients of dead nodes whose cut was not found (nothing forwarded to them)', () => cluster.adoptionStats.cutsMissing);
+      plain('nestmq_cluster_forwarded_queued_total', 'Forwarded dead-inbox messages queued here for returned clients', () => cluster.stats.forwardedQueued);
+      plain('nestmq_cluster_forwarded_dropped_total', 'Forwarded dead-inbox messages dropped here (session gone or taken again)', () => cluster.stats.forwardedDropped);
+      plain('nestmq_cluster_cut_failures_total', 'Cuts of clients whose session came from another node that could not be recorded', () => cluster.stats.cutFailures);
     }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
     const adapter = adapterHost?.httpAdapter;
