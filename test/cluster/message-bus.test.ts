@@ -99,6 +99,41 @@ describe('RedisMessageBus', () => {
     expect(a.stats.malformedEntries).toBe(0);
   });
 
+  test('a backlog of large entries is delivered a slice per event-loop turn (other I/O and the turn\'s output in between), in order, all of it', async () => {
+    const got: ClusterMessage[] = [];
+    const turns: number[] = []; // deliveries seen when each turn ended
+    let turnEnding = false;
+    const a = await bus('a', []);
+    const b = new RedisMessageBus({ nodeId: 'b', connect: factory(), blockMs: 500 });
+    buses.push(b);
+    await b.start((m) => {
+      got.push({ ...m, payload: Buffer.from(m.payload) });
+      if (!turnEnding) {
+        turnEnding = true;
+        setImmediate(() => {
+          turns.push(got.length);
+          turnEnding = false;
+        });
+      }
+    });
+    // 40 entries of ~64 KiB (one per sender turn, 4 messages of 16 KiB each) waiting while b does not read.
+    b.pauseReading();
+    const payload = 'x'.repeat(16 * 1024);
+    for (let turn = 0; turn < 40; turn++) {
+      for (let i = 0; i < 4; i++) a.send(message(`t/${turn}`, `${turn}:${i}:${payload}`), ['b'], 1);
+      await a.idle();
+    }
+    turns.length = 0;
+    b.resumeReading();
+    await waitFor(() => got.length === 160, 5000, 'the backlog');
+    expect(got.map((m) => m.payload.toString().split(':').slice(0, 2).join(':'))).toEqual(
+      Array.from({ length: 160 }, (_, k) => `${Math.floor(k / 4)}:${k % 4}`),
+    );
+    // 2.5 MiB in one XREAD reply: at most ~256 KiB (a few entries) per turn, so several turns.
+    expect(turns.length).toBeGreaterThanOrEqual(8);
+    for (let i = 1; i < turns.length; i++) expect(turns[i] - turns[i - 1]).toBeLessThanOrEqual(4 * 5);
+  });
+
   test('bytes per routed message in Redis (reported in docs/cluster.md)', async () => {
     const inspect = redis.inspector();
     const a = await bus('node-a', []);

@@ -28,6 +28,9 @@ import type { BatchHandler, ClusterMessage, MessageBus, MessageHandler } from '.
 /** How long close() waits for a pending write or the read loop before cutting the connections. */
 const CLOSE_WAIT_MS = 2000;
 
+/** Entry bytes delivered per event-loop turn before the reader lets the loop go round (deliverHeld). */
+const TURN_BYTES = 256 * 1024;
+
 export interface RedisMessageBusOptions {
   nodeId: string;
   connect: RedisFactory;
@@ -461,6 +464,10 @@ export class RedisMessageBus implements MessageBus {
           continue;
         }
         if (this.held !== null) {
+          // The rest of a reply after a turn's share (TURN_BYTES): the sockets written in that
+          // turn flush first.
+          await yieldTurn();
+          if (this.closed) break;
           if (this.adoptionHold !== null) await this.adoptionHold;
           this.deliverHeld();
           continue;
@@ -499,6 +506,7 @@ export class RedisMessageBus implements MessageBus {
   private deliverHeld(): void {
     const entries = this.held!;
     const from = this.heldIndex;
+    let bytes = 0;
     while (this.heldIndex < entries.length) {
       const [id, fields] = entries[this.heldIndex];
       this.lastId = id.toString();
@@ -506,6 +514,12 @@ export class RedisMessageBus implements MessageBus {
       this.heldIndex++;
       this.heldAt = 0;
       if (this.readPaused) break;
+      // One turn delivers about TURN_BYTES of entries: a reply of 128 full entries (megabytes)
+      // delivered in one synchronous loop would pile all of it into the subscribers' write
+      // buffers before any of it leaves (QoS 0 past max-write-buffer is then dropped), and hold
+      // every other connection of this node for as long.
+      for (let i = 1; i < fields.length; i += 2) bytes += fields[i].length;
+      if (bytes >= TURN_BYTES) break;
     }
     // The read position a node records for an adopter: the last entry delivered whole (a paused
     // entry's rest is not delivered yet, so it is not past the position).
@@ -558,6 +572,11 @@ export class RedisMessageBus implements MessageBus {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves in the check phase of this turn: after the I/O callbacks, with this turn's output flushed. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A field of an XINFO STREAM reply (flat [name, value, ...]); null when absent. */
