@@ -253,7 +253,30 @@ describe('cluster: a node restarted under the same node id before it was declare
     expectAllInOrder(got, wanted); // the unread tail (0..19) first, then 1000.. in order
     expect(received).toEqual([]); // none reached the subscriber before the kill
   }, 40000);
+
+  it('v5 [MQTT-3.1.2-5] [MQTT-4.6.0-5] the subscriber back on another node BEFORE its SIGKILLed node restarts under the same node id: the restarted node forwards it the entries its inbox held unread', async () => {
+    const sub = await connectTo(cluster.url(0), { clientId: 'rf-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await sub.subscribeAsync('rf/#', { qos: 1 });
+    const pub = await connectTo(cluster.url(2), { clientId: 'rf-pub' });
+    await routed(pub, sub, 'rf/probe');
+    await waitFor(async () => (await redis.hexists('nestmq:{n:node-0}:sessions', 'rf-sub')) === 1, 5000, 'node 0 indexes the session');
+    cluster.nodes[0].child!.kill('SIGSTOP'); // what is published now waits unread in node 0's inbox
+    const acked: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await pub.publishAsync('rf/x', String(i), { qos: 1 });
+      acked.push(i);
+    }
+    sub.end(true);
+    const { got, present } = await resume(1, 'rf-sub'); // node 1 takes the id over (node 0 is stopped)
+    expect(present).toBe(true);
+    await waitFor(async () => (await redis.hexists('nestmq:{c:rf-sub}:lease', 'cut:node-0')) === 1, 5000, 'node 1 records its cut');
+    await cluster.restart(0); // SIGKILL, then the same node id at once: it finds rf-sub gone elsewhere
+    await allArrived(() => got, acked, 'the unread entries, forwarded').catch(() => undefined);
+    expectAllInOrder(got, acked);
+    expect(await redis.hexists('nestmq:{n:node-0}:sessions', 'rf-sub')).toBe(0); // not taken back: it lives on node 1
+  }, 40000);
 });
+
 
 describe('cluster: the only node drained and started again under its own node id (real redis-server)', () => {
   beforeEach(async () => {
