@@ -62,7 +62,7 @@ export class LocalClientRegistry implements ClientRegistry {
 
 /** How long a CONNECT waits for a survivor adopting its session (then takes it all the same). */
 const ADOPTION_WAIT_MS = 5000;
-/** How often it asks meanwhile. */
+/** Its first wait before asking again (then doubled, up to 1 s). */
 const ADOPTION_RETRY_MS = 25;
 
 /** A lease of this long is kept for a session that never expires (PEXPIRE takes it). */
@@ -114,16 +114,17 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   }
 
   acquire(conn: ClientLink, username: string | null): Promise<boolean> {
-    return this.acquireLease(conn, username, Date.now() + ADOPTION_WAIT_MS);
+    return this.acquireLease(conn, username, Date.now() + ADOPTION_WAIT_MS, ADOPTION_RETRY_MS);
   }
 
   /**
    * A session a survivor is adopting right now (a dead node's, docs/cluster.md "A client back
-   * during the adoption") is asked for again every ADOPTION_RETRY_MS until the adopter has written
-   * it, then loaded whole; after `deadline` it is taken all the same (an adopter that died midway).
-   * The CONNECT waits meanwhile (its session is loading); counted.
+   * during the adoption") is asked for again after `wait` ms, doubling up to 1 s (a reconnect
+   * storm during a large adoption costs Redis about ten calls per client, not hundreds), until the
+   * adopter has written it, then loaded whole; after `deadline` it is taken all the same (an
+   * adopter that died midway). The CONNECT waits meanwhile (its session is loading); counted.
    */
-  private acquireLease(conn: ClientLink, username: string | null, deadline: number): Promise<boolean> {
+  private acquireLease(conn: ClientLink, username: string | null, deadline: number, wait: number): Promise<boolean> {
     const leases = this.leases;
     const clientId = conn.clientId;
     const force = Date.now() >= deadline;
@@ -132,7 +133,9 @@ export class ClusterClientRegistry extends LocalClientRegistry {
       if ('adopting' in result) {
         this.stats.adoptionWaits++;
         if (conn.closeReason !== '') return false; // gone meanwhile: nothing was taken
-        return new Promise<void>((resolve) => setTimeout(resolve, ADOPTION_RETRY_MS)).then(() => this.acquireLease(conn, username, deadline));
+        return new Promise<void>((resolve) => setTimeout(resolve, Math.min(wait, deadline - Date.now() + 1))).then(() =>
+          this.acquireLease(conn, username, deadline, Math.min(wait * 2, 1000)),
+        );
       }
       const token = result.token;
       conn.clusterToken = token;
