@@ -238,6 +238,11 @@ export async function startBroker(name, { readyTimeoutMs = 15000, persistent = f
     const args = [path.join(ROOT, 'bench', 'brokers', 'aedes.mjs'), String(port)];
     if (ws) args.push('--ws');
     child = spawnTracked(process.execPath, args, spawnOpts);
+  } else if (name === 'node-relay' || name === 'node-relay-turn') {
+    // bench/latency-floor.mjs only: the latency floor of a Node.js process, not a broker.
+    const args = [path.join(ROOT, 'bench', 'brokers', 'node-relay.mjs'), String(port)];
+    if (name === 'node-relay-turn') args.push('--turn');
+    child = spawnTracked(process.execPath, args, spawnOpts);
   } else if (name === 'nestmq') {
     const args = [path.join(ROOT, 'bench', 'brokers', 'nestmq.cjs'), String(port)];
     if (ws) args.push('--ws');

@@ -139,6 +139,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       clients.wills = this.cluster;
       clients.directory = this.cluster;
       clients.moved = this.cluster.clientMoved;
+      clients.stats = this.cluster.stats;
       this.clusterClients = clients;
       this.cluster.statsSource = () => this.nodeStatsSnapshot();
       this.cluster.clientsSource = () => this.engine.clients.values();

@@ -77,6 +77,24 @@ describe('cluster: a client back on another node before its dead node is declare
     expect(got.filter((p) => p === 'last')).toEqual(['last']);
   }, 60000);
 
+  it('v5 [MQTT-4.6.0-5] the client back DURING the adoption (its lease marked adopting): its CONNECT waits until the adopter has written the session, then gets every unread message once', async () => {
+    const N = 20;
+    await unreadTailOnDeadNode('ra-sub', 'ra/#', 'ra', N);
+    // The survivor's ADOPT marks the lease; the client comes back on node 2 while the mark is there.
+    await waitFor(async () => (await redis.hget('nestmq:{c:ra-sub}:lease', 'adopting')) !== null, 15000, 'the adoption of node 1 under way');
+    const adopter = await redis.hget('nestmq:{c:ra-sub}:lease', 'adopting');
+    const { got, present } = await resumeSession(cluster.url(2), 'ra-sub');
+    expect(present).toBe(true);
+    // The token the client holds now is newer than the adopter's, and the mark is gone.
+    expect(await redis.hget('nestmq:{c:ra-sub}:lease', 'adopting')).toBeNull();
+    expect(await redis.hget('nestmq:{c:ra-sub}:lease', 'holder')).toBe('node-2');
+    const want = Array.from({ length: N }, (_, i) => `a${i}`);
+    await waitFor(() => want.every((w) => got.includes(w)), 10000, 'the unread messages');
+    await waitFor(adopted, 15000, 'the end of the adoption');
+    expect(got).toEqual(want); // in order, once each
+    expect(adopter === 'node-0' || adopter === 'node-2').toBe(true);
+  }, 60000);
+
   it('v5 [MQTT-3.1.2-4] the client back at once with Clean Start 1 started a new session: nothing of the dead inbox is forwarded to it', async () => {
     const N = 10;
     const pub = await unreadTailOnDeadNode('rc-sub', 'rc/#', 'rc', N);

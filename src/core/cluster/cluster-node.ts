@@ -132,12 +132,14 @@ export interface ClusterNodeStats {
   /** Messages of a dead node's inbox an adopter forwarded to a session here, queued; and dropped (session gone or taken again). */
   forwardedQueued: number;
   forwardedDropped: number;
+  /** CONNECT retries here while a survivor was adopting the client's session (ClusterClientRegistry). */
+  adoptionWaits: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0, cutsRecorded: 0, cutFailures: 0, forwardedQueued: 0, forwardedDropped: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0, cutsRecorded: 0, cutFailures: 0, forwardedQueued: 0, forwardedDropped: 0, adoptionWaits: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -384,6 +386,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       adopt: (session) => engine.lifecycle.adopt(session),
       detached: (session) => sessions.detached(session),
       deliver: (session, msg, qos) => engine.delivery.deliver(session, msg, qos, false, null),
+      flush: () => engine.sessions.flush(),
       maxForwardPerSession: engine.limits.maxQueuedMessages,
     });
   }

@@ -37,14 +37,19 @@ local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `;
 
 /**
- * KEYS: lease. ARGV: node, user, leaseMs, keepMs. Returns {token, previous owner or '', holder or ''}
- * or {'', 'refused'}. `holder` is the node that held the session last (connected or detached:
- * kept when the lease is released, set by an adoption): a node other than this one means the
- * session comes from there (the caller records its cut, session-adoption.ts).
+ * KEYS: lease. ARGV: node, user, leaseMs, keepMs, force ('1' or ''). Returns {token, previous
+ * owner or '', holder or ''}, {'', 'refused'} or {'', 'adopting'}. `holder` is the node that held
+ * the session last (connected or detached: kept when the lease is released, set by an adoption):
+ * a node other than this one means the session comes from there (the caller records its cut,
+ * session-adoption.ts). 'adopting': a survivor is adopting the session of a dead node right now
+ * (ADOPT set the field; it clears it once the adopted state is written): taking the token now
+ * would fence the adopter's writes off before the dead inbox's tail is in Redis, so the caller
+ * asks again shortly, and forces after a bound (ClusterClientRegistry).
  */
 const ACQUIRE = `${NOW}
-local h = redis.call('HMGET', KEYS[1], 'node', 'token', 'user', 'exp', 'holder')
+local h = redis.call('HMGET', KEYS[1], 'node', 'token', 'user', 'exp', 'holder', 'adopting')
 if h[3] and h[3] ~= ARGV[2] then return {'', 'refused'} end
+if h[6] and h[6] ~= '' and ARGV[5] ~= '1' then return {'', 'adopting'} end
 local previous = ''
 if h[1] and h[1] ~= '' and tonumber(h[4]) > nowMs then previous = h[1] end
 local holder = h[5] or h[1] or ''
@@ -53,6 +58,7 @@ local old = tonumber(h[2] or '0')
 if old >= token then token = old + 1 end
 local ts = string.format('%.0f', token)
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'token', ts, 'user', ARGV[2], 'exp', string.format('%.0f', nowMs + tonumber(ARGV[3])), 'holder', ARGV[1])
+if h[6] then redis.call('HDEL', KEYS[1], 'adopting') end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
 return {ts, previous, holder}`;
 
@@ -94,7 +100,7 @@ if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`;
 
 type ScriptedRedis = Redis & {
-  leaseAcquire(lease: string, node: string, user: string, leaseMs: number, keepMs: number): Promise<[string, string, string?]>;
+  leaseAcquire(lease: string, node: string, user: string, leaseMs: number, keepMs: number, force: string): Promise<[string, string, string?]>;
   leaseCut(lease: string, from: string, cut: string): Promise<number>;
   leaseRenew(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   leaseRelease(lease: string, token: string, keepMs: number): Promise<number>;
@@ -188,9 +194,9 @@ export class RedisClientLeases implements ClientLeases {
     return this.local.size;
   }
 
-  async acquire(clientId: string, username: Username, keepMs = 0): Promise<AcquireResult> {
-    const [token, previous, holder] = await this.command!.leaseAcquire(this.keys.lease(clientId), this.nodeId, encodeUsername(username), this.leaseMs, keepMs);
-    if (token === '') return { refused: 'owner' };
+  async acquire(clientId: string, username: Username, keepMs = 0, force = false): Promise<AcquireResult> {
+    const [token, previous, holder] = await this.command!.leaseAcquire(this.keys.lease(clientId), this.nodeId, encodeUsername(username), this.leaseMs, keepMs, force ? '1' : '');
+    if (token === '') return previous === 'adopting' ? { adopting: true } : { refused: 'owner' };
     this.local.set(clientId, new LocalLease(token, keepMs));
     return { token, previousOwner: previous === '' ? null : previous, holder: holder === undefined || holder === '' ? null : holder };
   }

@@ -66,8 +66,9 @@ local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 /**
  * KEYS: lease. ARGV: the dead node's token, the adopter. A new token (as ClientLeases.acquire
  * makes them) if the lease still carries it, the lease left released (node '', as after a
- * disconnect: the session is detached, nobody renews it) and held by the adopter; '' when another
- * connection has taken the client id since.
+ * disconnect: the session is detached, nobody renews it) and held by the adopter, marked
+ * `adopting` until the adopted state is written (a CONNECT meanwhile waits: ClientLeases ACQUIRE);
+ * '' when another connection has taken the client id since.
  */
 const ADOPT = `${NOW}
 local t = redis.call('HGET', KEYS[1], 'token')
@@ -76,7 +77,7 @@ local token = nowUs
 local old = tonumber(t)
 if old >= token then token = old + 1 end
 local ts = string.format('%.0f', token)
-redis.call('HSET', KEYS[1], 'token', ts, 'node', '', 'exp', '0', 'holder', ARGV[2])
+redis.call('HSET', KEYS[1], 'token', ts, 'node', '', 'exp', '0', 'holder', ARGV[2], 'adopting', ARGV[2])
 return ts`;
 
 /** KEYS: the reap claim. ARGV: claimer, ms. Extends the claim only while it is still ours. */
@@ -102,6 +103,8 @@ export interface AdoptionHost {
   detached(session: Session): void;
   /** Queues `msg` for `session` at `qos` (the engine's delivery, as for any offline session). */
   deliver(session: Session, msg: Message, qos: QoS): void;
+  /** Resolves once the session store has written what was queued so far (its batch answered). */
+  flush(): Promise<void>;
   /** Most messages forwarded to one returned client (limits.max-queued-messages: its node would drop the rest). */
   readonly maxForwardPerSession: number;
 }
@@ -249,17 +252,24 @@ export class SessionAdoption {
     const position = await redis.get(k.inboxPosition(dead));
     const sessions: Session[] = [];
     const returned: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, flat] = await redis.hscan(k.sessionIndex(dead), cursor, 'COUNT', ADOPT_BATCH);
-      cursor = next;
-      // A large node takes longer than one claim: keep it ours while pages go on.
-      await (redis as ScriptedRedis).extendClaim(k.reap(dead), this.nodeId, CLAIM_EXTEND_MS);
-      await this.adoptPage(dead, flat, started, sessions, returned);
-    } while (cursor !== '0');
-    if (sessions.length > 0 || returned.length > 0) {
-      const tail = await this.switchOver(dead, position, sessions);
-      if (returned.length > 0 && tail.length > 0) await this.forwardToReturned(dead, returned, tail);
+    const marked: string[] = [];
+    try {
+      let cursor = '0';
+      do {
+        const [next, flat] = await redis.hscan(k.sessionIndex(dead), cursor, 'COUNT', ADOPT_BATCH);
+        cursor = next;
+        // A large node takes longer than one claim: keep it ours while pages go on.
+        await (redis as ScriptedRedis).extendClaim(k.reap(dead), this.nodeId, CLAIM_EXTEND_MS);
+        await this.adoptPage(dead, flat, started, sessions, returned, marked);
+      } while (cursor !== '0');
+      if (sessions.length > 0 || returned.length > 0) {
+        const tail = await this.switchOver(dead, position, sessions);
+        if (returned.length > 0 && tail.length > 0) await this.forwardToReturned(dead, returned, tail);
+      }
+    } finally {
+      // The adopted state (tail included) is in Redis now: clients waiting to CONNECT go on.
+      await this.host.flush().catch(() => undefined);
+      await this.unmark(marked).catch(() => undefined);
     }
     await redis.del(k.inbox(dead), k.sessionIndex(dead), k.inboxPosition(dead));
     this.stats.adoptions++;
@@ -287,29 +297,37 @@ export class SessionAdoption {
     const position = await this.redis.get(k.inboxPosition(me));
     const sessions: Session[] = [];
     const returned: string[] = [];
+    const marked: string[] = [];
     const listed: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(k.sessionIndex(me), cursor, 'COUNT', ADOPT_BATCH);
-      cursor = next;
-      for (let i = 0; i < flat.length; i += 2) listed.push(flat[i]);
-      await this.adoptPage(me, flat, started, sessions, returned);
-    } while (cursor !== '0');
-    const tokens = this.takeTokens(me) ?? new Map<string, string>();
-    const gone = listed.filter((id) => !tokens.has(id)); // adoptPage keeps a token only with its session read
-    for (let i = 0; i < gone.length; i += ADOPT_BATCH) await this.redis.hdel(k.sessionIndex(me), ...gone.slice(i, i + ADOPT_BATCH));
-    if (sessions.length === 0 && returned.length === 0) return tokens;
-    const matcher = new AdoptedMatcher();
-    for (const s of sessions) matcher.add(s);
-    const pending = position !== null && position === upTo ? [] : await this.readTail(me, position, upTo);
-    if (returned.length > 0 && pending.length > 0) this.ownReturned = { ids: returned, tail: pending };
-    let recovered = 0;
-    for (const s of sessions) {
-      if (this.host.adopt(s)) this.stats.sessionsAdopted++;
-      else this.stats.sessionsSkipped++;
+    let tokens: Map<string, string>;
+    try {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(k.sessionIndex(me), cursor, 'COUNT', ADOPT_BATCH);
+        cursor = next;
+        for (let i = 0; i < flat.length; i += 2) listed.push(flat[i]);
+        await this.adoptPage(me, flat, started, sessions, returned, marked);
+      } while (cursor !== '0');
+      tokens = this.takeTokens(me) ?? new Map<string, string>();
+      const gone = listed.filter((id) => !tokens.has(id)); // adoptPage keeps a token only with its session read
+      for (let i = 0; i < gone.length; i += ADOPT_BATCH) await this.redis.hdel(k.sessionIndex(me), ...gone.slice(i, i + ADOPT_BATCH));
+      if (sessions.length === 0 && returned.length === 0) return tokens;
+      const matcher = new AdoptedMatcher();
+      for (const s of sessions) matcher.add(s);
+      const pending = position !== null && position === upTo ? [] : await this.readTail(me, position, upTo);
+      if (returned.length > 0 && pending.length > 0) this.ownReturned = { ids: returned, tail: pending };
+      let recovered = 0;
+      for (const s of sessions) {
+        if (this.host.adopt(s)) this.stats.sessionsAdopted++;
+        else this.stats.sessionsSkipped++;
+      }
+      for (const p of pending) recovered += matcher.deliver(p, this.host);
+      this.stats.messagesRecovered += recovered;
+    } finally {
+      // As adopt(): the adopted state (tail included) is in Redis before waiting CONNECTs go on.
+      await this.host.flush().catch(() => undefined);
+      await this.unmark(marked).catch(() => undefined);
     }
-    for (const p of pending) recovered += matcher.deliver(p, this.host);
-    this.stats.messagesRecovered += recovered;
     this.stats.adoptions++;
     this.stats.lastAdoptionMs = Date.now() - started;
     return tokens;
@@ -326,7 +344,7 @@ export class SessionAdoption {
    * One index page (client id, token pairs): new tokens, written back to the index, then the
    * sessions read. Client ids taken since by a newer connection go to `returned`.
    */
-  private async adoptPage(dead: string, flat: string[], started: number, out: Session[], returned: string[]): Promise<void> {
+  private async adoptPage(dead: string, flat: string[], started: number, out: Session[], returned: string[], marked: string[]): Promise<void> {
     if (flat.length === 0) return;
     const k = this.keys;
     const pipeline = this.redis.pipeline();
@@ -341,6 +359,7 @@ export class SessionAdoption {
         this.stats.sessionsSkipped++;
         returned.push(flat[i]);
       } else {
+        marked.push(flat[i]);
         ids.push(flat[i]);
         tokens.push(token as string);
       }
@@ -394,6 +413,15 @@ export class SessionAdoption {
       bus.release();
     }
     return pending;
+  }
+
+  /** Clears the `adopting` mark ADOPT set on these leases (pages of ADOPT_BATCH). */
+  private async unmark(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += ADOPT_BATCH) {
+      const pipeline = this.redis.pipeline();
+      for (const id of ids.slice(i, i + ADOPT_BATCH)) pipeline.hdel(this.keys.lease(id), 'adopting');
+      await pipeline.exec();
+    }
   }
 
   /**

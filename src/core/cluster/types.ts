@@ -127,7 +127,9 @@ export type Username = string | null;
 
 export type AcquireResult =
   | { token: string; previousOwner: string | null; holder: string | null }
-  | { refused: 'owner' };
+  | { refused: 'owner' }
+  /** A survivor is adopting the session right now: ask again shortly (or force). */
+  | { adopting: true };
 
 /** Client-id ownership: a lease with a fencing token [MQTT-3.1.4-2 takeover, cluster-wide]. */
 export interface ClientLeases {
@@ -140,7 +142,7 @@ export interface ClientLeases {
    * connection: kick()); `holder` is the node that held the session last, connected or not
    * (null: none recorded). Refused when the session belongs to another username.
    */
-  acquire(clientId: string, username: Username, keepMs?: number): Promise<AcquireResult>;
+  acquire(clientId: string, username: Username, keepMs?: number, force?: boolean): Promise<AcquireResult>;
   /** Gives the lease up, only if `token` is still the current one. */
   release(clientId: string, token: string): Promise<boolean>;
   /** Whether `token` is the current token of `clientId`. */

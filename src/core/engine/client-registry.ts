@@ -60,6 +60,11 @@ export class LocalClientRegistry implements ClientRegistry {
   }
 }
 
+/** How long a CONNECT waits for a survivor adopting its session (then takes it all the same). */
+const ADOPTION_WAIT_MS = 5000;
+/** Its first wait before asking again (then doubled, up to 1 s). */
+const ADOPTION_RETRY_MS = 25;
+
 /** A lease of this long is kept for a session that never expires (PEXPIRE takes it). */
 const NEVER_MS = 100 * 365 * 24 * 3600 * 1000;
 
@@ -84,6 +89,8 @@ export class ClusterClientRegistry extends LocalClientRegistry {
    * its node is declared dead"); null: not recorded.
    */
   moved: ((conn: ClientLink, from: string) => void) | null = null;
+  /** CONNECTs that found their session being adopted by a survivor and asked again (one per retry); the Broker shares ClusterNode's stats here. */
+  stats: { adoptionWaits: number } = { adoptionWaits: 0 };
   /** Client ids in CONNECT here whose session was held last by another node: token and that node. */
   private readonly movedFrom = new Map<string, { token: string; from: string }>();
   /** Client ids connected here whose Will is recorded. */
@@ -107,10 +114,29 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   }
 
   acquire(conn: ClientLink, username: string | null): Promise<boolean> {
+    return this.acquireLease(conn, username, Date.now() + ADOPTION_WAIT_MS, ADOPTION_RETRY_MS);
+  }
+
+  /**
+   * A session a survivor is adopting right now (a dead node's, docs/cluster.md "A client back
+   * during the adoption") is asked for again after `wait` ms, doubling up to 1 s (a reconnect
+   * storm during a large adoption costs Redis about ten calls per client, not hundreds), until the
+   * adopter has written it, then loaded whole; after `deadline` it is taken all the same (an
+   * adopter that died midway). The CONNECT waits meanwhile (its session is loading); counted.
+   */
+  private acquireLease(conn: ClientLink, username: string | null, deadline: number, wait: number): Promise<boolean> {
     const leases = this.leases;
     const clientId = conn.clientId;
-    return leases.acquire(clientId, username, this.keepMs(conn)).then((result) => {
+    const force = Date.now() >= deadline;
+    return leases.acquire(clientId, username, this.keepMs(conn), force).then((result) => {
       if ('refused' in result) return false;
+      if ('adopting' in result) {
+        this.stats.adoptionWaits++;
+        if (conn.closeReason !== '') return false; // gone meanwhile: nothing was taken
+        return new Promise<void>((resolve) => setTimeout(resolve, Math.min(wait, deadline - Date.now() + 1))).then(() =>
+          this.acquireLease(conn, username, deadline, Math.min(wait * 2, 1000)),
+        );
+      }
       const token = result.token;
       conn.clusterToken = token;
       if (result.holder !== null && result.holder !== leases.nodeId && this.moved !== null) this.movedFrom.set(clientId, { token, from: result.holder });
