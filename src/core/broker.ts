@@ -363,6 +363,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const accepting = Promise.all(this.mqttListeners.map((l) => l.stopAccepting()));
     const registry = this.clusterClients;
     const cluster = this.cluster;
+    // Clustered: this node's inbox is read no more before its clients go. Their sessions' messages
+    // stay in the stream for the adopter (forwarded to a client already back elsewhere by its cut),
+    // instead of being queued here into a copy whose writes the returning client's lease fences off.
+    cluster?.stopInbox();
     for (const conn of [...this.engine.connections]) {
       // Clustered drain: a client whose session goes on reconnects to another node and resumes
       // it; its Will is not published at this close (docs/cluster.md "Draining").

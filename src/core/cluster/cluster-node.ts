@@ -436,6 +436,11 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     this.engine.routes.requestResync();
   };
 
+  /** The drain begins: no more inbox entries are delivered here (RedisMessageBus.stopReading). */
+  stopInbox(): void {
+    this.engine.bus.stopReading();
+  }
+
   /**
    * A clean stop (drain). After the broker closed its clients (clean sessions ended: their routes
    * went with them, flushed here), this node hands what goes on to adoption instead of dropping

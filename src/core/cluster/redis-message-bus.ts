@@ -161,6 +161,8 @@ export class RedisMessageBus implements MessageBus {
   private flowHandler: FlowHandler | null = null;
   /** Paused by flow control: no frame is delivered, no XREAD sent, until resumeReading(). */
   private readPaused = false;
+  /** stopReading(): no entry is delivered any more (a drain), whatever flow control says. */
+  private readStopped = false;
   private wakeReader: (() => void) | null = null;
   /**
    * The XREAD reply being delivered: entries [heldIndex..) are left, and of entry heldIndex the
@@ -225,6 +227,15 @@ export class RedisMessageBus implements MessageBus {
     if (this.readPaused) return;
     this.readPaused = true;
     this.stats.readPauses++;
+  }
+
+  /**
+   * A drain: no entry is delivered after the current one (never mid-entry), for good. What is not
+   * read stays in the stream for the node's adopter; the position the node records is the last
+   * entry delivered whole.
+   */
+  stopReading(): void {
+    this.readStopped = true;
   }
 
   resumeReading(): void {
@@ -459,7 +470,7 @@ export class RedisMessageBus implements MessageBus {
     let resync = false;
     while (!this.closed) {
       try {
-        if (this.readPaused) {
+        if (this.readPaused || this.readStopped) {
           await new Promise<void>((resolve) => (this.wakeReader = resolve));
           continue;
         }
@@ -507,7 +518,7 @@ export class RedisMessageBus implements MessageBus {
     const entries = this.held!;
     const from = this.heldIndex;
     let bytes = 0;
-    while (this.heldIndex < entries.length) {
+    while (this.heldIndex < entries.length && !this.readStopped) {
       const [id, fields] = entries[this.heldIndex];
       this.lastId = id.toString();
       if (!this.deliverEntry(fields)) break;
