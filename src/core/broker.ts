@@ -140,6 +140,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       clients.directory = this.cluster;
       clients.moved = this.cluster.clientMoved;
       clients.stats = this.cluster.stats;
+      const registry = clients;
+      this.cluster.clientsLoading = (id, token) => registry.isLoading(id, token);
       this.clusterClients = clients;
       this.cluster.statsSource = () => this.nodeStatsSnapshot();
       this.cluster.clientsSource = () => this.engine.clients.values();
@@ -150,7 +152,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       clients,
     });
     this.cluster?.bind(this.engine);
-    if (clients !== undefined) clients.onTakenOver = (session) => this.engine.discardSession(session);
+    // A session taken over by another node leaves this node once the senders route to the new one
+    // (ClusterNode.retire); until then what still reaches it is forwarded there.
+    if (clients !== undefined) clients.onTakenOver = (session) => this.cluster!.retire(session);
     this.listenerFactory = options.listenerFactory ?? new ListenerFactory();
     // A warning with no listener must not throw (EventEmitter treats only 'error' that way).
   }

@@ -28,12 +28,15 @@ import type { BrokerEmitter, RemoteAckGate, RemoteRoute, RouteSink } from '../en
 import { PacketType, type Properties, type QoS, type WillMessage } from '../protocol/packets';
 import { encodeProperties, readProperties, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/properties';
 import { Message } from '../sessions/message';
+import type { Session } from '../sessions/session';
 import type { Router } from '../engine/router';
 import { RedisClusterEngine } from './redis-engine';
 import { type RedisFactory, whenReady } from './redis-connection';
 import { messageFromCluster } from './cluster-message';
-import { ClusterCodecError, decodeBatch } from './codec';
-import { streamInfoField } from './redis-message-bus';
+import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
+import { type DecodedEntry, decodeEntry, seqText } from '../stores/redis-codec';
+import type { FencedHandler } from '../stores/redis';
+import { compareIds, streamInfoField } from './redis-message-bus';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
 import { SessionAdoption, type AdoptionStats } from './session-adoption';
@@ -51,6 +54,77 @@ redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return 0 end
 redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[2])
 return 1`;
+
+/** A session taken over by another node stays this long after this node applied the new node's cut (retire). */
+const RETIRE_GRACE_MS = 50;
+/** ... and never longer than this; the lease's cut is looked for this often. */
+const RETIRE_MAX_MS = 5000;
+const RETIRE_POLL_MS = 10;
+
+/**
+ * A lease's `cut:<node>` field is '<token> <route-log id>' (or '<token> -' for a session that
+ * started afresh): the cut of the move that took that token. The id (or '-') when `token` is the
+ * lease's token now, null when the field is missing or from an earlier move (the client went to
+ * that node again since: its new cut is not written yet).
+ */
+export function cutFor(value: string | null | undefined, token: string): string | null {
+  if (value === null || value === undefined) return null;
+  const space = value.indexOf(' ');
+  if (space < 0 || value.slice(0, space) !== token) return null;
+  return value.slice(space + 1);
+}
+
+/** A refused write's forward waits for the new node's cut this often, this many times (then forwards all). */
+const FENCED_CUT_RETRY_MS = 20;
+const FENCED_CUT_RETRIES = 15;
+
+/** A forward that overtook its session's CONNECT is tried again this often, this many times. */
+const DIRECTED_RETRY_MS = 50;
+const DIRECTED_RETRIES = 40;
+
+/**
+ * The messages a refused client batch (CLIENT_BATCH ops, token first) queued or sent that its
+ * client's new node cannot have: queued ones ('Q') not delivered from the queue in the same batch
+ * ('q' without an 'I' for them), and fresh in-flight ones ('I', state 0) not acknowledged in it
+ * ('i'), a delivery from the queue counted once. Entries that do not decode are skipped.
+ */
+export function unsentOf(ops: readonly (string | Buffer)[]): DecodedEntry[] {
+  const queued = new Map<string, DecodedEntry>();
+  const dequeued = new Set<string>();
+  const inflight = new Map<string, DecodedEntry>();
+  const arity: Record<string, number> = { C: 1, D: 0, M: 2, '+': 2, '-': 1, Q: 1, q: 1, I: 2, i: 1, R: 1, r: 1, E: 1 };
+  for (let i = 1; i < ops.length; ) {
+    const op = String(ops[i]);
+    const n = arity[op];
+    if (n === undefined) return []; // not a batch this reads: forward nothing rather than guess
+    try {
+      if (op === 'Q') {
+        const e = decodeEntry(ops[i + 1] as Buffer);
+        queued.set(seqText(e.seq), e);
+      } else if (op === 'q') dequeued.add(String(ops[i + 1]));
+      else if (op === 'I') {
+        const e = decodeEntry(ops[i + 2] as Buffer);
+        const id = String(ops[i + 1]);
+        if (e.state === 0) inflight.set(id, e);
+        else inflight.delete(id);
+      } else if (op === 'i') inflight.delete(String(ops[i + 1]));
+    } catch {
+      // a truncated entry: skipped
+    }
+    i += 1 + n;
+  }
+  const out: DecodedEntry[] = [];
+  for (const e of inflight.values()) {
+    const seq = seqText(e.seq);
+    if (!dequeued.has(seq) || queued.has(seq)) out.push(e); // direct delivery, or queued in this batch
+  }
+  for (const [seq, e] of queued) if (!dequeued.has(seq)) out.push(e);
+  return out;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
 
 /** setTimeout's limit (~24.8 days): a longer Will Delay is published then (documented). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -134,12 +208,15 @@ export interface ClusterNodeStats {
   forwardedDropped: number;
   /** CONNECT retries here while a survivor was adopting the client's session (ClusterClientRegistry). */
   adoptionWaits: number;
+  /** Messages of this node's refused (fenced) session writes forwarded to the client's new node, and those that could not be. */
+  fencedForwarded: number;
+  fencedForwardsLost: number;
 }
 
 export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   readonly nodeId: string;
   readonly engine: RedisClusterEngine;
-  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0, cutsRecorded: 0, cutFailures: 0, forwardedQueued: 0, forwardedDropped: 0, adoptionWaits: 0 };
+  readonly stats: ClusterNodeStats = { forwarded: 0, received: 0, orphanWillsPublished: 0, orphanWillsSkipped: 0, willsHandedOver: 0, leftoverWillsHandedOver: 0, directoryFailures: 0, inboxPositions: 0, staleSessionsDropped: 0, drainHandOvers: 0, earlierRunsAdopted: 0, cutsRecorded: 0, cutFailures: 0, forwardedQueued: 0, forwardedDropped: 0, adoptionWaits: 0, fencedForwarded: 0, fencedForwardsLost: 0 };
   localGroups: readonly string[] = [];
   localGroupCount = 0;
   private readonly keys: ClusterKeys;
@@ -226,7 +303,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     engine.router.remote = this;
     engine.router.routes = this;
     engine.commitGate.setRemoteGate(this);
-    const sessions = engine.sessions as { fencedHandler?: ((clientId: string, token: string) => void) | null };
+    const sessions = engine.sessions as { fencedHandler?: FencedHandler | null };
     if ('fencedHandler' in sessions) sessions.fencedHandler = this.onSessionFenced;
     this.flow = new ClusterFlow(this.engine.bus, engine.backpressure, engine.limits.maxPublisherPause);
   }
@@ -238,13 +315,114 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
    * goes (memory, routes, index entry; its Redis delete is fenced off as well) and a Will waiting
    * with it is dropped. A copy that is connected, or newer (another token), stays.
    */
-  private readonly onSessionFenced = (clientId: string, token: string): void => {
+  private readonly onSessionFenced = (clientId: string, token: string, ops: readonly (string | Buffer)[] | null): void => {
+    if (ops !== null) this.forwardFenced(clientId, ops);
     const engine = this.brokerEngine;
     const session = engine?.sessions.get(clientId);
     if (engine === null || engine === undefined || session === undefined || session.connection !== null || session.clusterToken !== token) return;
-    this.stats.staleSessionsDropped++;
-    engine.lifecycle.dropStale(session);
+    this.retire(session);
   };
+
+  /** Sessions taken over by another node, kept here until the senders route to it (retire). */
+  private readonly retiring = new Set<Session>();
+
+  /**
+   * A session whose client went on on another node (kicked by its takeover, or a copy whose write
+   * was refused) leaves this node, but not at once: until the other nodes have applied the new
+   * node's routes, messages for it still come here, and dropping the copy (and its routes) now
+   * would lose them (they reach neither node). It stays, detached, until this node has applied
+   * the new node's cut (the route-log marker its CONNECT recorded on the lease, `cut:<this
+   * node>`) and RETIRE_GRACE_MS more, RETIRE_MAX_MS at most; what it queues meanwhile is refused
+   * by Redis (fenced) and forwarded to the new node (forwardFenced). Then it goes (dropStale: no
+   * Will, its store delete fenced off).
+   */
+  retire(session: Session): void {
+    const engine = this.brokerEngine;
+    if (engine === null || this.retiring.has(session)) return;
+    this.retiring.add(session);
+    const started = Date.now();
+    const done = (): void => {
+      this.retiring.delete(session);
+      if (engine.sessions.get(session.clientId) !== session || session.connection !== null) return;
+      this.stats.staleSessionsDropped++;
+      engine.lifecycle.dropStale(session);
+    };
+    const waitCut = async (): Promise<void> => {
+      const command = this.command;
+      while (command !== null && !this.closed && Date.now() - started < RETIRE_MAX_MS) {
+        const fields: (string | null)[] = await command.hmget(this.keys.lease(session.clientId), 'token', `cut:${this.nodeId}`).catch(() => [null, null]);
+        if (fields[0] === null) break; // the session is gone
+        const cut = cutFor(fields[1], fields[0]);
+        if (cut === '-') break; // a new session there: nothing to route to it
+        if (cut !== null && compareIds(this.engine.routes.appliedPosition, cut) >= 0) {
+          await delay(RETIRE_GRACE_MS);
+          break;
+        }
+        await delay(RETIRE_POLL_MS);
+      }
+    };
+    void waitCut().finally(done);
+  }
+
+  /**
+   * What a refused (fenced) write of `clientId` queued or sent that the client's new node cannot
+   * have: its new owner took the lease before this node wrote it, so the session it loaded lacks
+   * it (a takeover racing deliveries here, or a copy left here that a message reached before the
+   * routes moved). Those messages are forwarded to the node holding the session now, as directed
+   * entries for its lease token (docs/cluster.md "Takeover while messages flow"): queued ones not
+   * delivered from the queue in the same batch, and fresh in-flight ones (state 0) not acknowledged
+   * in it. A message also routed to the new node directly may arrive twice (at least once).
+   */
+  private forwardFenced(clientId: string, ops: readonly (string | Buffer)[]): void {
+    const unsent = unsentOf(ops);
+    if (unsent.length === 0) return;
+    const command = this.command;
+    if (command === null || this.closed) {
+      this.stats.fencedForwardsLost += unsent.length;
+      return;
+    }
+    // The route each was routed with, from this node's copy (still here: retire keeps it).
+    const routeOf = new Map<number, string>();
+    const session = this.brokerEngine?.sessions.get(clientId);
+    if (session !== undefined) {
+      if (session.queue !== null) for (const item of session.queue) routeOf.set(item.seq, item.message.route);
+      if (session.inflight !== null) for (const e of session.inflight.values()) routeOf.set(e.seq, e.message.route);
+    }
+    void this.sendFenced(command, clientId, unsent, routeOf).catch(() => void (this.stats.fencedForwardsLost += unsent.length));
+  }
+
+  /**
+   * forwardFenced's I/O: the lease's token, holder and this node's cut (waited for a little: the
+   * new node records it once its routes are written), then one directed entry with the messages
+   * that did not also reach the new node (routed at or past the cut: skipped).
+   */
+  private async sendFenced(command: Redis, clientId: string, unsent: DecodedEntry[], routeOf: Map<number, string>): Promise<void> {
+    const lease = this.keys.lease(clientId);
+    const cutField = `cut:${this.nodeId}`;
+    let fields: (string | null)[] = [];
+    for (let i = 0; i <= FENCED_CUT_RETRIES; i++) {
+      fields = await command.hmget(lease, 'token', 'holder', cutField);
+      if (fields[0] === null || cutFor(fields[2], fields[0]) !== null) break;
+      if (i < FENCED_CUT_RETRIES) await delay(FENCED_CUT_RETRY_MS);
+    }
+    const token = fields[0] ?? null;
+    const holder = fields[1] ?? null;
+    const cut = token === null ? null : cutFor(fields[2] ?? null, token);
+    if (token === null || holder === null || holder === '' || holder === this.nodeId || cut === '-') {
+      this.stats.fencedForwardsLost += unsent.length; // the session is gone, here again, or started afresh
+      return;
+    }
+    const frames: Buffer[] = [];
+    for (const e of unsent) {
+      const route = routeOf.get(e.seq) ?? '';
+      if (cut !== null && route !== '' && compareIds(route, cut) >= 0) continue; // routed to the new node as well
+      const m = e.message;
+      frames.push(encodeFrame({ topic: m.topic, payload: m.payload, qos: e.qos, retain: e.retainFlag, origin: this.nodeId, publisherId: m.origin, properties: propertiesFrame(m), groups: null, plain: true }));
+    }
+    if (frames.length === 0) return;
+    await this.engine.bus.sendDirected(holder, clientId, token, Buffer.concat(frames));
+    this.stats.fencedForwarded += frames.length;
+  }
 
   async start(): Promise<void> {
     this.engine.bus.onBatch(this.onBatch);
@@ -661,6 +839,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
   // ---- RemoteRoute --------------------------------------------------------------------------
 
   forward(msg: Message, publisher: ClientLink | null): void {
+    msg.route = this.engine.routes.appliedPosition;
     const match = this.match;
     this.engine.routes.match(msg.topic, match);
     this.localGroups = match.localGroups;
@@ -759,6 +938,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     this.stats.received++;
     const msg = messageFromCluster(m);
     if (msg === null) return;
+    msg.route = this.engine.bus.entryRoute;
     router.publishFromCluster(msg, m.plain !== false, m.groups ?? null, this.flow!.publisherFor(m.origin));
   };
 
@@ -776,8 +956,9 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const clientId = conn.clientId;
     const fresh = conn.cleanSession;
     const leases = this.engine.leases;
+    const token = conn.clusterToken;
     const cut = fresh ? Promise.resolve('-') : this.engine.routes.mark();
-    cut.then((id) => leases.recordCut(clientId, from, id)).then(
+    cut.then((id) => leases.recordCut(clientId, from, `${token} ${id}`)).then(
       () => void this.stats.cutsRecorded++,
       () => void this.stats.cutFailures++,
     );
@@ -788,10 +969,9 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
    * holding lease `token` (it came back to this node before the dead one was declared dead). They
    * are queued for that session only, at the QoS the adopter matched (frame QoS). Dropped and
    * counted when the session is gone from here or holds another token (taken again meanwhile).
+   * Also what another node's refused writes held for the session (forwardFenced).
    */
   private readonly onDirected = (origin: string, clientId: string, token: string, body: Buffer): void => {
-    const engine = this.brokerEngine;
-    const session = engine?.sessions.get(clientId);
     const messages: { msg: Message; qos: QoS }[] = [];
     try {
       decodeBatch(body, origin, (m) => {
@@ -801,13 +981,33 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     } catch (err) {
       if (!(err instanceof ClusterCodecError)) throw err; // frames before the bad one are kept
     }
-    if (engine === null || engine === undefined || session === undefined || session.clusterToken !== token) {
+    this.deliverDirected(clientId, token, messages, DIRECTED_RETRIES);
+  };
+
+  /**
+   * Queues forwarded messages for the session holding `token` here. A forward can overtake the
+   * CONNECT that took the token (its session still loading from Redis): tried again every
+   * DIRECTED_RETRY_MS, DIRECTED_RETRIES times, while a connection with that token is in CONNECT.
+   */
+  private deliverDirected(clientId: string, token: string, messages: { msg: Message; qos: QoS }[], retries: number): void {
+    const engine = this.brokerEngine;
+    if (engine === null || this.closed) return;
+    const session = engine.sessions.get(clientId);
+    if (session === undefined || session.clusterToken !== token) {
+      if (retries > 0 && this.clientsLoading?.(clientId, token) === true) {
+        const timer = setTimeout(() => this.deliverDirected(clientId, token, messages, retries - 1), DIRECTED_RETRY_MS);
+        timer.unref();
+        return;
+      }
       this.stats.forwardedDropped += messages.length;
       return;
     }
     for (const { msg, qos } of messages) engine.delivery.deliver(session, msg, qos, false, null);
     this.stats.forwardedQueued += messages.length;
-  };
+  }
+
+  /** Whether a connection of `clientId` holding lease `token` is in CONNECT here (its session loading): set by the Broker. */
+  clientsLoading: ((clientId: string, token: string) => boolean) | null = null;
 
   // ---- Wills of this node's clients, for the survivors --------------------------------------
 

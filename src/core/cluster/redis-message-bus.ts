@@ -116,6 +116,8 @@ export class RedisMessageBus implements MessageBus {
    * node. Read once per batch and destination, when its first frame is routed.
    */
   routePosition: (() => string) | null = null;
+  /** Field `r` of the entry being delivered ('' when it has none): read by the message handler. */
+  entryRoute = '';
   private directedHandler: DirectedHandler | null = null;
   private readonly keys: ClusterKeys;
   private readonly maxLen: number;
@@ -545,6 +547,7 @@ export class RedisMessageBus implements MessageBus {
     let flow: string | null = null;
     let directed: string | null = null;
     let token = '';
+    let route = '';
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i].toString();
       if (name === 'o') origin = fields[i + 1].toString();
@@ -552,6 +555,7 @@ export class RedisMessageBus implements MessageBus {
       else if (name === 'f') flow = fields[i + 1].toString();
       else if (name === 'd') directed = fields[i + 1].toString();
       else if (name === 't') token = fields[i + 1].toString();
+      else if (name === 'r') route = fields[i + 1].toString();
     }
     if (directed !== null && body !== null) {
       // For one session, delivered whole (bounded by the dead inbox's MAXLEN); never paused.
@@ -560,6 +564,7 @@ export class RedisMessageBus implements MessageBus {
       else this.stats.malformedEntries++;
       return true;
     }
+    if (body !== null) this.entryRoute = route;
     if (body === null) {
       if (flow !== null) {
         this.stats.flowSignalsReceived++;

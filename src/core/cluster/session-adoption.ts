@@ -451,8 +451,11 @@ export class SessionAdoption {
       if (err !== null) throw err;
       const [token, holder, cut] = (fields ?? []) as (string | null)[];
       if (token === null || token === undefined || holder === null || holder === undefined || holder === '' || holder === dead) continue; // session gone
-      if (cut === null || cut === undefined) this.stats.cutsMissing++;
-      else if (cut !== '-') targets.push({ id: ids[i], token, holder, cut });
+      // '<token> <id>': the move away from the dead node (the client may have moved on since:
+      // the same cut holds for where it is now, the session carried along).
+      const id = cut === null || cut === undefined ? null : cut.slice(cut.indexOf(' ') + 1);
+      if (id === null || id === '') this.stats.cutsMissing++;
+      else if (id !== '-') targets.push({ id: ids[i], token, holder, cut: id });
     }
     if (targets.length === 0) return;
     const read = await Promise.all(targets.map((t) => this.host.read(t.id)));

@@ -91,6 +91,8 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   moved: ((conn: ClientLink, from: string) => void) | null = null;
   /** CONNECTs that found their session being adopted by a survivor and asked again (one per retry); the Broker shares ClusterNode's stats here. */
   stats: { adoptionWaits: number } = { adoptionWaits: 0 };
+  /** Client ids in CONNECT here that hold their lease, their session loading: client id -> token. */
+  private readonly loading = new Map<string, string>();
   /** Client ids in CONNECT here whose session was held last by another node: token and that node. */
   private readonly movedFrom = new Map<string, { token: string; from: string }>();
   /** Client ids connected here whose Will is recorded. */
@@ -139,6 +141,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
       }
       const token = result.token;
       conn.clusterToken = token;
+      this.loading.set(clientId, token);
       if (result.holder !== null && result.holder !== leases.nodeId && this.moved !== null) this.movedFrom.set(clientId, { token, from: result.holder });
       if (result.previousOwner !== null && result.previousOwner !== leases.nodeId) {
         leases.kick(result.previousOwner, clientId, token).catch(this.reportError);
@@ -147,6 +150,11 @@ export class ClusterClientRegistry extends LocalClientRegistry {
       if (conn.closeReason !== '') this.giveBack(conn);
       return true;
     });
+  }
+
+  /** Whether a connection of `clientId` holding lease `token` is in CONNECT here (its session loading). */
+  isLoading(clientId: string, token: string): boolean {
+    return this.loading.get(clientId) === token;
   }
 
   /** How long the ownership record (and its username) outlives the connection: the session's lifetime. */
@@ -162,6 +170,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
 
   override register(conn: ClientLink): void {
     super.register(conn);
+    if (this.loading.get(conn.clientId) === conn.clusterToken) this.loading.delete(conn.clientId);
     if (this.lostWhileLoading.size > 0) this.lostMeanwhile(conn);
     if (this.movedFrom.size > 0) {
       const moved = this.movedFrom.get(conn.clientId);
@@ -224,6 +233,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
     const token = conn.clusterToken;
     if (token !== null && this.lostWhileLoading.get(conn.clientId) === token) this.lostWhileLoading.delete(conn.clientId);
     if (token !== null && this.movedFrom.get(conn.clientId)?.token === token) this.movedFrom.delete(conn.clientId);
+    if (token !== null && this.loading.get(conn.clientId) === token) this.loading.delete(conn.clientId);
     if (token === null) return;
     conn.clusterToken = null;
     this.leases.release(conn.clientId, token).catch(this.reportError);

@@ -35,6 +35,13 @@ export class Message {
    * interval (v5 [MQTT-3.3.2-5/6]).
    */
   expiresAt = 0;
+  /**
+   * Clustered: the route-log position it was routed with (the sending node's, from its bus entry;
+   * this node's own for a local publish), '' when unknown. A node whose copy of a session was
+   * taken over compares it with the new node's cut to forward only what did not reach it there
+   * (cluster/cluster-node.ts forwardFenced).
+   */
+  route = '';
 
   constructor(
     readonly topic: string,

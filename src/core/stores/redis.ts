@@ -103,6 +103,12 @@ return #topics`;
 /** Delay before a refused batch's state is written again while Redis stays connected. */
 const RETRY_MS = 250;
 
+/**
+ * A client's batch was refused (FENCED): its client id, the stale token, and the refused ops
+ * (the token first, then CLIENT_BATCH's ops) or null for a whole-state rewrite.
+ */
+export type FencedHandler = (clientId: string, token: string, ops: readonly (string | Buffer)[] | null) => void;
+
 /** Returned by CLIENT_BATCH when the lease token is not the current one. */
 const FENCED = -1;
 
@@ -216,9 +222,11 @@ export class RedisStore implements SessionJournal {
   /**
    * Clustered: a client's writes were refused because its lease has a newer token (the client
    * went on on another node): told the client id and the stale token (ClusterNode drops a
-   * detached copy still held here). Called after the batch, never during it.
+   * detached copy still held here). Called after the batch, never during it. `ops`: the refused
+   * changes of that client in this batch (CLIENT_BATCH ops after the token), for a node that
+   * forwards what they queued to the client's new node; null for a whole-state rewrite.
    */
-  fencedHandler: ((clientId: string, token: string) => void) | null = null;
+  fencedHandler: FencedHandler | null = null;
 
   constructor(readonly options: RedisStoreOptions) {
     this.keys = new ClusterKeys(options.prefix ?? 'nestmq');
@@ -518,8 +526,9 @@ export class RedisStore implements SessionJournal {
     }
     const fencedIds: string[] = [];
     const fencedTokens: string[] = [];
+    const fencedOps: ((string | Buffer)[] | null)[] = [];
     let bytes = 0;
-    const sendClient = (id: string, args: (string | Buffer | LateSubscription)[]): void => {
+    const sendClient = (id: string, args: (string | Buffer | LateSubscription)[], incremental: boolean): void => {
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
         if (a instanceof LateSubscription) args[i] = a.toString();
@@ -528,9 +537,10 @@ export class RedisStore implements SessionJournal {
       void (pipeline as unknown as ScriptedRedis).clientBatch(k.lease(id), k.session(id), k.queue(id), k.inflight(id), k.qos2(id), ...(args as (string | Buffer)[]));
       fencedIds.push(id);
       fencedTokens.push(args[0] as string);
+      fencedOps.push(incremental ? (args as (string | Buffer)[]) : null);
     };
-    for (const [id, p] of clients) sendClient(id, [fenceTokenOf(p.session), ...p.args]);
-    for (const id of dirtySessions) sendClient(id, this.snapshot(id));
+    for (const [id, p] of clients) sendClient(id, [fenceTokenOf(p.session), ...p.args], true);
+    for (const id of dirtySessions) sendClient(id, this.snapshot(id), false);
     for (const t of dirtyTopics) {
       const m = this.retained.get(t);
       retained.set(t, m === undefined ? '' : encodeRetained(m, m.properties === null ? null : encodeStoredProperties(m.properties)));
@@ -558,7 +568,7 @@ export class RedisStore implements SessionJournal {
               if (replies[indexOps + i][1] === FENCED) {
                 // Another node holds this client's lease: nothing of it was written here.
                 this.stats.fencedWrites++;
-                if (fencedTokens[i] !== '') this.fencedHandler?.(fencedIds[i], fencedTokens[i]);
+                if (fencedTokens[i] !== '') this.fencedHandler?.(fencedIds[i], fencedTokens[i], fencedOps[i]);
               }
             }
             if (wait > 0) {
@@ -945,7 +955,7 @@ export class RedisSessionStore extends RedisView implements SessionStore {
   }
 
   /** See RedisStore.fencedHandler. */
-  set fencedHandler(handler: ((clientId: string, token: string) => void) | null) {
+  set fencedHandler(handler: FencedHandler | null) {
     this.store.fencedHandler = handler;
   }
 
