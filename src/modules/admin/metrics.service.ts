@@ -235,6 +235,8 @@ export class MetricsService {
       plain('nestmq_cluster_forwarded_queued_total', 'Forwarded dead-inbox messages queued here for returned clients', () => cluster.stats.forwardedQueued);
       plain('nestmq_cluster_forwarded_dropped_total', 'Forwarded dead-inbox messages dropped here (session gone or taken again)', () => cluster.stats.forwardedDropped);
       plain('nestmq_cluster_adoption_waits_total', 'CONNECT retries while a survivor was adopting the client\'s session (25 ms doubling up to 1 s between asks, 5 s at most)', () => cluster.stats.adoptionWaits);
+      plain('nestmq_cluster_takeover_forwarded_total', 'Messages of session writes refused after a takeover (the client went on elsewhere) forwarded to its new node', () => cluster.stats.fencedForwarded);
+      plain('nestmq_cluster_takeover_forwards_lost_total', 'Messages of refused session writes that could not be forwarded (session gone, Redis away)', () => cluster.stats.fencedForwardsLost);
       plain('nestmq_cluster_cut_failures_total', 'Cuts of clients whose session came from another node that could not be recorded', () => cluster.stats.cutFailures);
     }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
