@@ -80,6 +80,16 @@ const GROUP_COMMIT_MS = 3;
 
 type Statement = BetterSqlite3.Statement;
 
+/** Values of one `queue` row, in the column order of QUEUE_COLUMNS. */
+const QUEUE_WIDTH = 9;
+const QUEUE_COLUMNS = 'client_id, seq, topic, payload, msg_qos, qos, retain_flag, properties, expires_at';
+/**
+ * Rows per multi-row INSERT into `queue`, largest first: a batch's queued rows go in as few
+ * statements as these sizes allow (one statement per row cost about 1.7 µs more per message than
+ * the B-tree work itself). 64 rows are 576 parameters, far below SQLite's limit (32766).
+ */
+const QUEUE_CHUNKS = [64, 16, 4, 1] as const;
+
 interface StoredRow {
   client_id: string;
   topic: string;
@@ -135,18 +145,40 @@ export class SqliteStore implements SessionJournal {
   readonly retained: SqliteRetainedStore;
   private db: BetterSqlite3.Database | null = null;
   private stmts!: Record<
-    | 'insSession' | 'delSession' | 'detach' | 'attach' | 'setSub' | 'delSub' | 'delSubs' | 'enqueue' | 'dequeue' | 'delQueue'
-    | 'setInflight' | 'delInflight' | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained',
+    | 'insSession' | 'delSession' | 'detach' | 'attach' | 'setSub' | 'delSub' | 'delSubs' | 'delQueue'
+    | 'setInflight' | 'delInflight' | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained'
+    | 'dequeueUpTo',
     Statement
   >;
+  /** Multi-row INSERTs into `queue`, one per QUEUE_CHUNKS size, with an argument array each (reused). */
+  private enqueueMany: { stmt: Statement; rows: number; args: unknown[] }[] = [];
   /** The batch; a null entry is an operation cancelled by a later one in the same batch. */
   private pending: ([Statement, unknown[]] | null)[] = [];
   private runBatch!: (ops: ([Statement, unknown[]] | null)[]) => void;
   /**
-   * Rows inserted in the current batch, by key: a delete of such a row before the commit cancels
-   * both (a QoS 1 delivery acknowledged within the group-commit window never touches the disk).
+   * In-flight rows inserted in the current batch, by session and packet id (index in `pending`):
+   * a delete of such a row before the commit cancels both (a QoS 1 delivery acknowledged within
+   * the group-commit window never touches the disk).
    */
-  private fresh = new Map<string, number>();
+  private fresh = new Map<Session, Map<number, number>>();
+  /**
+   * Queue rows inserted in this batch, flat (QUEUE_WIDTH values a row, in seq order); a row whose
+   * client_id slot is null was dequeued before the commit (cancelled: never written). Written at
+   * commit as multi-row INSERTs, after `pending`.
+   */
+  private queueRows: unknown[] = [];
+  /** seq -> offset in queueRows of a queue row inserted in this batch. */
+  private readonly queueFresh = new Map<number, number>();
+  /** Rows of queueRows cancelled (dequeued in the same batch). */
+  private queueCancelled = 0;
+  /**
+   * Per client, the highest seq dequeued in this batch among rows already in the database: ONE
+   * range delete (`seq <= ?`) each at commit. Correct because a session's queue is a FIFO whose
+   * seqs rise in queue order (one store-wide counter, assigned at enqueue, loaded ORDER BY seq):
+   * what a batch dequeues is a prefix of the queue, so the client's stored rows up to the last
+   * one dequeued are exactly the ones dequeued; rows inserted later have higher seqs.
+   */
+  private readonly queueDone = new Map<string, number>();
   private readonly listeners: ((err?: Error) => void)[] = [];
   /** Pairs (session, args of a pending setSub) whose options column is filled at commit. */
   private readonly optionRows: unknown[] = [];
@@ -208,8 +240,6 @@ export class SqliteStore implements SessionJournal {
       ),
       delSub: p('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
       delSubs: p('DELETE FROM subscriptions WHERE client_id = ?'),
-      enqueue: p('INSERT INTO queue (client_id, seq, topic, payload, msg_qos, qos, retain_flag, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      dequeue: p('DELETE FROM queue WHERE client_id = ? AND seq = ?'),
       delQueue: p('DELETE FROM queue WHERE client_id = ?'),
       setInflight: p(
         `INSERT INTO inflight (client_id, packet_id, seq, topic, payload, msg_qos, qos, retain_flag, state, properties, expires_at)
@@ -227,12 +257,26 @@ export class SqliteStore implements SessionJournal {
            owner_kind = excluded.owner_kind, properties = excluded.properties, expires_at = excluded.expires_at`,
       ),
       delRetained: p('DELETE FROM retained WHERE topic = ?'),
+      dequeueUpTo: p('DELETE FROM queue WHERE client_id = ? AND seq <= ?'),
     };
+    const row = `(${new Array(QUEUE_WIDTH).fill('?').join(', ')})`;
+    this.enqueueMany = QUEUE_CHUNKS.map((rows) => ({
+      stmt: p(`INSERT INTO queue (${QUEUE_COLUMNS}) VALUES ${new Array(rows).fill(row).join(', ')}`),
+      rows,
+      args: new Array<unknown>(rows * QUEUE_WIDTH),
+    }));
     this.runBatch = db.transaction((ops: ([Statement, unknown[]] | null)[]) => {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         if (op !== null) op[0].run(op[1]);
       }
+      // The queue's moves commute with every op above but a client's whole-queue delete
+      // (delQueue), which drops that client's earlier pending rows when it is made (queueDropped).
+      if (this.queueDone.size > 0) {
+        const del = this.stmts.dequeueUpTo;
+        for (const [clientId, seq] of this.queueDone) del.run(clientId, seq);
+      }
+      if (this.queueRows.length > 0) this.insertQueueRows(this.queueRows);
     });
   }
 
@@ -309,33 +353,58 @@ export class SqliteStore implements SessionJournal {
   op(stmt: Statement, args: unknown[]): number {
     if (this.db === null) return -1;
     this.pending.push([stmt, args]);
+    this.schedule();
+    return this.pending.length - 1;
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       // Group commit: everything changed within GROUP_COMMIT_MS goes in one transaction.
       this.scheduled = true;
       setTimeout(this.scheduledCommit, GROUP_COMMIT_MS);
     }
-    return this.pending.length - 1;
   }
 
-  /** An insert whose row a delete in the same batch may cancel. */
-  private insert(key: string, stmt: Statement, args: unknown[]): void {
-    const i = this.op(stmt, args);
-    if (i >= 0) this.fresh.set(key, i);
-  }
-
-  /** A delete: cancels the row's insert if it is in this batch, else deletes it on commit. */
-  private remove(key: string, stmt: Statement, args: unknown[]): void {
-    const i = this.fresh.get(key);
-    if (i !== undefined) {
-      this.pending[i] = null;
-      this.fresh.delete(key);
-      return;
+  /**
+   * The queue rows of this batch that were not cancelled, in multi-row INSERTs. `rows` is left
+   * as it is: a failed transaction is retried with the next batch, offsets in queueFresh intact.
+   */
+  private insertQueueRows(rows: unknown[]): void {
+    let left = rows.length / QUEUE_WIDTH - this.queueCancelled;
+    let at = 0;
+    for (const chunk of this.enqueueMany) {
+      if (left < chunk.rows) continue;
+      const args = chunk.args;
+      while (left >= chunk.rows) {
+        for (let n = 0; n < args.length; at += QUEUE_WIDTH) {
+          if (rows[at] === null) continue;
+          for (let k = 0; k < QUEUE_WIDTH; k++) args[n++] = rows[at + k];
+        }
+        chunk.stmt.run(args);
+        left -= chunk.rows;
+      }
+      // Not kept alive by the reused array until the next commit.
+      args.fill(null);
     }
-    this.op(stmt, args);
+  }
+
+  /**
+   * A client's whole queue is deleted (delQueue, pending from now on): its rows inserted earlier in
+   * this batch and its range delete have nothing left to do. (Rows it queues later in the batch go
+   * in after delQueue: `pending` runs first.)
+   */
+  queueDropped(clientId: string): void {
+    this.queueDone.delete(clientId);
+    const rows = this.queueRows;
+    for (let at = 0; at < rows.length; at += QUEUE_WIDTH) {
+      if (rows[at] !== clientId) continue;
+      rows[at] = null;
+      this.queueCancelled++;
+    }
   }
 
   get hasPendingChanges(): boolean {
-    return this.pending.length > 0;
+    return this.pending.length > 0 || this.queueRows.length > 0 || this.queueDone.size > 0;
   }
 
   onCommit(listener: (err?: Error) => void): void {
@@ -367,7 +436,7 @@ export class SqliteStore implements SessionJournal {
 
   /** One transaction for everything pending; throws when the database refuses it. */
   commit(): void {
-    if (this.pending.length === 0 || this.db === null) return;
+    if (!this.hasPendingChanges || this.db === null) return;
     const rows = this.optionRows;
     for (let i = 0; i < rows.length; i += 2) {
       const session = rows[i] as Session;
@@ -379,6 +448,10 @@ export class SqliteStore implements SessionJournal {
     // Only after success: a failed batch stays pending and is retried with the next one.
     this.pending = [];
     this.fresh.clear();
+    this.queueRows = [];
+    this.queueCancelled = 0;
+    this.queueFresh.clear();
+    this.queueDone.clear();
     this.optionRows.length = 0;
     this.lastEncoded = null;
     this.lastEncodedProperties = null;
@@ -422,10 +495,13 @@ export class SqliteStore implements SessionJournal {
     if (e.seq === 0) {
       e.seq = ++this.seq;
       args[2] = e.seq;
-      this.insert(`i${e.packetId}\0${session.clientId}`, this.stmts.setInflight, args);
+      const i = this.op(this.stmts.setInflight, args);
+      if (i < 0) return;
+      let rows = this.fresh.get(session);
+      if (rows === undefined) this.fresh.set(session, (rows = new Map()));
+      rows.set(e.packetId, i);
     } else {
-      const key = `i${e.packetId}\0${session.clientId}`;
-      const i = this.fresh.get(key);
+      const i = this.fresh.get(session)?.get(e.packetId);
       // A state change of a row inserted in this batch updates the pending insert in place.
       if (i !== undefined) this.pending[i] = [this.stmts.setInflight, args];
       else this.op(this.stmts.setInflight, args);
@@ -433,18 +509,40 @@ export class SqliteStore implements SessionJournal {
   }
 
   inflightDeleted(session: Session, packetId: number): void {
-    this.remove(`i${packetId}\0${session.clientId}`, this.stmts.delInflight, [session.clientId, packetId]);
+    const rows = this.fresh.get(session);
+    const i = rows?.get(packetId);
+    if (i !== undefined) {
+      // Inserted in this batch: neither is written.
+      this.pending[i] = null;
+      rows!.delete(packetId);
+      return;
+    }
+    this.op(this.stmts.delInflight, [session.clientId, packetId]);
   }
 
   queued(session: Session, item: QueuedMessage): void {
     item.seq = ++this.seq;
+    if (this.db === null) return;
     const m = item.message;
     const props = m.properties === null ? null : this.propertiesOf(m);
-    this.insert(`q${item.seq}`, this.stmts.enqueue, [session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0, props, m.expiresAt]);
+    const rows = this.queueRows;
+    this.queueFresh.set(item.seq, rows.length);
+    rows.push(session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0, props, m.expiresAt);
+    this.schedule();
   }
 
   dequeued(session: Session, item: QueuedMessage): void {
-    this.remove(`q${item.seq}`, this.stmts.dequeue, [session.clientId, item.seq]);
+    if (item.seq === 0 || this.db === null) return;
+    const at = this.queueFresh.get(item.seq);
+    if (at !== undefined) {
+      // Queued in this batch: never written (seqs are not reused, the map entry can stay).
+      this.queueRows[at] = null;
+      this.queueCancelled++;
+      return;
+    }
+    // FIFO: each dequeue of a client has a higher seq than the one before.
+    this.queueDone.set(session.clientId, item.seq);
+    this.schedule();
   }
 
   incomingQos2Set(session: Session, packetId: number): void {
@@ -524,6 +622,7 @@ export class SqliteSessionStore extends SqliteView implements SessionStore {
     if (session.journal === null) return;
     const s = this.store.statements;
     const id = session.clientId;
+    this.store.queueDropped(id);
     for (const stmt of [s.delSubs, s.delQueue, s.delInflights, s.delQos2s, s.delSession]) this.store.op(stmt, [id]);
   }
 
