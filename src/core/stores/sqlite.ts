@@ -83,12 +83,42 @@ type Statement = BetterSqlite3.Statement;
 /** Values of one `queue` row, in the column order of QUEUE_COLUMNS. */
 const QUEUE_WIDTH = 9;
 const QUEUE_COLUMNS = 'client_id, seq, topic, payload, msg_qos, qos, retain_flag, properties, expires_at';
+/** Values of one `inflight` row, in the column order of INFLIGHT_COLUMNS. */
+const INFLIGHT_WIDTH = 11;
+const INFLIGHT_COLUMNS = 'client_id, packet_id, seq, topic, payload, msg_qos, qos, retain_flag, state, properties, expires_at';
 /**
- * Rows per multi-row INSERT into `queue`, largest first: a batch's queued rows go in as few
- * statements as these sizes allow (one statement per row cost about 1.7 µs more per message than
- * the B-tree work itself). 64 rows are 576 parameters, far below SQLite's limit (32766).
+ * Rows (or keys) per multi-row statement, largest first: a batch's rows go in as few statements
+ * as these sizes allow (one statement per row cost about 1.7 µs more per message than the B-tree
+ * work itself). 64 in-flight rows are 704 parameters, far below SQLite's limit (32766).
  */
-const QUEUE_CHUNKS = [64, 16, 4, 1] as const;
+const CHUNKS = [64, 16, 4, 1] as const;
+
+/** One prepared multi-row statement per CHUNKS size, each with its argument array (reused). */
+type Chunked = { stmt: Statement; rows: number; args: unknown[] }[];
+
+/**
+ * Runs `chunks` over the `count` live rows of `rows` (flat, `width` values a row; a row whose
+ * first value is null is skipped), `fixed` values first in every statement's arguments.
+ */
+function runChunked(chunks: Chunked, rows: unknown[], width: number, count: number, fixed = 0, head?: unknown): void {
+  let left = count;
+  let at = 0;
+  for (const chunk of chunks) {
+    if (left < chunk.rows) continue;
+    const args = chunk.args;
+    if (fixed > 0) args[0] = head;
+    while (left >= chunk.rows) {
+      for (let n = fixed; n < args.length; at += width) {
+        if (rows[at] === null) continue;
+        for (let k = 0; k < width; k++) args[n++] = rows[at + k];
+      }
+      chunk.stmt.run(args);
+      left -= chunk.rows;
+    }
+    // Not kept alive by the reused array until the next commit.
+    args.fill(null);
+  }
+}
 
 interface StoredRow {
   client_id: string;
@@ -146,21 +176,28 @@ export class SqliteStore implements SessionJournal {
   private db: BetterSqlite3.Database | null = null;
   private stmts!: Record<
     | 'insSession' | 'delSession' | 'detach' | 'attach' | 'setSub' | 'delSub' | 'delSubs' | 'delQueue'
-    | 'setInflight' | 'delInflight' | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained'
+    | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained'
     | 'dequeueUpTo',
     Statement
   >;
-  /** Multi-row INSERTs into `queue`, one per QUEUE_CHUNKS size, with an argument array each (reused). */
-  private enqueueMany: { stmt: Statement; rows: number; args: unknown[] }[] = [];
+  /** Multi-row INSERTs into `queue` and `inflight`, DELETEs of one client's in-flight rows by packet id. */
+  private enqueueMany: Chunked = [];
+  private inflightMany: Chunked = [];
+  private unflightMany: Chunked = [];
   /** The batch; a null entry is an operation cancelled by a later one in the same batch. */
   private pending: ([Statement, unknown[]] | null)[] = [];
   private runBatch!: (ops: ([Statement, unknown[]] | null)[]) => void;
   /**
-   * In-flight rows inserted in the current batch, by session and packet id (index in `pending`):
-   * a delete of such a row before the commit cancels both (a QoS 1 delivery acknowledged within
-   * the group-commit window never touches the disk).
+   * The batch's in-flight changes as net effects, written at commit after `pending`: first the
+   * deletes (per client id, the packet ids whose stored row goes), then the inserts (per session,
+   * packet id -> the row as it must be stored). A delivery acknowledged within the group-commit
+   * window is inserted and deleted here, so neither reaches the disk; a state change (PUBREC) of a
+   * stored row is a delete and an insert of the whole row; a delete of a stored row cancels any
+   * pending insert of its key. A client's whole-session delete (delInflights, in `pending`) drops
+   * that session's pending inserts when it is made (sessionDropped).
    */
-  private fresh = new Map<Session, Map<number, number>>();
+  private inflightRows = new Map<Session, Map<number, unknown[]>>();
+  private inflightGone = new Map<string, number[]>();
   /**
    * Queue rows inserted in this batch, flat (QUEUE_WIDTH values a row, in seq order); a row whose
    * client_id slot is null was dequeued before the commit (cancelled: never written). Written at
@@ -241,12 +278,6 @@ export class SqliteStore implements SessionJournal {
       delSub: p('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
       delSubs: p('DELETE FROM subscriptions WHERE client_id = ?'),
       delQueue: p('DELETE FROM queue WHERE client_id = ?'),
-      setInflight: p(
-        `INSERT INTO inflight (client_id, packet_id, seq, topic, payload, msg_qos, qos, retain_flag, state, properties, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (client_id, packet_id) DO UPDATE SET state = excluded.state`,
-      ),
-      delInflight: p('DELETE FROM inflight WHERE client_id = ? AND packet_id = ?'),
       delInflights: p('DELETE FROM inflight WHERE client_id = ?'),
       setQos2: p('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
       delQos2: p('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
@@ -260,23 +291,41 @@ export class SqliteStore implements SessionJournal {
       dequeueUpTo: p('DELETE FROM queue WHERE client_id = ? AND seq <= ?'),
     };
     const row = `(${new Array(QUEUE_WIDTH).fill('?').join(', ')})`;
-    this.enqueueMany = QUEUE_CHUNKS.map((rows) => ({
+    this.enqueueMany = CHUNKS.map((rows) => ({
       stmt: p(`INSERT INTO queue (${QUEUE_COLUMNS}) VALUES ${new Array(rows).fill(row).join(', ')}`),
       rows,
       args: new Array<unknown>(rows * QUEUE_WIDTH),
+    }));
+    const inflightRow = `(${new Array(INFLIGHT_WIDTH).fill('?').join(', ')})`;
+    this.inflightMany = CHUNKS.map((rows) => ({
+      stmt: p(`INSERT INTO inflight (${INFLIGHT_COLUMNS}) VALUES ${new Array(rows).fill(inflightRow).join(', ')}`),
+      rows,
+      args: new Array<unknown>(rows * INFLIGHT_WIDTH),
+    }));
+    this.unflightMany = CHUNKS.map((rows) => ({
+      stmt: p(`DELETE FROM inflight WHERE client_id = ? AND packet_id IN (${new Array(rows).fill('?').join(', ')})`),
+      rows,
+      args: new Array<unknown>(1 + rows),
     }));
     this.runBatch = db.transaction((ops: ([Statement, unknown[]] | null)[]) => {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         if (op !== null) op[0].run(op[1]);
       }
-      // The queue's moves commute with every op above but a client's whole-queue delete
-      // (delQueue), which drops that client's earlier pending rows when it is made (queueDropped).
+      // The queue's and the in-flight table's row moves commute with every op above but a
+      // session's delete (delQueue, delInflights), which drops that session's earlier pending rows
+      // when it is made (sessionDropped). Then the net effects: deletes before inserts.
       if (this.queueDone.size > 0) {
         const del = this.stmts.dequeueUpTo;
         for (const [clientId, seq] of this.queueDone) del.run(clientId, seq);
       }
-      if (this.queueRows.length > 0) this.insertQueueRows(this.queueRows);
+      if (this.queueRows.length > 0) runChunked(this.enqueueMany, this.queueRows, QUEUE_WIDTH, this.queueRows.length / QUEUE_WIDTH - this.queueCancelled);
+      for (const [clientId, ids] of this.inflightGone) runChunked(this.unflightMany, ids, 1, ids.length, 1, clientId);
+      if (this.inflightRows.size > 0) {
+        const flat: unknown[] = [];
+        for (const rows of this.inflightRows.values()) for (const r of rows.values()) for (let k = 0; k < INFLIGHT_WIDTH; k++) flat.push(r[k]);
+        runChunked(this.inflightMany, flat, INFLIGHT_WIDTH, flat.length / INFLIGHT_WIDTH);
+      }
     });
   }
 
@@ -366,34 +415,15 @@ export class SqliteStore implements SessionJournal {
   }
 
   /**
-   * The queue rows of this batch that were not cancelled, in multi-row INSERTs. `rows` is left
-   * as it is: a failed transaction is retried with the next batch, offsets in queueFresh intact.
+   * A session is deleted (delQueue, delInflights, pending from now on): its queue and in-flight rows
+   * inserted earlier in this batch, its queue range delete and its in-flight deletes have nothing
+   * left to do. (Rows a new session of the same client id writes later in the batch go in after
+   * those deletes: `pending` runs first.)
    */
-  private insertQueueRows(rows: unknown[]): void {
-    let left = rows.length / QUEUE_WIDTH - this.queueCancelled;
-    let at = 0;
-    for (const chunk of this.enqueueMany) {
-      if (left < chunk.rows) continue;
-      const args = chunk.args;
-      while (left >= chunk.rows) {
-        for (let n = 0; n < args.length; at += QUEUE_WIDTH) {
-          if (rows[at] === null) continue;
-          for (let k = 0; k < QUEUE_WIDTH; k++) args[n++] = rows[at + k];
-        }
-        chunk.stmt.run(args);
-        left -= chunk.rows;
-      }
-      // Not kept alive by the reused array until the next commit.
-      args.fill(null);
-    }
-  }
-
-  /**
-   * A client's whole queue is deleted (delQueue, pending from now on): its rows inserted earlier in
-   * this batch and its range delete have nothing left to do. (Rows it queues later in the batch go
-   * in after delQueue: `pending` runs first.)
-   */
-  queueDropped(clientId: string): void {
+  sessionDropped(session: Session): void {
+    this.inflightRows.delete(session);
+    const clientId = session.clientId;
+    this.inflightGone.delete(clientId);
     this.queueDone.delete(clientId);
     const rows = this.queueRows;
     for (let at = 0; at < rows.length; at += QUEUE_WIDTH) {
@@ -404,7 +434,7 @@ export class SqliteStore implements SessionJournal {
   }
 
   get hasPendingChanges(): boolean {
-    return this.pending.length > 0 || this.queueRows.length > 0 || this.queueDone.size > 0;
+    return this.pending.length > 0 || this.queueRows.length > 0 || this.queueDone.size > 0 || this.inflightRows.size > 0 || this.inflightGone.size > 0;
   }
 
   onCommit(listener: (err?: Error) => void): void {
@@ -447,7 +477,8 @@ export class SqliteStore implements SessionJournal {
     this.runBatch(ops);
     // Only after success: a failed batch stays pending and is retried with the next one.
     this.pending = [];
-    this.fresh.clear();
+    this.inflightRows.clear();
+    this.inflightGone.clear();
     this.queueRows = [];
     this.queueCancelled = 0;
     this.queueFresh.clear();
@@ -489,35 +520,30 @@ export class SqliteStore implements SessionJournal {
   }
 
   inflightSet(session: Session, e: InflightMessage): void {
+    if (this.db === null) {
+      if (e.seq === 0) e.seq = ++this.seq;
+      return;
+    }
     const m = e.message;
     const props = m.properties === null ? null : this.propertiesOf(m);
-    const args = [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state, props, m.expiresAt];
-    if (e.seq === 0) {
-      e.seq = ++this.seq;
-      args[2] = e.seq;
-      const i = this.op(this.stmts.setInflight, args);
-      if (i < 0) return;
-      let rows = this.fresh.get(session);
-      if (rows === undefined) this.fresh.set(session, (rows = new Map()));
-      rows.set(e.packetId, i);
-    } else {
-      const i = this.fresh.get(session)?.get(e.packetId);
-      // A state change of a row inserted in this batch updates the pending insert in place.
-      if (i !== undefined) this.pending[i] = [this.stmts.setInflight, args];
-      else this.op(this.stmts.setInflight, args);
-    }
+    let rows = this.inflightRows.get(session);
+    if (e.seq === 0) e.seq = ++this.seq;
+    // A state change of a row stored by an earlier batch: the whole row is deleted and inserted.
+    else if (rows === undefined || !rows.has(e.packetId)) this.inflightDeleted(session, e.packetId);
+    if (rows === undefined) this.inflightRows.set(session, (rows = new Map()));
+    rows.set(e.packetId, [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state, props, m.expiresAt]);
+    this.schedule();
   }
 
   inflightDeleted(session: Session, packetId: number): void {
-    const rows = this.fresh.get(session);
-    const i = rows?.get(packetId);
-    if (i !== undefined) {
-      // Inserted in this batch: neither is written.
-      this.pending[i] = null;
-      rows!.delete(packetId);
-      return;
-    }
-    this.op(this.stmts.delInflight, [session.clientId, packetId]);
+    if (this.db === null) return;
+    // Inserted in this batch (the key was free in memory, so any stored row of it is already
+    // being deleted): neither is written.
+    if (this.inflightRows.get(session)?.delete(packetId) === true) return;
+    const gone = this.inflightGone.get(session.clientId);
+    if (gone === undefined) this.inflightGone.set(session.clientId, [packetId]);
+    else gone.push(packetId);
+    this.schedule();
   }
 
   queued(session: Session, item: QueuedMessage): void {
@@ -622,7 +648,7 @@ export class SqliteSessionStore extends SqliteView implements SessionStore {
     if (session.journal === null) return;
     const s = this.store.statements;
     const id = session.clientId;
-    this.store.queueDropped(id);
+    this.store.sessionDropped(session);
     for (const stmt of [s.delSubs, s.delQueue, s.delInflights, s.delQos2s, s.delSession]) this.store.op(stmt, [id]);
   }
 
