@@ -96,11 +96,15 @@ const CHUNKS = [64, 16, 4, 1] as const;
 /** One prepared multi-row statement per CHUNKS size, each with its argument array (reused). */
 type Chunked = { stmt: Statement; rows: number; args: unknown[] }[];
 
+/** Writes the statement values of the row at src[at] (and on) to args[n] and on. */
+type RowWriter = (src: unknown[], at: number, args: unknown[], n: number) => void;
+
 /**
- * Runs `chunks` over the `count` live rows of `rows` (flat, `width` values a row; a row whose
- * first value is null is skipped), `fixed` values first in every statement's arguments.
+ * Runs `chunks` over the `count` live rows of `src` (`stride` entries a row; a row whose first
+ * entry is null is skipped), `write` turning each into `width` values, `fixed` values (`head`)
+ * first in every statement's arguments.
  */
-function runChunked(chunks: Chunked, rows: unknown[], width: number, count: number, fixed = 0, head?: unknown): void {
+function runChunked(chunks: Chunked, src: unknown[], stride: number, count: number, width: number, write: RowWriter, fixed = 0, head?: unknown): void {
   let left = count;
   let at = 0;
   for (const chunk of chunks) {
@@ -108,9 +112,10 @@ function runChunked(chunks: Chunked, rows: unknown[], width: number, count: numb
     const args = chunk.args;
     if (fixed > 0) args[0] = head;
     while (left >= chunk.rows) {
-      for (let n = fixed; n < args.length; at += width) {
-        if (rows[at] === null) continue;
-        for (let k = 0; k < width; k++) args[n++] = rows[at + k];
+      for (let n = fixed; n < args.length; at += stride) {
+        if (src[at] === null) continue;
+        write(src, at, args, n);
+        n += width;
       }
       chunk.stmt.run(args);
       left -= chunk.rows;
@@ -119,6 +124,10 @@ function runChunked(chunks: Chunked, rows: unknown[], width: number, count: numb
     args.fill(null);
   }
 }
+
+const writeId: RowWriter = (src, at, args, n) => {
+  args[n] = src[at];
+};
 
 interface StoredRow {
   client_id: string;
@@ -196,12 +205,12 @@ export class SqliteStore implements SessionJournal {
    * pending insert of its key. A client's whole-session delete (delInflights, in `pending`) drops
    * that session's pending inserts when it is made (sessionDropped).
    */
-  private inflightRows = new Map<Session, Map<number, unknown[]>>();
+  private inflightRows = new Map<Session, Map<number, InflightMessage>>();
   private inflightGone = new Map<string, number[]>();
   /**
-   * Queue rows inserted in this batch, flat (QUEUE_WIDTH values a row, in seq order); a row whose
-   * client_id slot is null was dequeued before the commit (cancelled: never written). Written at
-   * commit as multi-row INSERTs, after `pending`.
+   * Queue rows inserted in this batch, as pairs (client id, QueuedMessage) in seq order, turned
+   * into rows at commit (multi-row INSERTs, after `pending`); a pair whose client id is null was
+   * dequeued before the commit (cancelled: never written).
    */
   private queueRows: unknown[] = [];
   /** seq -> offset in queueRows of a queue row inserted in this batch. */
@@ -319,12 +328,13 @@ export class SqliteStore implements SessionJournal {
         const del = this.stmts.dequeueUpTo;
         for (const [clientId, seq] of this.queueDone) del.run(clientId, seq);
       }
-      if (this.queueRows.length > 0) runChunked(this.enqueueMany, this.queueRows, QUEUE_WIDTH, this.queueRows.length / QUEUE_WIDTH - this.queueCancelled);
-      for (const [clientId, ids] of this.inflightGone) runChunked(this.unflightMany, ids, 1, ids.length, 1, clientId);
+      const queued = this.queueRows;
+      if (queued.length > 0) runChunked(this.enqueueMany, queued, 2, queued.length / 2 - this.queueCancelled, QUEUE_WIDTH, this.writeQueueRow);
+      for (const [clientId, ids] of this.inflightGone) runChunked(this.unflightMany, ids, 1, ids.length, 1, writeId, 1, clientId);
       if (this.inflightRows.size > 0) {
-        const flat: unknown[] = [];
-        for (const rows of this.inflightRows.values()) for (const r of rows.values()) for (let k = 0; k < INFLIGHT_WIDTH; k++) flat.push(r[k]);
-        runChunked(this.inflightMany, flat, INFLIGHT_WIDTH, flat.length / INFLIGHT_WIDTH);
+        const pairs: unknown[] = [];
+        for (const [session, rows] of this.inflightRows) for (const e of rows.values()) pairs.push(session.clientId, e);
+        runChunked(this.inflightMany, pairs, 2, pairs.length / 2, INFLIGHT_WIDTH, this.writeInflightRow);
       }
     });
   }
@@ -414,6 +424,38 @@ export class SqliteStore implements SessionJournal {
     }
   }
 
+  /** A queue row from its pair (client id, QueuedMessage), in the order of QUEUE_COLUMNS. */
+  private readonly writeQueueRow: RowWriter = (src, at, args, n) => {
+    const item = src[at + 1] as QueuedMessage;
+    const m = item.message;
+    args[n] = src[at];
+    args[n + 1] = item.seq;
+    args[n + 2] = m.topic;
+    args[n + 3] = m.payload;
+    args[n + 4] = m.qos;
+    args[n + 5] = item.qos;
+    args[n + 6] = item.retainFlag ? 1 : 0;
+    args[n + 7] = m.properties === null ? null : this.propertiesOf(m);
+    args[n + 8] = m.expiresAt;
+  };
+
+  /** An in-flight row from its pair (client id, InflightMessage), in the order of INFLIGHT_COLUMNS. */
+  private readonly writeInflightRow: RowWriter = (src, at, args, n) => {
+    const e = src[at + 1] as InflightMessage;
+    const m = e.message;
+    args[n] = src[at];
+    args[n + 1] = e.packetId;
+    args[n + 2] = e.seq;
+    args[n + 3] = m.topic;
+    args[n + 4] = m.payload;
+    args[n + 5] = m.qos;
+    args[n + 6] = e.qos;
+    args[n + 7] = e.retainFlag ? 1 : 0;
+    args[n + 8] = e.state;
+    args[n + 9] = m.properties === null ? null : this.propertiesOf(m);
+    args[n + 10] = m.expiresAt;
+  };
+
   /**
    * A session is deleted (delQueue, delInflights, pending from now on): its queue and in-flight rows
    * inserted earlier in this batch, its queue range delete and its in-flight deletes have nothing
@@ -426,7 +468,7 @@ export class SqliteStore implements SessionJournal {
     this.inflightGone.delete(clientId);
     this.queueDone.delete(clientId);
     const rows = this.queueRows;
-    for (let at = 0; at < rows.length; at += QUEUE_WIDTH) {
+    for (let at = 0; at < rows.length; at += 2) {
       if (rows[at] !== clientId) continue;
       rows[at] = null;
       this.queueCancelled++;
@@ -520,18 +562,19 @@ export class SqliteStore implements SessionJournal {
   }
 
   inflightSet(session: Session, e: InflightMessage): void {
-    if (this.db === null) {
-      if (e.seq === 0) e.seq = ++this.seq;
-      return;
+    if (e.seq === 0) {
+      e.seq = ++this.seq;
+      if (this.db === null) return;
+    } else {
+      if (this.db === null) return;
+      // A state change of a row stored by an earlier batch: the whole row is deleted and
+      // inserted. (One inserted in this batch is written as it is at commit.)
+      if (this.inflightRows.get(session)?.has(e.packetId) === true) return;
+      this.inflightDeleted(session, e.packetId);
     }
-    const m = e.message;
-    const props = m.properties === null ? null : this.propertiesOf(m);
     let rows = this.inflightRows.get(session);
-    if (e.seq === 0) e.seq = ++this.seq;
-    // A state change of a row stored by an earlier batch: the whole row is deleted and inserted.
-    else if (rows === undefined || !rows.has(e.packetId)) this.inflightDeleted(session, e.packetId);
     if (rows === undefined) this.inflightRows.set(session, (rows = new Map()));
-    rows.set(e.packetId, [session.clientId, e.packetId, e.seq, m.topic, m.payload, m.qos, e.qos, e.retainFlag ? 1 : 0, e.state, props, m.expiresAt]);
+    rows.set(e.packetId, e);
     this.schedule();
   }
 
@@ -549,11 +592,9 @@ export class SqliteStore implements SessionJournal {
   queued(session: Session, item: QueuedMessage): void {
     item.seq = ++this.seq;
     if (this.db === null) return;
-    const m = item.message;
-    const props = m.properties === null ? null : this.propertiesOf(m);
     const rows = this.queueRows;
     this.queueFresh.set(item.seq, rows.length);
-    rows.push(session.clientId, item.seq, m.topic, m.payload, m.qos, item.qos, item.retainFlag ? 1 : 0, props, m.expiresAt);
+    rows.push(session.clientId, item);
     this.schedule();
   }
 
