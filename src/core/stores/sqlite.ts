@@ -213,8 +213,6 @@ export class SqliteStore implements SessionJournal {
    * dequeued before the commit (cancelled: never written).
    */
   private queueRows: unknown[] = [];
-  /** seq -> offset in queueRows of a queue row inserted in this batch. */
-  private readonly queueFresh = new Map<number, number>();
   /** Rows of queueRows cancelled (dequeued in the same batch). */
   private queueCancelled = 0;
   /**
@@ -424,6 +422,26 @@ export class SqliteStore implements SessionJournal {
     }
   }
 
+  /**
+   * The offset in queueRows of `item` when it was queued in this batch, else -1: a binary search,
+   * the pairs being in seq order (no map per message).
+   */
+  private freshQueueRow(item: QueuedMessage): number {
+    const rows = this.queueRows;
+    let lo = 0;
+    let hi = rows.length / 2 - 1;
+    const seq = item.seq;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = mid * 2;
+      const s = (rows[at + 1] as QueuedMessage).seq;
+      if (s === seq) return rows[at + 1] === item ? at : -1;
+      if (s < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
   /** A queue row from its pair (client id, QueuedMessage), in the order of QUEUE_COLUMNS. */
   private readonly writeQueueRow: RowWriter = (src, at, args, n) => {
     const item = src[at + 1] as QueuedMessage;
@@ -523,7 +541,6 @@ export class SqliteStore implements SessionJournal {
     this.inflightGone.clear();
     this.queueRows = [];
     this.queueCancelled = 0;
-    this.queueFresh.clear();
     this.queueDone.clear();
     this.optionRows.length = 0;
     this.lastEncoded = null;
@@ -592,19 +609,19 @@ export class SqliteStore implements SessionJournal {
   queued(session: Session, item: QueuedMessage): void {
     item.seq = ++this.seq;
     if (this.db === null) return;
-    const rows = this.queueRows;
-    this.queueFresh.set(item.seq, rows.length);
-    rows.push(session.clientId, item);
+    this.queueRows.push(session.clientId, item);
     this.schedule();
   }
 
   dequeued(session: Session, item: QueuedMessage): void {
     if (item.seq === 0 || this.db === null) return;
-    const at = this.queueFresh.get(item.seq);
-    if (at !== undefined) {
-      // Queued in this batch: never written (seqs are not reused, the map entry can stay).
-      this.queueRows[at] = null;
-      this.queueCancelled++;
+    const at = this.freshQueueRow(item);
+    if (at >= 0) {
+      // Queued in this batch: never written (unless already dropped with its session).
+      if (this.queueRows[at] !== null) {
+        this.queueRows[at] = null;
+        this.queueCancelled++;
+      }
       return;
     }
     // FIFO: each dequeue of a client has a higher seq than the one before.
