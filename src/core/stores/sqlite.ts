@@ -13,10 +13,13 @@ import { decodeStoredOptions, encodeStoredOptions, encodeStoredProperties, resto
 /**
  * SQLite persistence (better-sqlite3). The engine keeps working on in-memory objects; this store
  * loads them at open() and mirrors every change through the SessionJournal and the retained
- * store's set/delete into a pending batch, committed as ONE transaction per event-loop turn
- * (commit(), called by the engine before it writes to any socket). So an acknowledgement never
- * leaves before the state that justifies it is in the database, and a burst of 1,000 publishes
- * costs one commit, not 1,000.
+ * store's set/delete into a pending batch, committed as ONE transaction (GROUP_COMMIT_MS after
+ * the batch's first change, or when the engine calls commit()); the engine holds acknowledgements
+ * until the commit holding their state has run. So an acknowledgement never leaves before the
+ * state that justifies it is in the database, and a burst of 1,000 publishes costs one commit,
+ * not 1,000. The queue's and in-flight table's changes are written as the batch's net effect
+ * (multi-row INSERTs, one range delete per client for dequeues, in-flight deletes by packet id;
+ * rows inserted and deleted within the batch are never written): docs/durability.md.
  *
  * Durability (WAL journal): `synchronous: normal` survives a crash or kill -9 of the process
  * (the WAL is in the OS page cache); `synchronous: full` also survives power loss, at the cost of
