@@ -513,7 +513,7 @@ Per-run values (${RUNS} run(s), in order):
 | Scenario | nestmq | aedes | mosquitto |
 |:---|---:|---:|---:|
 ${perRun.join('\n')}
-
+${curvesSection()}
 ## Machine
 
 - CPUs (\`nproc\`): ${mc.nproc}
@@ -660,5 +660,25 @@ ${settings}
 ## Notes from the runs
 
 ${footnotes.length ? footnotes.map((f) => '- ' + f).join('\n') : '- none'}
+`;
+}
+
+/**
+ * The scale curves (\`npm run bench:scale\`, docs/scale.md) embedded here, as issue 14 asks: the
+ * plots docs/scale.md shows, in its order, with a pointer to its figures and to where each bends.
+ */
+function curvesSection() {
+  const scale = path.join(ROOT, 'docs', 'scale.md');
+  if (!fs.existsSync(scale)) return '';
+  const images = fs.readFileSync(scale, 'utf8').split('\n').filter((l) => /^!\[[^\]]*\]\(plots\/[^)]+\.svg\)$/.test(l.trim()));
+  if (images.length === 0) return '';
+  return `
+## Curves
+
+How cost grows with load, from \`npm run bench:scale\` (a separate, longer run; its figures, settings and
+machine are in [scale.md](scale.md), and where each curve bends, and why, in
+[scale-notes.md](scale-notes.md)). nestmq, Aedes and Mosquitto on the same axes where the peer can run.
+
+${images.map((l) => l.trim()).join('\n\n')}
 `;
 }
