@@ -34,8 +34,8 @@ import { RedisClusterEngine } from './redis-engine';
 import { type RedisFactory, whenReady } from './redis-connection';
 import { messageFromCluster } from './cluster-message';
 import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
-import { type DecodedEntry, decodeEntry, seqText } from '../stores/redis-codec';
-import type { FencedHandler } from '../stores/redis';
+import type { DecodedEntry } from '../stores/redis-codec';
+import { type FencedHandler, unsentOf } from '../stores/redis';
 import { compareIds, streamInfoField } from './redis-message-bus';
 import { ClusterKeys } from './keys';
 import { RouteMatch, type ClusterMessage } from './types';
@@ -61,19 +61,6 @@ const RETIRE_GRACE_MS = 50;
 const RETIRE_MAX_MS = 5000;
 const RETIRE_POLL_MS = 10;
 
-/**
- * A lease's `cut:<node>` field is '<token> <route-log id>' (or '<token> -' for a session that
- * started afresh): the cut of the move that took that token. The id (or '-') when `token` is the
- * lease's token now, null when the field is missing or from an earlier move (the client went to
- * that node again since: its new cut is not written yet).
- */
-export function cutFor(value: string | null | undefined, token: string): string | null {
-  if (value === null || value === undefined) return null;
-  const space = value.indexOf(' ');
-  if (space < 0 || value.slice(0, space) !== token) return null;
-  return value.slice(space + 1);
-}
-
 /** A refused write's forward waits for the new node's cut this often, this many times (then forwards all). */
 const FENCED_CUT_RETRY_MS = 20;
 const FENCED_CUT_RETRIES = 15;
@@ -81,46 +68,6 @@ const FENCED_CUT_RETRIES = 15;
 /** A forward that overtook its session's CONNECT is tried again this often, this many times. */
 const DIRECTED_RETRY_MS = 50;
 const DIRECTED_RETRIES = 40;
-
-/**
- * The messages a refused client batch (CLIENT_BATCH ops, token first) queued or sent that its
- * client's new node cannot have: queued ones ('Q') not delivered from the queue in the same batch
- * ('q' without an 'I' for them), and fresh in-flight ones ('I', state 0) not acknowledged in it
- * ('i'), a delivery from the queue counted once. Entries that do not decode are skipped.
- */
-export function unsentOf(ops: readonly (string | Buffer)[]): DecodedEntry[] {
-  const queued = new Map<string, DecodedEntry>();
-  const dequeued = new Set<string>();
-  const inflight = new Map<string, DecodedEntry>();
-  const arity: Record<string, number> = { C: 1, D: 0, M: 2, '+': 2, '-': 1, Q: 1, q: 1, I: 2, i: 1, R: 1, r: 1, E: 1 };
-  for (let i = 1; i < ops.length; ) {
-    const op = String(ops[i]);
-    const n = arity[op];
-    if (n === undefined) return []; // not a batch this reads: forward nothing rather than guess
-    try {
-      if (op === 'Q') {
-        const e = decodeEntry(ops[i + 1] as Buffer);
-        queued.set(seqText(e.seq), e);
-      } else if (op === 'q') dequeued.add(String(ops[i + 1]));
-      else if (op === 'I') {
-        const e = decodeEntry(ops[i + 2] as Buffer);
-        const id = String(ops[i + 1]);
-        if (e.state === 0) inflight.set(id, e);
-        else inflight.delete(id);
-      } else if (op === 'i') inflight.delete(String(ops[i + 1]));
-    } catch {
-      // a truncated entry: skipped
-    }
-    i += 1 + n;
-  }
-  const out: DecodedEntry[] = [];
-  for (const e of inflight.values()) {
-    const seq = seqText(e.seq);
-    if (!dequeued.has(seq) || queued.has(seq)) out.push(e); // direct delivery, or queued in this batch
-  }
-  for (const [seq, e] of queued) if (!dequeued.has(seq)) out.push(e);
-  return out;
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -350,9 +297,9 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const waitCut = async (): Promise<void> => {
       const command = this.command;
       while (command !== null && !this.closed && Date.now() - started < RETIRE_MAX_MS) {
-        const fields: (string | null)[] = await command.hmget(this.keys.lease(session.clientId), 'token', `cut:${this.nodeId}`).catch(() => [null, null]);
-        if (fields[0] === null) break; // the session is gone
-        const cut = cutFor(fields[1], fields[0]);
+        const move = await this.engine.leases.moveFrom(session.clientId, this.nodeId).catch(() => null);
+        if (move === null || move.token === null) break; // Redis away, or the session is gone
+        const cut = move.cut;
         if (cut === '-') break; // a new session there: nothing to route to it
         if (cut !== null && compareIds(this.engine.routes.appliedPosition, cut) >= 0) {
           await delay(RETIRE_GRACE_MS);
@@ -388,7 +335,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
       if (session.queue !== null) for (const item of session.queue) routeOf.set(item.seq, item.message.route);
       if (session.inflight !== null) for (const e of session.inflight.values()) routeOf.set(e.seq, e.message.route);
     }
-    void this.sendFenced(command, clientId, unsent, routeOf).catch(() => void (this.stats.fencedForwardsLost += unsent.length));
+    void this.sendFenced(clientId, unsent, routeOf).catch(() => void (this.stats.fencedForwardsLost += unsent.length));
   }
 
   /**
@@ -396,18 +343,14 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
    * new node records it once its routes are written), then one directed entry with the messages
    * that did not also reach the new node (routed at or past the cut: skipped).
    */
-  private async sendFenced(command: Redis, clientId: string, unsent: DecodedEntry[], routeOf: Map<number, string>): Promise<void> {
-    const lease = this.keys.lease(clientId);
-    const cutField = `cut:${this.nodeId}`;
-    let fields: (string | null)[] = [];
-    for (let i = 0; i <= FENCED_CUT_RETRIES; i++) {
-      fields = await command.hmget(lease, 'token', 'holder', cutField);
-      if (fields[0] === null || cutFor(fields[2], fields[0]) !== null) break;
-      if (i < FENCED_CUT_RETRIES) await delay(FENCED_CUT_RETRY_MS);
+  private async sendFenced(clientId: string, unsent: DecodedEntry[], routeOf: Map<number, string>): Promise<void> {
+    const leases = this.engine.leases;
+    let move = await leases.moveFrom(clientId, this.nodeId);
+    for (let i = 0; i < FENCED_CUT_RETRIES && move.token !== null && move.cut === null; i++) {
+      await delay(FENCED_CUT_RETRY_MS);
+      move = await leases.moveFrom(clientId, this.nodeId);
     }
-    const token = fields[0] ?? null;
-    const holder = fields[1] ?? null;
-    const cut = token === null ? null : cutFor(fields[2] ?? null, token);
+    const { token, holder, cut } = move;
     if (token === null || holder === null || holder === '' || holder === this.nodeId || cut === '-') {
       this.stats.fencedForwardsLost += unsent.length; // the session is gone, here again, or started afresh
       return;
@@ -958,7 +901,7 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     const leases = this.engine.leases;
     const token = conn.clusterToken;
     const cut = fresh ? Promise.resolve('-') : this.engine.routes.mark();
-    cut.then((id) => leases.recordCut(clientId, from, `${token} ${id}`)).then(
+    cut.then((id) => leases.recordCut(clientId, from, token!, id)).then(
       () => void this.stats.cutsRecorded++,
       () => void this.stats.cutFailures++,
     );

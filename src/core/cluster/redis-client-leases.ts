@@ -63,9 +63,10 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
 return {ts, previous, holder}`;
 
 /**
- * KEYS: lease. ARGV: node the session came from, cut (a route-log id, or '-' for a session that
- * started afresh). Only on an existing record (never recreates one without its expiry). One field
- * per node the client left (bounded by the number of nodes).
+ * KEYS: lease. ARGV: node the session came from, the cut as stored ('<token> <route-log id>', or
+ * '<token> -' for a session that started afresh: cutValue). Only on an existing record (never
+ * recreates one without its expiry). One field per node the client left (bounded by the number
+ * of nodes).
  */
 const CUT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -115,6 +116,24 @@ export interface RedisClientLeasesOptions {
   leaseMs?: number;
   /** Keys per renewal script call (one pipeline carries all calls). */
   renewChunk?: number;
+}
+
+/**
+ * A lease's `cut:<node>` field is '<token> <route-log id>' (or '<token> -' for a session that
+ * started afresh): the cut of the move that took that token. The id (or '-') when `token` is the
+ * lease's token now; null when the field is missing or from an earlier move (the client went to
+ * that node again since: its new cut is not written yet).
+ */
+export function cutFor(value: string | null | undefined, token: string): string | null {
+  const id = cutIdOf(value);
+  return id !== null && value!.slice(0, value!.indexOf(' ')) === token ? id : null;
+}
+
+/** The route-log id (or '-') of a stored cut, whatever move wrote it; null when missing or malformed. */
+export function cutIdOf(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const space = value.indexOf(' ');
+  return space < 0 || space === value.length - 1 ? null : value.slice(space + 1);
 }
 
 /** Encodes a username so that null (no username) and '' differ. */
@@ -202,11 +221,22 @@ export class RedisClientLeases implements ClientLeases {
   }
 
   /**
-   * Records on `clientId`'s lease record the cut of its move from node `from` to this one
-   * (session-adoption.ts "returned clients"): a route-log id, or '-' when its session started afresh.
+   * Records on `clientId`'s lease record the cut of its move from node `from` to this one, the
+   * move that took lease `token` (session-adoption.ts "returned clients"): a route-log id, or '-'
+   * when its session started afresh.
    */
-  async recordCut(clientId: string, from: string, cut: string): Promise<void> {
-    await this.command!.leaseCut(this.keys.lease(clientId), from, cut);
+  async recordCut(clientId: string, from: string, token: string, cut: string): Promise<void> {
+    await this.command!.leaseCut(this.keys.lease(clientId), from, `${token} ${cut}`);
+  }
+
+  /**
+   * The lease's token and holder now, and the cut of the move away from node `from` that took
+   * that token (null when it is missing, or from an earlier move: see cutFor). Token null: no
+   * record (the session is gone).
+   */
+  async moveFrom(clientId: string, from: string): Promise<{ token: string | null; holder: string | null; cut: string | null }> {
+    const [token, holder, value] = (await this.command!.hmget(this.keys.lease(clientId), 'token', 'holder', `cut:${from}`)) as (string | null)[];
+    return { token, holder, cut: token === null ? null : cutFor(value, token) };
   }
 
   async release(clientId: string, token: string): Promise<boolean> {

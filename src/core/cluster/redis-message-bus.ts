@@ -542,21 +542,7 @@ export class RedisMessageBus implements MessageBus {
 
   /** Delivers the entry's frames from heldAt; false when the reader paused before its end. */
   private deliverEntry(fields: Buffer[]): boolean {
-    let origin = '';
-    let body: Buffer | null = null;
-    let flow: string | null = null;
-    let directed: string | null = null;
-    let token = '';
-    let route = '';
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const name = fields[i].toString();
-      if (name === 'o') origin = fields[i + 1].toString();
-      else if (name === 'm') body = fields[i + 1];
-      else if (name === 'f') flow = fields[i + 1].toString();
-      else if (name === 'd') directed = fields[i + 1].toString();
-      else if (name === 't') token = fields[i + 1].toString();
-      else if (name === 'r') route = fields[i + 1].toString();
-    }
+    const { origin, body, flow, directed, token, route } = inboxEntry(fields);
     if (directed !== null && body !== null) {
       // For one session, delivered whole (bounded by the dead inbox's MAXLEN); never paused.
       this.stats.directedReceived++;
@@ -588,6 +574,36 @@ export class RedisMessageBus implements MessageBus {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The fields of one inbox entry (the header of this file; `r`, `d`, `t`: session-adoption.ts). */
+export interface InboxEntry {
+  /** `o`: the node that wrote it. */
+  origin: string;
+  /** `m`: frames; null for a flow signal. */
+  body: Buffer | null;
+  /** `f`: a flow signal ('1' busy, '0' clear). */
+  flow: string | null;
+  /** `d`: a directed entry's client id (frames for that one session), with `t` its lease token. */
+  directed: string | null;
+  token: string;
+  /** `r`: the route-log position its messages were routed with; '' when absent. */
+  route: string;
+}
+
+/** Reads an entry's flat field list (unknown fields are skipped). */
+export function inboxEntry(fields: Buffer[]): InboxEntry {
+  const e: InboxEntry = { origin: '', body: null, flow: null, directed: null, token: '', route: '' };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i].toString();
+    if (name === 'o') e.origin = fields[i + 1].toString();
+    else if (name === 'm') e.body = fields[i + 1];
+    else if (name === 'f') e.flow = fields[i + 1].toString();
+    else if (name === 'd') e.directed = fields[i + 1].toString();
+    else if (name === 't') e.token = fields[i + 1].toString();
+    else if (name === 'r') e.route = fields[i + 1].toString();
+  }
+  return e;
 }
 
 /** Resolves in the check phase of this turn: after the I/O callbacks, with this turn's output flushed. */

@@ -43,7 +43,8 @@ import { MatchResult, SubscriptionTrie } from '../topics/subscription-trie';
 import { messageFromCluster } from './cluster-message';
 import { ClusterCodecError, decodeBatch, encodeFrame } from './codec';
 import type { ClusterKeys } from './keys';
-import { compareIds, streamInfoField, type RedisMessageBus } from './redis-message-bus';
+import { cutIdOf } from './redis-client-leases';
+import { compareIds, inboxEntry, streamInfoField, type RedisMessageBus } from './redis-message-bus';
 import type { RedisRouteTable } from './redis-route-table';
 import type { ClusterMessage } from './types';
 
@@ -150,10 +151,8 @@ interface Pending {
   msg: Message;
   plain: boolean;
   groups: readonly string[] | null;
-  /** As decoded, re-encoded for a forward to a returned client. */
+  /** As decoded, re-encoded for a forward to a returned client (`msg.route`: its entry's `r`). */
   m: ClusterMessage;
-  /** The route-log position its sender routed it with (entry field `r`); null: unknown (forwarded). */
-  route: string | null;
 }
 
 /** The adopted sessions' subscriptions, to deliver the dead node's messages to them only. */
@@ -453,8 +452,8 @@ export class SessionAdoption {
       if (token === null || token === undefined || holder === null || holder === undefined || holder === '' || holder === dead) continue; // session gone
       // '<token> <id>': the move away from the dead node (the client may have moved on since:
       // the same cut holds for where it is now, the session carried along).
-      const id = cut === null || cut === undefined ? null : cut.slice(cut.indexOf(' ') + 1);
-      if (id === null || id === '') this.stats.cutsMissing++;
+      const id = cutIdOf(cut);
+      if (id === null) this.stats.cutsMissing++;
       else if (id !== '-') targets.push({ id: ids[i], token, holder, cut: id });
     }
     if (targets.length === 0) return;
@@ -474,7 +473,8 @@ export class SessionAdoption {
       deliver: (session, _msg, qos) => {
         const p = current!;
         const target = cutOf.get(session)!;
-        if (p.route !== null && compareIds(p.route, target.cut) >= 0) return; // reached the new node as well
+        const route = p.msg.route;
+        if (route !== '' && compareIds(route, target.cut) >= 0) return; // reached the new node as well
         let list = frames.get(session);
         if (list === undefined) frames.set(session, (list = []));
         if (list.length >= max) {
@@ -512,7 +512,7 @@ export class SessionAdoption {
       const mine: Pending[] = [];
       try {
         decodeBatch(Buffer.concat(diverted), this.nodeId, (m) => {
-          const p = pendingFrom(m, null);
+          const p = pendingFrom(m, '');
           if (p !== null) mine.push(p);
         });
       } catch (err) {
@@ -536,18 +536,8 @@ export class SessionAdoption {
       const entries = (await this.redis.xrangeBuffer(key, from, end, 'COUNT', DRAIN_PAGE)) as unknown as [Buffer, Buffer[]][];
       for (const [id, fields] of entries) {
         from = `(${id.toString()}`;
-        let origin = '';
-        let body: Buffer | null = null;
-        let route: string | null = null;
-        let directed = false;
-        for (let i = 0; i + 1 < fields.length; i += 2) {
-          const name = fields[i].toString();
-          if (name === 'o') origin = fields[i + 1].toString();
-          else if (name === 'm') body = fields[i + 1];
-          else if (name === 'r') route = fields[i + 1].toString();
-          else if (name === 'd') directed = true;
-        }
-        if (body === null || directed) continue; // a forward to a session of the dead node: it went with it
+        const { origin, body, route, directed } = inboxEntry(fields);
+        if (body === null || directed !== null) continue; // a forward to a session of the dead node: it went with it
         try {
           decodeBatch(body, origin, (m) => {
             const p = pendingFrom(m, route);
@@ -563,10 +553,11 @@ export class SessionAdoption {
 }
 
 /** A bus message as a Message of this node (as ClusterNode.onMessage builds it); null when its properties do not decode. */
-function pendingFrom(m: ClusterMessage, route: string | null): Pending | null {
+function pendingFrom(m: ClusterMessage, route: string): Pending | null {
   const msg = messageFromCluster(m);
   if (msg === null) return null;
-  return { msg, plain: m.plain !== false, groups: m.groups === undefined || m.groups === null ? null : [...m.groups], m, route };
+  msg.route = route;
+  return { msg, plain: m.plain !== false, groups: m.groups === undefined || m.groups === null ? null : [...m.groups], m };
 }
 
 function delay(ms: number): Promise<void> {

@@ -91,10 +91,11 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   moved: ((conn: ClientLink, from: string) => void) | null = null;
   /** CONNECTs that found their session being adopted by a survivor and asked again (one per retry); the Broker shares ClusterNode's stats here. */
   stats: { adoptionWaits: number } = { adoptionWaits: 0 };
-  /** Client ids in CONNECT here that hold their lease, their session loading: client id -> token. */
-  private readonly loading = new Map<string, string>();
-  /** Client ids in CONNECT here whose session was held last by another node: token and that node. */
-  private readonly movedFrom = new Map<string, { token: string; from: string }>();
+  /**
+   * Client ids in CONNECT here that hold their lease, their session loading: the token, and the
+   * node that held the session last when it is another one (null: none, or this node).
+   */
+  private readonly loading = new Map<string, { token: string; from: string | null }>();
   /** Client ids connected here whose Will is recorded. */
   private readonly withWill = new Set<string>();
   /**
@@ -141,8 +142,8 @@ export class ClusterClientRegistry extends LocalClientRegistry {
       }
       const token = result.token;
       conn.clusterToken = token;
-      this.loading.set(clientId, token);
-      if (result.holder !== null && result.holder !== leases.nodeId && this.moved !== null) this.movedFrom.set(clientId, { token, from: result.holder });
+      const holder = result.holder;
+      this.loading.set(clientId, { token, from: holder !== null && holder !== leases.nodeId ? holder : null });
       if (result.previousOwner !== null && result.previousOwner !== leases.nodeId) {
         leases.kick(result.previousOwner, clientId, token).catch(this.reportError);
       }
@@ -154,7 +155,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
 
   /** Whether a connection of `clientId` holding lease `token` is in CONNECT here (its session loading). */
   isLoading(clientId: string, token: string): boolean {
-    return this.loading.get(clientId) === token;
+    return this.loading.get(clientId)?.token === token;
   }
 
   /** How long the ownership record (and its username) outlives the connection: the session's lifetime. */
@@ -170,15 +171,11 @@ export class ClusterClientRegistry extends LocalClientRegistry {
 
   override register(conn: ClientLink): void {
     super.register(conn);
-    if (this.loading.get(conn.clientId) === conn.clusterToken) this.loading.delete(conn.clientId);
+    const loaded = this.loading.get(conn.clientId);
+    if (loaded !== undefined && loaded.token === conn.clusterToken) this.loading.delete(conn.clientId);
     if (this.lostWhileLoading.size > 0) this.lostMeanwhile(conn);
-    if (this.movedFrom.size > 0) {
-      const moved = this.movedFrom.get(conn.clientId);
-      if (moved !== undefined && moved.token === conn.clusterToken) {
-        this.movedFrom.delete(conn.clientId);
-        this.moved?.(conn, moved.from);
-      }
-    }
+    // Still its token (not taken over while loading): record the cut of its move.
+    if (loaded !== undefined && loaded.from !== null && loaded.token === conn.clusterToken) this.moved?.(conn, loaded.from);
     this.directory?.clientConnected(conn);
     if (conn.will !== null && this.wills !== null) {
       this.withWill.add(conn.clientId);
@@ -232,8 +229,7 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   giveBack(conn: ClientLink): void {
     const token = conn.clusterToken;
     if (token !== null && this.lostWhileLoading.get(conn.clientId) === token) this.lostWhileLoading.delete(conn.clientId);
-    if (token !== null && this.movedFrom.get(conn.clientId)?.token === token) this.movedFrom.delete(conn.clientId);
-    if (token !== null && this.loading.get(conn.clientId) === token) this.loading.delete(conn.clientId);
+    if (token !== null && this.loading.get(conn.clientId)?.token === token) this.loading.delete(conn.clientId);
     if (token === null) return;
     conn.clusterToken = null;
     this.leases.release(conn.clientId, token).catch(this.reportError);

@@ -6,7 +6,7 @@ import type { InflightMessage, Message, QueuedMessage } from '../sessions/messag
 import { Fifo } from '../sessions/fifo';
 import { Session } from '../sessions/session';
 import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
-import { decodeEntry, decodeRetained, encodeEntry, encodeRetained, inflightFrom, queuedFrom, seqText } from './redis-codec';
+import { type DecodedEntry, decodeEntry, decodeRetained, encodeEntry, encodeRetained, inflightFrom, queuedFrom, seqText } from './redis-codec';
 import type { RetainedStore, SessionJournal, SessionStore, StoreCounter, Stores } from './store';
 import { decodeStoredOptions, encodeStoredOptions, encodeStoredProperties } from './stored-message';
 
@@ -108,6 +108,48 @@ const RETRY_MS = 250;
  * (the token first, then CLIENT_BATCH's ops) or null for a whole-state rewrite.
  */
 export type FencedHandler = (clientId: string, token: string, ops: readonly (string | Buffer)[] | null) => void;
+
+/** How many arguments follow each op of CLIENT_BATCH (its Lua above). */
+const CLIENT_BATCH_ARGS: Readonly<Record<string, number>> = { C: 1, D: 0, M: 2, '+': 2, '-': 1, Q: 1, q: 1, I: 2, i: 1, R: 1, r: 1, E: 1 };
+
+/**
+ * The messages a refused client batch (CLIENT_BATCH ops, token first) queued or sent that its
+ * client's new node cannot have: queued ones ('Q') not delivered from the queue in the same batch
+ * ('q' without an 'I' for them), and fresh in-flight ones ('I', state 0) not acknowledged in it
+ * ('i'), a delivery from the queue counted once. Entries that do not decode are skipped.
+ */
+export function unsentOf(ops: readonly (string | Buffer)[]): DecodedEntry[] {
+  const queued = new Map<string, DecodedEntry>();
+  const dequeued = new Set<string>();
+  const inflight = new Map<string, DecodedEntry>();
+  for (let i = 1; i < ops.length; ) {
+    const op = String(ops[i]);
+    const n = CLIENT_BATCH_ARGS[op];
+    if (n === undefined) return []; // not a batch this reads: forward nothing rather than guess
+    try {
+      if (op === 'Q') {
+        const e = decodeEntry(ops[i + 1] as Buffer);
+        queued.set(seqText(e.seq), e);
+      } else if (op === 'q') dequeued.add(String(ops[i + 1]));
+      else if (op === 'I') {
+        const e = decodeEntry(ops[i + 2] as Buffer);
+        const id = String(ops[i + 1]);
+        if (e.state === 0) inflight.set(id, e);
+        else inflight.delete(id);
+      } else if (op === 'i') inflight.delete(String(ops[i + 1]));
+    } catch {
+      // a truncated entry: skipped
+    }
+    i += 1 + n;
+  }
+  const out: DecodedEntry[] = [];
+  for (const e of inflight.values()) {
+    const seq = seqText(e.seq);
+    if (!dequeued.has(seq) || queued.has(seq)) out.push(e); // direct delivery, or queued in this batch
+  }
+  for (const [seq, e] of queued) if (!dequeued.has(seq)) out.push(e);
+  return out;
+}
 
 /** Returned by CLIENT_BATCH when the lease token is not the current one. */
 const FENCED = -1;
