@@ -58,4 +58,24 @@ describe('cluster: takeover while publishing (3 nodes, real redis-server)', () =
     // forwarded from the old node may also have reached the new one directly.
     console.log(`takeover stream: ${acked.length} acknowledged, ${deliveries} deliveries (${deliveries - received.size} repeated) over 6 takeovers`);
   }, 90000);
+
+  it('a client bouncing between two nodes leaves bounded state: one cut field per node it left, at most one route-log marker per move, no copy left on the node it is not on', async () => {
+    const redis = cluster.redis.inspector();
+    const markers = async (): Promise<number> => (await redis.xrange('nestmq:{meta}:routelog', '-', '+')).filter(([, f]) => f[1] === 'c').length;
+    const before = await markers();
+    const moves = 20;
+    for (let i = 0; i < moves; i++) {
+      const { client } = await resumeSession(cluster.url(i % 2), 'bounce');
+      if (i === 0) await client.subscribeAsync('bounce/#', { qos: 1 });
+    }
+    // The last connection is on node 1 (i = 19); the cut of its move is written.
+    await waitFor(async () => (await redis.hexists('nestmq:{c:bounce}:lease', 'cut:node-0')) === 1, 5000, 'the last cut');
+    const fields = await redis.hkeys('nestmq:{c:bounce}:lease');
+    expect(fields.filter((f) => f.startsWith('cut:')).sort()).toEqual(['cut:node-0', 'cut:node-1']);
+    expect((await markers()) - before).toBeLessThanOrEqual(moves - 1);
+    // Node 0's retired copy goes (its index entry and route with it); node 1 holds the session.
+    await waitFor(async () => (await redis.hexists('nestmq:{n:node-0}:sessions', 'bounce')) === 0, 8000, 'no copy left on node 0');
+    await waitFor(async () => (await redis.sismember('nestmq:{meta}:routes:node-0', 'bounce/#')) === 0, 8000, 'no route left on node 0');
+    expect(await redis.hget('nestmq:{c:bounce}:lease', 'holder')).toBe('node-1');
+  }, 60000);
 });

@@ -237,6 +237,9 @@ export class MetricsService {
       plain('nestmq_cluster_adoption_waits_total', 'CONNECT retries while a survivor was adopting the client\'s session (25 ms doubling up to 1 s between asks, 5 s at most)', () => cluster.stats.adoptionWaits);
       plain('nestmq_cluster_takeover_forwarded_total', 'Messages of session writes refused after a takeover (the client went on elsewhere) forwarded to its new node', () => cluster.stats.fencedForwarded);
       plain('nestmq_cluster_takeover_forwards_lost_total', 'Messages of refused session writes that could not be forwarded (session gone, Redis away)', () => cluster.stats.fencedForwardsLost);
+      plain('nestmq_cluster_cuts_recorded_total', 'Cuts recorded for clients whose session came here from another node (one lease field per node left)', () => cluster.stats.cutsRecorded);
+      plain('nestmq_cluster_route_marks_total', 'Cut markers this node wrote to the route log (one per event-loop turn with moved clients)', () => engine.routes.stats.marks);
+      plain('nestmq_cluster_stale_sessions_dropped_total', 'Session copies dropped here after their client went on on another node (retired)', () => cluster.stats.staleSessionsDropped);
       plain('nestmq_cluster_cut_failures_total', 'Cuts of clients whose session came from another node that could not be recorded', () => cluster.stats.cutFailures);
     }
     // The admin server's own limits (admin.max-connections, admin.headers-timeout / request-timeout).
