@@ -63,7 +63,8 @@ function columns(db: BetterSqlite3.Database, table: string): string[] {
 function dump(path: string): Record<string, unknown[]> {
   const db = new Database(path, { readonly: true });
   const out: Record<string, unknown[]> = {};
-  for (const t of ['sessions', 'subscriptions', 'queue', 'inflight', 'incoming_qos2', 'retained']) out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all();
+  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  for (const t of ['sessions', 'subscriptions', 'queue', 'queue_log', 'inflight', 'incoming_qos2', 'retained']) if (tables.has(t)) out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all();
   db.close();
   return out;
 }
@@ -107,52 +108,57 @@ const V4_COLUMNS = {
   retained: ['properties', 'expires_at'],
 };
 
-describe('SQLite schema v4 (MQTT 5 state) and its migrations', () => {
-  it('the current schema is v4', () => {
-    expect(SCHEMA_VERSION).toBe(4);
-    expect(MIGRATIONS).toHaveLength(4);
+describe('SQLite schema v5 (MQTT 5 state, the queue as a log) and its migrations', () => {
+  it('the current schema is v5', () => {
+    expect(SCHEMA_VERSION).toBe(5);
+    expect(MIGRATIONS).toHaveLength(5);
   });
 
-  it('a v3 database is migrated to v4: every row kept, the new columns NULL / 0 (3.1.1 rows)', () => {
+  it('a v3 database is migrated to v5: every row kept, the new columns NULL / 0 (3.1.1 rows), queued messages moved into the log', () => {
     const path = oldDatabase(3);
     const before = dump(path);
     withStore(path, expectOldSessionLoaded);
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     for (const [table, cols] of Object.entries(V4_COLUMNS)) expect(columns(db, table)).toEqual(expect.arrayContaining([cols].flat()));
     expect(db.prepare('SELECT expiry_interval FROM sessions').get()).toEqual({ expiry_interval: null });
     expect(db.prepare('SELECT options FROM subscriptions').all()).toEqual([{ options: null }, { options: null }]);
-    for (const t of ['queue', 'inflight', 'retained']) expect(db.prepare(`SELECT properties, expires_at FROM ${t}`).get()).toEqual({ properties: null, expires_at: 0 });
+    for (const t of ['inflight', 'retained']) expect(db.prepare(`SELECT properties, expires_at FROM ${t}`).get()).toEqual({ properties: null, expires_at: 0 });
+    // The queued message left the `queue` table for one log row of its client (v5), read back below.
+    expect(db.prepare('SELECT COUNT(*) AS n FROM queue').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT client_id, last_seq FROM queue_log').all()).toEqual([{ client_id: 'old', last_seq: 7 }]);
     db.close();
-    // The old columns hold exactly what they held.
+    // The old columns of every other table hold exactly what they held.
     const after = dump(path);
     for (const table of Object.keys(before)) {
+      if (table === 'queue') continue;
       const strip = (rows: unknown[]): unknown[] =>
-        rows.map((r) => Object.fromEntries(Object.entries(r as object).filter(([k]) => !['expiry_interval', 'options', 'properties', 'expires_at'].includes(k))));
+        rows.map((r) => Object.fromEntries(Object.entries(r as object).filter(([k]) => !['expiry_interval', 'options', 'properties', 'expires_at', 'queue_done'].includes(k))));
       expect(strip(after[table])).toEqual(before[table]);
     }
+    withStore(path, expectOldSessionLoaded);
   });
 
-  it('a v2 database goes through v3 (retained owners) to v4', () => {
+  it('a v2 database goes through v3 (retained owners) and v4 to v5', () => {
     const path = oldDatabase(2);
     withStore(path, (store) => {
       expectOldSessionLoaded(store);
       expect(store.retained.get('r/t')!.retainedOwner).toBeUndefined(); // owner_kind 0: stored before owners
     });
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     expect(columns(db, 'retained')).toEqual(['topic', 'payload', 'qos', 'owner', 'owner_kind', 'properties', 'expires_at']);
     db.close();
   });
 
-  it('opening a v4 database again migrates nothing and changes nothing', () => {
+  it('opening a v5 database again migrates nothing and changes nothing', () => {
     const path = oldDatabase(3);
     withStore(path, () => undefined);
     const once = dump(path);
     withStore(path, expectOldSessionLoaded);
     expect(dump(path)).toEqual(once);
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     db.close();
   });
 

@@ -8,6 +8,7 @@ import { Fifo } from '../sessions/fifo';
 import { Session } from '../sessions/session';
 import { type RetainedCursor, RetainedTrie } from '../topics/retained-trie';
 import type { RetainedStore, SessionJournal, SessionStore, Stores } from './store';
+import { QueueLogWriter, readQueueLog } from './queue-log';
 import { decodeStoredOptions, encodeStoredOptions, encodeStoredProperties, restoreMessage } from './stored-message';
 
 /**
@@ -17,16 +18,17 @@ import { decodeStoredOptions, encodeStoredOptions, encodeStoredProperties, resto
  * the batch's first change, or when the engine calls commit()); the engine holds acknowledgements
  * until the commit holding their state has run. So an acknowledgement never leaves before the
  * state that justifies it is in the database, and a burst of 1,000 publishes costs one commit,
- * not 1,000. The queue's and in-flight table's changes are written as the batch's net effect
- * (multi-row INSERTs, one range delete per client for dequeues, in-flight deletes by packet id;
- * rows inserted and deleted within the batch are never written): docs/durability.md.
+ * not 1,000. The queue and in-flight changes are written as the batch's net effect: the
+ * messages a batch queued for a client as ONE queue_log row (queue-log.ts), its dequeues as one
+ * range delete and a mark per client, in-flight rows as multi-row INSERTs and deletes by packet
+ * id; what is inserted and deleted within the batch is never written: docs/durability.md.
  *
  * Durability (WAL journal): `synchronous: normal` survives a crash or kill -9 of the process
  * (the WAL is in the OS page cache); `synchronous: full` also survives power loss, at the cost of
  * an fsync per commit.
  *
- * Messages are stored inline in each queue/in-flight row (a message queued for 3 sessions is
- * stored 3 times): simple, and persistent fan-out is usually narrow. Clean sessions are never
+ * Messages are stored inline in each client's log row or in-flight row (a message queued for 3
+ * sessions is stored 3 times): simple, and persistent fan-out is usually narrow. Clean sessions are never
  * written: they end with their connection, and a restart ends every connection.
  */
 
@@ -66,6 +68,14 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE inflight ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE retained ADD COLUMN properties BLOB;
    ALTER TABLE retained ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;`,
+  // 5: the queue as a log (queue-log.ts): one queue_log row per client per group commit holds the
+  // messages that commit queued for it; last_seq is the row's highest seq (a row is deleted once
+  // its client dequeued that far). sessions.queue_done: the seq up to which the client's queue is
+  // dequeued, so that the consumed part of a row still kept is skipped at load. Rows left in
+  // `queue` by an older nestmq are moved into the log by the first commit after start-up.
+  `CREATE TABLE queue_log (id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, last_seq INTEGER NOT NULL, body BLOB NOT NULL);
+   CREATE INDEX queue_log_by_client ON queue_log (client_id, last_seq);
+   ALTER TABLE sessions ADD COLUMN queue_done INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -83,9 +93,6 @@ const GROUP_COMMIT_MS = 3;
 
 type Statement = BetterSqlite3.Statement;
 
-/** Values of one `queue` row, in the column order of QUEUE_COLUMNS. */
-const QUEUE_WIDTH = 9;
-const QUEUE_COLUMNS = 'client_id, seq, topic, payload, msg_qos, qos, retain_flag, properties, expires_at';
 /** Values of one `inflight` row, in the column order of INFLIGHT_COLUMNS. */
 const INFLIGHT_WIDTH = 11;
 const INFLIGHT_COLUMNS = 'client_id, packet_id, seq, topic, payload, msg_qos, qos, retain_flag, state, properties, expires_at';
@@ -189,11 +196,10 @@ export class SqliteStore implements SessionJournal {
   private stmts!: Record<
     | 'insSession' | 'delSession' | 'detach' | 'attach' | 'setSub' | 'delSub' | 'delSubs' | 'delQueue'
     | 'delInflights' | 'setQos2' | 'delQos2' | 'delQos2s' | 'setRetained' | 'delRetained'
-    | 'dequeueUpTo',
+    | 'appendLog' | 'consumeLog' | 'markDequeued' | 'clearOldQueue',
     Statement
   >;
-  /** Multi-row INSERTs into `queue` and `inflight`, DELETEs of one client's in-flight rows by packet id. */
-  private enqueueMany: Chunked = [];
+  /** Multi-row INSERTs into `inflight`, DELETEs of one client's in-flight rows by packet id. */
   private inflightMany: Chunked = [];
   private unflightMany: Chunked = [];
   /** The batch; a null entry is an operation cancelled by a later one in the same batch. */
@@ -211,21 +217,23 @@ export class SqliteStore implements SessionJournal {
   private inflightRows = new Map<Session, Map<number, InflightMessage>>();
   private inflightGone = new Map<string, number[]>();
   /**
-   * Queue rows inserted in this batch, as pairs (client id, QueuedMessage) in seq order, turned
-   * into rows at commit (multi-row INSERTs, after `pending`); a pair whose client id is null was
+   * Messages queued in this batch, as pairs (client id, QueuedMessage) in seq order, written at
+   * commit as one queue_log row per client (after `pending`); a pair whose client id is null was
    * dequeued before the commit (cancelled: never written).
    */
   private queueRows: unknown[] = [];
   /** Rows of queueRows cancelled (dequeued in the same batch). */
   private queueCancelled = 0;
   /**
-   * Per client, the highest seq dequeued in this batch among rows already in the database: ONE
-   * range delete (`seq <= ?`) each at commit. Correct because a session's queue is a FIFO whose
-   * seqs rise in queue order (one store-wide counter, assigned at enqueue, loaded ORDER BY seq):
-   * what a batch dequeues is a prefix of the queue, so the client's stored rows up to the last
-   * one dequeued are exactly the ones dequeued; rows inserted later have higher seqs.
+   * Per client, the highest seq dequeued in this batch among messages already in the database:
+   * at commit its log rows that end at or before it are deleted and the rest of the consumed
+   * prefix is marked (sessions.queue_done). Correct because a session's queue is a FIFO whose
+   * seqs rise in queue order (one store-wide counter, assigned at enqueue): what a batch dequeues
+   * is a prefix of the queue, so the client's stored messages up to the last one dequeued are
+   * exactly the ones dequeued; messages stored later have higher seqs.
    */
   private readonly queueDone = new Map<string, number>();
+  private readonly logWriter = new QueueLogWriter();
   private readonly listeners: ((err?: Error) => void)[] = [];
   /** Pairs (session, args of a pending setSub) whose options column is filled at commit. */
   private readonly optionRows: unknown[] = [];
@@ -287,7 +295,7 @@ export class SqliteStore implements SessionJournal {
       ),
       delSub: p('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
       delSubs: p('DELETE FROM subscriptions WHERE client_id = ?'),
-      delQueue: p('DELETE FROM queue WHERE client_id = ?'),
+      delQueue: p('DELETE FROM queue_log WHERE client_id = ?'),
       delInflights: p('DELETE FROM inflight WHERE client_id = ?'),
       setQos2: p('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
       delQos2: p('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
@@ -298,14 +306,11 @@ export class SqliteStore implements SessionJournal {
            owner_kind = excluded.owner_kind, properties = excluded.properties, expires_at = excluded.expires_at`,
       ),
       delRetained: p('DELETE FROM retained WHERE topic = ?'),
-      dequeueUpTo: p('DELETE FROM queue WHERE client_id = ? AND seq <= ?'),
+      appendLog: p('INSERT INTO queue_log (client_id, last_seq, body) VALUES (?, ?, ?)'),
+      consumeLog: p('DELETE FROM queue_log WHERE client_id = ? AND last_seq <= ?'),
+      markDequeued: p('UPDATE sessions SET queue_done = ? WHERE client_id = ?'),
+      clearOldQueue: p('DELETE FROM queue'),
     };
-    const row = `(${new Array(QUEUE_WIDTH).fill('?').join(', ')})`;
-    this.enqueueMany = CHUNKS.map((rows) => ({
-      stmt: p(`INSERT INTO queue (${QUEUE_COLUMNS}) VALUES ${new Array(rows).fill(row).join(', ')}`),
-      rows,
-      args: new Array<unknown>(rows * QUEUE_WIDTH),
-    }));
     const inflightRow = `(${new Array(INFLIGHT_WIDTH).fill('?').join(', ')})`;
     this.inflightMany = CHUNKS.map((rows) => ({
       stmt: p(`INSERT INTO inflight (${INFLIGHT_COLUMNS}) VALUES ${new Array(rows).fill(inflightRow).join(', ')}`),
@@ -326,11 +331,13 @@ export class SqliteStore implements SessionJournal {
       // session's delete (delQueue, delInflights), which drops that session's earlier pending rows
       // when it is made (sessionDropped). Then the net effects: deletes before inserts.
       if (this.queueDone.size > 0) {
-        const del = this.stmts.dequeueUpTo;
-        for (const [clientId, seq] of this.queueDone) del.run(clientId, seq);
+        const { consumeLog, markDequeued } = this.stmts;
+        for (const [clientId, seq] of this.queueDone) {
+          consumeLog.run(clientId, seq);
+          markDequeued.run(seq, clientId);
+        }
       }
-      const queued = this.queueRows;
-      if (queued.length > 0) runChunked(this.enqueueMany, queued, 2, queued.length / 2 - this.queueCancelled, QUEUE_WIDTH, this.writeQueueRow);
+      if (this.queueRows.length / 2 > this.queueCancelled) this.appendQueueLog();
       for (const [clientId, ids] of this.inflightGone) runChunked(this.unflightMany, ids, 1, ids.length, 1, writeId, 1, clientId);
       if (this.inflightRows.size > 0) {
         const pairs: unknown[] = [];
@@ -343,8 +350,9 @@ export class SqliteStore implements SessionJournal {
   private load(db: BetterSqlite3.Database): void {
     const now = Date.now();
     const sessions = new Map<string, Session>();
-    type SessionRow = { client_id: string; disconnected_at: number; username: string | null; username_known: number; expiry_interval: number | null };
-    const sessionRows = db.prepare('SELECT client_id, disconnected_at, username, username_known, expiry_interval FROM sessions').all() as SessionRow[];
+    type SessionRow = { client_id: string; disconnected_at: number; username: string | null; username_known: number; expiry_interval: number | null; queue_done: number };
+    const sessionRows = db.prepare('SELECT client_id, disconnected_at, username, username_known, expiry_interval, queue_done FROM sessions').all() as SessionRow[];
+    const dequeuedUpTo = new Map<string, number>();
     for (const row of sessionRows) {
       const s = new Session(row.client_id, false, this);
       if (row.username_known === 1) s.username = row.username;
@@ -356,6 +364,11 @@ export class SqliteStore implements SessionJournal {
       // A session whose client was connected when the broker stopped counts as left now.
       s.disconnectedAt = row.disconnected_at > 0 ? row.disconnected_at : now;
       sessions.set(row.client_id, s);
+      if (row.queue_done > 0) {
+        dequeuedUpTo.set(row.client_id, row.queue_done);
+        // New seqs must stay above every mark, even once the rows up to it are all deleted.
+        if (row.queue_done > this.seq) this.seq = row.queue_done;
+      }
     }
     const get = (id: string): Session | undefined => sessions.get(id);
     type SubscriptionRow = { client_id: string; filter: string; qos: QoS; options: string | null };
@@ -369,7 +382,10 @@ export class SqliteStore implements SessionJournal {
     }
     // Expired queued copies stay: delivery drops them unsent v5 [MQTT-3.3.2-5] and deletes the rows.
     const message = (r: StoredRow): Message => restoreMessage(r.topic, r.payload, r.msg_qos as QoS, false, r.properties, r.expires_at);
-    for (const r of db.prepare('SELECT * FROM queue ORDER BY seq').all() as StoredRow[]) {
+    // Rows of the `queue` table an older nestmq wrote (schema 4 and before): loaded, and moved
+    // into the log by the first commit (pending as if queued now; their seqs are the lowest).
+    const oldRows = db.prepare('SELECT * FROM queue ORDER BY seq').all() as StoredRow[];
+    for (const r of oldRows) {
       const s = get(r.client_id);
       if (s === undefined) continue;
       const item = new QueuedMessage(message(r), r.qos as QoS, r.retain_flag === 1);
@@ -377,7 +393,21 @@ export class SqliteStore implements SessionJournal {
       // Straight into the collection: loading must not journal the rows back.
       if (s.queue === null) s.queue = new Fifo();
       s.queue.push(item);
+      this.queueRows.push(r.client_id, item);
       if (r.seq > this.seq) this.seq = r.seq;
+    }
+    if (oldRows.length > 0) this.op(this.stmts.clearOldQueue, []);
+    // The log, in commit order: each client's rows in seq order.
+    let loading: Session | undefined;
+    const take = (item: QueuedMessage): void => {
+      if (loading!.queue === null) loading!.queue = new Fifo();
+      loading!.queue.push(item);
+    };
+    for (const r of db.prepare('SELECT client_id, body FROM queue_log ORDER BY id').iterate() as IterableIterator<{ client_id: string; body: Buffer }>) {
+      loading = get(r.client_id);
+      if (loading === undefined) continue;
+      const last = readQueueLog(r.body, dequeuedUpTo.get(r.client_id) ?? 0, take);
+      if (last > this.seq) this.seq = last;
     }
     for (const r of db.prepare('SELECT * FROM inflight ORDER BY seq').all() as (StoredRow & { packet_id: number; state: number })[]) {
       const s = get(r.client_id);
@@ -445,20 +475,52 @@ export class SqliteStore implements SessionJournal {
     return -1;
   }
 
-  /** A queue row from its pair (client id, QueuedMessage), in the order of QUEUE_COLUMNS. */
-  private readonly writeQueueRow: RowWriter = (src, at, args, n) => {
-    const item = src[at + 1] as QueuedMessage;
-    const m = item.message;
-    args[n] = src[at];
-    args[n + 1] = item.seq;
-    args[n + 2] = m.topic;
-    args[n + 3] = m.payload;
-    args[n + 4] = m.qos;
-    args[n + 5] = item.qos;
-    args[n + 6] = item.retainFlag ? 1 : 0;
-    args[n + 7] = m.properties === null ? null : this.propertiesOf(m);
-    args[n + 8] = m.expiresAt;
-  };
+  /**
+   * The batch's queued messages still queued, one queue_log row per client (its messages in seq
+   * order: the pairs are). One client, the usual case, takes one pass; several are grouped first.
+   */
+  private appendQueueLog(): void {
+    const rows = this.queueRows;
+    let single: string | null = null;
+    let many: Map<string, QueuedMessage[]> | null = null;
+    for (let at = 0; at < rows.length; at += 2) {
+      const clientId = rows[at] as string | null;
+      if (clientId === null) continue;
+      if (many === null) {
+        if (single === null || single === clientId) {
+          single = clientId;
+          continue;
+        }
+        many = new Map();
+        // The pairs of the first client so far: everything live before this one.
+        const first: QueuedMessage[] = [];
+        for (let k = 0; k < at; k += 2) if (rows[k] !== null) first.push(rows[k + 1] as QueuedMessage);
+        many.set(single, first);
+      }
+      let list = many.get(clientId);
+      if (list === undefined) many.set(clientId, (list = []));
+      list.push(rows[at + 1] as QueuedMessage);
+    }
+    const writer = this.logWriter;
+    const append = this.stmts.appendLog;
+    if (many === null) {
+      writer.begin();
+      let last = 0;
+      for (let at = 0; at < rows.length; at += 2) {
+        if (rows[at] === null) continue;
+        const item = rows[at + 1] as QueuedMessage;
+        writer.add(item, item.message.properties === null ? null : this.propertiesOf(item.message));
+        last = item.seq;
+      }
+      append.run(single, last, writer.end());
+      return;
+    }
+    for (const [clientId, items] of many) {
+      writer.begin();
+      for (const item of items) writer.add(item, item.message.properties === null ? null : this.propertiesOf(item.message));
+      append.run(clientId, items[items.length - 1].seq, writer.end());
+    }
+  }
 
   /** An in-flight row from its pair (client id, InflightMessage), in the order of INFLIGHT_COLUMNS. */
   private readonly writeInflightRow: RowWriter = (src, at, args, n) => {
