@@ -299,11 +299,15 @@ export class ClusterNode implements RemoteRoute, RouteSink, RemoteAckGate {
     };
     const waitCut = async (): Promise<void> => {
       const command = this.command;
+      // Read from the lease until the new node has recorded it; then only this node's log position is watched.
+      let cut: string | null = null;
       while (command !== null && !this.closed && Date.now() - started < RETIRE_MAX_MS) {
-        const move = await this.engine.leases.moveFrom(session.clientId, this.nodeId).catch(() => null);
-        if (move === null || move.token === null) break; // Redis away, or the session is gone
-        const cut = move.cut;
-        if (cut === '-') break; // a new session there: nothing to route to it
+        if (cut === null) {
+          const move = await this.engine.leases.moveFrom(session.clientId, this.nodeId).catch(() => null);
+          if (move === null || move.token === null) break; // Redis away, or the session is gone
+          if (move.cut === '-') break; // a new session there: nothing to route to it
+          cut = move.cut;
+        }
         if (cut !== null && compareIds(this.engine.routes.appliedPosition, cut) >= 0) {
           await delay(RETIRE_GRACE_MS);
           break;

@@ -172,10 +172,12 @@ export class ClusterClientRegistry extends LocalClientRegistry {
   override register(conn: ClientLink): void {
     super.register(conn);
     const loaded = this.loading.get(conn.clientId);
-    if (loaded !== undefined && loaded.token === conn.clusterToken) this.loading.delete(conn.clientId);
+    // Still its token (not taken over while loading).
+    const own = loaded !== undefined && loaded.token === conn.clusterToken;
+    if (own) this.loading.delete(conn.clientId);
     if (this.lostWhileLoading.size > 0) this.lostMeanwhile(conn);
-    // Still its token (not taken over while loading): record the cut of its move.
-    if (loaded !== undefined && loaded.from !== null && loaded.token === conn.clusterToken) this.moved?.(conn, loaded.from);
+    // The session came from another node: record the cut of its move.
+    if (own && loaded.from !== null) this.moved?.(conn, loaded.from);
     this.directory?.clientConnected(conn);
     if (conn.will !== null && this.wills !== null) {
       this.withWill.add(conn.clientId);
